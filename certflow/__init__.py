@@ -1,0 +1,1 @@
+"""certflow: bulk issuance and verification of blockchain-anchored certificates."""

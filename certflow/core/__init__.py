@@ -1,0 +1,1 @@
+"""The pure domain: documents, canonical form, Merkle trees, validation. No I/O here."""

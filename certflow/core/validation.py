@@ -1,0 +1,172 @@
+"""Validation and normalisation of one certificate's fields, from a CSV row or an API call."""
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+
+from certflow.core.document import CertificateContent
+
+MAX_NAME_LENGTH = 200
+MAX_TITLE_LENGTH = 300
+MAX_EMAIL_LENGTH = 254
+MAX_CUSTOM_FIELDS = 20
+MAX_CUSTOM_VALUE_LENGTH = 1000
+CUSTOM_FIELD_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EARLIEST_DATE = date(1900, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row_number: int  # line in the CSV file (header = 1); 0 for a request-level error
+    field: str
+    reason: str
+    message: str
+
+
+def header_unsafe(value: str) -> str | None:
+    """Why a value must not reach an email header, or None.
+
+    Python 3.11.7 still lets an encoded newline through (CVE-2024-6923), so besides CR, LF and
+    NUL we refuse the encoded-word opener '=?' outright.
+    """
+    if any(ch in value for ch in "\r\n\x00"):
+        return "contains a line break or NUL"
+    if "=?" in value:
+        return "contains '=?' (an encoded-word opener)"
+    if any(unicodedata.category(ch) == "Cc" and ch != "\t" for ch in value):
+        return "contains a control character"
+    return None
+
+
+def _text_field(
+    raw: Mapping[str, str], key: str, row: int, max_length: int, errors: list[RowError]
+) -> str:
+    value = unicodedata.normalize("NFC", (raw.get(key) or "").strip())
+    if not value:
+        errors.append(RowError(row, key, "MISSING_VALUE", f"{key} is empty"))
+    elif len(value) > max_length:
+        errors.append(
+            RowError(row, key, "TOO_LONG", f"{key} has {len(value)} characters (max {max_length})")
+        )
+    elif problem := header_unsafe(value):
+        errors.append(RowError(row, key, "UNSAFE_CHARACTERS", f"{key} {problem}"))
+    return value
+
+
+def _date_field(
+    raw: Mapping[str, str], key: str, row: int, errors: list[RowError], required: bool
+) -> date | None:
+    text = (raw.get(key) or "").strip()
+    if not text:
+        if required:
+            errors.append(RowError(row, key, "MISSING_VALUE", f"{key} is empty"))
+        return None
+    if not _ISO_DATE.match(text):
+        errors.append(RowError(row, key, "INVALID_DATE", f"{key} {text!r} is not YYYY-MM-DD"))
+        return None
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        errors.append(RowError(row, key, "INVALID_DATE", f"{key} {text!r} is not a real date"))
+        return None
+    if value < _EARLIEST_DATE:
+        errors.append(RowError(row, key, "INVALID_DATE", f"{key} {text} is before 1900"))
+        return None
+    return value
+
+
+def _email_field(raw: Mapping[str, str], row: int, errors: list[RowError]) -> str:
+    text = (raw.get("email") or "").strip()
+    if not text:
+        errors.append(RowError(row, "email", "MISSING_VALUE", "email is empty"))
+        return ""
+    if len(text) > MAX_EMAIL_LENGTH:
+        errors.append(RowError(row, "email", "INVALID_EMAIL", "email is over 254 characters"))
+        return ""
+    if header_unsafe(text):
+        errors.append(RowError(row, "email", "INVALID_EMAIL", "email contains unsafe characters"))
+        return ""
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        errors.append(RowError(row, "email", "INVALID_EMAIL", f"{text!r}: {exc}"))
+        return ""
+
+
+def validate_certificate(
+    raw: Mapping[str, str],
+    custom: Mapping[str, str],
+    *,
+    row_number: int,
+    today: date,
+) -> CertificateContent | list[RowError]:
+    """Validated, normalised content, or every reason the input is refused."""
+    errors: list[RowError] = []
+    name = _text_field(raw, "name", row_number, MAX_NAME_LENGTH, errors)
+    email = _email_field(raw, row_number, errors)
+    title = _text_field(raw, "title", row_number, MAX_TITLE_LENGTH, errors)
+    completed = _date_field(raw, "completion_date", row_number, errors, required=True)
+    expires = _date_field(raw, "expiry_date", row_number, errors, required=False)
+    # one day of grace for time zones ahead of UTC
+    if completed and completed > today + timedelta(days=1):
+        errors.append(
+            RowError(row_number, "completion_date", "DATE_IN_FUTURE", f"{completed} is ahead")
+        )
+    if completed and expires and expires <= completed:
+        errors.append(
+            RowError(row_number, "expiry_date", "INVALID_DATE", "expiry is not after completion")
+        )
+    custom_fields = _custom_fields(custom, row_number, errors)
+    if errors:
+        return errors
+    assert completed is not None
+    return CertificateContent(
+        recipient_name=name,
+        recipient_email=email,
+        title=title,
+        completion_date=completed,
+        expiry_date=expires,
+        custom_fields=custom_fields,
+    )
+
+
+def _custom_fields(custom: Mapping[str, str], row: int, errors: list[RowError]) -> dict[str, str]:
+    if len(custom) > MAX_CUSTOM_FIELDS:
+        errors.append(
+            RowError(row, "", "TOO_MANY_FIELDS", f"at most {MAX_CUSTOM_FIELDS} custom fields")
+        )
+        return {}
+    fields: dict[str, str] = {}
+    for key, raw_value in custom.items():
+        if not CUSTOM_FIELD_KEY.match(key):
+            errors.append(
+                RowError(row, key, "INVALID_FIELD_NAME", "custom field names are [a-z][a-z0-9_]*")
+            )
+            continue
+        value = unicodedata.normalize("NFC", (raw_value or "").strip())
+        if len(value) > MAX_CUSTOM_VALUE_LENGTH:
+            errors.append(RowError(row, key, "TOO_LONG", f"{key} is longer than 1000 characters"))
+        elif any(unicodedata.category(ch) == "Cc" and ch not in "\t\n" for ch in value):
+            errors.append(RowError(row, key, "UNSAFE_CHARACTERS", f"{key} has control characters"))
+        elif value:
+            fields[key] = value
+    return fields
+
+
+def dedupe_key(issuer_id: str, content: CertificateContent) -> str:
+    """Same recipient, same title, same completion date = the same certificate."""
+    material = "\x1f".join(
+        (
+            issuer_id,
+            content.recipient_email.casefold(),
+            content.title.casefold(),
+            content.completion_date.isoformat(),
+        )
+    )
+    return hashlib.sha256(material.encode()).hexdigest()

@@ -1,0 +1,138 @@
+import datetime
+
+from certflow.v1 import certificate_pb2 as _certificate_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class BatchState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BATCH_STATE_UNSPECIFIED: _ClassVar[BatchState]
+    BATCH_STATE_ISSUED: _ClassVar[BatchState]
+    BATCH_STATE_ANCHORED: _ClassVar[BatchState]
+    BATCH_STATE_COMPLETED: _ClassVar[BatchState]
+    BATCH_STATE_REJECTED: _ClassVar[BatchState]
+BATCH_STATE_UNSPECIFIED: BatchState
+BATCH_STATE_ISSUED: BatchState
+BATCH_STATE_ANCHORED: BatchState
+BATCH_STATE_COMPLETED: BatchState
+BATCH_STATE_REJECTED: BatchState
+
+class Batch(_message.Message):
+    __slots__ = ("name", "batch_id", "display_name", "source", "state", "row_count", "accepted_count", "rejected_count", "anchored_count", "emailed_count", "email_failed_count", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ANCHORED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EMAILED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FAILED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    batch_id: str
+    display_name: str
+    source: str
+    state: BatchState
+    row_count: int
+    accepted_count: int
+    rejected_count: int
+    anchored_count: int
+    emailed_count: int
+    email_failed_count: int
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., batch_id: _Optional[str] = ..., display_name: _Optional[str] = ..., source: _Optional[str] = ..., state: _Optional[_Union[BatchState, str]] = ..., row_count: _Optional[int] = ..., accepted_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., anchored_count: _Optional[int] = ..., emailed_count: _Optional[int] = ..., email_failed_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UploadCsvRequest(_message.Message):
+    __slots__ = ("metadata", "chunk")
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    metadata: UploadCsvMetadata
+    chunk: bytes
+    def __init__(self, metadata: _Optional[_Union[UploadCsvMetadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class UploadCsvMetadata(_message.Message):
+    __slots__ = ("request_id", "display_name")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    display_name: str
+    def __init__(self, request_id: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+
+class UploadCsvResponse(_message.Message):
+    __slots__ = ("batch", "row_errors")
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    ROW_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    batch: Batch
+    row_errors: _containers.RepeatedCompositeFieldContainer[_certificate_pb2.RowError]
+    def __init__(self, batch: _Optional[_Union[Batch, _Mapping]] = ..., row_errors: _Optional[_Iterable[_Union[_certificate_pb2.RowError, _Mapping]]] = ...) -> None: ...
+
+class IssueCertificateRequest(_message.Message):
+    __slots__ = ("request_id", "recipient_name", "recipient_email", "title", "completion_date", "expiry_date", "custom_fields")
+    class CustomFieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_DATE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_DATE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    recipient_name: str
+    recipient_email: str
+    title: str
+    completion_date: str
+    expiry_date: str
+    custom_fields: _containers.ScalarMap[str, str]
+    def __init__(self, request_id: _Optional[str] = ..., recipient_name: _Optional[str] = ..., recipient_email: _Optional[str] = ..., title: _Optional[str] = ..., completion_date: _Optional[str] = ..., expiry_date: _Optional[str] = ..., custom_fields: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class IssueCertificateResponse(_message.Message):
+    __slots__ = ("certificate",)
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    certificate: _certificate_pb2.Certificate
+    def __init__(self, certificate: _Optional[_Union[_certificate_pb2.Certificate, _Mapping]] = ...) -> None: ...
+
+class GetBatchRequest(_message.Message):
+    __slots__ = ("batch_id",)
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    def __init__(self, batch_id: _Optional[str] = ...) -> None: ...
+
+class GetBatchResponse(_message.Message):
+    __slots__ = ("batch",)
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    batch: Batch
+    def __init__(self, batch: _Optional[_Union[Batch, _Mapping]] = ...) -> None: ...
+
+class ListRowErrorsRequest(_message.Message):
+    __slots__ = ("batch_id", "page_size", "page_token")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, batch_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListRowErrorsResponse(_message.Message):
+    __slots__ = ("row_errors", "next_page_token")
+    ROW_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    row_errors: _containers.RepeatedCompositeFieldContainer[_certificate_pb2.RowError]
+    next_page_token: str
+    def __init__(self, row_errors: _Optional[_Iterable[_Union[_certificate_pb2.RowError, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

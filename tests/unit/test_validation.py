@@ -1,0 +1,94 @@
+from datetime import date, datetime
+
+import pytest
+
+from certflow.core.document import CertificateContent, IssuerProfile, leaf_hash
+from certflow.core.issuance import key_requests, plan_certificates
+from certflow.core.validation import header_unsafe, validate_certificate
+
+TODAY = date(2026, 11, 29)
+GOOD = {
+    "name": "  Ada Lovelace ",
+    "email": "Ada@Example.COM",
+    "title": "BSc Mathematics",
+    "completion_date": "2026-06-30",
+}
+
+
+def validate(raw, custom=None):
+    return validate_certificate(raw, custom or {}, row_number=2, today=TODAY)
+
+
+def reasons(result) -> set[tuple[str, str]]:
+    assert isinstance(result, list), result
+    return {(e.field, e.reason) for e in result}
+
+
+def test_valid_row_is_normalised():
+    content = validate(GOOD, {"grade": " A "})
+    assert isinstance(content, CertificateContent)
+    assert content.recipient_name == "Ada Lovelace"
+    assert content.recipient_email == "Ada@example.com"  # domain lower-cased
+    assert content.completion_date == date(2026, 6, 30)
+    assert content.custom_fields == {"grade": "A"}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"name": ""}, ("name", "MISSING_VALUE")),
+        ({"name": "x" * 201}, ("name", "TOO_LONG")),
+        ({"email": "not-an-email"}, ("email", "INVALID_EMAIL")),
+        ({"email": "a@b"}, ("email", "INVALID_EMAIL")),
+        ({"email": "a@example.com\r\nBcc: x@evil.test"}, ("email", "INVALID_EMAIL")),
+        ({"completion_date": "30/06/2026"}, ("completion_date", "INVALID_DATE")),
+        ({"completion_date": "2026-02-30"}, ("completion_date", "INVALID_DATE")),
+        ({"completion_date": "1850-01-01"}, ("completion_date", "INVALID_DATE")),
+        ({"completion_date": "2030-01-01"}, ("completion_date", "DATE_IN_FUTURE")),
+        ({"expiry_date": "2026-01-01"}, ("expiry_date", "INVALID_DATE")),
+        ({"title": "Cert\nBcc: victim@example.com"}, ("title", "UNSAFE_CHARACTERS")),
+        ({"name": "=?UTF-8?Q?=0A?=Bcc: x@evil.test"}, ("name", "UNSAFE_CHARACTERS")),
+        ({"name": "Ada\x00"}, ("name", "UNSAFE_CHARACTERS")),
+    ],
+)
+def test_invalid_fields_are_refused_with_reason(change, expected):
+    assert expected in reasons(validate({**GOOD, **change}))
+
+
+def test_all_errors_of_a_row_are_reported_at_once():
+    result = validate({"name": "", "email": "x", "title": "", "completion_date": "never"})
+    assert {f for f, _ in reasons(result)} == {"name", "email", "title", "completion_date"}
+
+
+def test_custom_fields_are_checked():
+    assert ("Bad Key", "INVALID_FIELD_NAME") in reasons(validate(GOOD, {"Bad Key": "x"}))
+    assert ("", "TOO_MANY_FIELDS") in reasons(validate(GOOD, {f"f{i}": "x" for i in range(21)}))
+    assert ("note", "TOO_LONG") in reasons(validate(GOOD, {"note": "x" * 1001}))
+
+
+def test_header_unsafe():
+    assert header_unsafe("Ada Lovelace") is None
+    assert header_unsafe("Zoë 张伟") is None
+    for bad in ("a\rb", "a\nb", "a\x00", "=?utf-8?b?QQ==?=", "a\x1bb"):
+        assert header_unsafe(bad)
+
+
+def test_duplicates_in_one_input_are_refused_first_one_wins():
+    a = validate(GOOD)
+    b = validate({**GOOD, "email": "ada@EXAMPLE.com", "title": "bsc mathematics"})
+    c = validate({**GOOD, "title": "MSc"})
+    keyed, errors = key_requests("issuer", [(2, a), (3, b), (4, c)])
+    assert [k.row_number for k in keyed] == [2, 4]
+    assert [(e.row_number, e.reason) for e in errors] == [(3, "DUPLICATE_IN_FILE")]
+
+
+def test_planned_certificates_have_unique_salts_and_matching_leaves():
+    issuer = IssuerProfile(id="https://x.example", name="X")
+    keyed, _ = key_requests("issuer", [(2, validate(GOOD))])
+    (planned,) = plan_certificates(
+        issuer, keyed, issued_at=datetime(2026, 7, 1)
+    )
+    assert planned.leaf_hash == leaf_hash(planned.canonical_document, planned.leaf_salt)
+    assert len(planned.leaf_salt) == 32
+    again = plan_certificates(issuer, keyed, issued_at=datetime(2026, 7, 1))
+    assert again[0].leaf_salt != planned.leaf_salt
