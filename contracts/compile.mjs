@@ -7,7 +7,8 @@ import solc from "solc";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sourceName = "CertificateRegistry.sol";
-const artifactPath = path.join(here, "build", "CertificateRegistry.json");
+// the artifact ships inside the Python package, where services load it from
+const artifactPath = path.join(here, "..", "certflow", "contracts", "CertificateRegistry.json");
 
 const input = {
   language: "Solidity",

@@ -1,0 +1,110 @@
+"""The CertificateRegistry on an EVM chain, through web3.py (async)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3.exceptions import TransactionNotFound
+
+from certflow.contracts import registry_artifact
+
+
+@dataclass(frozen=True, slots=True)
+class MinedTransaction:
+    transaction_hash: str
+    block_number: int
+    block_hash: str
+    gas_used: int
+    succeeded: bool
+
+
+class RegistryClient:
+    def __init__(self, rpc_url: str, registry_address: str, *, timeout: float = 30) -> None:
+        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        self.address = AsyncWeb3.to_checksum_address(registry_address)
+        self.contract = self.w3.eth.contract(address=self.address, abi=registry_artifact()["abi"])
+
+    async def chain_id(self) -> int:
+        return await self.w3.eth.chain_id
+
+    async def anchored_at(self, root: bytes) -> tuple[int, int]:
+        """(block number, timestamp) when `root` was anchored; (0, 0) when never."""
+        block, timestamp = await self.contract.functions.anchoredAt(root).call()
+        return int(block), int(timestamp)
+
+    async def is_revoked(self, leaf_or_root: bytes) -> bool:
+        return bool(await self.contract.functions.isRevoked(leaf_or_root).call())
+
+    async def pending_nonce(self, address: str) -> int:
+        return await self.w3.eth.get_transaction_count(address, "pending")
+
+    async def build_anchor_transaction(
+        self, root: bytes, sender: str, nonce: int
+    ) -> dict[str, Any]:
+        return await self.contract.functions.issue(root).build_transaction(
+            {"from": sender, "nonce": nonce}
+        )
+
+    async def send_raw(self, raw_transaction: bytes) -> None:
+        """Broadcasts; a node that already has it (a re-send after restart) is not an error."""
+        try:
+            await self.w3.eth.send_raw_transaction(raw_transaction)
+        except ValueError as exc:
+            text = str(exc).lower()
+            if "already known" in text or "already imported" in text or "nonce too low" in text:
+                return
+            raise
+
+    async def mined(self, transaction_hash: str) -> MinedTransaction | None:
+        try:
+            receipt = await self.w3.eth.get_transaction_receipt(transaction_hash)
+        except TransactionNotFound:
+            return None
+        return MinedTransaction(
+            transaction_hash=transaction_hash,
+            block_number=int(receipt["blockNumber"]),
+            block_hash="0x" + bytes(receipt["blockHash"]).hex(),
+            gas_used=int(receipt["gasUsed"]),
+            succeeded=receipt["status"] == 1,
+        )
+
+    async def block_number(self) -> int:
+        return await self.w3.eth.block_number
+
+    async def block_hash(self, number: int) -> str | None:
+        block = await self.w3.eth.get_block(number)
+        return "0x" + bytes(block["hash"]).hex() if block else None
+
+    async def close(self) -> None:
+        provider = self.w3.provider
+        if hasattr(provider, "disconnect"):
+            await provider.disconnect()
+
+
+def signer(private_key: str) -> LocalAccount:
+    return Account.from_key(private_key)
+
+
+def sign(account: LocalAccount, transaction: dict[str, Any]) -> tuple[bytes, str]:
+    signed = account.sign_transaction(transaction)
+    return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
+
+
+async def deploy_registry(rpc_url: str, private_key: str, name: str) -> str:
+    """Deploys a new registry owned by the key's address; returns its address."""
+    w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url))
+    account = signer(private_key)
+    artifact = registry_artifact()
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    nonce = await w3.eth.get_transaction_count(account.address, "pending")
+    transaction = await factory.constructor(name).build_transaction(
+        {"from": account.address, "nonce": nonce}
+    )
+    raw, tx_hash = sign(account, transaction)
+    await w3.eth.send_raw_transaction(raw)
+    receipt = await w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    if receipt["status"] != 1:
+        raise RuntimeError("registry deployment reverted")
+    return str(receipt["contractAddress"])

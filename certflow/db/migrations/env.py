@@ -1,0 +1,21 @@
+"""Alembic environment: runs against the URL given by certflow.db.migrate (or -x url=...)."""
+
+from alembic import context
+
+from certflow.db.engine import make_engine
+from certflow.db.models import Base
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url") or context.get_x_argument(as_dictionary=True)["url"]
+
+engine = make_engine(url)
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+engine.dispose()

@@ -1,0 +1,101 @@
+"""Transactional outbox relay: publishes rows committed with the data they announce.
+
+A crash between commit and publish loses nothing (the row stays unpublished); a crash between
+publish and marking re-publishes with the same Nats-Msg-Id, and consumers are idempotent anyway.
+"""
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+
+from nats.js import JetStreamContext
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from certflow.bus import publish
+from certflow.db.models import AnchorOutbox, IngestOutbox
+
+log = logging.getLogger(__name__)
+
+OutboxTable = type[IngestOutbox] | type[AnchorOutbox]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        table: OutboxTable,
+        js: JetStreamContext,
+        *,
+        batch_size: int = 200,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self._sessions = sessions
+        self._table = table
+        self._js = js
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Called after a commit that wrote outbox rows, so they go out at once."""
+        self._wake.set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                published = await self.publish_pending()
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                published = 0
+            if published == self._batch_size:
+                continue  # more are waiting
+            self._wake.clear()
+            waits = [
+                asyncio.ensure_future(self._wake.wait()),
+                asyncio.ensure_future(stopping.wait()),
+            ]
+            await asyncio.wait(
+                waits, timeout=self._poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in waits:
+                waiter.cancel()
+        await self.publish_pending()  # flush what was committed before the stop
+
+    async def publish_pending(self) -> int:
+        rows = await asyncio.to_thread(self._pending)
+        if not rows:
+            return 0
+        await asyncio.gather(
+            *(
+                publish(
+                    self._js,
+                    subject,
+                    payload,
+                    msg_id=msg_id,
+                    headers=json.loads(trace_context) if trace_context else None,
+                )
+                for _, subject, msg_id, payload, trace_context in rows
+            )
+        )
+        await asyncio.to_thread(self._mark_published, [row[0] for row in rows])
+        return len(rows)
+
+    def _pending(self) -> list[tuple[int, str, str, bytes, str]]:
+        table = self._table
+        with self._sessions() as session:
+            result = session.execute(
+                select(table.id, table.subject, table.msg_id, table.payload, table.trace_context)
+                .where(table.published_at.is_(None))
+                .order_by(table.id)
+                .limit(self._batch_size)
+            )
+            return [tuple(row) for row in result]  # type: ignore[misc]
+
+    def _mark_published(self, ids: list[int]) -> None:
+        table = self._table
+        with self._sessions.begin() as session:
+            session.execute(
+                update(table).where(table.id.in_(ids)).values(published_at=datetime.now(UTC))
+            )

@@ -1,0 +1,18 @@
+"""Settings shared by every service, read once from CERTFLOW_* environment variables."""
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Dev defaults for one machine; production sets every value through the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CERTFLOW_", frozen=True, extra="ignore")
+
+    database_url: str = "sqlite:///.state/certflow.db"
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Shared bearer token for internal gRPC calls; unset disables the check (dev only).
+    internal_token: SecretStr | None = None
+    log_level: str = "INFO"
+    # How long a stopping service waits for in-flight work before it exits.
+    shutdown_grace_seconds: float = 10.0
