@@ -85,9 +85,7 @@ def test_duplicates_in_one_input_are_refused_first_one_wins():
 def test_planned_certificates_have_unique_salts_and_matching_leaves():
     issuer = IssuerProfile(id="https://x.example", name="X")
     keyed, _ = key_requests("issuer", [(2, validate(GOOD))])
-    (planned,) = plan_certificates(
-        issuer, keyed, issued_at=datetime(2026, 7, 1)
-    )
+    (planned,) = plan_certificates(issuer, keyed, issued_at=datetime(2026, 7, 1))
     assert planned.leaf_hash == leaf_hash(planned.canonical_document, planned.leaf_salt)
     assert len(planned.leaf_salt) == 32
     again = plan_certificates(issuer, keyed, issued_at=datetime(2026, 7, 1))

@@ -1,0 +1,41 @@
+"""Wiring shared by the service entrypoints: database, NATS and their clean shutdown."""
+
+import asyncio
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from certflow import bus
+from certflow.db.engine import make_engine, make_session_factory
+from certflow.grpc_runtime import ServiceRuntime
+
+
+def database(
+    runtime: ServiceRuntime, url: str, *, writer: bool = True
+) -> tuple[Engine, sessionmaker[Session]]:
+    engine = make_engine(url, sqlite_writer=writer)
+
+    async def dispose() -> None:
+        await asyncio.to_thread(engine.dispose)
+
+    runtime.on_shutdown(dispose)
+    return engine, make_session_factory(engine)
+
+
+async def jetstream(
+    runtime: ServiceRuntime, url: str, name: str
+) -> tuple[Client, JetStreamContext]:
+    nc = await bus.connect(url, name)
+    js = nc.jetstream()
+    await bus.ensure_stream(js)
+
+    async def drain() -> None:
+        if nc.is_connected:
+            await nc.drain()
+        else:
+            await nc.close()
+
+    runtime.on_shutdown(drain)
+    return nc, js

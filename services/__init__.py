@@ -1,0 +1,1 @@
+"""The four certflow services, each its own process."""

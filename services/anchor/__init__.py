@@ -1,0 +1,1 @@
+"""anchor: Merkle-batches certificates and anchors one root per window on chain."""

@@ -1,0 +1,174 @@
+"""The anchoring loops: consume issued leaves into windows, then take each window on chain.
+
+Acknowledgement order: a "certs.issued" message is acked only once its certificates are stored
+in a built window (tree and proofs committed). From then on the database drives the window to
+the chain, so a crash at any point resumes from the stored state and never anchors twice.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from eth_account.signers.local import LocalAccount
+from opentelemetry import trace
+
+from certflow import bus
+from certflow.chain import RegistryClient, sign
+from certflow.telemetry import extract_context
+from certflow.v1 import events_pb2
+from services.anchor.window_buffer import WindowBuffer
+from services.anchor.windows import BUILT, AnchorWindows, WindowToSend
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("certflow.anchor")
+
+
+class Anchorer:
+    def __init__(
+        self,
+        windows: AnchorWindows,
+        registry: RegistryClient,
+        account: LocalAccount,
+        *,
+        buffer: WindowBuffer,
+        confirmations: int,
+        rebroadcast_seconds: float,
+        fetch_batch: int,
+        on_confirmed: Callable[[], None],
+    ) -> None:
+        self._windows = windows
+        self._registry = registry
+        self._account = account
+        self._buffer = buffer
+        self._confirmations = max(confirmations, 1)
+        self._rebroadcast_seconds = rebroadcast_seconds
+        self._fetch_batch = fetch_batch
+        self._on_confirmed = on_confirmed
+        self._submit_wakeup = asyncio.Event()
+        self._last_broadcast: dict[str, float] = {}
+
+    # ---- consuming ----
+
+    async def consume(self, subscription, stopping: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
+        while not stopping.is_set():
+            messages = await bus.fetch(subscription, self._fetch_batch, wait_seconds=0.25)
+            now = time.monotonic()
+            for message in messages:
+                leaves = _parse_issued(message.data)
+                if leaves is None:
+                    log.error("poison message on %s terminated", message.subject)
+                    await message.term()
+                    continue
+                self._buffer.add(leaves, message, now)
+            if self._buffer.should_close(time.monotonic()):
+                await self._close_window()
+        if self._buffer.messages:
+            await self._close_window()  # persist what we hold rather than wait for redelivery
+
+    async def _close_window(self) -> None:
+        leaves, messages = self._buffer.take()
+        parent = extract_context(messages[0].headers) if messages else None
+        with tracer.start_as_current_span(
+            "anchor.build_window", context=parent, attributes={"certflow.leaf_count": len(leaves)}
+        ):
+            window_id = await asyncio.to_thread(self._windows.build, leaves)
+        for message in messages:
+            await message.ack()
+        if window_id:
+            log.info("window %s built with %d leaves", window_id, len(leaves))
+            self._submit_wakeup.set()
+
+    # ---- submitting ----
+
+    async def submit(self, stopping: asyncio.Event) -> None:
+        backoff = 0.5
+        while not stopping.is_set():
+            try:
+                for window in await asyncio.to_thread(self._windows.unfinished):
+                    await self._advance(window)
+                backoff = 0.5
+                wait = 0.2
+            except Exception as exc:
+                log.warning("chain step failed, retrying in %.1fs: %s", backoff, exc)
+                wait, backoff = backoff, min(backoff * 2, 15)
+            self._submit_wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._submit_wakeup.wait(), timeout=wait)
+
+    async def _advance(self, window: WindowToSend) -> None:
+        if window.state == BUILT:
+            await self._sign_and_send(window)
+            return
+        assert window.transaction_hash and window.raw_transaction
+        mined = await self._registry.mined(window.transaction_hash)
+        if mined is None:
+            last = self._last_broadcast.get(window.window_id)
+            if last is None or time.monotonic() - last >= self._rebroadcast_seconds:
+                # after a restart, or a node that dropped it: the same signed bytes again
+                await self._registry.send_raw(window.raw_transaction)
+                self._last_broadcast[window.window_id] = time.monotonic()
+            return
+        if not mined.succeeded:
+            log.error(
+                "anchor transaction %s of window %s reverted",
+                mined.transaction_hash,
+                window.window_id,
+            )
+            return
+        head = await self._registry.block_number()
+        if head - mined.block_number + 1 < self._confirmations:
+            return
+        with tracer.start_as_current_span("anchor.confirm_window"):
+            count = await asyncio.to_thread(self._windows.record_confirmed, window.window_id, mined)
+        self._last_broadcast.pop(window.window_id, None)
+        log.info(
+            "window %s anchored: %d certificates, tx %s, block %d, gas %d",
+            window.window_id,
+            count,
+            mined.transaction_hash,
+            mined.block_number,
+            mined.gas_used,
+        )
+        self._on_confirmed()
+
+    async def _sign_and_send(self, window: WindowToSend) -> None:
+        sender = self._account.address
+        anchored_block, _ = await self._registry.anchored_at(window.merkle_root)
+        if anchored_block:
+            log.error(
+                "root of window %s is already on chain without a stored transaction",
+                window.window_id,
+            )
+            return
+        chain_nonce = await self._registry.pending_nonce(sender)
+        stored = await asyncio.to_thread(self._windows.highest_used_nonce, sender)
+        nonce = max(chain_nonce, stored + 1 if stored is not None else 0)
+        transaction = await self._registry.build_anchor_transaction(
+            window.merkle_root, sender, nonce
+        )
+        raw, tx_hash = sign(self._account, transaction)
+        # stored before broadcast: a crash after this point re-sends these bytes, never new ones
+        await asyncio.to_thread(
+            self._windows.record_signed,
+            window.window_id,
+            sender=sender,
+            nonce=nonce,
+            raw=raw,
+            tx_hash=tx_hash,
+        )
+        await self._registry.send_raw(raw)
+        self._last_broadcast[window.window_id] = time.monotonic()
+        self._submit_wakeup.set()
+
+
+def _parse_issued(data: bytes) -> list[tuple[str, bytes]] | None:
+    try:
+        event = events_pb2.CertificatesIssuedEvent.FromString(data)
+    except Exception:
+        return None
+    leaves = [(leaf.certificate_id, bytes(leaf.leaf_hash)) for leaf in event.leaves]
+    if not leaves or any(len(h) != 32 or not 0 < len(c) <= 36 for c, h in leaves):
+        return None
+    return leaves

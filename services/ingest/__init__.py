@@ -1,0 +1,1 @@
+"""ingest: CSV/API/LMS intake, validation, dedupe, batches, outbox."""

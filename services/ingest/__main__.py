@@ -1,0 +1,60 @@
+"""Entrypoint: `python -m services.ingest` (or `certflow-ingest`)."""
+
+import asyncio
+
+from certflow.core.document import IssuerProfile
+from certflow.db.models import IngestOutbox
+from certflow.grpc_runtime import ServiceRuntime
+from certflow.outbox import OutboxRelay
+from certflow.service_setup import database, jetstream
+from certflow.telemetry import inject_context, setup_telemetry, shutdown_telemetry
+from certflow.v1 import ingest_service_pb2, ingest_service_pb2_grpc
+from services.ingest.servicer import IngestServicer
+from services.ingest.settings import IngestSettings
+from services.ingest.usecases import Ingest
+
+
+async def serve(settings: IngestSettings) -> None:
+    runtime = ServiceRuntime(
+        "ingest",
+        port=settings.ingest_port,
+        token=settings.internal_token.get_secret_value() if settings.internal_token else None,
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+    _, sessions = database(runtime, settings.database_url)
+    _, js = await jetstream(runtime, settings.nats_url, "certflow-ingest")
+    relay = OutboxRelay(sessions, IngestOutbox, js)
+    loop = asyncio.get_running_loop()
+    ingest = Ingest(
+        sessions,
+        IssuerProfile(
+            id=settings.issuer_id,
+            name=settings.issuer_name,
+            url=settings.issuer_url,
+            email=settings.issuer_email,
+        ),
+        max_rows=settings.max_rows_per_upload,
+        leaves_per_message=settings.leaves_per_message,
+        trace_headers=inject_context,
+        # use cases run in worker threads; wake the relay on the event loop's thread
+        on_committed=lambda: loop.call_soon_threadsafe(relay.wake),
+    )
+    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
+        IngestServicer(ingest, max_upload_bytes=settings.max_upload_bytes), runtime.server
+    )
+    runtime.add_service(ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name)
+    runtime.spawn(relay.run(runtime.stopping), "outbox-relay")
+    await runtime.run()
+
+
+def main() -> None:
+    settings = IngestSettings()
+    setup_telemetry("ingest", settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        shutdown_telemetry()
+
+
+if __name__ == "__main__":
+    main()

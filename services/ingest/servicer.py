@@ -1,0 +1,164 @@
+"""gRPC transport of ingest: requests become use-case calls, results become responses."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import orjson
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from certflow import pagination
+from certflow.core.validation import RowError
+from certflow.db.read_models import StoredCertificate
+from certflow.errors import FieldViolation, InvalidInput, TooLarge
+from certflow.grpc_errors import translate_errors
+from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
+from services.ingest.usecases import BatchStatus, Ingest
+
+_BATCH_STATES = {
+    "issued": ingest_service_pb2.BATCH_STATE_ISSUED,
+    "anchored": ingest_service_pb2.BATCH_STATE_ANCHORED,
+    "completed": ingest_service_pb2.BATCH_STATE_COMPLETED,
+    "rejected": ingest_service_pb2.BATCH_STATE_REJECTED,
+}
+MAX_REQUEST_ID = 128
+
+
+class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
+    def __init__(self, ingest: Ingest, *, max_upload_bytes: int) -> None:
+        self._ingest = ingest
+        self._max_upload_bytes = max_upload_bytes
+
+    @translate_errors
+    async def UploadCsv(
+        self,
+        request_iterator: AsyncIterator[ingest_service_pb2.UploadCsvRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> ingest_service_pb2.UploadCsvResponse:
+        metadata: ingest_service_pb2.UploadCsvMetadata | None = None
+        chunks: list[bytes] = []
+        size = 0
+        async for message in request_iterator:
+            kind = message.WhichOneof("payload")
+            if kind == "metadata":
+                if metadata is not None or chunks:
+                    raise _invalid(
+                        "metadata", "metadata must be the first and only metadata message"
+                    )
+                metadata = message.metadata
+            elif kind == "chunk":
+                size += len(message.chunk)
+                if size > self._max_upload_bytes:
+                    raise TooLarge(
+                        "FILE_TOO_LARGE",
+                        f"the upload exceeds {self._max_upload_bytes} bytes; split the file",
+                    )
+                chunks.append(message.chunk)
+        if metadata is None:
+            raise _invalid("metadata", "the stream must start with an UploadCsvMetadata message")
+        _check_request_id(metadata.request_id)
+        result = await asyncio.to_thread(
+            self._ingest.upload_csv,
+            b"".join(chunks),
+            request_id=metadata.request_id,
+            display_name=metadata.display_name[:200],
+        )
+        return ingest_service_pb2.UploadCsvResponse(
+            batch=batch_message(result.batch),
+            row_errors=[row_error_message(e) for e in result.row_errors],
+        )
+
+    @translate_errors
+    async def IssueCertificate(
+        self, request: ingest_service_pb2.IssueCertificateRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_service_pb2.IssueCertificateResponse:
+        _check_request_id(request.request_id)
+        stored = await asyncio.to_thread(
+            self._ingest.issue_one,
+            request_id=request.request_id,
+            fields={
+                "name": request.recipient_name,
+                "email": request.recipient_email,
+                "title": request.title,
+                "completion_date": request.completion_date,
+                "expiry_date": request.expiry_date,
+            },
+            custom_fields=dict(request.custom_fields),
+        )
+        return ingest_service_pb2.IssueCertificateResponse(certificate=certificate_message(stored))
+
+    @translate_errors
+    async def GetBatch(
+        self, request: ingest_service_pb2.GetBatchRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_service_pb2.GetBatchResponse:
+        if not request.batch_id:
+            raise _invalid("batch_id", "batch_id is required")
+        status = await asyncio.to_thread(self._ingest.batch_status, request.batch_id)
+        return ingest_service_pb2.GetBatchResponse(batch=batch_message(status))
+
+    @translate_errors
+    async def ListRowErrors(
+        self, request: ingest_service_pb2.ListRowErrorsRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_service_pb2.ListRowErrorsResponse:
+        size = pagination.page_size(request.page_size)
+        offset = pagination.decode_token(request.page_token)
+        errors = await asyncio.to_thread(
+            self._ingest.row_errors, request.batch_id, offset=offset, limit=size
+        )
+        return ingest_service_pb2.ListRowErrorsResponse(
+            row_errors=[row_error_message(e) for e in errors],
+            next_page_token=pagination.next_token(offset, len(errors), size),
+        )
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput("INVALID_REQUEST", message, [FieldViolation(field, message)])
+
+
+def _check_request_id(request_id: str) -> None:
+    if len(request_id) > MAX_REQUEST_ID:
+        raise _invalid("request_id", f"request_id is longer than {MAX_REQUEST_ID} characters")
+
+
+def _timestamp(value) -> Timestamp:  # type: ignore[no-untyped-def]
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def batch_message(status: BatchStatus) -> ingest_service_pb2.Batch:
+    return ingest_service_pb2.Batch(
+        name=f"batches/{status.batch_id}",
+        batch_id=status.batch_id,
+        display_name=status.display_name,
+        source=status.source,
+        state=_BATCH_STATES[status.state],
+        row_count=status.row_count,
+        accepted_count=status.accepted_count,
+        rejected_count=status.rejected_count,
+        anchored_count=status.anchored_count,
+        emailed_count=status.emailed_count,
+        email_failed_count=status.email_failed_count,
+        create_time=_timestamp(status.created_at),
+    )
+
+
+def row_error_message(error: RowError) -> certificate_pb2.RowError:
+    return certificate_pb2.RowError(
+        row_number=error.row_number, field=error.field, reason=error.reason, message=error.message
+    )
+
+
+def certificate_message(stored: StoredCertificate) -> certificate_pb2.Certificate:
+    return certificate_pb2.Certificate(
+        name=f"certificates/{stored.certificate_id}",
+        certificate_id=stored.certificate_id,
+        batch_id=stored.batch_id,
+        recipient_name=stored.recipient_name,
+        title=stored.title,
+        state=certificate_pb2.CERTIFICATE_STATE_ANCHORED
+        if stored.anchored
+        else certificate_pb2.CERTIFICATE_STATE_ISSUED,
+        document_json=orjson.dumps(stored.document).decode(),
+        leaf_hash=stored.leaf_hash,
+    )
