@@ -20,6 +20,7 @@ class VerificationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERIFICATION_STATUS_PENDING: _ClassVar[VerificationStatus]
     VERIFICATION_STATUS_MALFORMED: _ClassVar[VerificationStatus]
     VERIFICATION_STATUS_NOT_FOUND: _ClassVar[VerificationStatus]
+    VERIFICATION_STATUS_UNKNOWN_ISSUER: _ClassVar[VerificationStatus]
 
 class CheckStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -35,6 +36,7 @@ VERIFICATION_STATUS_EXPIRED: VerificationStatus
 VERIFICATION_STATUS_PENDING: VerificationStatus
 VERIFICATION_STATUS_MALFORMED: VerificationStatus
 VERIFICATION_STATUS_NOT_FOUND: VerificationStatus
+VERIFICATION_STATUS_UNKNOWN_ISSUER: VerificationStatus
 CHECK_STATUS_UNSPECIFIED: CheckStatus
 CHECK_STATUS_PASSED: CheckStatus
 CHECK_STATUS_FAILED: CheckStatus

@@ -1,0 +1,1 @@
+"""notify: personalised certificate emails over SMTP, with rate limits and retries."""

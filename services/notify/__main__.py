@@ -1,0 +1,75 @@
+"""Entrypoint: `python -m services.notify` (or `certflow-notify`)."""
+
+import asyncio
+
+from certflow import bus
+from certflow.grpc_runtime import ServiceRuntime
+from certflow.rate_limit import TokenBucket
+from certflow.service_setup import database, jetstream
+from certflow.telemetry import setup_telemetry, shutdown_telemetry
+from certflow.v1 import notify_service_pb2, notify_service_pb2_grpc
+from services.notify.deliveries import Deliveries
+from services.notify.rendering import Sender
+from services.notify.sender import SmtpPool
+from services.notify.servicer import NotifyServicer
+from services.notify.settings import NotifySettings
+from services.notify.worker import Notifier
+
+
+async def serve(settings: NotifySettings) -> None:
+    runtime = ServiceRuntime(
+        "notify",
+        port=settings.notify_port,
+        token=settings.internal_token.get_secret_value() if settings.internal_token else None,
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+    _, sessions = database(runtime, settings.database_url)
+    _, js = await jetstream(runtime, settings.nats_url, "certflow-notify")
+    deliveries = Deliveries(
+        sessions,
+        message_id_domain=settings.mail_from.rsplit("@", 1)[-1],
+        max_attempts=settings.max_attempts,
+    )
+    pool = SmtpPool(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls,
+        implicit_tls=settings.smtp_implicit_tls,
+        timeout=settings.smtp_timeout_seconds,
+        connections=settings.smtp_connections,
+        rate=TokenBucket(
+            settings.rate_limit_per_second, burst=max(settings.rate_limit_per_second / 10, 1)
+        ),
+    )
+    runtime.on_shutdown(pool.close)
+    notifier = Notifier(
+        deliveries,
+        pool,
+        Sender(settings.mail_from, settings.mail_from_name, settings.verify_base_url),
+        send_batch=settings.send_batch,
+    )
+    subscription = await bus.pull_subscription(
+        js, bus.ConsumerSpec(durable="notify", subject=bus.SUBJECT_ANCHORED)
+    )
+    notify_service_pb2_grpc.add_NotifyServiceServicer_to_server(
+        NotifyServicer(deliveries), runtime.server
+    )
+    runtime.add_service(notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name)
+    runtime.spawn(notifier.consume(subscription, runtime.stopping), "consume-anchored")
+    runtime.spawn(notifier.send(runtime.stopping), "send-emails")
+    await runtime.run()
+
+
+def main() -> None:
+    settings = NotifySettings()
+    setup_telemetry("notify", settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        shutdown_telemetry()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""SMTP delivery: a pool of reused connections behind one rate limit."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from email.mime.multipart import MIMEMultipart
+
+import aiosmtplib
+
+from certflow.rate_limit import TokenBucket
+from services.notify.deliveries import ClaimedDelivery, Outcome
+from services.notify.rendering import Sender, UnsafeHeader, render
+
+log = logging.getLogger(__name__)
+
+
+class SmtpPool:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        password: str | None,
+        starttls: bool,
+        implicit_tls: bool,
+        timeout: float,
+        connections: int,
+        rate: TokenBucket,
+    ) -> None:
+        self._options = {
+            "hostname": host,
+            "port": port,
+            "timeout": timeout,
+            "use_tls": implicit_tls,
+            "start_tls": starttls,
+        }
+        self._login = (username, password) if username and password else None
+        self._clients: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        for _ in range(max(connections, 1)):
+            self._clients.put_nowait(aiosmtplib.SMTP(**self._options))
+        self._rate = rate
+
+    async def send(self, message: MIMEMultipart, recipient: str) -> Outcome:
+        await self._rate.take()
+        client = await self._clients.get()
+        try:
+            if not client.is_connected:
+                await client.connect()
+                if self._login:
+                    await client.login(*self._login)
+            errors, _ = await client.send_message(message, recipients=[recipient])
+            if errors:
+                code, text = errors[recipient]
+                return Outcome("", sent=False, permanent=500 <= code < 600, error=f"{code} {text}")
+            return Outcome("", sent=True)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            permanent = all(500 <= e.code < 600 for e in exc.recipients)
+            return Outcome("", sent=False, permanent=permanent, error=str(exc))
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code >= 500:
+                return Outcome("", sent=False, permanent=True, error=f"{exc.code} {exc.message}")
+            return Outcome("", sent=False, error=f"{exc.code} {exc.message}")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await _reset(client)
+            return Outcome("", sent=False, error=f"SMTP unavailable: {exc}")
+        finally:
+            self._clients.put_nowait(client)
+
+    async def close(self) -> None:
+        while not self._clients.empty():
+            await _reset(self._clients.get_nowait())
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    try:
+        if client.is_connected:
+            await client.quit()
+    except Exception:
+        client.close()
+
+
+async def deliver_all(
+    pool: SmtpPool, sender: Sender, claimed: Sequence[ClaimedDelivery]
+) -> list[Outcome]:
+    async def one(delivery: ClaimedDelivery) -> Outcome:
+        if delivery.email is None:
+            return Outcome(
+                delivery.delivery_id, sent=False, permanent=True, error="certificate not anchored"
+            )
+        try:
+            message = render(delivery.email, sender)
+        except UnsafeHeader as exc:
+            return Outcome(delivery.delivery_id, sent=False, permanent=True, error=str(exc))
+        outcome = await pool.send(message, delivery.email.recipient_email)
+        return Outcome(delivery.delivery_id, outcome.sent, outcome.permanent, outcome.error)
+
+    return list(await asyncio.gather(*(one(d) for d in claimed)))

@@ -1,0 +1,60 @@
+"""gRPC transport of notify: delivery status per batch."""
+
+import asyncio
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from certflow import pagination
+from certflow.db import models
+from certflow.errors import FieldViolation, InvalidInput
+from certflow.grpc_errors import translate_errors
+from certflow.v1 import notify_service_pb2 as pb
+from certflow.v1 import notify_service_pb2_grpc
+from services.notify.deliveries import Deliveries
+
+_STATES = {
+    "pending": pb.DELIVERY_STATE_PENDING,
+    "sending": pb.DELIVERY_STATE_SENDING,
+    "sent": pb.DELIVERY_STATE_SENT,
+    "failed": pb.DELIVERY_STATE_FAILED,
+}
+
+
+class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
+    def __init__(self, deliveries: Deliveries) -> None:
+        self._deliveries = deliveries
+
+    @translate_errors
+    async def ListDeliveries(
+        self, request: pb.ListDeliveriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDeliveriesResponse:
+        if not request.batch_id:
+            raise InvalidInput(
+                "INVALID_REQUEST", "batch_id is required", [FieldViolation("batch_id", "empty")]
+            )
+        size = pagination.page_size(request.page_size)
+        offset = pagination.decode_token(request.page_token)
+        rows = await asyncio.to_thread(
+            self._deliveries.list_for_batch, request.batch_id, offset=offset, limit=size
+        )
+        return pb.ListDeliveriesResponse(
+            deliveries=[delivery_message(r) for r in rows],
+            next_page_token=pagination.next_token(offset, len(rows), size),
+        )
+
+
+def delivery_message(row: models.Delivery) -> pb.Delivery:
+    message = pb.Delivery(
+        delivery_id=row.id,
+        certificate_id=row.certificate_id,
+        state=_STATES[row.state],
+        attempts=row.attempts,
+        message_id=row.message_id,
+        last_error=row.last_error,
+    )
+    if row.sent_at:
+        stamp = Timestamp()
+        stamp.FromDatetime(row.sent_at)
+        message.send_time.CopyFrom(stamp)
+    return message

@@ -1,0 +1,1 @@
+"""verify: public verification of certificates over gRPC, HTTP and a web page."""

@@ -1,0 +1,82 @@
+"""Entrypoint: `python -m services.verify` (or `certflow-verify`)."""
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from certflow.chain import RegistryClient
+from certflow.grpc_runtime import ServiceRuntime
+from certflow.service_setup import database
+from certflow.telemetry import setup_telemetry, shutdown_telemetry
+from certflow.v1 import verify_service_pb2, verify_service_pb2_grpc
+from services.verify.http_api import build_app
+from services.verify.lookups import CertificateLookups
+from services.verify.servicer import VerifyServicer
+from services.verify.settings import VerifySettings
+from services.verify.verification import ChainView, Verifier
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = verify_service_pb2.DESCRIPTOR.services_by_name["VerifyService"].full_name
+
+
+async def serve(settings: VerifySettings) -> None:
+    runtime = ServiceRuntime(
+        "verify",
+        port=settings.verify_port,
+        token=settings.internal_token.get_secret_value() if settings.internal_token else None,
+        public_services=[SERVICE_NAME],
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+    _, sessions = database(runtime, settings.database_url, writer=False)
+    registry = RegistryClient(settings.eth_rpc_url, settings.registry_address)
+    runtime.on_shutdown(registry.close)
+    chain_id = None
+    while chain_id is None and not runtime.stopping.is_set():
+        try:
+            chain_id = await registry.chain_id()
+        except Exception as exc:
+            log.warning("chain RPC not reachable yet (%s); retrying", exc)
+            await asyncio.sleep(1)
+    lookups = CertificateLookups(sessions)
+    verifier = Verifier(
+        ChainView(
+            registry,
+            anchor_seconds=settings.anchor_cache_seconds,
+            revocation_seconds=settings.revocation_cache_seconds,
+        ),
+        chain_id=chain_id or 0,
+        registry_address=registry.address,
+        is_pending=lookups.is_pending,
+    )
+    verify_service_pb2_grpc.add_VerifyServiceServicer_to_server(
+        VerifyServicer(verifier, lookups, max_document_bytes=settings.max_document_bytes),
+        runtime.server,
+    )
+    runtime.add_service(SERVICE_NAME)
+    app = build_app(
+        verifier,
+        lookups,
+        max_document_bytes=settings.max_document_bytes,
+        rate=settings.http_rate_per_second,
+        burst=settings.http_rate_burst,
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.verify_http_host, settings.verify_http_port).start()
+    log.info("verify serving HTTP on %s:%d", settings.verify_http_host, settings.verify_http_port)
+    runtime.on_shutdown(runner.cleanup)
+    await runtime.run()
+
+
+def main() -> None:
+    settings = VerifySettings()  # type: ignore[call-arg]  # required values come from the env
+    setup_telemetry("verify", settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        shutdown_telemetry()
+
+
+if __name__ == "__main__":
+    main()

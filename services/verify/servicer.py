@@ -1,0 +1,109 @@
+"""gRPC transport of verify (public: no internal token needed)."""
+
+import grpc
+import orjson
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from certflow.errors import FieldViolation, InvalidInput, NotFound, TooLarge
+from certflow.grpc_errors import translate_errors
+from certflow.v1 import verify_service_pb2 as pb
+from certflow.v1 import verify_service_pb2_grpc
+from services.verify.lookups import CertificateLookups
+from services.verify.verification import NOT_FOUND, PENDING, Verification, Verifier
+
+_STATUS = {
+    "valid": pb.VERIFICATION_STATUS_VALID,
+    "tampered": pb.VERIFICATION_STATUS_TAMPERED,
+    "revoked": pb.VERIFICATION_STATUS_REVOKED,
+    "expired": pb.VERIFICATION_STATUS_EXPIRED,
+    "pending": pb.VERIFICATION_STATUS_PENDING,
+    "malformed": pb.VERIFICATION_STATUS_MALFORMED,
+    "not_found": pb.VERIFICATION_STATUS_NOT_FOUND,
+    "unknown_issuer": pb.VERIFICATION_STATUS_UNKNOWN_ISSUER,
+}
+_CHECK = {
+    "passed": pb.CHECK_STATUS_PASSED,
+    "failed": pb.CHECK_STATUS_FAILED,
+    "skipped": pb.CHECK_STATUS_SKIPPED,
+}
+
+
+async def verify_by_id(
+    verifier: Verifier, lookups: CertificateLookups, certificate_id: str
+) -> Verification:
+    stored = await lookups.find(certificate_id)
+    if stored is None:
+        return Verification(NOT_FOUND, certificate_id=certificate_id).finish(NOT_FOUND)
+    if not stored.anchored:
+        result = Verification(
+            PENDING, certificate_id=certificate_id, recipient_name=stored.recipient_name
+        )
+        result.title = stored.title
+        return result.finish(PENDING)
+    return await verifier.verify(stored.document)
+
+
+class VerifyServicer(verify_service_pb2_grpc.VerifyServiceServicer):
+    def __init__(
+        self, verifier: Verifier, lookups: CertificateLookups, *, max_document_bytes: int
+    ) -> None:
+        self._verifier = verifier
+        self._lookups = lookups
+        self._max_document_bytes = max_document_bytes
+
+    @translate_errors
+    async def VerifyCertificate(
+        self, request: pb.VerifyCertificateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyCertificateResponse:
+        target = request.WhichOneof("target")
+        if target == "document_json":
+            if len(request.document_json.encode()) > self._max_document_bytes:
+                raise TooLarge(
+                    "DOCUMENT_TOO_LARGE", f"documents are at most {self._max_document_bytes} bytes"
+                )
+            result = await self._verifier.verify_json(request.document_json)
+        elif target == "certificate_id":
+            result = await verify_by_id(self._verifier, self._lookups, request.certificate_id)
+        else:
+            raise InvalidInput(
+                "INVALID_REQUEST",
+                "give document_json or certificate_id",
+                [FieldViolation("target", "one of document_json, certificate_id is required")],
+            )
+        return verification_message(result)
+
+    @translate_errors
+    async def GetCertificateDocument(
+        self, request: pb.GetCertificateDocumentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCertificateDocumentResponse:
+        stored = await self._lookups.find(request.certificate_id)
+        if stored is None:
+            raise NotFound("CERTIFICATE_NOT_FOUND", f"no certificate {request.certificate_id!r}")
+        if not stored.anchored:
+            raise NotFound(
+                "NOT_ANCHORED_YET", "the certificate is not anchored yet; try again shortly"
+            )
+        return pb.GetCertificateDocumentResponse(
+            document_json=orjson.dumps(stored.document).decode()
+        )
+
+
+def verification_message(result: Verification) -> pb.VerifyCertificateResponse:
+    message = pb.VerifyCertificateResponse(
+        status=_STATUS[result.status],
+        checks=[
+            pb.VerificationCheck(check=c.name, status=_CHECK[c.status], message=c.message)
+            for c in result.checks
+        ],
+        certificate_id=result.certificate_id,
+        issuer_name=result.issuer_name,
+        recipient_name=result.recipient_name,
+        title=result.title,
+        transaction_hash=result.transaction_hash,
+        chain_id=result.chain_id,
+    )
+    if result.anchored_at:
+        stamp = Timestamp()
+        stamp.FromDatetime(result.anchored_at)
+        message.anchor_time.CopyFrom(stamp)
+    return message

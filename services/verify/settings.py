@@ -1,0 +1,18 @@
+from certflow.settings import CommonSettings
+
+
+class VerifySettings(CommonSettings):
+    verify_port: int = 50054
+    verify_http_host: str = "0.0.0.0"
+    verify_http_port: int = 8080
+    eth_rpc_url: str = "http://127.0.0.1:8545"
+    # The registry this verifier trusts; documents anchored elsewhere are UNKNOWN_ISSUER.
+    registry_address: str
+    issuer_name: str = "certflow Demo Academy"
+    max_document_bytes: int = 1_000_000
+    # per client address, on the public HTTP API
+    http_rate_per_second: float = 50.0
+    http_rate_burst: float = 100.0
+    # how long a chain answer is reused (anchoring is final at depth; revocation can change)
+    anchor_cache_seconds: float = 300.0
+    revocation_cache_seconds: float = 10.0
