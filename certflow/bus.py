@@ -108,7 +108,7 @@ async def pull_subscription(
 async def fetch(sub: JetStreamContext.PullSubscription, batch: int, wait_seconds: float) -> list:
     try:
         return await sub.fetch(batch, timeout=wait_seconds)
-    except NatsTimeoutError:
+    except (NatsTimeoutError, TimeoutError):
         return []
 
 

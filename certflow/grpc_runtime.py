@@ -171,7 +171,7 @@ class ServiceRuntime:
             task.cancel()
         for cleanup in reversed(self._cleanups):
             try:
-                await cleanup()
+                await asyncio.wait_for(cleanup(), timeout=self.grace_seconds)
             except Exception:
-                log.exception("cleanup failed")
+                log.exception("cleanup %s failed", getattr(cleanup, "__qualname__", cleanup))
         log.info("%s stopped", self.name)

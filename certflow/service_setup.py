@@ -32,10 +32,15 @@ async def jetstream(
     await bus.ensure_stream(js)
 
     async def drain() -> None:
-        if nc.is_connected:
-            await nc.drain()
-        else:
-            await nc.close()
+        # unacked pull messages are redelivered anyway; do not let a slow drain hold the exit
+        try:
+            if nc.is_connected:
+                await asyncio.wait_for(nc.drain(), timeout=2)
+        except Exception:
+            pass
+        finally:
+            if not nc.is_closed:
+                await nc.close()
 
     runtime.on_shutdown(drain)
     return nc, js

@@ -14,5 +14,7 @@ class CommonSettings(BaseSettings):
     # Shared bearer token for internal gRPC calls; unset disables the check (dev only).
     internal_token: SecretStr | None = None
     log_level: str = "INFO"
+    # address the gRPC server binds; 0.0.0.0 in containers, 127.0.0.1 on a dev machine
+    grpc_host: str = "0.0.0.0"
     # How long a stopping service waits for in-flight work before it exits.
     shutdown_grace_seconds: float = 10.0

@@ -37,6 +37,7 @@ async def serve(settings: AnchorSettings) -> None:
     runtime = ServiceRuntime(
         "anchor",
         port=settings.anchor_port,
+        host=settings.grpc_host,
         token=settings.internal_token.get_secret_value() if settings.internal_token else None,
         grace_seconds=settings.shutdown_grace_seconds,
     )

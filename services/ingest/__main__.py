@@ -18,6 +18,7 @@ async def serve(settings: IngestSettings) -> None:
     runtime = ServiceRuntime(
         "ingest",
         port=settings.ingest_port,
+        host=settings.grpc_host,
         token=settings.internal_token.get_secret_value() if settings.internal_token else None,
         grace_seconds=settings.shutdown_grace_seconds,
     )

@@ -20,6 +20,7 @@ async def serve(settings: NotifySettings) -> None:
     runtime = ServiceRuntime(
         "notify",
         port=settings.notify_port,
+        host=settings.grpc_host,
         token=settings.internal_token.get_secret_value() if settings.internal_token else None,
         grace_seconds=settings.shutdown_grace_seconds,
     )

@@ -24,6 +24,7 @@ async def serve(settings: VerifySettings) -> None:
     runtime = ServiceRuntime(
         "verify",
         port=settings.verify_port,
+        host=settings.grpc_host,
         token=settings.internal_token.get_secret_value() if settings.internal_token else None,
         public_services=[SERVICE_NAME],
         grace_seconds=settings.shutdown_grace_seconds,

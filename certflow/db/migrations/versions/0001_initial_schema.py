@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 05:24:08.551085
+Create Date: 2026-11-29 06:34:46.927973
 """
 
 from collections.abc import Sequence
@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("message_id", sa.String(length=255), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),

@@ -1,0 +1,141 @@
+"""`make run`: the whole job on one machine, end to end, with a summary.
+
+Starts nats-server, anvil (with a freshly deployed registry), an SMTP sink and the four
+services; issues examples/graduates.csv; waits until every certificate is anchored and emailed;
+verifies one; prints what happened; stops everything (or keeps it up with --keep-running).
+"""
+
+import argparse
+import email
+import json
+import shutil
+import signal
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from certflow.devstack import tools
+from certflow.devstack.client import StackClient, status_name
+from certflow.devstack.stack import SERVICES, LocalStack, StackOptions
+from certflow.v1 import verify_service_pb2
+
+console = Console()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--csv", type=Path, default=tools.PROJECT_ROOT / "examples" / "graduates.csv"
+    )
+    parser.add_argument("--state-dir", type=Path, default=tools.PROJECT_ROOT / ".state" / "run")
+    parser.add_argument("--database-url", default="", help="default: SQLite in the state folder")
+    parser.add_argument(
+        "--keep-running", action="store_true", help="leave the stack up until Ctrl-C"
+    )
+    args = parser.parse_args()
+
+    shutil.rmtree(args.state_dir, ignore_errors=True)  # a fresh chain needs a fresh database
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    options = StackOptions(
+        state_dir=args.state_dir, database_url=args.database_url, window_max_age_seconds=1.0
+    )
+    with console.status("starting nats-server, anvil, SMTP sink and the four services…"):
+        stack = LocalStack(options)
+        started = time.monotonic()
+        stack.__enter__()
+    try:
+        console.print(
+            f"[green]stack up[/] in {time.monotonic() - started:.1f}s: "
+            f"registry {stack.registry_address}"
+        )
+        client = StackClient({s: stack.target(s) for s in SERVICES}, stack.token)
+        run_job(client, stack, args.csv)
+        if args.keep_running:
+            console.print(
+                f"\nStack running. Verify page: {stack.verify_http_url}/verify"
+                f"  ·  logs: {stack.logs_dir}"
+                "\nPress Ctrl-C to stop."
+            )
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+    finally:
+        with console.status("stopping everything…"):
+            stack.__exit__(None, None, None)
+        console.print("stopped.")
+
+
+def run_job(client: StackClient, stack: LocalStack, csv_path: Path) -> None:
+    data = csv_path.read_bytes()
+    started = time.monotonic()
+    response = client.upload_csv(
+        data, request_id=f"demo-{int(time.time())}", display_name=csv_path.name
+    )
+    batch = response.batch
+    console.print(
+        f"\n[bold]Uploaded {csv_path.name}[/]: {batch.row_count} rows → "
+        f"[green]{batch.accepted_count} accepted[/], [red]{batch.rejected_count} rejected[/]"
+    )
+    if response.row_errors:
+        table = Table("line", "field", "reason", "message", title="Rejected rows")
+        for error in response.row_errors:
+            table.add_row(str(error.row_number), error.field, error.reason, error.message)
+        console.print(table)
+    with console.status("anchoring on chain and emailing recipients…"):
+        batch = client.wait_for_batch(batch.batch_id, until="completed", timeout=180)
+    elapsed = time.monotonic() - started
+    windows = [w for w in client.anchor_windows() if w.state]
+    summary = Table("", "", title="Batch summary", show_header=False)
+    summary.add_row("batch", batch.batch_id)
+    summary.add_row("accepted / rejected", f"{batch.accepted_count} / {batch.rejected_count}")
+    summary.add_row("anchored", str(batch.anchored_count))
+    for window in windows:
+        summary.add_row(
+            "anchor transaction",
+            f"{window.transaction_hash} (block {window.block_number}, {window.leaf_count} "
+            f"certificates, gas {window.gas_used:,} = "
+            f"{window.gas_used / max(window.leaf_count, 1):,.0f}/cert)",
+        )
+    mails = sorted(stack.mail_dir.glob("*.eml"))
+    summary.add_row("emails sent / failed", f"{batch.emailed_count} / {batch.email_failed_count}")
+    summary.add_row("emails saved in", f"{stack.mail_dir} ({len(mails)} files)")
+    summary.add_row("upload → all emailed", f"{elapsed:.1f}s")
+    console.print(summary)
+    if mails:
+        show_verification(client, stack, mails[0])
+
+
+def show_verification(client: StackClient, stack: LocalStack, mail_path: Path) -> None:
+    message = email.message_from_bytes(mail_path.read_bytes())
+    attachment = next(p for p in message.walk() if p.get_filename())
+    document = json.loads(attachment.get_payload(decode=True))
+    certificate_id = document["id"].removeprefix("urn:uuid:")
+    result = client.verify_document(json.dumps(document))
+    table = Table(
+        "check", "result", "detail", title=f"Verifying the certificate attached to {message['To']}"
+    )
+    for check in result.checks:
+        table.add_row(
+            check.check,
+            verify_service_pb2.CheckStatus.Name(check.status).removeprefix("CHECK_STATUS_"),
+            check.message,
+        )
+    console.print(table)
+    console.print(
+        f"verdict: [bold]{status_name(result.status)}[/] — {result.title}, {result.recipient_name}"
+    )
+    document["credentialSubject"]["achievement"]["name"] = "PhD " + document["name"]
+    tampered = client.verify_document(json.dumps(document))
+    console.print(
+        f"the same file with its title changed: [bold red]{status_name(tampered.status)}[/]"
+    )
+    console.print(f"verification page: {stack.verify_http_url}/verify/{certificate_id}")
+
+
+if __name__ == "__main__":
+    main()

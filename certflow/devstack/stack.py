@@ -1,0 +1,216 @@
+"""Starts and stops the whole local stack, each part a real server on a free local port."""
+
+import asyncio
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from certflow.chain import deploy_registry
+from certflow.db.migrate import upgrade
+from certflow.devstack import tools
+from certflow.devstack.processes import ManagedProcess, free_port, wait_for_port
+
+SERVICES = ("ingest", "anchor", "notify", "verify")
+
+
+@dataclass
+class StackOptions:
+    state_dir: Path
+    database_url: str = ""  # default: a SQLite file in state_dir
+    window_max_age_seconds: float = 0.5
+    window_max_leaves: int = 200_000
+    smtp_connections: int = 4
+    email_rate_per_second: float = 2000.0
+    service_env: dict[str, str] = field(default_factory=dict)
+    log_level: str = "INFO"
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.state_dir = options.state_dir.resolve()
+        self.database_url = options.database_url or f"sqlite:///{self.state_dir / 'certflow.db'}"
+        self.mail_dir = self.state_dir / "mail"
+        self.logs_dir = self.state_dir / "logs"
+        self.token = secrets.token_urlsafe(24)
+        self.ports = {name: free_port() for name in ("nats", "anvil", "smtp", *SERVICES, "http")}
+        self.registry_address = ""
+        self.processes: dict[str, ManagedProcess] = {}
+
+    # ---- addresses ----
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.ports['nats']}"
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['anvil']}"
+
+    @property
+    def verify_http_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['http']}"
+
+    def target(self, service: str) -> str:
+        return f"127.0.0.1:{self.ports[service]}"
+
+    # ---- lifecycle ----
+
+    def __enter__(self) -> "LocalStack":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.start_nats()
+        self.start_anvil()
+        self.registry_address = asyncio.run(
+            deploy_registry(self.rpc_url, tools.ANVIL_DEV_PRIVATE_KEY, "certflow local registry")
+        )
+        upgrade(self.database_url)
+        self.start_smtp()
+        for service in SERVICES:
+            self.start_service(service, wait=False)
+        for service in SERVICES:
+            self.wait_healthy(service)
+
+    def start_nats(self) -> None:
+        process = self._spawn(
+            "nats",
+            [
+                tools.nats_server(),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.ports["nats"]),
+                "-js",
+                "-sd",
+                str(self.state_dir / "nats"),
+            ],
+        )
+        wait_for_port(self.ports["nats"], 20, process)
+
+    def start_anvil(self) -> None:
+        process = self._spawn(
+            "anvil",
+            [
+                tools.anvil(),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.ports["anvil"]),
+                # keep anvil's cache inside the state folder, not ~/.foundry (it grows to GBs)
+                "--prune-history",
+                "--cache-path",
+                str(self.state_dir / "anvil-cache"),
+            ],
+        )
+        wait_for_port(self.ports["anvil"], 30, process)
+
+    def start_smtp(self) -> None:
+        process = self._spawn(
+            "smtp",
+            [
+                sys.executable,
+                "-m",
+                "certflow.devstack.smtp_sink",
+                "--port",
+                str(self.ports["smtp"]),
+                "--dir",
+                str(self.mail_dir),
+            ],
+        )
+        wait_for_port(self.ports["smtp"], 20, process)
+
+    def service_env(self, service: str) -> dict[str, str]:
+        env = {
+            "CERTFLOW_DATABASE_URL": self.database_url,
+            "CERTFLOW_NATS_URL": self.nats_url,
+            "CERTFLOW_INTERNAL_TOKEN": self.token,
+            "CERTFLOW_LOG_LEVEL": self.options.log_level,
+            "CERTFLOW_GRPC_HOST": "127.0.0.1",
+            "CERTFLOW_ETH_RPC_URL": self.rpc_url,
+            "CERTFLOW_REGISTRY_ADDRESS": self.registry_address,
+            "CERTFLOW_INGEST_PORT": str(self.ports["ingest"]),
+            "CERTFLOW_ANCHOR_PORT": str(self.ports["anchor"]),
+            "CERTFLOW_NOTIFY_PORT": str(self.ports["notify"]),
+            "CERTFLOW_VERIFY_PORT": str(self.ports["verify"]),
+            "CERTFLOW_VERIFY_HTTP_HOST": "127.0.0.1",
+            "CERTFLOW_VERIFY_HTTP_PORT": str(self.ports["http"]),
+            "CERTFLOW_SMTP_HOST": "127.0.0.1",
+            "CERTFLOW_SMTP_PORT": str(self.ports["smtp"]),
+            "CERTFLOW_SMTP_CONNECTIONS": str(self.options.smtp_connections),
+            "CERTFLOW_RATE_LIMIT_PER_SECOND": str(self.options.email_rate_per_second),
+            "CERTFLOW_VERIFY_BASE_URL": self.verify_http_url,
+            "CERTFLOW_WINDOW_MAX_AGE_SECONDS": str(self.options.window_max_age_seconds),
+            "CERTFLOW_WINDOW_MAX_LEAVES": str(self.options.window_max_leaves),
+            "CERTFLOW_SHUTDOWN_GRACE_SECONDS": "5",
+            "OTEL_TRACES_EXPORTER": "none",
+        }
+        if service == "anchor":
+            env["CERTFLOW_ANCHOR_PRIVATE_KEY"] = tools.ANVIL_DEV_PRIVATE_KEY
+        env.update(self.options.service_env)
+        return env
+
+    def start_service(self, service: str, *, wait: bool = True) -> None:
+        self._spawn(
+            service,
+            [sys.executable, "-m", f"services.{service}"],
+            env=self.service_env(service),
+        )
+        if wait:
+            self.wait_healthy(service)
+
+    def restart(self, name: str, *, crash: bool = False) -> None:
+        """Stops (or kills) one part and starts it again on the same port and state."""
+        process = self.processes[name]
+        process.kill() if crash else process.stop()
+        process.start()
+        if name in SERVICES:
+            self.wait_healthy(name)
+        else:
+            wait_for_port(self.ports[name], 30, process)
+
+    def wait_healthy(self, service: str, timeout: float = 60) -> None:
+        process = self.processes[service]
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(self.target(service)) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                process.check_alive()
+                try:
+                    response = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                    if response.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.1)
+        raise TimeoutError(f"{service} not healthy after {timeout}s:\n{process.log_tail()}")
+
+    def stop(self) -> None:
+        # services first (they drain into NATS and the database), then the infrastructure
+        for name in (*reversed(SERVICES), "smtp", "anvil", "nats"):
+            process = self.processes.get(name)
+            if process is not None:
+                process.stop()
+
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> ManagedProcess:
+        process = ManagedProcess(
+            name, argv, self.logs_dir / f"{name}.log", env=env or {}, cwd=tools.PROJECT_ROOT
+        ).start()
+        self.processes[name] = process
+        return process
