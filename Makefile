@@ -1,0 +1,53 @@
+# certflow — every target installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: install run up test test-unit bench proto contracts lint clean
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# pinned anvil (@foundry-rs/anvil ships the binary in a platform package) and solc
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## run: start everything, issue examples/graduates.csv end to end, print a summary, stop
+run: install
+	$(PY) -m certflow.devstack.demo
+
+## up: like run, then keep the stack up until Ctrl-C
+up: install
+	$(PY) -m certflow.devstack.demo --keep-running
+
+## test: unit, integration (real PostgreSQL when CERTFLOW_TEST_DATABASE_URL is set) and e2e
+test: install
+	$(PY) -m pytest
+
+test-unit: install
+	$(PY) -m pytest tests/unit
+
+## bench: graduation day, measured end to end (see bench/README.md for options)
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+proto: $(PY_STAMP)
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. protos/certflow/v1/*.proto
+
+contracts: $(NODE_STAMP)
+	node contracts/compile.mjs
+
+lint: $(PY_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf .state
