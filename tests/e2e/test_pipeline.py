@@ -1,0 +1,200 @@
+"""The whole job through the real stack: nats-server, anvil, SMTP sink and four service
+processes, on SQLite and (when configured) PostgreSQL. Nothing is mocked."""
+
+import copy
+import email
+import json
+from collections import Counter
+from email.message import Message
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from certflow.devstack.client import StackClient, status_name
+from certflow.devstack.stack import SERVICES, LocalStack, StackOptions
+from certflow.v1 import ingest_service_pb2
+from tests.conftest import BACKENDS, discard_database, fresh_database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def stack(request, tmp_path_factory):
+    state = tmp_path_factory.mktemp(f"stack-{request.param}")
+    url = fresh_database_url(request.param, state)
+    with LocalStack(
+        StackOptions(state_dir=state, database_url=url, window_max_age_seconds=0.3)
+    ) as running:
+        yield running
+    discard_database(url)
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    client = StackClient({s: stack.target(s) for s in SERVICES}, stack.token)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def graduates(stack, client):
+    response = client.upload_csv(
+        (ROOT / "examples" / "graduates.csv").read_bytes(), request_id="e2e-1"
+    )
+    batch = client.wait_for_batch(response.batch.batch_id, until="completed", timeout=120)
+    return response, batch
+
+
+def mails_to(stack) -> list[Message]:
+    return [email.message_from_bytes(p.read_bytes()) for p in sorted(stack.mail_dir.glob("*.eml"))]
+
+
+def attachment(message: Message) -> dict:
+    part = next(p for p in message.walk() if p.get_filename())
+    return json.loads(part.get_payload(decode=True))
+
+
+def test_invalid_rows_are_refused_with_reasons(graduates):
+    response, batch = graduates
+    assert (batch.row_count, batch.accepted_count, batch.rejected_count) == (48, 43, 5)
+    reasons = {(e.row_number, e.reason) for e in response.row_errors}
+    assert reasons == {
+        (7, "INVALID_EMAIL"),
+        (14, "INVALID_DATE"),
+        (22, "MISSING_VALUE"),
+        (35, "INVALID_DATE"),
+        (49, "DUPLICATE_IN_FILE"),
+    }
+
+
+def test_every_valid_row_is_anchored_in_one_transaction_and_emailed_once(stack, client, graduates):
+    _, batch = graduates
+    assert batch.state == ingest_service_pb2.BATCH_STATE_COMPLETED
+    assert batch.anchored_count == batch.emailed_count == 43
+    windows = [w for w in client.anchor_windows() if w.leaf_count]
+    assert sum(w.leaf_count for w in windows) == 43
+    assert all(w.transaction_hash and w.block_number for w in windows)
+    mails = mails_to(stack)
+    recipients = Counter(m["X-Envelope-To"] for m in mails)
+    assert len(recipients) == 43 and set(recipients.values()) == {1}
+    deliveries = client.deliveries(batch.batch_id)
+    assert len(deliveries) == 43 and {d.message_id for d in deliveries} == {
+        m["Message-ID"] for m in mails
+    }
+
+
+def test_emailed_certificates_verify_and_tampered_copies_do_not(stack, client, graduates):
+    mails = mails_to(stack)
+    message = next(
+        m
+        for m in mails
+        if "Zoë" in str(email.header.make_header(email.header.decode_header(m["To"])))
+    )
+    document = attachment(message)
+    assert "Your certificate" in str(
+        email.header.make_header(email.header.decode_header(message["Subject"]))
+    )
+    verified = client.verify_document(json.dumps(document))
+    assert status_name(verified.status) == "VALID", verified
+    assert verified.recipient_name.startswith("Zoë")
+    assert [c.check for c in verified.checks][:3] == ["format", "integrity", "merkle_proof"]
+    by_id = client.verify_id(document["id"].removeprefix("urn:uuid:"))
+    assert status_name(by_id.status) == "VALID"
+
+    for path, value in [
+        (("credentialSubject", "achievement", "name"), "PhD Astrophysics"),
+        (("credentialSubject", "identifier", 0, "identityHash"), "Mallory"),
+        (("validFrom",), "2020-01-01T00:00:00Z"),
+        (("proof", "salt"), "0x" + "00" * 32),
+    ]:
+        tampered = copy.deepcopy(document)
+        node = tampered
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        result = client.verify_document(json.dumps(tampered))
+        assert status_name(result.status) == "TAMPERED", path
+
+
+def test_a_proof_for_a_root_never_anchored_is_tampered(client, graduates, stack):
+    document = attachment(mails_to(stack)[0])
+    forged = copy.deepcopy(document)
+    forged["proof"]["merkleRoot"] = forged["proof"]["targetHash"]
+    forged["proof"]["proofPath"] = []
+    assert status_name(client.verify_document(json.dumps(forged)).status) == "TAMPERED"
+
+
+def test_malformed_and_unknown_documents(client, graduates):
+    assert status_name(client.verify_document("not json").status) == "MALFORMED"
+    assert status_name(client.verify_document("[]").status) == "MALFORMED"
+    assert (
+        status_name(client.verify_id("00000000-0000-4000-8000-000000000000").status) == "NOT_FOUND"
+    )
+    assert status_name(client.verify_id("'; DROP TABLE certificates; --").status) == "NOT_FOUND"
+
+
+def test_reupload_with_same_request_id_returns_the_same_batch(client, graduates):
+    response, _ = graduates
+    again = client.upload_csv(
+        (ROOT / "examples" / "graduates.csv").read_bytes(), request_id="e2e-1"
+    )
+    assert again.batch.batch_id == response.batch.batch_id
+
+
+def test_bad_uploads_get_clear_grpc_errors(client, stack):
+    with pytest.raises(grpc.RpcError) as info:
+        client.upload_csv(b"\xff\xfe garbage", request_id="bad-1")
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(info.value)
+    details = [d for d in status.details if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)]
+    info_detail = error_details_pb2.ErrorInfo()
+    details[0].Unpack(info_detail)
+    assert info_detail.reason == "NOT_UTF8"
+
+    with pytest.raises(grpc.RpcError) as info:
+        client.upload_csv(b"", request_id="bad-2")
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_internal_apis_require_the_token(stack):
+    intruder = StackClient({s: stack.target(s) for s in SERVICES}, "wrong-token")
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            intruder.upload_csv(b"name,email,title,completion_date\n", request_id="x")
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError) as info:
+            intruder.anchor_windows()
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # verification is public
+        assert status_name(intruder.verify_document("{}").status) == "MALFORMED"
+    finally:
+        intruder.close()
+
+
+def test_public_http_verification(stack, graduates):
+    import urllib.error
+    import urllib.request
+
+    document = attachment(mails_to(stack)[0])
+    certificate_id = document["id"].removeprefix("urn:uuid:")
+    with urllib.request.urlopen(
+        f"{stack.verify_http_url}/api/v1/certificates/{certificate_id}/verification"
+    ) as r:
+        assert json.load(r)["status"] == "VALID"
+    request = urllib.request.Request(
+        f"{stack.verify_http_url}/api/v1/verify", data=json.dumps(document).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request) as r:
+        assert json.load(r)["status"] == "VALID"
+    with urllib.request.urlopen(f"{stack.verify_http_url}/verify/{certificate_id}") as r:
+        page = r.read().decode()
+        assert 'data-status="VALID"' in page and r.headers["X-Content-Type-Options"] == "nosniff"
+    huge = urllib.request.Request(
+        f"{stack.verify_http_url}/api/v1/verify", data=b" " * 2_000_000, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(huge)
+    assert info.value.code == 413
