@@ -94,17 +94,21 @@ def sign(account: LocalAccount, transaction: dict[str, Any]) -> tuple[bytes, str
 
 async def deploy_registry(rpc_url: str, private_key: str, name: str) -> str:
     """Deploys a new registry owned by the key's address; returns its address."""
-    w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url))
+    provider = AsyncHTTPProvider(rpc_url)
+    w3 = AsyncWeb3(provider)
     account = signer(private_key)
     artifact = registry_artifact()
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    nonce = await w3.eth.get_transaction_count(account.address, "pending")
-    transaction = await factory.constructor(name).build_transaction(
-        {"from": account.address, "nonce": nonce}
-    )
-    raw, tx_hash = sign(account, transaction)
-    await w3.eth.send_raw_transaction(raw)
-    receipt = await w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    try:
+        nonce = await w3.eth.get_transaction_count(account.address, "pending")
+        transaction = await factory.constructor(name).build_transaction(
+            {"from": account.address, "nonce": nonce}
+        )
+        raw, tx_hash = sign(account, transaction)
+        await w3.eth.send_raw_transaction(raw)
+        receipt = await w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    finally:
+        await provider.disconnect()
     if receipt["status"] != 1:
         raise RuntimeError("registry deployment reverted")
     return str(receipt["contractAddress"])

@@ -1,0 +1,1 @@
+"""The certflow benchmark: graduation day, measured end to end (`make bench`)."""
