@@ -37,6 +37,26 @@ class RegistryClient:
     async def is_revoked(self, leaf_or_root: bytes) -> bool:
         return bool(await self.contract.functions.isRevoked(leaf_or_root).call())
 
+    async def revoked_since(self, from_block: int, to_block: int) -> list[bytes]:
+        """Hashes revoked in blocks [from_block, to_block], from DocumentRevoked events."""
+        logs = await self.contract.events.DocumentRevoked.get_logs(
+            from_block=from_block, to_block=to_block
+        )
+        return [bytes(log["args"]["document"]) for log in logs]
+
+    async def revoke(self, account: LocalAccount, documents: list[bytes]) -> MinedTransaction:
+        """Revokes hashes (leaves or roots) in one transaction and waits for it to be mined."""
+        nonce = await self.pending_nonce(account.address)
+        transaction = await self.contract.functions.bulkRevoke(documents).build_transaction(
+            {"from": account.address, "nonce": nonce}
+        )
+        raw, tx_hash = sign(account, transaction)
+        await self.send_raw(raw)
+        await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        mined = await self.mined(tx_hash)
+        assert mined is not None
+        return mined
+
     async def pending_nonce(self, address: str) -> int:
         return await self.w3.eth.get_transaction_count(address, "pending")
 

@@ -14,7 +14,7 @@ from services.verify.http_api import build_app
 from services.verify.lookups import CertificateLookups
 from services.verify.servicer import VerifyServicer
 from services.verify.settings import VerifySettings
-from services.verify.verification import ChainView, Verifier
+from services.verify.verification import ChainView, RevocationIndex, Verifier
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = verify_service_pb2.DESCRIPTOR.services_by_name["VerifyService"].full_name
@@ -40,12 +40,10 @@ async def serve(settings: VerifySettings) -> None:
             log.warning("chain RPC not reachable yet (%s); retrying", exc)
             await asyncio.sleep(1)
     lookups = CertificateLookups(sessions)
+    revocations = RevocationIndex(registry, poll_seconds=settings.revocation_poll_seconds)
+    runtime.spawn(revocations.follow(runtime.stopping), "follow-revocations")
     verifier = Verifier(
-        ChainView(
-            registry,
-            anchor_seconds=settings.anchor_cache_seconds,
-            revocation_seconds=settings.revocation_cache_seconds,
-        ),
+        ChainView(registry, anchor_seconds=settings.anchor_cache_seconds, revocations=revocations),
         chain_id=chain_id or 0,
         registry_address=registry.address,
         is_pending=lookups.is_pending,

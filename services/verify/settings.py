@@ -13,6 +13,7 @@ class VerifySettings(CommonSettings):
     # per client address, on the public HTTP API
     http_rate_per_second: float = 50.0
     http_rate_burst: float = 100.0
-    # how long a chain answer is reused (anchoring is final at depth; revocation can change)
+    # how long an "anchored at" answer is reused (final once mined at depth)
     anchor_cache_seconds: float = 300.0
-    revocation_cache_seconds: float = 10.0
+    # how often revocation events are followed; a revocation shows within about this long
+    revocation_poll_seconds: float = 2.0

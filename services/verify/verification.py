@@ -3,6 +3,8 @@ expiry. A document needs no database: only the chain. The database only answers 
 and tells "not anchored yet" apart from "forged".
 """
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -69,26 +71,66 @@ class TtlCache:
         self._entries[key] = (now + self._seconds, value)
         return value
 
+    def forget(self, key: bytes) -> None:
+        self._entries.pop(key, None)
+
+
+class RevocationIndex:
+    """Every hash revoked in the registry, kept current by following DocumentRevoked events, so
+    a look-up needs no chain call. `stale_after` bounds how old the index may be before a
+    look-up falls back to asking the chain directly."""
+
+    def __init__(self, registry: Any, *, poll_seconds: float = 2.0) -> None:
+        self._registry = registry
+        self._poll_seconds = poll_seconds
+        self._revoked: set[bytes] = set()
+        self._next_block = 0
+        self._synced_at = 0.0
+
+    @property
+    def fresh(self) -> bool:
+        return time.monotonic() - self._synced_at < self._poll_seconds * 3
+
+    async def sync_once(self) -> None:
+        head = await self._registry.block_number()
+        if head >= self._next_block:
+            self._revoked.update(await self._registry.revoked_since(self._next_block, head))
+            self._next_block = head + 1
+        self._synced_at = time.monotonic()
+
+    async def follow(self, stopping: Any) -> None:
+        while not stopping.is_set():
+            # the chain may be briefly unreachable: look-ups fall back to asking it directly
+            with contextlib.suppress(Exception):
+                await self.sync_once()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=self._poll_seconds)
+
+    def contains(self, *hashes: bytes) -> bool:
+        return any(h in self._revoked for h in hashes)
+
 
 class ChainView:
-    """What the verifier asks the chain, with short-lived caches in front."""
+    """What the verifier asks the chain: anchoring (cached: final once mined at depth) and
+    revocation (from the followed index, or the chain itself when the index is stale)."""
 
-    def __init__(self, registry: Any, *, anchor_seconds: float, revocation_seconds: float) -> None:
+    def __init__(
+        self, registry: Any, *, anchor_seconds: float, revocations: RevocationIndex
+    ) -> None:
         self._registry = registry
         self._anchors = TtlCache(anchor_seconds)
-        self._revocations = TtlCache(revocation_seconds)
+        self._revocations = revocations
 
     async def anchored_at(self, root: bytes) -> tuple[int, int]:
         result = await self._anchors.get(root, lambda: self._registry.anchored_at(root))
         if result[0] == 0:
-            self._anchors._entries.pop(root, None)  # not yet anchored: ask again next time
+            self._anchors.forget(root)  # not yet anchored: ask again next time
         return result
 
     async def revoked(self, leaf: bytes, root: bytes) -> bool:
-        async def load() -> bool:
-            return await self._registry.is_revoked(leaf) or await self._registry.is_revoked(root)
-
-        return await self._revocations.get(leaf + root, load)
+        if self._revocations.fresh:
+            return self._revocations.contains(leaf, root)
+        return await self._registry.is_revoked(leaf) or await self._registry.is_revoked(root)
 
 
 class Verifier:

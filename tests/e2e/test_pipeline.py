@@ -198,3 +198,30 @@ def test_public_http_verification(stack, graduates):
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(huge)
     assert info.value.code == 413
+
+
+def test_revocation_on_chain_shows_in_verification(stack, client, graduates):
+    import asyncio
+    import time
+
+    from certflow.chain import RegistryClient, signer
+    from certflow.devstack import tools
+
+    document = attachment(mails_to(stack)[-1])
+    leaf = bytes.fromhex(document["proof"]["targetHash"][2:])
+
+    async def revoke() -> None:
+        registry = RegistryClient(stack.rpc_url, stack.registry_address)
+        try:
+            await registry.revoke(signer(tools.ANVIL_DEV_PRIVATE_KEY), [leaf])
+        finally:
+            await registry.close()
+
+    assert status_name(client.verify_document(json.dumps(document)).status) == "VALID"
+    asyncio.run(revoke())
+    deadline = time.monotonic() + 30
+    status = ""
+    while time.monotonic() < deadline and status != "REVOKED":
+        status = status_name(client.verify_document(json.dumps(document)).status)
+        time.sleep(0.2)
+    assert status == "REVOKED"
