@@ -59,7 +59,8 @@ async def serve(settings: NotifySettings) -> None:
     )
     runtime.add_service(notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name)
     runtime.spawn(notifier.consume(subscription, runtime.stopping), "consume-anchored")
-    runtime.spawn(notifier.send(runtime.stopping), "send-emails")
+    for index in range(max(settings.sender_loops, 1)):
+        runtime.spawn(notifier.send(runtime.stopping), f"send-emails-{index}")
     await runtime.run()
 
 

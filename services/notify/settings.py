@@ -21,3 +21,5 @@ class NotifySettings(CommonSettings):
     verify_base_url: str = "http://127.0.0.1:8080"
     max_attempts: int = 8
     send_batch: int = 200
+    # concurrent claim-render-send loops: one claims from the database while another sends
+    sender_loops: int = 2
