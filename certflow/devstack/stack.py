@@ -62,11 +62,21 @@ class LocalStack:
     # ---- lifecycle ----
 
     def __enter__(self) -> "LocalStack":
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
+        # Free ports are picked before the servers bind them; on a busy machine another process
+        # can take one in between, so a failed start is retried once on fresh ports.
+        for attempt in (1, 2):
+            try:
+                self.start()
+                return self
+            except Exception:
+                self.stop()
+                if attempt == 2:
+                    raise
+                self.ports = {name: free_port() for name in self.ports}
+                self.processes = {}
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def __exit__(self, *exc: object) -> None:
