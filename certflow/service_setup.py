@@ -1,6 +1,8 @@
 """Wiring shared by the service entrypoints: database, NATS and their clean shutdown."""
 
 import asyncio
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, TypeVar
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -10,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from certflow import bus
 from certflow.db.engine import make_engine, make_session_factory
 from certflow.grpc_runtime import ServiceRuntime
+from certflow.settings import CommonSettings
+from certflow.telemetry import setup_telemetry, shutdown_telemetry
 
 
 def database(
@@ -44,3 +48,32 @@ async def jetstream(
 
     runtime.on_shutdown(drain)
     return nc, js
+
+
+def new_runtime(
+    name: str, settings: CommonSettings, port: int, *, public_services: Iterable[str] = ()
+) -> ServiceRuntime:
+    token = settings.internal_token.get_secret_value() if settings.internal_token else None
+    return ServiceRuntime(
+        name,
+        port=port,
+        host=settings.grpc_host,
+        token=token,
+        public_services=public_services,
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+
+
+S = TypeVar("S", bound=CommonSettings)
+
+
+def run_service(
+    name: str, make_settings: Callable[[], S], serve: Callable[[S], Coroutine[Any, Any, None]]
+) -> None:
+    """Entrypoint body: settings from the environment (failing fast), telemetry, serve."""
+    settings = make_settings()
+    setup_telemetry(name, settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        shutdown_telemetry()

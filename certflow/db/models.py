@@ -104,10 +104,9 @@ class IssueRequest(Base):
     certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"))
 
 
-class IngestOutbox(Base):
-    """Messages committed with the data they announce, published by the relay."""
-
-    __tablename__ = "ingest_outbox"
+class OutboxColumns:
+    """Messages committed with the data they announce, published by the relay. Each service
+    that publishes has its own outbox table with these columns."""
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     subject: Mapped[str] = mapped_column(String(100))
@@ -116,6 +115,10 @@ class IngestOutbox(Base):
     trace_context: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class IngestOutbox(OutboxColumns, Base):
+    __tablename__ = "ingest_outbox"
 
 
 # ---- anchor ----
@@ -154,16 +157,8 @@ class CertificateProof(Base):
     merkle_path: Mapped[bytes] = mapped_column(LargeBinary)  # siblings concatenated
 
 
-class AnchorOutbox(Base):
+class AnchorOutbox(OutboxColumns, Base):
     __tablename__ = "anchor_outbox"
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    subject: Mapped[str] = mapped_column(String(100))
-    msg_id: Mapped[str] = mapped_column(String(100), unique=True)
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
-    trace_context: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 # ---- notify ----

@@ -6,10 +6,9 @@ import logging
 from certflow import bus
 from certflow.chain import RegistryClient, signer
 from certflow.db.models import AnchorOutbox
-from certflow.grpc_runtime import ServiceRuntime
 from certflow.outbox import OutboxRelay
-from certflow.service_setup import database, jetstream
-from certflow.telemetry import inject_context, setup_telemetry, shutdown_telemetry
+from certflow.service_setup import database, jetstream, new_runtime, run_service
+from certflow.telemetry import inject_context
 from certflow.v1 import anchor_service_pb2, anchor_service_pb2_grpc
 from services.anchor.servicer import AnchorServicer
 from services.anchor.settings import AnchorSettings
@@ -34,13 +33,7 @@ async def _chain_id(registry: RegistryClient, stopping: asyncio.Event) -> int | 
 
 
 async def serve(settings: AnchorSettings) -> None:
-    runtime = ServiceRuntime(
-        "anchor",
-        port=settings.anchor_port,
-        host=settings.grpc_host,
-        token=settings.internal_token.get_secret_value() if settings.internal_token else None,
-        grace_seconds=settings.shutdown_grace_seconds,
-    )
+    runtime = new_runtime("anchor", settings, settings.anchor_port)
     _, sessions = database(runtime, settings.database_url)
     _, js = await jetstream(runtime, settings.nats_url, "certflow-anchor")
     registry = RegistryClient(settings.eth_rpc_url, settings.registry_address)
@@ -81,12 +74,7 @@ async def serve(settings: AnchorSettings) -> None:
 
 
 def main() -> None:
-    settings = AnchorSettings()  # type: ignore[call-arg]  # required values come from the env
-    setup_telemetry("anchor", settings.log_level)
-    try:
-        asyncio.run(serve(settings))
-    finally:
-        shutdown_telemetry()
+    run_service("anchor", AnchorSettings, serve)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 import asyncio
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,6 +11,7 @@ from certflow.core.merkle import unpack_proof
 from certflow.db import models
 from certflow.errors import NotFound
 from certflow.grpc_errors import translate_errors
+from certflow.proto_time import to_timestamp
 from certflow.v1 import anchor_service_pb2 as pb
 from certflow.v1 import anchor_service_pb2_grpc
 
@@ -108,11 +108,7 @@ def window_message(window: models.AnchorWindow) -> pb.AnchorWindow:
         block_number=window.block_number or 0,
         gas_used=window.gas_used or 0,
     )
-    created = Timestamp()
-    created.FromDatetime(window.created_at)
-    message.create_time.CopyFrom(created)
+    message.create_time.CopyFrom(to_timestamp(window.created_at))
     if window.confirmed_at:
-        confirmed = Timestamp()
-        confirmed.FromDatetime(window.confirmed_at)
-        message.confirm_time.CopyFrom(confirmed)
+        message.confirm_time.CopyFrom(to_timestamp(window.confirmed_at))
     return message

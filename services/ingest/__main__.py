@@ -4,10 +4,9 @@ import asyncio
 
 from certflow.core.document import IssuerProfile
 from certflow.db.models import IngestOutbox
-from certflow.grpc_runtime import ServiceRuntime
 from certflow.outbox import OutboxRelay
-from certflow.service_setup import database, jetstream
-from certflow.telemetry import inject_context, setup_telemetry, shutdown_telemetry
+from certflow.service_setup import database, jetstream, new_runtime, run_service
+from certflow.telemetry import inject_context
 from certflow.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from services.ingest.servicer import IngestServicer
 from services.ingest.settings import IngestSettings
@@ -15,13 +14,7 @@ from services.ingest.usecases import Ingest
 
 
 async def serve(settings: IngestSettings) -> None:
-    runtime = ServiceRuntime(
-        "ingest",
-        port=settings.ingest_port,
-        host=settings.grpc_host,
-        token=settings.internal_token.get_secret_value() if settings.internal_token else None,
-        grace_seconds=settings.shutdown_grace_seconds,
-    )
+    runtime = new_runtime("ingest", settings, settings.ingest_port)
     _, sessions = database(runtime, settings.database_url)
     _, js = await jetstream(runtime, settings.nats_url, "certflow-ingest")
     relay = OutboxRelay(sessions, IngestOutbox, js)
@@ -49,12 +42,7 @@ async def serve(settings: IngestSettings) -> None:
 
 
 def main() -> None:
-    settings = IngestSettings()
-    setup_telemetry("ingest", settings.log_level)
-    try:
-        asyncio.run(serve(settings))
-    finally:
-        shutdown_telemetry()
+    run_service("ingest", IngestSettings, serve)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -5,13 +5,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 import orjson
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from certflow import pagination
 from certflow.core.validation import RowError
 from certflow.db.read_models import StoredCertificate
 from certflow.errors import FieldViolation, InvalidInput, TooLarge
 from certflow.grpc_errors import translate_errors
+from certflow.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
 from services.ingest.usecases import BatchStatus, Ingest
 
@@ -120,12 +120,6 @@ def _check_request_id(request_id: str) -> None:
         raise _invalid("request_id", f"request_id is longer than {MAX_REQUEST_ID} characters")
 
 
-def _timestamp(value) -> Timestamp:  # type: ignore[no-untyped-def]
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def batch_message(status: BatchStatus) -> ingest_service_pb2.Batch:
     return ingest_service_pb2.Batch(
         name=f"batches/{status.batch_id}",
@@ -139,7 +133,7 @@ def batch_message(status: BatchStatus) -> ingest_service_pb2.Batch:
         anchored_count=status.anchored_count,
         emailed_count=status.emailed_count,
         email_failed_count=status.email_failed_count,
-        create_time=_timestamp(status.created_at),
+        create_time=to_timestamp(status.created_at),
     )
 
 

@@ -1,12 +1,8 @@
 """Entrypoint: `python -m services.notify` (or `certflow-notify`)."""
 
-import asyncio
-
 from certflow import bus
-from certflow.grpc_runtime import ServiceRuntime
 from certflow.rate_limit import TokenBucket
-from certflow.service_setup import database, jetstream
-from certflow.telemetry import setup_telemetry, shutdown_telemetry
+from certflow.service_setup import database, jetstream, new_runtime, run_service
 from certflow.v1 import notify_service_pb2, notify_service_pb2_grpc
 from services.notify.deliveries import Deliveries
 from services.notify.rendering import Sender
@@ -17,13 +13,7 @@ from services.notify.worker import Notifier
 
 
 async def serve(settings: NotifySettings) -> None:
-    runtime = ServiceRuntime(
-        "notify",
-        port=settings.notify_port,
-        host=settings.grpc_host,
-        token=settings.internal_token.get_secret_value() if settings.internal_token else None,
-        grace_seconds=settings.shutdown_grace_seconds,
-    )
+    runtime = new_runtime("notify", settings, settings.notify_port)
     _, sessions = database(runtime, settings.database_url)
     _, js = await jetstream(runtime, settings.nats_url, "certflow-notify")
     deliveries = Deliveries(
@@ -65,12 +55,7 @@ async def serve(settings: NotifySettings) -> None:
 
 
 def main() -> None:
-    settings = NotifySettings()
-    setup_telemetry("notify", settings.log_level)
-    try:
-        asyncio.run(serve(settings))
-    finally:
-        shutdown_telemetry()
+    run_service("notify", NotifySettings, serve)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -3,12 +3,12 @@
 import asyncio
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from certflow import pagination
 from certflow.db import models
 from certflow.errors import FieldViolation, InvalidInput
 from certflow.grpc_errors import translate_errors
+from certflow.proto_time import to_timestamp
 from certflow.v1 import notify_service_pb2 as pb
 from certflow.v1 import notify_service_pb2_grpc
 from services.notify.deliveries import Deliveries
@@ -54,7 +54,5 @@ def delivery_message(row: models.Delivery) -> pb.Delivery:
         last_error=row.last_error,
     )
     if row.sent_at:
-        stamp = Timestamp()
-        stamp.FromDatetime(row.sent_at)
-        message.send_time.CopyFrom(stamp)
+        message.send_time.CopyFrom(to_timestamp(row.sent_at))
     return message

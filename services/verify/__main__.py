@@ -6,9 +6,7 @@ import logging
 from aiohttp import web
 
 from certflow.chain import RegistryClient
-from certflow.grpc_runtime import ServiceRuntime
-from certflow.service_setup import database
-from certflow.telemetry import setup_telemetry, shutdown_telemetry
+from certflow.service_setup import database, new_runtime, run_service
 from certflow.v1 import verify_service_pb2, verify_service_pb2_grpc
 from services.verify.http_api import build_app
 from services.verify.lookups import CertificateLookups
@@ -21,14 +19,7 @@ SERVICE_NAME = verify_service_pb2.DESCRIPTOR.services_by_name["VerifyService"].f
 
 
 async def serve(settings: VerifySettings) -> None:
-    runtime = ServiceRuntime(
-        "verify",
-        port=settings.verify_port,
-        host=settings.grpc_host,
-        token=settings.internal_token.get_secret_value() if settings.internal_token else None,
-        public_services=[SERVICE_NAME],
-        grace_seconds=settings.shutdown_grace_seconds,
-    )
+    runtime = new_runtime("verify", settings, settings.verify_port, public_services=[SERVICE_NAME])
     _, sessions = database(runtime, settings.database_url, writer=False)
     registry = RegistryClient(settings.eth_rpc_url, settings.registry_address)
     runtime.on_shutdown(registry.close)
@@ -69,12 +60,7 @@ async def serve(settings: VerifySettings) -> None:
 
 
 def main() -> None:
-    settings = VerifySettings()  # type: ignore[call-arg]  # required values come from the env
-    setup_telemetry("verify", settings.log_level)
-    try:
-        asyncio.run(serve(settings))
-    finally:
-        shutdown_telemetry()
+    run_service("verify", VerifySettings, serve)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
 import grpc
 import orjson
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from certflow.errors import FieldViolation, InvalidInput, NotFound, TooLarge
 from certflow.grpc_errors import translate_errors
+from certflow.proto_time import to_timestamp
 from certflow.v1 import verify_service_pb2 as pb
 from certflow.v1 import verify_service_pb2_grpc
 from services.verify.lookups import CertificateLookups
@@ -103,7 +103,5 @@ def verification_message(result: Verification) -> pb.VerifyCertificateResponse:
         chain_id=result.chain_id,
     )
     if result.anchored_at:
-        stamp = Timestamp()
-        stamp.FromDatetime(result.anchored_at)
-        message.anchor_time.CopyFrom(stamp)
+        message.anchor_time.CopyFrom(to_timestamp(result.anchored_at))
     return message
