@@ -30,6 +30,7 @@ async def serve(settings: NotifySettings) -> None:
         implicit_tls=settings.smtp_implicit_tls,
         timeout=settings.smtp_timeout_seconds,
         connections=settings.smtp_connections,
+        mail_from=settings.mail_from,
         rate=TokenBucket(
             settings.rate_limit_per_second, burst=max(settings.rate_limit_per_second / 10, 1)
         ),

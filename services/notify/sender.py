@@ -3,13 +3,12 @@
 import asyncio
 import logging
 from collections.abc import Sequence
-from email.mime.multipart import MIMEMultipart
 
 import aiosmtplib
 
 from certflow.rate_limit import TokenBucket
 from services.notify.deliveries import ClaimedDelivery, Outcome
-from services.notify.rendering import Sender, UnsafeHeader, render
+from services.notify.rendering import RenderedEmail, Sender, UnsafeHeader, render
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +26,9 @@ class SmtpPool:
         timeout: float,
         connections: int,
         rate: TokenBucket,
+        mail_from: str,
     ) -> None:
+        self._mail_from = mail_from
         self._options = {
             "hostname": host,
             "port": port,
@@ -41,7 +42,7 @@ class SmtpPool:
             self._clients.put_nowait(aiosmtplib.SMTP(**self._options))
         self._rate = rate
 
-    async def send(self, message: MIMEMultipart, recipient: str) -> Outcome:
+    async def send(self, message: RenderedEmail) -> Outcome:
         await self._rate.take()
         client = await self._clients.get()
         try:
@@ -49,9 +50,9 @@ class SmtpPool:
                 await client.connect()
                 if self._login:
                     await client.login(*self._login)
-            errors, _ = await client.send_message(message, recipients=[recipient])
+            errors, _ = await client.sendmail(self._mail_from, [message.recipient], message.data)
             if errors:
-                code, text = errors[recipient]
+                code, text = errors[message.recipient]
                 return Outcome("", sent=False, permanent=500 <= code < 600, error=f"{code} {text}")
             return Outcome("", sent=True)
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -92,7 +93,7 @@ async def deliver_all(
             message = render(delivery.email, sender)
         except UnsafeHeader as exc:
             return Outcome(delivery.delivery_id, sent=False, permanent=True, error=str(exc))
-        outcome = await pool.send(message, delivery.email.recipient_email)
+        outcome = await pool.send(message)
         return Outcome(delivery.delivery_id, outcome.sent, outcome.permanent, outcome.error)
 
     return list(await asyncio.gather(*(one(d) for d in claimed)))
