@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 class DomainError(Exception):
     reason: str  # UPPER_SNAKE_CASE, stable, machine-readable (AIP-193 ErrorInfo.reason)
     message: str
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict, kw_only=True)
 
     def __str__(self) -> str:
         return self.message

@@ -225,3 +225,85 @@ def test_revocation_on_chain_shows_in_verification(stack, client, graduates):
         status = status_name(client.verify_document(json.dumps(document)).status)
         time.sleep(0.2)
     assert status == "REVOKED"
+
+
+def test_single_real_time_issue_joins_a_window_and_is_idempotent(stack, client, graduates):
+    from certflow.v1 import ingest_service_pb2 as pb
+
+    metadata = (("authorization", f"Bearer {stack.token}"),)
+    request = pb.IssueCertificateRequest(
+        request_id="lms-completion-77",
+        recipient_name="Kenji Watanabe",
+        recipient_email="kenji@example.jp",
+        title="Fire Warden Training",
+        completion_date="2026-11-20",
+        expiry_date="2027-11-20",
+        custom_fields={"course_code": "FW-101"},
+    )
+    first = client.ingest.IssueCertificate(request, metadata=metadata).certificate
+    again = client.ingest.IssueCertificate(request, metadata=metadata).certificate
+    assert first.certificate_id == again.certificate_id
+    client.wait_for_batch(first.batch_id, until="completed", timeout=60)
+    document = json.loads(client.document(first.certificate_id))
+    assert document["validUntil"] == "2027-11-20T00:00:00Z"
+    assert document["credentialSubject"]["customFields"] == {"course_code": "FW-101"}
+    assert status_name(client.verify_document(json.dumps(document)).status) == "VALID"
+
+    with pytest.raises(grpc.RpcError) as info:  # same certificate under another request id
+        client.ingest.IssueCertificate(
+            pb.IssueCertificateRequest(**{**_fields(request), "request_id": "other"}),
+            metadata=metadata,
+        )
+    assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+    with pytest.raises(grpc.RpcError) as info:
+        client.ingest.IssueCertificate(
+            pb.IssueCertificateRequest(
+                **{**_fields(request), "request_id": "x", "recipient_email": "nope"}
+            ),
+            metadata=metadata,
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    violations = error_details_pb2.BadRequest()
+    next(d for d in rpc_status.from_call(info.value).details if d.Unpack(violations))
+    assert violations.field_violations[0].field == "email"
+
+
+def _fields(request) -> dict:
+    return {
+        "request_id": request.request_id,
+        "recipient_name": request.recipient_name,
+        "recipient_email": request.recipient_email,
+        "title": request.title,
+        "completion_date": request.completion_date,
+        "custom_fields": dict(request.custom_fields),
+    }
+
+
+def test_hostile_uploads_are_refused_without_writing(stack, client):
+    from certflow.v1 import ingest_service_pb2 as pb
+
+    metadata = (("authorization", f"Bearer {stack.token}"),)
+    with pytest.raises(grpc.RpcError) as info:  # no metadata message first
+        client.ingest.UploadCsv(iter([pb.UploadCsvRequest(chunk=b"name\n")]), metadata=metadata)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as info:
+        client.upload_csv(b"name,email,title,completion_date\n", request_id="r" * 500)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    def endless():  # 70 MB, over the 64 MB limit, in 4 MB chunks
+        yield pb.UploadCsvRequest(metadata=pb.UploadCsvMetadata(request_id="huge"))
+        for _ in range(18):
+            yield pb.UploadCsvRequest(chunk=b"x" * (4 * 1024 * 1024))
+
+    with pytest.raises(grpc.RpcError) as info:
+        client.ingest.UploadCsv(endless(), metadata=metadata, timeout=60)
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    formula = (
+        "name,email,title,completion_date\n"
+        '"=HYPERLINK(""http://evil.example"")",a@example.org,"=1+1",2026-01-01\n'
+        'Bob,b@example.org,"Cert\r\nBcc: x@evil.example",2026-01-01\n'
+    )
+    response = client.upload_csv(formula.encode(), request_id="hostile-formula")
+    assert response.batch.accepted_count == 1  # stored as text; exports must neutralise it
+    assert {e.reason for e in response.row_errors} == {"UNSAFE_CHARACTERS"}
