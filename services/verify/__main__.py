@@ -6,6 +6,7 @@ import logging
 from aiohttp import web
 
 from certflow.chain import RegistryClient
+from certflow.rate_limit import KeyedRateLimiter
 from certflow.service_setup import database, new_runtime, run_service
 from certflow.v1 import verify_service_pb2, verify_service_pb2_grpc
 from services.verify.http_api import build_app
@@ -40,7 +41,12 @@ async def serve(settings: VerifySettings) -> None:
         is_pending=lookups.is_pending,
     )
     verify_service_pb2_grpc.add_VerifyServiceServicer_to_server(
-        VerifyServicer(verifier, lookups, max_document_bytes=settings.max_document_bytes),
+        VerifyServicer(
+            verifier,
+            lookups,
+            max_document_bytes=settings.max_document_bytes,
+            limiter=KeyedRateLimiter(settings.http_rate_per_second, settings.http_rate_burst),
+        ),
         runtime.server,
     )
     runtime.add_service(SERVICE_NAME)

@@ -6,6 +6,7 @@ import orjson
 from certflow.errors import FieldViolation, InvalidInput, NotFound, TooLarge
 from certflow.grpc_errors import translate_errors
 from certflow.proto_time import to_timestamp
+from certflow.rate_limit import KeyedRateLimiter
 from certflow.v1 import verify_service_pb2 as pb
 from certflow.v1 import verify_service_pb2_grpc
 from services.verify.lookups import CertificateLookups
@@ -45,16 +46,27 @@ async def verify_by_id(
 
 class VerifyServicer(verify_service_pb2_grpc.VerifyServiceServicer):
     def __init__(
-        self, verifier: Verifier, lookups: CertificateLookups, *, max_document_bytes: int
+        self,
+        verifier: Verifier,
+        lookups: CertificateLookups,
+        *,
+        max_document_bytes: int,
+        limiter: KeyedRateLimiter,
     ) -> None:
+        self._limiter = limiter
         self._verifier = verifier
         self._lookups = lookups
         self._max_document_bytes = max_document_bytes
+
+    def _check_rate(self, context: grpc.aio.ServicerContext) -> None:
+        if not self._limiter.allow(_client_address(context.peer() or "")):
+            raise TooLarge("RATE_LIMITED", "too many requests from this client; slow down")
 
     @translate_errors
     async def VerifyCertificate(
         self, request: pb.VerifyCertificateRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyCertificateResponse:
+        self._check_rate(context)
         target = request.WhichOneof("target")
         if target == "document_json":
             if len(request.document_json.encode()) > self._max_document_bytes:
@@ -76,6 +88,7 @@ class VerifyServicer(verify_service_pb2_grpc.VerifyServiceServicer):
     async def GetCertificateDocument(
         self, request: pb.GetCertificateDocumentRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetCertificateDocumentResponse:
+        self._check_rate(context)
         stored = await self._lookups.find(request.certificate_id)
         if stored is None:
             raise NotFound("CERTIFICATE_NOT_FOUND", f"no certificate {request.certificate_id!r}")
@@ -86,6 +99,11 @@ class VerifyServicer(verify_service_pb2_grpc.VerifyServiceServicer):
         return pb.GetCertificateDocumentResponse(
             document_json=orjson.dumps(stored.document).decode()
         )
+
+
+def _client_address(peer: str) -> str:
+    """'ipv4:1.2.3.4:5678' → '1.2.3.4' (the port changes per connection)."""
+    return peer.rsplit(":", 1)[0] if peer.count(":") >= 2 else peer
 
 
 def verification_message(result: Verification) -> pb.VerifyCertificateResponse:

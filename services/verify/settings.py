@@ -10,7 +10,7 @@ class VerifySettings(CommonSettings):
     registry_address: str
     issuer_name: str = "certflow Demo Academy"
     max_document_bytes: int = 1_000_000
-    # per client address, on the public HTTP API
+    # per client address, on the public HTTP API and the public gRPC VerifyService alike
     http_rate_per_second: float = 50.0
     http_rate_burst: float = 100.0
     # how long an "anchored at" answer is reused (final once mined at depth)

@@ -307,3 +307,19 @@ def test_hostile_uploads_are_refused_without_writing(stack, client):
     response = client.upload_csv(formula.encode(), request_id="hostile-formula")
     assert response.batch.accepted_count == 1  # stored as text; exports must neutralise it
     assert {e.reason for e in response.row_errors} == {"UNSAFE_CHARACTERS"}
+
+
+def test_public_endpoints_are_rate_limited_per_client(stack, client):
+    from certflow.v1 import verify_service_pb2 as pb
+
+    # the stack's verify allows 50/s with a burst of 100 per client address
+    codes = []
+    for _ in range(300):
+        try:
+            client.verify.VerifyCertificate(
+                pb.VerifyCertificateRequest(document_json="{}"), timeout=10
+            )
+            codes.append("ok")
+        except grpc.RpcError as error:
+            codes.append(error.code().name)
+    assert "RESOURCE_EXHAUSTED" in codes and codes[0] == "ok"
