@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from certflow.core.canonical import canonical_json
+from certflow.core.canonical import canonical_json_of_credential
 from certflow.core.document import (
     CertificateContent,
     IssuerProfile,
@@ -76,7 +76,7 @@ def plan_certificates(
             email_salt=salt().hex(),
             issued_at=issued_at,
         )
-        canonical = canonical_json(document)
+        canonical = canonical_json_of_credential(document)
         leaf_salt = salt()
         planned.append(
             PlannedCertificate(

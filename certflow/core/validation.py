@@ -19,6 +19,10 @@ MAX_CUSTOM_VALUE_LENGTH = 1000
 CUSTOM_FIELD_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EARLIEST_DATE = date(1900, 1, 1)
+# Unicode category Cc is exactly U+0000–U+001F and U+007F–U+009F; a regex is ~10x faster
+# than unicodedata.category per character on the hot path
+_CONTROL_EXCEPT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROL_EXCEPT_TAB_LF = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,7 @@ def header_unsafe(value: str) -> str | None:
         return "contains a line break or NUL"
     if "=?" in value:
         return "contains '=?' (an encoded-word opener)"
-    if any(unicodedata.category(ch) == "Cc" and ch != "\t" for ch in value):
+    if _CONTROL_EXCEPT_TAB.search(value):
         return "contains a control character"
     return None
 
@@ -152,7 +156,7 @@ def _custom_fields(custom: Mapping[str, str], row: int, errors: list[RowError]) 
         value = unicodedata.normalize("NFC", (raw_value or "").strip())
         if len(value) > MAX_CUSTOM_VALUE_LENGTH:
             errors.append(RowError(row, key, "TOO_LONG", f"{key} is longer than 1000 characters"))
-        elif any(unicodedata.category(ch) == "Cc" and ch not in "\t\n" for ch in value):
+        elif _CONTROL_EXCEPT_TAB_LF.search(value):
             errors.append(RowError(row, key, "UNSAFE_CHARACTERS", f"{key} has control characters"))
         elif value:
             fields[key] = value
