@@ -67,15 +67,20 @@ class RegistryClient:
             {"from": sender, "nonce": nonce}
         )
 
-    async def send_raw(self, raw_transaction: bytes) -> None:
-        """Broadcasts; a node that already has it (a re-send after restart) is not an error."""
+    async def send_raw(self, raw_transaction: bytes) -> bool:
+        """Broadcasts. True when the node accepted it or already has it (a re-send after a
+        restart); False when its nonce is already used — mined, or taken by another
+        transaction, which the caller tells apart by looking for the receipt."""
         try:
             await self.w3.eth.send_raw_transaction(raw_transaction)
         except ValueError as exc:
             text = str(exc).lower()
-            if "already known" in text or "already imported" in text or "nonce too low" in text:
-                return
+            if "already known" in text or "already imported" in text:
+                return True
+            if "nonce too low" in text:
+                return False
             raise
+        return True
 
     async def mined(self, transaction_hash: str) -> MinedTransaction | None:
         try:

@@ -177,5 +177,7 @@ class Delivery(Base):
     message_id: Mapped[str] = mapped_column(String(255))
     last_error: Mapped[str] = mapped_column(Text, default="")
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # set by each claim: an outcome is recorded only by the sender that still holds the claim
+    claim_token: Mapped[str] = mapped_column(String(36), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

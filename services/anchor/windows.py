@@ -123,6 +123,16 @@ class AnchorWindows:
             window.transaction_hash = tx_hash
             window.state = SUBMITTED
 
+    def reset_to_built(self, window_id: str) -> None:
+        """Forgets a signed transaction that can never be mined (its nonce was used)."""
+        with self._sessions.begin() as session:
+            window = session.get(models.AnchorWindow, window_id, with_for_update=True)
+            if window is not None and window.state == SUBMITTED:
+                window.state = BUILT
+                window.raw_transaction = None
+                window.transaction_hash = None
+                window.nonce = None
+
     def record_confirmed(self, window_id: str, mined: MinedTransaction) -> int:
         """Marks the window confirmed and queues its "anchored" events; returns the leaf count."""
         with self._sessions.begin() as session:

@@ -107,8 +107,16 @@ class Anchorer:
             last = self._last_broadcast.get(window.window_id)
             if last is None or time.monotonic() - last >= self._rebroadcast_seconds:
                 # after a restart, or a node that dropped it: the same signed bytes again
-                await self._registry.send_raw(window.raw_transaction)
+                accepted = await self._registry.send_raw(window.raw_transaction)
                 self._last_broadcast[window.window_id] = time.monotonic()
+                if not accepted and await self._registry.mined(window.transaction_hash) is None:
+                    # its nonce went to another transaction: sign the window again
+                    log.error(
+                        "nonce of window %s was used by another transaction; re-signing",
+                        window.window_id,
+                    )
+                    await asyncio.to_thread(self._windows.reset_to_built, window.window_id)
+                    self._submit_wakeup.set()
             return
         if not mined.succeeded:
             log.error(

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.csv_intake import CsvFormatError, read_csv
@@ -165,7 +165,9 @@ class Ingest:
                             )
                         )
                 break
-            except IntegrityError:
+            except (IntegrityError, OperationalError) as exc:
+                if not _retryable(exc):
+                    raise
                 if attempt == _WRITE_ATTEMPTS - 1:
                     raise
         self._on_committed()
@@ -226,7 +228,9 @@ class Ingest:
                         )
                     )
                     return new_id
-            except IntegrityError:
+            except (IntegrityError, OperationalError) as exc:
+                if not _retryable(exc):
+                    raise
                 continue  # another replica created it first
         raise RuntimeError("could not register the issuer")
 
@@ -266,7 +270,9 @@ class Ingest:
                     )
                 self._on_committed()
                 return batch_id
-            except IntegrityError:
+            except (IntegrityError, OperationalError) as exc:
+                if not _retryable(exc):
+                    raise
                 # a concurrent upload took a request id or issued an overlapping certificate:
                 # look again with its rows committed
                 if attempt == _WRITE_ATTEMPTS - 1:
@@ -317,7 +323,8 @@ class Ingest:
                         "leaf_hash": p.leaf_hash,
                         "created_at": now,
                     }
-                    for p in planned
+                    # one key order for every upload: overlapping uploads cannot deadlock
+                    for p in sorted(planned, key=lambda p: p.dedupe_key)
                 ],
             )
         if errors:
@@ -434,6 +441,13 @@ T = TypeVar("T")
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _retryable(exc: Exception) -> bool:
+    """A unique-key race, or a PostgreSQL deadlock/serialisation failure between uploads."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in {"40P01", "40001"}
 
 
 def _json(headers: dict[str, str]) -> str:

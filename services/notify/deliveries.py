@@ -37,6 +37,13 @@ class ClaimedDelivery:
     email: CertificateEmail | None  # None when the certificate cannot be emailed (not anchored)
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    token: str
+    lease_until: datetime
+    deliveries: list[ClaimedDelivery]
+
+
 class Deliveries:
     def __init__(
         self, sessions: sessionmaker[Session], *, message_id_domain: str, max_attempts: int
@@ -96,7 +103,7 @@ class Deliveries:
                 session.execute(insert(models.Delivery), rows)
             return len(rows)
 
-    def claim(self, limit: int) -> list[ClaimedDelivery]:
+    def claim(self, limit: int) -> "Claim":
         now = datetime.now(UTC)
         with self._sessions.begin() as session:
             query = (
@@ -112,15 +119,19 @@ class Deliveries:
                 query = query.with_for_update(skip_locked=True)
             claimed = list(session.scalars(query))
             if not claimed:
-                return []
+                return Claim("", now, [])
+            token = str(uuid.uuid4())
+            attempts = {d.id: d.attempts + 1 for d in claimed}
             session.execute(
                 update(models.Delivery)
-                .where(models.Delivery.id.in_([d.id for d in claimed]))
+                .where(models.Delivery.id.in_(list(attempts)))
                 .values(
                     state=SENDING,
                     attempts=models.Delivery.attempts + 1,
                     next_attempt_at=now + CLAIM_LEASE,
+                    claim_token=token,
                 )
+                .execution_options(synchronize_session=False)
             )
             stored = load_certificates(session, [d.certificate_id for d in claimed])
             issuers = dict(session.execute(select(models.Issuer.id, models.Issuer.name)).all())
@@ -146,18 +157,23 @@ class Deliveries:
                         completion_date=certificate.completion_date.isoformat(),
                         document=certificate.document,
                     )
-                result.append(ClaimedDelivery(delivery.id, delivery.attempts + 1, email))
-            return result
+                result.append(ClaimedDelivery(delivery.id, attempts[delivery.id], email))
+            return Claim(token, now + CLAIM_LEASE, result)
 
-    def record(self, outcomes: Sequence[Outcome], attempts: dict[str, int]) -> None:
+    def record(self, claim: "Claim", outcomes: Sequence[Outcome]) -> None:
+        """Records outcomes, only for rows this claim still holds (a lease that ran out may
+        have been re-claimed by another sender, whose outcome then counts)."""
         now = datetime.now(UTC)
+        attempts = {d.delivery_id: d.attempts for d in claim.deliveries}
+        held = (models.Delivery.state == SENDING, models.Delivery.claim_token == claim.token)
         with self._sessions.begin() as session:
             sent = [o.delivery_id for o in outcomes if o.sent]
             if sent:
                 session.execute(
                     update(models.Delivery)
-                    .where(models.Delivery.id.in_(sent))
+                    .where(models.Delivery.id.in_(sent), *held)
                     .values(state=SENT, sent_at=now, last_error="")
+                    .execution_options(synchronize_session=False)
                 )
             for outcome in outcomes:
                 if outcome.sent:
@@ -166,12 +182,13 @@ class Deliveries:
                 final = outcome.permanent or tries >= self._max_attempts
                 session.execute(
                     update(models.Delivery)
-                    .where(models.Delivery.id == outcome.delivery_id)
+                    .where(models.Delivery.id == outcome.delivery_id, *held)
                     .values(
                         state=FAILED if final else PENDING,
                         last_error=outcome.error[:2000],
                         next_attempt_at=now + retry_delay(tries),
                     )
+                    .execution_options(synchronize_session=False)
                 )
 
     def list_for_batch(self, batch_id: str, *, offset: int, limit: int) -> list[models.Delivery]:

@@ -2,12 +2,12 @@
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
 
 from certflow.rate_limit import TokenBucket
-from services.notify.deliveries import ClaimedDelivery, Outcome
+from services.notify.deliveries import Claim, ClaimedDelivery, Outcome
 from services.notify.rendering import RenderedEmail, Sender, UnsafeHeader, render
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,14 @@ class SmtpPool:
         client = await self._clients.get()
         try:
             if not client.is_connected:
-                await client.connect()
-                if self._login:
-                    await client.login(*self._login)
+                try:
+                    await client.connect()
+                    if self._login:
+                        await client.login(*self._login)
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    # a refused connection or login is the relay's problem, not the message's
+                    await _reset(client)
+                    return Outcome("", sent=False, error=f"SMTP connect/login failed: {exc}")
             errors, _ = await client.sendmail(self._mail_from, [message.recipient], message.data)
             if errors:
                 code, text = errors[message.recipient]
@@ -81,10 +86,13 @@ async def _reset(client: aiosmtplib.SMTP) -> None:
         client.close()
 
 
-async def deliver_all(
-    pool: SmtpPool, sender: Sender, claimed: Sequence[ClaimedDelivery]
-) -> list[Outcome]:
+async def deliver_all(pool: SmtpPool, sender: Sender, claim: Claim) -> list[Outcome]:
+    # stop a minute before the lease runs out: after it, another sender may own the delivery
+    deadline = claim.lease_until - timedelta(minutes=1)
+
     async def one(delivery: ClaimedDelivery) -> Outcome:
+        if datetime.now(UTC) >= deadline:
+            return Outcome(delivery.delivery_id, sent=False, error="claim lease ran out")
         if delivery.email is None:
             return Outcome(
                 delivery.delivery_id, sent=False, permanent=True, error="certificate not anchored"
@@ -96,4 +104,4 @@ async def deliver_all(
         outcome = await pool.send(message)
         return Outcome(delivery.delivery_id, outcome.sent, outcome.permanent, outcome.error)
 
-    return list(await asyncio.gather(*(one(d) for d in claimed)))
+    return list(await asyncio.gather(*(one(d) for d in claim.deliveries)))

@@ -48,17 +48,17 @@ class Notifier:
     async def send(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
-                claimed = await asyncio.to_thread(self._deliveries.claim, self._send_batch)
+                claim = await asyncio.to_thread(self._deliveries.claim, self._send_batch)
             except Exception:
                 log.exception("claiming deliveries failed")
-                claimed = []
-            if claimed:
+                claim = None
+            claimed = claim.deliveries if claim else []
+            if claim and claimed:
                 with tracer.start_as_current_span(
                     "notify.send_emails", attributes={"certflow.count": len(claimed)}
                 ):
-                    outcomes = await deliver_all(self._pool, self._sender, claimed)
-                    attempts = {d.delivery_id: d.attempts for d in claimed}
-                    await asyncio.to_thread(self._deliveries.record, outcomes, attempts)
+                    outcomes = await deliver_all(self._pool, self._sender, claim)
+                    await asyncio.to_thread(self._deliveries.record, claim, outcomes)
                 failed = [o for o in outcomes if not o.sent]
                 if failed:
                     log.warning(

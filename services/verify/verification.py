@@ -5,13 +5,12 @@ and tells "not anchored yet" apart from "forged".
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-import orjson
 
 from certflow.core.document import (
     MalformedDocument,
@@ -127,6 +126,23 @@ class ChainView:
             self._anchors.forget(root)  # not yet anchored: ask again next time
         return result
 
+    async def transaction_block(self, transaction_hash: str) -> int | None:
+        """The block that mined this transaction, None when unknown (or not a hash)."""
+        if not (transaction_hash.startswith("0x") and len(transaction_hash) == 66):
+            return None
+
+        async def load() -> int | None:
+            try:
+                mined = await self._registry.mined(transaction_hash)
+            except ValueError:
+                return None
+            return mined.block_number if mined and mined.succeeded else None
+
+        block = await self._anchors.get(transaction_hash.encode(), load)
+        if block is None:
+            self._anchors.forget(transaction_hash.encode())  # do not remember a miss
+        return block
+
     async def revoked(self, leaf: bytes, root: bytes) -> bool:
         if self._revocations.fresh:
             return self._revocations.contains(leaf, root)
@@ -151,13 +167,22 @@ class Verifier:
 
     async def verify_json(self, document_json: str | bytes) -> Verification:
         try:
-            document = orjson.loads(document_json)
-        except orjson.JSONDecodeError as exc:
-            result = Verification(MALFORMED, [Check("format", FAILED, f"not JSON: {exc}")])
+            document = json.loads(document_json, object_pairs_hook=_refuse_duplicate_keys)
+        except (ValueError, RecursionError) as exc:
+            result = Verification(MALFORMED, [Check("format", FAILED, f"not readable JSON: {exc}")])
             return result.finish(MALFORMED)
         return await self.verify(document)
 
     async def verify(self, document: Any) -> Verification:
+        try:
+            return await self._verify(document)
+        except (ValueError, TypeError, AttributeError) as exc:  # odd shapes and number domains
+            result = Verification(
+                MALFORMED, [Check("format", FAILED, f"unreadable credential: {exc}")]
+            )
+            return result.finish(MALFORMED)
+
+    async def _verify(self, document: Any) -> Verification:
         result = Verification(MALFORMED)
         if not isinstance(document, dict) or "OpenBadgeCredential" not in (
             document.get("type") or []
@@ -221,6 +246,16 @@ class Verifier:
                 Check("anchored", FAILED, "the root is not anchored in the registry")
             )
             return result.finish(TAMPERED)
+        if (
+            block != proof.block_number
+            or await self._chain.transaction_block(proof.transaction_hash) != block
+        ):
+            result.checks.append(
+                Check(
+                    "anchored", FAILED, "the proof's block or transaction does not match the chain"
+                )
+            )
+            return result.finish(TAMPERED)
         result.anchored_at = datetime.fromtimestamp(timestamp, UTC)
         result.checks.append(Check("anchored", PASSED, f"anchored in block {block}"))
 
@@ -243,6 +278,14 @@ class Verifier:
         else:
             result.checks.append(Check("expiry", PASSED, "does not expire"))
         return result.finish(VALID)
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Parsers disagree on duplicate keys (first or last wins); a credential must have none."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate key {next(k for k in keys if keys.count(k) > 1)!r}")
+    return dict(pairs)
 
 
 def _describe(result: Verification, document: dict[str, Any]) -> None:

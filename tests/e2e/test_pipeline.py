@@ -127,6 +127,27 @@ def test_a_proof_for_a_root_never_anchored_is_tampered(client, graduates, stack)
     assert status_name(client.verify_document(json.dumps(forged)).status) == "TAMPERED"
 
 
+def test_forged_anchor_details_and_ambiguous_json_are_not_valid(client, graduates, stack):
+    document = attachment(mails_to(stack)[1])
+    text = json.dumps(document)
+    assert status_name(client.verify_document(text).status) == "VALID"
+    forged_tx = copy.deepcopy(document)
+    forged_tx["proof"]["anchor"]["transactionHash"] = "0x" + "bb" * 32
+    assert status_name(client.verify_document(json.dumps(forged_tx)).status) == "TAMPERED"
+    forged_block = copy.deepcopy(document)
+    forged_block["proof"]["anchor"]["blockNumber"] += 1
+    assert status_name(client.verify_document(json.dumps(forged_block)).status) == "TAMPERED"
+    # a second "name" that one parser would show and another would ignore
+    ambiguous = '{"name": "PhD in Physics", ' + text[1:]
+    assert status_name(client.verify_document(ambiguous).status) == "MALFORMED"
+    huge_number = copy.deepcopy(document)
+    huge_number["credentialSubject"]["customFields"] = {"n": 2**60}
+    assert status_name(client.verify_document(json.dumps(huge_number)).status) == "MALFORMED"
+    wrong_shape = copy.deepcopy(document)
+    wrong_shape["type"] = 5
+    assert status_name(client.verify_document(json.dumps(wrong_shape)).status) == "MALFORMED"
+
+
 def test_malformed_and_unknown_documents(client, graduates):
     assert status_name(client.verify_document("not json").status) == "MALFORMED"
     assert status_name(client.verify_document("[]").status) == "MALFORMED"
