@@ -48,6 +48,7 @@ class Anchorer:
         self._on_confirmed = on_confirmed
         self._submit_wakeup = asyncio.Event()
         self._last_broadcast: dict[str, float] = {}
+        self._reverted: set[str] = set()
 
     # ---- consuming ----
 
@@ -119,11 +120,15 @@ class Anchorer:
                     self._submit_wakeup.set()
             return
         if not mined.succeeded:
-            log.error(
-                "anchor transaction %s of window %s reverted",
-                mined.transaction_hash,
-                window.window_id,
-            )
+            # a revert is a configuration fault (e.g. the key does not own the registry):
+            # report it once and leave the window for an operator rather than spin on it
+            if window.window_id not in self._reverted:
+                self._reverted.add(window.window_id)
+                log.error(
+                    "anchor transaction %s of window %s reverted; its certificates wait",
+                    mined.transaction_hash,
+                    window.window_id,
+                )
             return
         head = await self._registry.block_number()
         if head - mined.block_number + 1 < self._confirmations:
