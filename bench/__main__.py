@@ -139,20 +139,22 @@ def print_table(results: list[SizeResult], database: str) -> None:
         )
 
 
+COMPARED = {  # JSON field → short column label
+    "stored_s": "stored s",
+    "anchored_s": "anchored s",
+    "emailed_s": "emailed s",
+    "anchored_per_s": "anchor/s",
+    "email_stage_per_s": "email/s",
+    "lookups_per_s": "lookup/s",
+    "lookup_p99_ms": "p99 ms",
+}
+
+
 def print_comparison(old: dict, new: dict) -> None:
-    table = Table(title="new / old (higher is better for rates, lower for times)")
+    table = Table(title="new / old (times and p99: lower is better; rates: higher is better)")
     table.add_column("rows")
-    metrics = [
-        "stored_s",
-        "anchored_s",
-        "emailed_s",
-        "anchored_per_s",
-        "email_stage_per_s",
-        "lookups_per_s",
-        "lookup_p99_ms",
-    ]
-    for metric in metrics:
-        table.add_column(metric, justify="right")
+    for label in COMPARED.values():
+        table.add_column(label, justify="right")
     old_by_rows = {r["rows"]: r for r in old["results"]}
     for result in new["results"]:
         before = old_by_rows.get(result["rows"])
@@ -160,7 +162,7 @@ def print_comparison(old: dict, new: dict) -> None:
             continue
         table.add_row(
             f"{result['rows']:,}",
-            *(f"{result[m] / before[m]:.2f}×" if before.get(m) else "n/a" for m in metrics),
+            *(f"{result[m] / before[m]:.2f}×" if before.get(m) else "n/a" for m in COMPARED),
         )
     console.print(table)
 
