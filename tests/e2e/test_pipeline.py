@@ -333,14 +333,15 @@ def test_hostile_uploads_are_refused_without_writing(stack, client):
 def test_public_endpoints_are_rate_limited_per_client(stack, client):
     from certflow.v1 import verify_service_pb2 as pb
 
-    # the stack's verify allows 50/s with a burst of 100 per client address
+    # the stack's verify allows 50/s with a burst of 100 per client address: 300 calls in
+    # flight at once cannot all be served, however slow the machine
+    request = pb.VerifyCertificateRequest(document_json="{}")
+    calls = [client.verify.VerifyCertificate.future(request, timeout=30) for _ in range(300)]
     codes = []
-    for _ in range(300):
+    for call in calls:
         try:
-            client.verify.VerifyCertificate(
-                pb.VerifyCertificateRequest(document_json="{}"), timeout=10
-            )
+            call.result()
             codes.append("ok")
         except grpc.RpcError as error:
             codes.append(error.code().name)
-    assert "RESOURCE_EXHAUSTED" in codes and codes[0] == "ok"
+    assert "RESOURCE_EXHAUSTED" in codes and "ok" in codes
