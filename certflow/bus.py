@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import nats
+import nats.errors
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -109,6 +110,11 @@ async def fetch(sub: JetStreamContext.PullSubscription, batch: int, wait_seconds
     try:
         return await sub.fetch(batch, timeout=wait_seconds)
     except (NatsTimeoutError, TimeoutError):
+        return []
+    except nats.errors.Error as exc:
+        # JetStream restarting or the connection re-establishing: a pause, not a failure
+        log.warning("fetch failed (%s); retrying", type(exc).__name__)
+        await asyncio.sleep(wait_seconds * 2)
         return []
 
 

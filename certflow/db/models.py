@@ -145,6 +145,16 @@ class AnchorWindow(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class SignerLease(Base):
+    """One signer per wallet: only the anchor replica holding the lease may sign and send."""
+
+    __tablename__ = "signer_leases"
+
+    sender_address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class CertificateProof(Base):
     __tablename__ = "certificate_proofs"
     __table_args__ = (Index("ix_certificate_proofs_window", "window_id", "leaf_index"),)

@@ -2,6 +2,8 @@
 
 import asyncio
 import logging
+import os
+import socket
 
 from certflow import bus
 from certflow.chain import RegistryClient, signer
@@ -10,6 +12,7 @@ from certflow.outbox import OutboxRelay
 from certflow.service_setup import database, jetstream, new_runtime, run_service
 from certflow.telemetry import inject_context
 from certflow.v1 import anchor_service_pb2, anchor_service_pb2_grpc
+from services.anchor.lease import SignerLeaseHolder
 from services.anchor.servicer import AnchorServicer
 from services.anchor.settings import AnchorSettings
 from services.anchor.window_buffer import WindowBuffer
@@ -45,15 +48,25 @@ async def serve(settings: AnchorSettings) -> None:
     windows = AnchorWindows(
         sessions, chain_id=chain_id, registry_address=registry.address, trace_headers=inject_context
     )
+    account = signer(settings.anchor_private_key.get_secret_value())
+    lease = SignerLeaseHolder(
+        sessions, sender=account.address, holder=f"{socket.gethostname()}:{os.getpid()}"
+    )
+
+    async def release_lease() -> None:
+        await asyncio.to_thread(lease.release)  # a restarted replica need not wait it out
+
+    runtime.on_shutdown(release_lease)
     anchorer = Anchorer(
         windows,
         registry,
-        signer(settings.anchor_private_key.get_secret_value()),
+        account,
         buffer=WindowBuffer(settings.window_max_leaves, settings.window_max_age_seconds),
         confirmations=settings.confirmations,
         rebroadcast_seconds=settings.rebroadcast_seconds,
         fetch_batch=settings.fetch_batch,
         on_confirmed=relay.wake,
+        lease=lease,
     )
     subscription = await bus.pull_subscription(
         js,

@@ -18,6 +18,7 @@ from certflow import bus
 from certflow.chain import RegistryClient, sign
 from certflow.telemetry import extract_context
 from certflow.v1 import events_pb2
+from services.anchor.lease import SignerLeaseHolder
 from services.anchor.window_buffer import WindowBuffer
 from services.anchor.windows import BUILT, AnchorWindows, WindowToSend
 
@@ -37,7 +38,10 @@ class Anchorer:
         rebroadcast_seconds: float,
         fetch_batch: int,
         on_confirmed: Callable[[], None],
+        lease: SignerLeaseHolder,
     ) -> None:
+        self._lease = lease
+        self._waiting_for_lease = False
         self._windows = windows
         self._registry = registry
         self._account = account
@@ -87,8 +91,13 @@ class Anchorer:
         backoff = 0.5
         while not stopping.is_set():
             try:
-                for window in await asyncio.to_thread(self._windows.unfinished):
-                    await self._advance(window)
+                if await asyncio.to_thread(self._lease.held):
+                    self._waiting_for_lease = False
+                    for window in await asyncio.to_thread(self._windows.unfinished):
+                        await self._advance(window)
+                elif not self._waiting_for_lease:
+                    self._waiting_for_lease = True
+                    log.warning("another anchor replica holds the signer lease; standing by")
                 backoff = 0.5
                 wait = 0.2
             except Exception as exc:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 07:20:03.194194
+Create Date: 2026-11-29 07:26:18.584950
 """
 
 from collections.abc import Sequence
@@ -106,6 +106,13 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_issuers")),
         sa.UniqueConstraint("uri", name=op.f("uq_issuers_uri")),
+    )
+    op.create_table(
+        "signer_leases",
+        sa.Column("sender_address", sa.String(length=42), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("sender_address", name=op.f("pk_signer_leases")),
     )
     op.create_table(
         "batches",
@@ -218,6 +225,7 @@ def downgrade() -> None:
 
     op.drop_table("certificate_proofs")
     op.drop_table("batches")
+    op.drop_table("signer_leases")
     op.drop_table("issuers")
     with op.batch_alter_table("ingest_outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ingest_outbox_published_at"))
