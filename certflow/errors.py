@@ -38,3 +38,8 @@ class TooLarge(DomainError):
 
 class Unavailable(DomainError):
     """A dependency (database, NATS, chain) is down: the caller may retry."""
+
+
+def invalid_field(field: str, message: str, reason: str = "INVALID_REQUEST") -> InvalidInput:
+    """A request refused for one field, with that field as the BadRequest violation."""
+    return InvalidInput(reason, message, [FieldViolation(field, message)])

@@ -42,3 +42,14 @@ def decode_token(token: str) -> int:
 
 def next_token(offset: int, returned: int, size: int) -> str:
     return encode_token(offset + returned) if returned == size else ""
+
+
+class Page:
+    """One page request: its offset and size, and the token of the page after it."""
+
+    def __init__(self, requested_size: int, token: str) -> None:
+        self.size = page_size(requested_size)
+        self.offset = decode_token(token)
+
+    def next_token(self, returned: int) -> str:
+        return next_token(self.offset, returned, self.size)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from certflow.core.document import AnchorProof, with_anchor_proof
 from certflow.core.merkle import unpack_proof
+from certflow.db.batching import chunked
 from certflow.db.models import AnchorWindow, Certificate, CertificateProof
 
 CONFIRMED = "confirmed"
@@ -33,8 +34,7 @@ class StoredCertificate:
 def load_certificates(session: Session, ids: Iterable[str]) -> dict[str, StoredCertificate]:
     ids = list(ids)
     found: dict[str, StoredCertificate] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in chunked(ids):
         rows = session.execute(
             select(Certificate, CertificateProof, AnchorWindow)
             .outerjoin(CertificateProof, CertificateProof.certificate_id == Certificate.id)

@@ -45,8 +45,7 @@ class AnchorServicer(anchor_service_pb2_grpc.AnchorServiceServicer):
     async def ListAnchorWindows(
         self, request: pb.ListAnchorWindowsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListAnchorWindowsResponse:
-        size = pagination.page_size(request.page_size)
-        offset = pagination.decode_token(request.page_token)
+        page = pagination.Page(request.page_size, request.page_token)
 
         def load() -> list[models.AnchorWindow]:
             with self._sessions() as session:
@@ -54,15 +53,15 @@ class AnchorServicer(anchor_service_pb2_grpc.AnchorServiceServicer):
                     session.scalars(
                         select(models.AnchorWindow)
                         .order_by(models.AnchorWindow.created_at.desc(), models.AnchorWindow.id)
-                        .offset(offset)
-                        .limit(size)
+                        .offset(page.offset)
+                        .limit(page.size)
                     )
                 )
 
         windows = await asyncio.to_thread(load)
         return pb.ListAnchorWindowsResponse(
             anchor_windows=[window_message(w) for w in windows],
-            next_page_token=pagination.next_token(offset, len(windows), size),
+            next_page_token=page.next_token(len(windows)),
         )
 
     @translate_errors

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from certflow.chain import MinedTransaction
 from certflow.core.merkle import MerkleTree, pack_proof
 from certflow.db import models
+from certflow.db.batching import chunked
 from certflow.v1 import events_pb2
 
 BUILT, SUBMITTED, CONFIRMED = "built", "submitted", "confirmed"
@@ -153,7 +154,8 @@ class AnchorWindows:
                     .order_by(models.CertificateProof.leaf_index)
                 )
             )
-            trace_context = json.dumps(self._trace_headers()) if self._trace_headers() else ""
+            headers = self._trace_headers()
+            trace_context = json.dumps(headers) if headers else ""
             rows = []
             for index in range(0, len(ids), IDS_PER_EVENT):
                 event = events_pb2.CertificatesAnchoredEvent(
@@ -179,8 +181,7 @@ class AnchorWindows:
 
 def _already_placed(session: Session, certificate_ids: list[str]) -> set[str]:
     placed: set[str] = set()
-    for start in range(0, len(certificate_ids), 500):
-        chunk = certificate_ids[start : start + 500]
+    for chunk in chunked(certificate_ids):
         placed.update(
             session.scalars(
                 select(models.CertificateProof.certificate_id).where(

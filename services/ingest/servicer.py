@@ -9,7 +9,7 @@ import orjson
 from certflow import pagination
 from certflow.core.validation import RowError
 from certflow.db.read_models import StoredCertificate
-from certflow.errors import FieldViolation, InvalidInput, TooLarge
+from certflow.errors import TooLarge, invalid_field
 from certflow.grpc_errors import translate_errors
 from certflow.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
@@ -42,7 +42,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             kind = message.WhichOneof("payload")
             if kind == "metadata":
                 if metadata is not None or chunks:
-                    raise _invalid(
+                    raise invalid_field(
                         "metadata", "metadata must be the first and only metadata message"
                     )
                 metadata = message.metadata
@@ -55,7 +55,9 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
                     )
                 chunks.append(message.chunk)
         if metadata is None:
-            raise _invalid("metadata", "the stream must start with an UploadCsvMetadata message")
+            raise invalid_field(
+                "metadata", "the stream must start with an UploadCsvMetadata message"
+            )
         _check_request_id(metadata.request_id)
         result = await asyncio.to_thread(
             self._ingest.upload_csv,
@@ -92,7 +94,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         self, request: ingest_service_pb2.GetBatchRequest, context: grpc.aio.ServicerContext
     ) -> ingest_service_pb2.GetBatchResponse:
         if not request.batch_id:
-            raise _invalid("batch_id", "batch_id is required")
+            raise invalid_field("batch_id", "batch_id is required")
         status = await asyncio.to_thread(self._ingest.batch_status, request.batch_id)
         return ingest_service_pb2.GetBatchResponse(batch=batch_message(status))
 
@@ -100,24 +102,19 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
     async def ListRowErrors(
         self, request: ingest_service_pb2.ListRowErrorsRequest, context: grpc.aio.ServicerContext
     ) -> ingest_service_pb2.ListRowErrorsResponse:
-        size = pagination.page_size(request.page_size)
-        offset = pagination.decode_token(request.page_token)
+        page = pagination.Page(request.page_size, request.page_token)
         errors = await asyncio.to_thread(
-            self._ingest.row_errors, request.batch_id, offset=offset, limit=size
+            self._ingest.row_errors, request.batch_id, offset=page.offset, limit=page.size
         )
         return ingest_service_pb2.ListRowErrorsResponse(
             row_errors=[row_error_message(e) for e in errors],
-            next_page_token=pagination.next_token(offset, len(errors), size),
+            next_page_token=page.next_token(len(errors)),
         )
-
-
-def _invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput("INVALID_REQUEST", message, [FieldViolation(field, message)])
 
 
 def _check_request_id(request_id: str) -> None:
     if len(request_id) > MAX_REQUEST_ID:
-        raise _invalid("request_id", f"request_id is longer than {MAX_REQUEST_ID} characters")
+        raise invalid_field("request_id", f"request_id is longer than {MAX_REQUEST_ID} characters")
 
 
 def batch_message(status: BatchStatus) -> ingest_service_pb2.Batch:

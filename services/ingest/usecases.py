@@ -8,10 +8,9 @@ rows and the outbox messages that announce them.
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TypeVar
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -22,6 +21,7 @@ from certflow.core.document import IssuerProfile
 from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
 from certflow.core.validation import RowError, validate_certificate
 from certflow.db import models
+from certflow.db.batching import chunked
 from certflow.db.read_models import StoredCertificate, load_certificate
 from certflow.errors import Conflict, FieldViolation, InvalidInput, NotFound
 from certflow.v1 import events_pb2
@@ -343,7 +343,7 @@ class Ingest:
             )
         trace_context = _json(self._trace_headers())
         outbox = []
-        for index, chunk in enumerate(_chunks(planned, self._leaves_per_message)):
+        for index, chunk in enumerate(chunked(planned, self._leaves_per_message)):
             event = events_pb2.CertificatesIssuedEvent(
                 batch_id=batch_id,
                 leaves=[
@@ -366,7 +366,7 @@ class Ingest:
 
     def _existing_keys(self, session: Session, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for chunk in _chunks(keys, 500):
+        for chunk in chunked(keys):
             rows = session.execute(
                 select(models.Certificate.dedupe_key, models.Certificate.id).where(
                     models.Certificate.issuer_id == self.issuer_row_id,
@@ -433,14 +433,6 @@ class Ingest:
             email_failed_count=deliveries.get("failed", 0),
             created_at=batch.created_at,
         )
-
-
-T = TypeVar("T")
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _retryable(exc: Exception) -> bool:

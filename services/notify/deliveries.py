@@ -14,6 +14,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.db import models
+from certflow.db.batching import chunked
 from certflow.db.read_models import load_certificates
 from services.notify.rendering import CertificateEmail
 
@@ -56,8 +57,7 @@ class Deliveries:
         """Creates the missing deliveries for these certificates; returns how many were new."""
         with self._sessions.begin() as session:
             existing = set()
-            for start in range(0, len(certificate_ids), 500):
-                chunk = certificate_ids[start : start + 500]
+            for chunk in chunked(certificate_ids):
                 existing.update(
                     session.scalars(
                         select(models.Delivery.certificate_id).where(
@@ -70,8 +70,7 @@ class Deliveries:
             if not missing:
                 return 0
             batches = {}
-            for start in range(0, len(missing), 500):
-                chunk = missing[start : start + 500]
+            for chunk in chunked(missing):
                 batches.update(
                     session.execute(
                         select(models.Certificate.id, models.Certificate.batch_id).where(

@@ -6,7 +6,7 @@ import grpc
 
 from certflow import pagination
 from certflow.db import models
-from certflow.errors import FieldViolation, InvalidInput
+from certflow.errors import invalid_field
 from certflow.grpc_errors import translate_errors
 from certflow.proto_time import to_timestamp
 from certflow.v1 import notify_service_pb2 as pb
@@ -30,17 +30,14 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         self, request: pb.ListDeliveriesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListDeliveriesResponse:
         if not request.batch_id:
-            raise InvalidInput(
-                "INVALID_REQUEST", "batch_id is required", [FieldViolation("batch_id", "empty")]
-            )
-        size = pagination.page_size(request.page_size)
-        offset = pagination.decode_token(request.page_token)
+            raise invalid_field("batch_id", "batch_id is required")
+        page = pagination.Page(request.page_size, request.page_token)
         rows = await asyncio.to_thread(
-            self._deliveries.list_for_batch, request.batch_id, offset=offset, limit=size
+            self._deliveries.list_for_batch, request.batch_id, offset=page.offset, limit=page.size
         )
         return pb.ListDeliveriesResponse(
             deliveries=[delivery_message(r) for r in rows],
-            next_page_token=pagination.next_token(offset, len(rows), size),
+            next_page_token=page.next_token(len(rows)),
         )
 
 
