@@ -1,0 +1,124 @@
+"""Pure: what one send attempt means for its delivery, and how big a claim may be.
+
+An attempt is counted only when the relay judged the message (a reply to this message's
+MAIL/RCPT/DATA); a relay that cannot be reached, or that closes the channel (421), says nothing
+about the message, so the delivery goes back to the queue with its attempts untouched and the
+sender pauses instead (see relay_breaker.py).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+SERVICE_CLOSING = 421  # RFC 5321: the relay is shutting the channel, not judging the message
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The relay took responsibility for the message (250 after DATA)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The relay answered this message with an error reply."""
+
+    code: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RelayUnavailable:
+    """No judgement on the message: connect/login failure, timeout, dropped connection."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unsendable:
+    """We cannot send this message at all (rendering refused it, no SMTPUTF8, not anchored)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unexpected:
+    """A bug or an unforeseen error while sending: counted, so it cannot loop for ever."""
+
+    reason: str
+
+
+SendResult = Accepted | Refused | RelayUnavailable | Unsendable | Unexpected
+
+
+class Verdict(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    PERMANENT = "permanent"
+    RELAY_UNAVAILABLE = "relay_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    backoff_base: timedelta = timedelta(seconds=10)
+    backoff_max: timedelta = timedelta(hours=1)
+
+    def delay(self, attempts: int) -> timedelta:
+        """Exponential backoff after the n-th counted attempt: base, 2·base, 4·base … capped."""
+        return min(self.backoff_base * 2 ** max(attempts - 1, 0), self.backoff_max)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    verdict: Verdict
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    error: str
+
+
+def decide(
+    result: SendResult, *, attempts: int, policy: RetryPolicy, now: datetime
+) -> DeliveryUpdate:
+    """The new state of a delivery that had `attempts` counted attempts before this one."""
+    match result:
+        case Accepted():
+            return DeliveryUpdate(Verdict.SENT, SENT, attempts + 1, now, "")
+        case RelayUnavailable(reason) | Refused(SERVICE_CLOSING, reason):
+            error = f"relay unavailable: {reason}"
+            return DeliveryUpdate(Verdict.RELAY_UNAVAILABLE, PENDING, attempts, now, error)
+        case Unsendable(reason):
+            return DeliveryUpdate(Verdict.PERMANENT, FAILED, attempts + 1, now, reason)
+        case Refused(code, text) if code >= 500:
+            return DeliveryUpdate(Verdict.PERMANENT, FAILED, attempts + 1, now, f"{code} {text}")
+        case Refused(code, text):
+            return _retry_or_give_up(f"{code} {text}", attempts + 1, policy, now)
+        case Unexpected(reason):
+            return _retry_or_give_up(f"unexpected error: {reason}", attempts + 1, policy, now)
+    raise TypeError(f"not a send result: {result!r}")
+
+
+def _retry_or_give_up(
+    error: str, attempts: int, policy: RetryPolicy, now: datetime
+) -> DeliveryUpdate:
+    if attempts >= policy.max_attempts:
+        return DeliveryUpdate(
+            Verdict.PERMANENT, FAILED, attempts, now, f"{error} (gave up after {attempts} attempts)"
+        )
+    return DeliveryUpdate(Verdict.RETRY, PENDING, attempts, now + policy.delay(attempts), error)
+
+
+def claim_size(
+    *, rate_per_second: float, lease_seconds: float, sender_loops: int, ceiling: int
+) -> int:
+    """How many deliveries one claim may take: what the shared rate can send in half a lease,
+    so a claim is finished well inside its lease even before any heartbeat extends it."""
+    affordable = int(rate_per_second * lease_seconds / (2 * max(sender_loops, 1)))
+    return max(1, min(ceiling, affordable))
+
+
+def may_start_send(*, now: datetime, lease_until: datetime, send_margin: timedelta) -> bool:
+    """A send may start only if it can finish (within the SMTP timeout) before the lease ends:
+    after that another sender may own the delivery and would send it again."""
+    return now + send_margin < lease_until
