@@ -21,12 +21,18 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_serv
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-_ALWAYS_OPEN = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# Probes must work without credentials; reflection describes every internal API, so it is not
+# open: it needs the token like any internal call (and can be switched off entirely).
+_ALWAYS_OPEN = ("/grpc.health.v1.Health/",)
+
+
+class BackgroundTaskFailed(RuntimeError):
+    """A background loop ended with an error: the service shut down and must exit non-zero."""
 
 
 class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
-    """Internal calls must carry `authorization: Bearer <token>`; health and reflection are open,
-    and so are the methods of `public_services` (verification is for anyone)."""
+    """Internal calls must carry `authorization: Bearer <token>`; health is open, and so are the
+    methods of `public_services` (verification is for anyone)."""
 
     def __init__(self, token: str, public_services: Iterable[str] = ()) -> None:
         self._expected = f"Bearer {token}".encode()
@@ -95,8 +101,11 @@ class ServiceRuntime:
         token: str | None,
         public_services: Iterable[str] = (),
         grace_seconds: float = 10.0,
+        reflection: bool = True,
     ) -> None:
         self.name = name
+        self.reflection = reflection
+        self.failed_task: str | None = None
         self.port = port
         self.host = host
         self.grace_seconds = grace_seconds
@@ -135,12 +144,14 @@ class ServiceRuntime:
         if task.cancelled() or self.stopping.is_set():
             return
         exc = task.exception()
+        self.failed_task = task.get_name()
         log.error("background task %s stopped: %r; shutting down", task.get_name(), exc)
         self.stopping.set()
 
     async def run(self) -> None:
-        names = [*self._service_names, reflection.SERVICE_NAME, health.SERVICE_NAME]
-        reflection.enable_server_reflection(names, self.server)
+        if self.reflection:
+            names = [*self._service_names, reflection.SERVICE_NAME, health.SERVICE_NAME]
+            reflection.enable_server_reflection(names, self.server)
         bound = self.server.add_insecure_port(f"{self.host}:{self.port}")
         if not bound:
             raise RuntimeError(f"cannot bind gRPC port {self.port}")
@@ -154,6 +165,8 @@ class ServiceRuntime:
         log.info("%s serving gRPC on %s:%d", self.name, self.host, self.port)
         await self.stopping.wait()
         await self._shutdown()
+        if self.failed_task:
+            raise BackgroundTaskFailed(f"{self.name}: background task {self.failed_task} failed")
 
     async def _shutdown(self) -> None:
         log.info("%s stopping", self.name)

@@ -18,3 +18,5 @@ class CommonSettings(BaseSettings):
     grpc_host: str = "0.0.0.0"
     # How long a stopping service waits for in-flight work before it exits.
     shutdown_grace_seconds: float = 10.0
+    # gRPC server reflection (needs the internal token when one is set); off in production
+    grpc_reflection: bool = True

@@ -25,7 +25,11 @@ class WindowBuffer:
             return True
         return self.opened_at is not None and now - self.opened_at >= self.max_age_seconds
 
-    def take(self) -> tuple[list[tuple[str, bytes]], list[Any]]:
-        leaves, messages = self.leaves, self.messages
+    def take(self) -> tuple[list[list[tuple[str, bytes]]], list[Any]]:
+        """The held leaves as windows of at most `max_leaves` each (one message may carry more
+        leaves than that), and the messages to acknowledge once every window is stored."""
+        size = max(self.max_leaves, 1)
+        windows = [self.leaves[i : i + size] for i in range(0, len(self.leaves), size)]
+        messages = self.messages
         self.leaves, self.messages, self.opened_at = [], [], None
-        return leaves, messages
+        return windows, messages
