@@ -2,7 +2,8 @@
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+import sys
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 from nats.aio.client import Client
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from certflow import bus
 from certflow.db.engine import make_engine, make_session_factory
+from certflow.entrypoint import load_settings, parse_command_line
 from certflow.grpc_runtime import BackgroundTaskFailed, ServiceRuntime
 from certflow.settings import CommonSettings
 from certflow.telemetry import setup_telemetry, shutdown_telemetry
@@ -74,11 +76,22 @@ S = TypeVar("S", bound=CommonSettings)
 
 
 def run_service(
-    name: str, make_settings: Callable[[], S], serve: Callable[[S], Coroutine[Any, Any, None]]
+    name: str,
+    settings_class: type[S],
+    serve: Callable[[S], Coroutine[Any, Any, None]],
+    argv: Sequence[str] | None = None,
 ) -> None:
-    """Entrypoint body: settings from the environment (failing fast), telemetry, serve.
-    Exits non-zero when a background loop failed, so supervisors and alerts see the crash."""
-    settings = make_settings()
+    """Entrypoint body: `--help`/`--version`, settings from the environment (failing fast with
+    a clear message), telemetry, serve. Exits non-zero when a background loop failed, so
+    supervisors and alerts see the crash."""
+    program = f"certflow-{name}"
+    parse_command_line(
+        program,
+        f"The certflow {name} service. Configured only through the environment.",
+        settings_class,
+        sys.argv[1:] if argv is None else argv,
+    )
+    settings = load_settings(program, settings_class)
     setup_telemetry(name, settings.log_level)
     try:
         asyncio.run(serve(settings))
