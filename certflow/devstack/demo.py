@@ -7,6 +7,7 @@ verifies one; prints what happened; stops everything (or keeps it up with --keep
 
 import argparse
 import email
+import email.policy
 import json
 import shutil
 import signal
@@ -48,18 +49,14 @@ def main() -> None:
         started = time.monotonic()
         stack.__enter__()
     try:
-        console.print(
-            f"[green]stack up[/] in {time.monotonic() - started:.1f}s: "
-            f"registry {stack.registry_address}"
-        )
+        console.print(f"[green]stack up[/] in {time.monotonic() - started:.1f}s")
+        print_addresses(stack)
         client = StackClient({s: stack.target(s) for s in SERVICES}, stack.token)
         run_job(client, stack, args.csv)
         if args.keep_running:
-            console.print(
-                f"\nStack running. Verify page: {stack.verify_http_url}/verify"
-                f"  ·  logs: {stack.logs_dir}"
-                "\nPress Ctrl-C to stop."
-            )
+            console.print("\n[bold]Stack running.[/]")
+            print_addresses(stack)
+            console.print("Press Ctrl-C to stop.")
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:
@@ -68,6 +65,20 @@ def main() -> None:
         with console.status("stopping everything…"):
             stack.__exit__(None, None, None)
         console.print("stopped.")
+
+
+def print_addresses(stack: LocalStack) -> None:
+    """Whole values on lines of their own: people paste them into other tools."""
+    rows = {
+        "chain RPC": stack.rpc_url,
+        "registry": stack.registry_address,
+        "verification page": f"{stack.verify_http_url}/verify",
+        "emails saved in": str(stack.mail_dir),
+        "logs": str(stack.logs_dir),
+        **{f"{s} gRPC": stack.target(s) for s in SERVICES},
+    }
+    for label, value in rows.items():
+        console.print(f"  {label + ':':<20} {value}", soft_wrap=True, highlight=False)
 
 
 def run_job(client: StackClient, stack: LocalStack, csv_path: Path) -> None:
@@ -96,22 +107,27 @@ def run_job(client: StackClient, stack: LocalStack, csv_path: Path) -> None:
     summary.add_row("anchored", str(batch.anchored_count))
     for window in windows:
         summary.add_row(
-            "anchor transaction",
-            f"{window.transaction_hash} (block {window.block_number}, {window.leaf_count} "
-            f"certificates, gas {window.gas_used:,} = "
-            f"{window.gas_used / max(window.leaf_count, 1):,.0f}/cert)",
+            "anchor window",
+            f"block {window.block_number}, {window.leaf_count} certificates, "
+            f"gas {window.gas_used:,} = {window.gas_used / max(window.leaf_count, 1):,.0f}/cert",
         )
     mails = sorted(stack.mail_dir.glob("*.eml"))
     summary.add_row("emails sent / failed", f"{batch.emailed_count} / {batch.email_failed_count}")
-    summary.add_row("emails saved in", f"{stack.mail_dir} ({len(mails)} files)")
+    summary.add_row("emails saved", f"{len(mails)} files")
     summary.add_row("upload → all emailed", f"{elapsed:.1f}s")
     console.print(summary)
+    for window in windows:
+        # outside the table: a table would cut the hash at the terminal's width
+        console.print(
+            f"anchor transaction: {window.transaction_hash}", soft_wrap=True, highlight=False
+        )
     if mails:
         show_verification(client, stack, mails[0])
 
 
 def show_verification(client: StackClient, stack: LocalStack, mail_path: Path) -> None:
-    message = email.message_from_bytes(mail_path.read_bytes())
+    # the default policy decodes RFC 2047 headers: show "Ana López <…>", not "=?utf-8?b?…?="
+    message = email.message_from_bytes(mail_path.read_bytes(), policy=email.policy.default)
     attachment = next(p for p in message.walk() if p.get_filename())
     document = json.loads(attachment.get_payload(decode=True))
     certificate_id = document["id"].removeprefix("urn:uuid:")
