@@ -6,8 +6,13 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install run up test test-unit bench proto contracts lint clean
+.PHONY: help install run up test test-unit bench proto contracts lint clean
 
+## help: list the targets
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed -e 's/^## /  make /' -e 's/: /\t/' | expand -t 24
+
+## install: the virtualenv (.venv) and the pinned node tools (node_modules)
 install: $(PY_STAMP) $(NODE_STAMP)
 
 $(PY_STAMP): pyproject.toml
@@ -32,6 +37,7 @@ up: install
 test: install
 	$(PY) -m pytest
 
+## test-unit: the unit tests only (no servers)
 test-unit: install
 	$(PY) -m pytest tests/unit
 
@@ -39,15 +45,19 @@ test-unit: install
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
 
+## proto: regenerate certflow/v1 from protos/
 proto: $(PY_STAMP)
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. protos/certflow/v1/*.proto
 
+## contracts: rebuild the registry artifact with the pinned solc
 contracts: $(NODE_STAMP)
 	node contracts/compile.mjs
 
+## lint: ruff check and format check
 lint: $(PY_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+## clean: remove local state (.state)
 clean:
 	rm -rf .state
