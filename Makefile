@@ -53,10 +53,11 @@ proto: $(PY_STAMP)
 contracts: $(NODE_STAMP)
 	node contracts/compile.mjs
 
-## lint: ruff check and format check
-lint: $(PY_STAMP)
+## lint: ruff check and format check, buf lint of the protos
+lint: $(PY_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	cd protos && ../node_modules/.bin/buf lint
 
 ## clean: remove local state (.state)
 clean:
