@@ -176,7 +176,11 @@ class AnchorOutbox(OutboxColumns, Base):
 
 class Delivery(Base):
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("certificate_id", "kind", name="uq_deliveries_cert_kind"),)
+    __table_args__ = (
+        UniqueConstraint("certificate_id", "kind", name="uq_deliveries_cert_kind"),
+        # the claim query: due pending rows and sending rows whose lease ran out
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     certificate_id: Mapped[str] = mapped_column(String(36))
@@ -187,7 +191,10 @@ class Delivery(Base):
     message_id: Mapped[str] = mapped_column(String(255))
     last_error: Mapped[str] = mapped_column(Text, default="")
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # set by each claim: an outcome is recorded only by the sender that still holds the claim
+    # set by each claim: an outcome is recorded only by the sender that still holds the claim;
+    # while "sending", next_attempt_at is the claim's lease, renewed by the holder's heartbeat
     claim_token: Mapped[str] = mapped_column(String(36), default="")
+    # the operator request (AIP-155 request_id) that last re-queued this failed delivery
+    redrive_request_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

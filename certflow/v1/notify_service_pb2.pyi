@@ -58,3 +58,17 @@ class ListDeliveriesResponse(_message.Message):
     deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
     next_page_token: str
     def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RetryFailedDeliveriesRequest(_message.Message):
+    __slots__ = ("batch_id", "request_id")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    request_id: str
+    def __init__(self, batch_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RetryFailedDeliveriesResponse(_message.Message):
+    __slots__ = ("requeued_count",)
+    REQUEUED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    requeued_count: int
+    def __init__(self, requeued_count: _Optional[int] = ...) -> None: ...

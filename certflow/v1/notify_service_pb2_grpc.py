@@ -40,6 +40,11 @@ class NotifyServiceStub:
                 request_serializer=certflow_dot_v1_dot_notify__service__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=certflow_dot_v1_dot_notify__service__pb2.ListDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.RetryFailedDeliveries = channel.unary_unary(
+                '/certflow.v1.NotifyService/RetryFailedDeliveries',
+                request_serializer=certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesResponse.FromString,
+                _registered_method=True)
 
 
 class NotifyServiceServicer:
@@ -53,6 +58,14 @@ class NotifyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RetryFailedDeliveries(self, request, context):
+        """Re-queues the failed deliveries of a batch with a fresh attempt budget (an operator's
+        re-drive, e.g. after fixing the relay configuration). Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotifyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +73,11 @@ def add_NotifyServiceServicer_to_server(servicer, server):
                     servicer.ListDeliveries,
                     request_deserializer=certflow_dot_v1_dot_notify__service__pb2.ListDeliveriesRequest.FromString,
                     response_serializer=certflow_dot_v1_dot_notify__service__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+            'RetryFailedDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryFailedDeliveries,
+                    request_deserializer=certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +108,33 @@ class NotifyService:
             '/certflow.v1.NotifyService/ListDeliveries',
             certflow_dot_v1_dot_notify__service__pb2.ListDeliveriesRequest.SerializeToString,
             certflow_dot_v1_dot_notify__service__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryFailedDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.NotifyService/RetryFailedDeliveries',
+            certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesRequest.SerializeToString,
+            certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,26 +1,26 @@
 """Entrypoint: `python -m services.notify` (or `certflow-notify`)."""
 
+from datetime import timedelta
+
 from certflow import bus
 from certflow.rate_limit import TokenBucket
 from certflow.service_setup import database, jetstream, new_runtime, run_service
 from certflow.v1 import notify_service_pb2, notify_service_pb2_grpc
 from services.notify.deliveries import Deliveries
+from services.notify.outcome_policy import RetryPolicy, claim_size
+from services.notify.relay_breaker import RelayBreaker
 from services.notify.rendering import Sender
 from services.notify.sender import SmtpPool
 from services.notify.servicer import NotifyServicer
 from services.notify.settings import NotifySettings
-from services.notify.worker import Notifier
+from services.notify.worker import Notifier, Sending, SendingRules
 
 
 async def serve(settings: NotifySettings) -> None:
     runtime = new_runtime("notify", settings, settings.notify_port)
     _, sessions = database(runtime, settings.database_url)
     _, js = await jetstream(runtime, settings.nats_url, "certflow-notify")
-    deliveries = Deliveries(
-        sessions,
-        message_id_domain=settings.mail_from.rsplit("@", 1)[-1],
-        max_attempts=settings.max_attempts,
-    )
+    deliveries = Deliveries(sessions, message_id_domain=settings.mail_from.rsplit("@", 1)[-1])
     pool = SmtpPool(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -31,17 +31,9 @@ async def serve(settings: NotifySettings) -> None:
         timeout=settings.smtp_timeout_seconds,
         connections=settings.smtp_connections,
         mail_from=settings.mail_from,
-        rate=TokenBucket(
-            settings.rate_limit_per_second, burst=max(settings.rate_limit_per_second / 10, 1)
-        ),
     )
     runtime.on_shutdown(pool.close)
-    notifier = Notifier(
-        deliveries,
-        pool,
-        Sender(settings.mail_from, settings.mail_from_name, settings.verify_base_url),
-        send_batch=settings.send_batch,
-    )
+    notifier = Notifier(sending(settings, deliveries, pool))
     subscription = await bus.pull_subscription(
         js, bus.ConsumerSpec(durable="notify", subject=bus.SUBJECT_ANCHORED)
     )
@@ -53,6 +45,32 @@ async def serve(settings: NotifySettings) -> None:
     for index in range(max(settings.sender_loops, 1)):
         runtime.spawn(notifier.send(runtime.stopping), f"send-emails-{index}")
     await runtime.run()
+
+
+def sending(settings: NotifySettings, deliveries: Deliveries, pool: SmtpPool) -> Sending:
+    rate = settings.rate_limit_per_second
+    return Sending(
+        deliveries=deliveries,
+        pool=pool,
+        sender=Sender(settings.mail_from, settings.mail_from_name, settings.verify_base_url),
+        rate=TokenBucket(rate, burst=max(rate / 10, 1)),
+        rules=SendingRules(
+            retry=RetryPolicy(
+                max_attempts=settings.max_attempts,
+                backoff_base=timedelta(seconds=settings.retry_backoff_seconds),
+                backoff_max=timedelta(seconds=settings.retry_backoff_max_seconds),
+            ),
+            lease=timedelta(seconds=settings.claim_lease_seconds),
+            claim_size=claim_size(
+                rate_per_second=rate,
+                lease_seconds=settings.claim_lease_seconds,
+                sender_loops=settings.sender_loops,
+                ceiling=settings.send_batch,
+            ),
+            in_flight=pool.connections,
+        ),
+        breaker=RelayBreaker(settings.relay_probe_seconds, settings.relay_probe_max_seconds),
+    )
 
 
 def main() -> None:

@@ -1,40 +1,34 @@
 """Deliveries in the database: one row per certificate email, the unit of idempotency.
 
-A delivery is claimed by moving it to "sending" with a lease (next_attempt_at in the future);
-a notify replica that dies mid-send leaves it to be re-claimed when the lease runs out, and the
-retry carries the same Message-ID so receiving systems can recognise a repeat.
+A delivery is claimed by moving it to "sending" under a claim token with a short lease
+(next_attempt_at in the future). The holder renews the lease with a heartbeat while it works
+and records each outcome as it happens; a notify that dies stops renewing, so its unfinished
+deliveries return to the queue within one lease. A retry carries the same Message-ID so
+receiving systems can recognise a repeat.
 """
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.db import models
 from certflow.db.batching import chunked
 from certflow.db.read_models import load_certificates
+from services.notify.outcome_policy import FAILED, PENDING, SENDING, SENT, DeliveryUpdate
 from services.notify.rendering import CertificateEmail
 
 KIND_ISSUED = "issued"
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-CLAIM_LEASE = timedelta(minutes=5)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    delivery_id: str
-    sent: bool
-    permanent: bool = False
-    error: str = ""
+_TABLE = models.Delivery.__table__
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     delivery_id: str
-    attempts: int
+    attempts: int  # counted attempts so far (the relay judged the message this many times)
     email: CertificateEmail | None  # None when the certificate cannot be emailed (not anchored)
 
 
@@ -46,12 +40,9 @@ class Claim:
 
 
 class Deliveries:
-    def __init__(
-        self, sessions: sessionmaker[Session], *, message_id_domain: str, max_attempts: int
-    ) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, message_id_domain: str) -> None:
         self._sessions = sessions
         self._domain = message_id_domain
-        self._max_attempts = max_attempts
 
     def create(self, certificate_ids: Sequence[str]) -> int:
         """Creates the missing deliveries for these certificates; returns how many were new."""
@@ -102,8 +93,9 @@ class Deliveries:
                 session.execute(insert(models.Delivery), rows)
             return len(rows)
 
-    def claim(self, limit: int) -> "Claim":
-        now = datetime.now(UTC)
+    def claim(self, limit: int, *, now: datetime, lease_until: datetime) -> Claim:
+        """Takes up to `limit` due deliveries: pending ones whose retry time has come and
+        sending ones whose holder's lease ran out (it died or lost the database)."""
         with self._sessions.begin() as session:
             query = (
                 select(models.Delivery)
@@ -118,77 +110,107 @@ class Deliveries:
                 query = query.with_for_update(skip_locked=True)
             claimed = list(session.scalars(query))
             if not claimed:
-                return Claim("", now, [])
+                return Claim("", lease_until, [])
             token = str(uuid.uuid4())
-            attempts = {d.id: d.attempts + 1 for d in claimed}
             session.execute(
                 update(models.Delivery)
-                .where(models.Delivery.id.in_(list(attempts)))
-                .values(
-                    state=SENDING,
-                    attempts=models.Delivery.attempts + 1,
-                    next_attempt_at=now + CLAIM_LEASE,
-                    claim_token=token,
-                )
+                .where(models.Delivery.id.in_([d.id for d in claimed]))
+                .values(state=SENDING, next_attempt_at=lease_until, claim_token=token)
                 .execution_options(synchronize_session=False)
             )
-            stored = load_certificates(session, [d.certificate_id for d in claimed])
-            issuers = dict(session.execute(select(models.Issuer.id, models.Issuer.name)).all())
-            issuer_of = dict(
-                session.execute(
-                    select(models.Certificate.id, models.Certificate.issuer_id).where(
-                        models.Certificate.id.in_([d.certificate_id for d in claimed])
-                    )
-                ).all()
+            emails = _emails(session, claimed)
+            return Claim(
+                token,
+                lease_until,
+                [ClaimedDelivery(d.id, d.attempts, emails.get(d.certificate_id)) for d in claimed],
             )
-            result = []
-            for delivery in claimed:
-                certificate = stored.get(delivery.certificate_id)
-                email = None
-                if certificate and certificate.anchored:
-                    email = CertificateEmail(
-                        certificate_id=certificate.certificate_id,
-                        message_id=delivery.message_id,
-                        recipient_name=certificate.recipient_name,
-                        recipient_email=certificate.recipient_email,
-                        issuer_name=issuers.get(issuer_of.get(certificate.certificate_id, ""), ""),
-                        title=certificate.title,
-                        completion_date=certificate.completion_date.isoformat(),
-                        document=certificate.document,
-                    )
-                result.append(ClaimedDelivery(delivery.id, attempts[delivery.id], email))
-            return Claim(token, now + CLAIM_LEASE, result)
 
-    def record(self, claim: "Claim", outcomes: Sequence[Outcome]) -> None:
-        """Records outcomes, only for rows this claim still holds (a lease that ran out may
-        have been re-claimed by another sender, whose outcome then counts)."""
-        now = datetime.now(UTC)
-        attempts = {d.delivery_id: d.attempts for d in claim.deliveries}
-        held = (models.Delivery.state == SENDING, models.Delivery.claim_token == claim.token)
+    def extend(self, token: str, *, lease_until: datetime) -> set[str]:
+        """The heartbeat: renews the lease of what this claim still holds, returns those ids."""
         with self._sessions.begin() as session:
-            sent = [o.delivery_id for o in outcomes if o.sent]
-            if sent:
-                session.execute(
+            held = _held_by(token)
+            session.execute(
+                update(models.Delivery)
+                .where(*held)
+                .values(next_attempt_at=lease_until)
+                .execution_options(synchronize_session=False)
+            )
+            return set(session.scalars(select(models.Delivery.id).where(*held)))
+
+    def record(
+        self, token: str, updates: Sequence[tuple[str, DeliveryUpdate]], *, now: datetime
+    ) -> int:
+        """Stores outcomes, only for rows this claim still holds (a lease that ran out may have
+        been re-claimed by another sender, whose outcome then counts). Returns rows stored."""
+        if not updates:
+            return 0
+        rows = [
+            {
+                "b_id": delivery_id,
+                "b_state": u.state,
+                "b_attempts": u.attempts,
+                "b_next": u.next_attempt_at,
+                "b_error": u.error[:2000],
+                "b_sent_at": now if u.state == SENT else None,
+            }
+            for delivery_id, u in updates
+        ]
+        statement = (
+            update(_TABLE)
+            .where(_TABLE.c.id == bindparam("b_id"), *_held_by(token))
+            .values(
+                state=bindparam("b_state"),
+                attempts=bindparam("b_attempts"),
+                next_attempt_at=bindparam("b_next"),
+                last_error=bindparam("b_error"),
+                sent_at=bindparam("b_sent_at"),
+                claim_token="",
+            )
+        )
+        with self._sessions.begin() as session:
+            return session.connection().execute(statement, rows).rowcount
+
+    def release(self, token: str, delivery_ids: Sequence[str], *, now: datetime) -> int:
+        """Gives back deliveries this claim did not try (stopping, relay down, lease short):
+        due again at once, attempts untouched."""
+        released = 0
+        with self._sessions.begin() as session:
+            for chunk in chunked(list(delivery_ids)):
+                released += session.execute(
                     update(models.Delivery)
-                    .where(models.Delivery.id.in_(sent), *held)
-                    .values(state=SENT, sent_at=now, last_error="")
+                    .where(models.Delivery.id.in_(chunk), *_held_by(token))
+                    .values(state=PENDING, next_attempt_at=now, claim_token="")
                     .execution_options(synchronize_session=False)
-                )
-            for outcome in outcomes:
-                if outcome.sent:
-                    continue
-                tries = attempts.get(outcome.delivery_id, 1)
-                final = outcome.permanent or tries >= self._max_attempts
-                session.execute(
-                    update(models.Delivery)
-                    .where(models.Delivery.id == outcome.delivery_id, *held)
-                    .values(
-                        state=FAILED if final else PENDING,
-                        last_error=outcome.error[:2000],
-                        next_attempt_at=now + retry_delay(tries),
+                ).rowcount
+        return released
+
+    def retry_failed(self, batch_id: str, request_id: str, *, now: datetime) -> int:
+        """Re-queues a batch's failed deliveries with a fresh attempt budget; returns how many.
+        Idempotent on request_id (AIP-155): a repeated request re-queues nothing more."""
+        with self._sessions.begin() as session:
+            if request_id:
+                done = session.scalar(
+                    select(func.count())
+                    .select_from(models.Delivery)
+                    .where(
+                        models.Delivery.batch_id == batch_id,
+                        models.Delivery.redrive_request_id == request_id,
                     )
-                    .execution_options(synchronize_session=False)
                 )
+                if done:
+                    return int(done)
+            return session.execute(
+                update(models.Delivery)
+                .where(models.Delivery.batch_id == batch_id, models.Delivery.state == FAILED)
+                .values(
+                    state=PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    claim_token="",
+                    redrive_request_id=request_id or None,
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
 
     def list_for_batch(self, batch_id: str, *, offset: int, limit: int) -> list[models.Delivery]:
         with self._sessions() as session:
@@ -203,6 +225,37 @@ class Deliveries:
             )
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff: 10 s, 20 s, 40 s … capped at one hour."""
-    return timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 3600))
+def _held_by(token: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Rows that this claim still holds: claimed by it and not yet given an outcome."""
+    return (_TABLE.c.state == SENDING, _TABLE.c.claim_token == token)
+
+
+def _emails(session: Session, claimed: Sequence[models.Delivery]) -> dict[str, CertificateEmail]:
+    """What each claimed delivery needs to render, by certificate id (anchored ones only)."""
+    ids = [d.certificate_id for d in claimed]
+    message_ids = {d.certificate_id: d.message_id for d in claimed}
+    stored = load_certificates(session, ids)
+    issuers = dict(session.execute(select(models.Issuer.id, models.Issuer.name)).all())
+    issuer_of: dict[str, str] = {}
+    for chunk in chunked(ids):
+        issuer_of.update(
+            session.execute(
+                select(models.Certificate.id, models.Certificate.issuer_id).where(
+                    models.Certificate.id.in_(chunk)
+                )
+            ).all()
+        )
+    return {
+        c.certificate_id: CertificateEmail(
+            certificate_id=c.certificate_id,
+            message_id=message_ids[c.certificate_id],
+            recipient_name=c.recipient_name,
+            recipient_email=c.recipient_email,
+            issuer_name=issuers.get(issuer_of.get(c.certificate_id, ""), ""),
+            title=c.title,
+            completion_date=c.completion_date.isoformat(),
+            document=c.document,
+        )
+        for c in stored.values()
+        if c.anchored
+    }

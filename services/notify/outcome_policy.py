@@ -82,21 +82,26 @@ def decide(
     result: SendResult, *, attempts: int, policy: RetryPolicy, now: datetime
 ) -> DeliveryUpdate:
     """The new state of a delivery that had `attempts` counted attempts before this one."""
-    match result:
-        case Accepted():
-            return DeliveryUpdate(Verdict.SENT, SENT, attempts + 1, now, "")
-        case RelayUnavailable(reason) | Refused(SERVICE_CLOSING, reason):
-            error = f"relay unavailable: {reason}"
-            return DeliveryUpdate(Verdict.RELAY_UNAVAILABLE, PENDING, attempts, now, error)
-        case Unsendable(reason):
-            return DeliveryUpdate(Verdict.PERMANENT, FAILED, attempts + 1, now, reason)
-        case Refused(code, text) if code >= 500:
-            return DeliveryUpdate(Verdict.PERMANENT, FAILED, attempts + 1, now, f"{code} {text}")
-        case Refused(code, text):
-            return _retry_or_give_up(f"{code} {text}", attempts + 1, policy, now)
-        case Unexpected(reason):
-            return _retry_or_give_up(f"unexpected error: {reason}", attempts + 1, policy, now)
-    raise TypeError(f"not a send result: {result!r}")
+    if isinstance(result, Accepted):
+        return DeliveryUpdate(Verdict.SENT, SENT, attempts + 1, now, "")
+    if isinstance(result, RelayUnavailable) or (
+        isinstance(result, Refused) and result.code == SERVICE_CLOSING
+    ):
+        reason = result.reason if isinstance(result, RelayUnavailable) else _reply(result)
+        return DeliveryUpdate(
+            Verdict.RELAY_UNAVAILABLE, PENDING, attempts, now, f"relay unavailable: {reason}"
+        )
+    if isinstance(result, Unsendable):
+        return DeliveryUpdate(Verdict.PERMANENT, FAILED, attempts + 1, now, result.reason)
+    if isinstance(result, Refused) and result.code >= 500:
+        return DeliveryUpdate(Verdict.PERMANENT, FAILED, attempts + 1, now, _reply(result))
+    if isinstance(result, Refused):
+        return _retry_or_give_up(_reply(result), attempts + 1, policy, now)
+    return _retry_or_give_up(f"unexpected error: {result.reason}", attempts + 1, policy, now)
+
+
+def _reply(refused: Refused) -> str:
+    return f"{refused.code} {refused.text}"
 
 
 def _retry_or_give_up(

@@ -1,16 +1,29 @@
-"""SMTP delivery: a pool of reused connections behind one rate limit."""
+"""SMTP delivery: a pool of reused connections, each send turned into a SendResult.
+
+Nothing raised while sending one message escapes `send`: every failure is that message's
+result, so one odd message can never stop the loop that sends the others.
+"""
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
 
-from certflow.rate_limit import TokenBucket
-from services.notify.deliveries import Claim, ClaimedDelivery, Outcome
-from services.notify.rendering import RenderedEmail, Sender, UnsafeHeader, render
+from services.notify.outcome_policy import (
+    Accepted,
+    Refused,
+    RelayUnavailable,
+    SendResult,
+    Unexpected,
+    Unsendable,
+)
+from services.notify.rendering import RenderedEmail
 
 log = logging.getLogger(__name__)
+
+NO_SMTPUTF8 = (
+    "the recipient's local part is not ASCII and the relay does not offer SMTPUTF8 (RFC 6531)"
+)
 
 
 class SmtpPool:
@@ -25,7 +38,6 @@ class SmtpPool:
         implicit_tls: bool,
         timeout: float,
         connections: int,
-        rate: TokenBucket,
         mail_from: str,
     ) -> None:
         self._mail_from = mail_from
@@ -37,45 +49,72 @@ class SmtpPool:
             "start_tls": starttls,
         }
         self._login = (username, password) if username and password else None
+        self.connections = max(connections, 1)
         self._clients: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
-        for _ in range(max(connections, 1)):
+        for _ in range(self.connections):
             self._clients.put_nowait(aiosmtplib.SMTP(**self._options))
-        self._rate = rate
 
-    async def send(self, message: RenderedEmail) -> Outcome:
-        await self._rate.take()
+    async def send(self, message: RenderedEmail) -> SendResult:
         client = await self._clients.get()
         try:
-            if not client.is_connected:
-                try:
-                    await client.connect()
-                    if self._login:
-                        await client.login(*self._login)
-                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                    # a refused connection or login is the relay's problem, not the message's
-                    await _reset(client)
-                    return Outcome("", sent=False, error=f"SMTP connect/login failed: {exc}")
-            errors, _ = await client.sendmail(self._mail_from, [message.recipient], message.data)
-            if errors:
-                code, text = errors[message.recipient]
-                return Outcome("", sent=False, permanent=500 <= code < 600, error=f"{code} {text}")
-            return Outcome("", sent=True)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            permanent = all(500 <= e.code < 600 for e in exc.recipients)
-            return Outcome("", sent=False, permanent=permanent, error=str(exc))
-        except aiosmtplib.SMTPResponseException as exc:
-            if exc.code >= 500:
-                return Outcome("", sent=False, permanent=True, error=f"{exc.code} {exc.message}")
-            return Outcome("", sent=False, error=f"{exc.code} {exc.message}")
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            await _reset(client)
-            return Outcome("", sent=False, error=f"SMTP unavailable: {exc}")
+            return await self._send_on(client, message)
         finally:
             self._clients.put_nowait(client)
+
+    async def probe(self) -> bool:
+        """Does the relay answer (connect, log in if configured, NOOP)? Sends no mail."""
+        client = aiosmtplib.SMTP(**self._options)
+        try:
+            await self._connect(client)
+            await client.noop()
+            return True
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            log.info("SMTP relay probe failed: %s", exc)
+            return False
+        finally:
+            await _reset(client)
 
     async def close(self) -> None:
         while not self._clients.empty():
             await _reset(self._clients.get_nowait())
+
+    async def _send_on(self, client: aiosmtplib.SMTP, message: RenderedEmail) -> SendResult:
+        if not client.is_connected:
+            try:
+                await self._connect(client)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                # a refused connection or login is the relay's problem, not the message's
+                await _reset(client)
+                return RelayUnavailable(f"SMTP connect/login failed: {exc}")
+        if message.smtputf8 and not client.supports_extension("smtputf8"):
+            return Unsendable(NO_SMTPUTF8)
+        options = ["SMTPUTF8"] if message.smtputf8 else []
+        try:
+            await client.sendmail(
+                self._mail_from, [message.recipient], message.data, mail_options=options
+            )
+            return Accepted()
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refusal = exc.recipients[0]
+            return Refused(refusal.code, refusal.message)
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code == 421:  # the relay closes the channel after a 421
+                await _reset(client)
+            return Refused(exc.code, exc.message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await _reset(client)
+            return RelayUnavailable(f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            await _reset(client)
+            log.exception("unexpected error sending %s", message.recipient)
+            return Unexpected(f"{type(exc).__name__}: {exc}")
+
+    async def _connect(self, client: aiosmtplib.SMTP) -> None:
+        await client.connect()
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()  # now, so the relay's extensions (SMTPUTF8) are known
+        if self._login:
+            await client.login(*self._login)
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:
@@ -84,24 +123,3 @@ async def _reset(client: aiosmtplib.SMTP) -> None:
             await client.quit()
     except Exception:
         client.close()
-
-
-async def deliver_all(pool: SmtpPool, sender: Sender, claim: Claim) -> list[Outcome]:
-    # stop a minute before the lease runs out: after it, another sender may own the delivery
-    deadline = claim.lease_until - timedelta(minutes=1)
-
-    async def one(delivery: ClaimedDelivery) -> Outcome:
-        if datetime.now(UTC) >= deadline:
-            return Outcome(delivery.delivery_id, sent=False, error="claim lease ran out")
-        if delivery.email is None:
-            return Outcome(
-                delivery.delivery_id, sent=False, permanent=True, error="certificate not anchored"
-            )
-        try:
-            message = render(delivery.email, sender)
-        except UnsafeHeader as exc:
-            return Outcome(delivery.delivery_id, sent=False, permanent=True, error=str(exc))
-        outcome = await pool.send(message)
-        return Outcome(delivery.delivery_id, outcome.sent, outcome.permanent, outcome.error)
-
-    return list(await asyncio.gather(*(one(d) for d in claim.deliveries)))

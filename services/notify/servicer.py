@@ -1,6 +1,7 @@
-"""gRPC transport of notify: delivery status per batch."""
+"""gRPC transport of notify: delivery status per batch, and the operator's re-drive."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import grpc
 
@@ -39,6 +40,22 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
             deliveries=[delivery_message(r) for r in rows],
             next_page_token=page.next_token(len(rows)),
         )
+
+    @translate_errors
+    async def RetryFailedDeliveries(
+        self, request: pb.RetryFailedDeliveriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RetryFailedDeliveriesResponse:
+        if not request.batch_id:
+            raise invalid_field("batch_id", "batch_id is required")
+        if len(request.request_id) > 128:
+            raise invalid_field("request_id", "request_id has more than 128 characters")
+        requeued = await asyncio.to_thread(
+            self._deliveries.retry_failed,
+            request.batch_id,
+            request.request_id,
+            now=datetime.now(UTC),
+        )
+        return pb.RetryFailedDeliveriesResponse(requeued_count=requeued)
 
 
 def delivery_message(row: models.Delivery) -> pb.Delivery:

@@ -19,7 +19,20 @@ class NotifySettings(CommonSettings):
     mail_from: str = "certificates@certflow.localhost"
     mail_from_name: str = "certflow Demo Academy"
     verify_base_url: str = "http://127.0.0.1:8080"
+    # attempts the relay may judge (4xx/5xx to this message) before a delivery fails for good;
+    # an unreachable relay spends none
     max_attempts: int = 8
+    # backoff after the n-th counted attempt: base · 2^(n-1), capped
+    retry_backoff_seconds: float = 10.0
+    retry_backoff_max_seconds: float = 3600.0
+    # a claim holds its deliveries this long unless its heartbeat renews it (every quarter);
+    # a crashed notify's deliveries are due again within one lease. Keep it above twice the
+    # SMTP timeout: a send starts only with half a lease left.
+    claim_lease_seconds: float = 60.0
+    # relay circuit breaker: first probe after this, doubling up to the maximum
+    relay_probe_seconds: float = 1.0
+    relay_probe_max_seconds: float = 60.0
+    # most deliveries in one claim (a claim is also sized to what the rate sends in half a lease)
     send_batch: int = 200
     # concurrent claim-render-send loops: one claims from the database while another sends
     sender_loops: int = 2
