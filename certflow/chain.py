@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import ClientTimeout
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -21,8 +22,19 @@ class MinedTransaction:
 
 
 class RegistryClient:
-    def __init__(self, rpc_url: str, registry_address: str, *, timeout: float = 30) -> None:
-        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    """`timeout` bounds each RPC request. `retries=False` turns off web3's own retries with
+    backoff (several seconds on a dead node): for callers with a deadline of their own, such as
+    a public look-up that must answer "chain unavailable" quickly rather than late."""
+
+    def __init__(
+        self, rpc_url: str, registry_address: str, *, timeout: float = 30, retries: bool = True
+    ) -> None:
+        no_retries: dict[str, Any] = {} if retries else {"exception_retry_configuration": None}
+        self.w3 = AsyncWeb3(
+            AsyncHTTPProvider(
+                rpc_url, request_kwargs={"timeout": ClientTimeout(total=timeout)}, **no_retries
+            )
+        )
         self.address = AsyncWeb3.to_checksum_address(registry_address)
         self.contract = self.w3.eth.contract(address=self.address, abi=registry_artifact()["abi"])
 

@@ -1,6 +1,5 @@
 """Entrypoint: `python -m services.verify` (or `certflow-verify`)."""
 
-import asyncio
 import logging
 
 from aiohttp import web
@@ -9,7 +8,7 @@ from certflow.chain import RegistryClient
 from certflow.rate_limit import KeyedRateLimiter
 from certflow.service_setup import database, new_runtime, run_service
 from certflow.v1 import verify_service_pb2, verify_service_pb2_grpc
-from services.verify.http_api import build_app
+from services.verify.http_api import build_app, quiet_malformed_request_logs
 from services.verify.lookups import CertificateLookups
 from services.verify.servicer import VerifyServicer
 from services.verify.settings import VerifySettings
@@ -22,22 +21,21 @@ SERVICE_NAME = verify_service_pb2.DESCRIPTOR.services_by_name["VerifyService"].f
 async def serve(settings: VerifySettings) -> None:
     runtime = new_runtime("verify", settings, settings.verify_port, public_services=[SERVICE_NAME])
     _, sessions = database(runtime, settings.database_url, writer=False)
-    registry = RegistryClient(settings.eth_rpc_url, settings.registry_address)
+    deadline = settings.verify_deadline_seconds
+    # no retries with backoff: a look-up has its own deadline and answers CHAIN_UNAVAILABLE
+    registry = RegistryClient(
+        settings.eth_rpc_url, settings.registry_address, timeout=deadline, retries=False
+    )
     runtime.on_shutdown(registry.close)
-    chain_id = None
-    while chain_id is None and not runtime.stopping.is_set():
-        try:
-            chain_id = await registry.chain_id()
-        except Exception as exc:
-            log.warning("chain RPC not reachable yet (%s); retrying", exc)
-            await asyncio.sleep(1)
     lookups = CertificateLookups(sessions)
-    revocations = RevocationIndex(registry, poll_seconds=settings.revocation_poll_seconds)
+    revocations = RevocationIndex(
+        registry, poll_seconds=settings.revocation_poll_seconds, sync_seconds=deadline
+    )
     runtime.spawn(revocations.follow(runtime.stopping), "follow-revocations")
     verifier = Verifier(
         ChainView(registry, anchor_seconds=settings.anchor_cache_seconds, revocations=revocations),
-        chain_id=chain_id or 0,
         registry_address=registry.address,
+        deadline_seconds=deadline,
         is_pending=lookups.is_pending,
     )
     verify_service_pb2_grpc.add_VerifyServiceServicer_to_server(
@@ -57,6 +55,7 @@ async def serve(settings: VerifySettings) -> None:
         rate=settings.http_rate_per_second,
         burst=settings.http_rate_burst,
     )
+    quiet_malformed_request_logs()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.verify_http_host, settings.verify_http_port).start()

@@ -1,11 +1,18 @@
-"""Public HTTP: JSON API and the verification page, size- and rate-limited per client."""
+"""Public HTTP: JSON API and the verification page, size- and rate-limited per client.
 
+Domain errors become JSON answers in one place (`error_response`): InvalidInput 400,
+NotFound 404, TooLarge 413, Unavailable 503 (e.g. CHAIN_UNAVAILABLE).
+"""
+
+import logging
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from certflow.errors import DomainError, InvalidInput, NotFound, TooLarge, Unavailable
 from certflow.rate_limit import KeyedRateLimiter
 from services.verify.lookups import CertificateLookups
 from services.verify.servicer import verify_by_id
@@ -23,6 +30,56 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+
+_HTTP_STATUS: list[tuple[type[DomainError], int]] = [
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (TooLarge, 413),
+    (Unavailable, 503),
+]
+
+
+def error_response(error: DomainError) -> web.Response:
+    status = next((code for kind, code in _HTTP_STATUS if isinstance(error, kind)), 400)
+    return web.json_response({"error": error.reason, "message": error.message}, status=status)
+
+
+def document_too_large(max_document_bytes: int) -> TooLarge:
+    return TooLarge("DOCUMENT_TOO_LARGE", f"send at most {max_document_bytes} bytes")
+
+
+async def read_at_most(body: StreamReader, limit: int) -> bytes | None:
+    """The whole body when it has at most `limit` bytes, None when it has more (reading no
+    more than limit + 1 bytes): works for chunked bodies, which have no Content-Length."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await body.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
+
+
+class MalformedRequestLogFilter(logging.Filter):
+    """aiohttp logs every unparsable request (garbage request line, bad header, oversized
+    line) at ERROR with a traceback: anyone could flood our logs. Those become one DEBUG line;
+    real errors of the server are left alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, BadHttpMessage):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.msg, record.args = "refused a malformed HTTP request: %s", (error.message,)
+        record.exc_info, record.exc_text = None, None
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def quiet_malformed_request_logs() -> None:
+    logging.getLogger("aiohttp.server").addFilter(MalformedRequestLogFilter())
 
 
 def as_json(result: Verification) -> dict[str, Any]:
@@ -58,7 +115,10 @@ def build_app(
             return web.json_response(
                 {"error": "RATE_LIMITED", "message": "too many requests"}, status=429
             )
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except DomainError as error:
+            response = error_response(error)
         response.headers.update(_SECURITY_HEADERS)
         return response
 
@@ -66,15 +126,11 @@ def build_app(
         return web.json_response({"status": "SERVING"})
 
     async def verify_posted(request: web.Request) -> web.Response:
-        if request.content_length is None or request.content_length > max_document_bytes:
-            return web.json_response(
-                {
-                    "error": "DOCUMENT_TOO_LARGE",
-                    "message": f"send at most {max_document_bytes} bytes",
-                },
-                status=413,
-            )
-        body = await request.read()
+        if request.content_length is not None and request.content_length > max_document_bytes:
+            raise document_too_large(max_document_bytes)
+        body = await read_at_most(request.content, max_document_bytes)
+        if body is None:
+            raise document_too_large(max_document_bytes)
         return web.json_response(as_json(await verifier.verify_json(body)))
 
     async def verify_id(request: web.Request) -> web.Response:
@@ -95,7 +151,13 @@ def build_app(
 
     async def page(request: web.Request) -> web.Response:
         certificate_id = request.match_info.get("certificate_id", "")
-        result = await verify_by_id(verifier, lookups, certificate_id) if certificate_id else None
+        try:
+            result = (
+                await verify_by_id(verifier, lookups, certificate_id) if certificate_id else None
+            )
+        except Unavailable as error:
+            html = _PAGES.get_template("verify.html").render(result=None, error=error.message)
+            return web.Response(text=html, content_type="text/html", status=503)
         html = _PAGES.get_template("verify.html").render(result=as_json(result) if result else None)
         return web.Response(
             text=html,

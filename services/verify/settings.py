@@ -17,3 +17,6 @@ class VerifySettings(CommonSettings):
     anchor_cache_seconds: float = 300.0
     # how often revocation events are followed; a revocation shows within about this long
     revocation_poll_seconds: float = 2.0
+    # how long one verification waits for the chain before answering CHAIN_UNAVAILABLE
+    # (HTTP 503 / gRPC UNAVAILABLE); web3's own retries are off on this path
+    verify_deadline_seconds: float = 5.0

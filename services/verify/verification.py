@@ -1,29 +1,47 @@
 """Verification, step by step: format, integrity, Merkle proof, issuer, anchoring, revocation,
 expiry. A document needs no database: only the chain. The database only answers look-ups by id
 and tells "not anchored yet" apart from "forged".
+
+Refusals of the request itself are errors, not verdicts: a posted text nested deeper than
+MAX_JSON_DEPTH is InvalidInput (HTTP 400, gRPC INVALID_ARGUMENT) and is refused before it is
+parsed; a chain that does not answer within the deadline, or answers with an error, is
+Unavailable with reason CHAIN_UNAVAILABLE (HTTP 503, gRPC UNAVAILABLE): the caller may retry,
+and no verdict is given on a document that could not be checked.
 """
 
 import asyncio
 import contextlib
 import json
+import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from certflow.core.document import (
+    AnchorProof,
     MalformedDocument,
     certificate_id_of,
     read_anchor_proof,
     recompute_leaf,
 )
+from certflow.core.json_limits import MAX_JSON_DEPTH, JsonTooDeep, check_json_depth
 from certflow.core.merkle import verify_proof
+from certflow.errors import DomainError, FieldViolation, InvalidInput, Unavailable
+from services.verify.display import displayable
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+_TRANSACTION_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 VALID, TAMPERED, REVOKED, EXPIRED, PENDING = "valid", "tampered", "revoked", "expired", "pending"
 MALFORMED, NOT_FOUND, UNKNOWN_ISSUER = "malformed", "not_found", "unknown_issuer"
 CHECK_ORDER = ("format", "integrity", "merkle_proof", "issuer", "anchored", "revocation", "expiry")
+# Reported only when names or titles had to be neutralised for display.
+DISPLAY_CHECK = "display"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +64,34 @@ class Verification:
     chain_id: int = 0
 
     def finish(self, status: str) -> "Verification":
-        """Stops at a failed step; later steps are reported as skipped."""
+        """Stops at a failed step; later steps are reported as skipped. Every text is made safe
+        to display, and a neutralised name or title is flagged."""
         self.status = status
         done = {c.name for c in self.checks}
         self.checks += [Check(n, SKIPPED, "not run") for n in CHECK_ORDER if n not in done]
+        self._neutralise_for_display()
         return self
+
+    def _neutralise_for_display(self) -> None:
+        shown = [self.issuer_name, self.recipient_name, self.title, self.certificate_id]
+        safe = [displayable(text) for text in shown]
+        self.issuer_name, self.recipient_name, self.title, self.certificate_id = safe
+        self.checks = [Check(c.name, c.status, displayable(c.message)) for c in self.checks]
+        if safe != shown:
+            self.checks.append(
+                Check(
+                    DISPLAY_CHECK,
+                    FAILED,
+                    "names or title contain invisible or direction-changing characters, shown"
+                    " here as \ufffd; the document itself was checked as it is",
+                )
+            )
+
+
+def chain_unavailable(detail: str) -> Unavailable:
+    return Unavailable(
+        "CHAIN_UNAVAILABLE", f"the chain could not be asked ({detail}); try again shortly"
+    )
 
 
 class TtlCache:
@@ -76,12 +117,15 @@ class TtlCache:
 
 class RevocationIndex:
     """Every hash revoked in the registry, kept current by following DocumentRevoked events, so
-    a look-up needs no chain call. `stale_after` bounds how old the index may be before a
-    look-up falls back to asking the chain directly."""
+    a look-up needs no chain call. When the index is older than three polls (the chain did not
+    answer), look-ups fall back to asking the chain directly, within their deadline."""
 
-    def __init__(self, registry: Any, *, poll_seconds: float = 2.0) -> None:
+    def __init__(
+        self, registry: Any, *, poll_seconds: float = 2.0, sync_seconds: float = 5.0
+    ) -> None:
         self._registry = registry
         self._poll_seconds = poll_seconds
+        self._sync_seconds = sync_seconds
         self._revoked: set[bytes] = set()
         self._next_block = 0
         self._synced_at = 0.0
@@ -99,9 +143,10 @@ class RevocationIndex:
 
     async def follow(self, stopping: Any) -> None:
         while not stopping.is_set():
-            # the chain may be briefly unreachable: look-ups fall back to asking it directly
+            # a down or frozen chain: give up this round after sync_seconds and try again
             with contextlib.suppress(Exception):
-                await self.sync_once()
+                async with asyncio.timeout(self._sync_seconds):
+                    await self.sync_once()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=self._poll_seconds)
 
@@ -109,9 +154,20 @@ class RevocationIndex:
         return any(h in self._revoked for h in hashes)
 
 
+@dataclass(frozen=True, slots=True)
+class ChainFacts:
+    """What the chain says about one proof's anchor."""
+
+    anchored_block: int  # 0: the root was never anchored (then nothing else was asked)
+    anchored_timestamp: int = 0
+    transaction_block: int | None = None  # the block that mined the proof's transaction
+    revoked: bool = False
+
+
 class ChainView:
-    """What the verifier asks the chain: anchoring (cached: final once mined at depth) and
-    revocation (from the followed index, or the chain itself when the index is stale)."""
+    """What the verifier asks the chain: its id, anchoring (cached: final once mined at depth)
+    and revocation (from the followed index, or the chain itself when the index is stale). Any
+    failure of the chain is raised as Unavailable (CHAIN_UNAVAILABLE), never as a verdict."""
 
     def __init__(
         self, registry: Any, *, anchor_seconds: float, revocations: RevocationIndex
@@ -119,23 +175,40 @@ class ChainView:
         self._registry = registry
         self._anchors = TtlCache(anchor_seconds)
         self._revocations = revocations
+        self._chain_id: int | None = None
+
+    async def chain_id(self) -> int:
+        """Asked on first use (not at start-up, so a frozen node cannot hold the start)."""
+        if self._chain_id is None:
+            self._chain_id = await _ask_chain(self._registry.chain_id)
+        return self._chain_id
+
+    async def facts(self, proof: AnchorProof) -> ChainFacts:
+        block, timestamp = await self.anchored_at(proof.merkle_root)
+        if block == 0:
+            return ChainFacts(anchored_block=0)
+        return ChainFacts(
+            anchored_block=block,
+            anchored_timestamp=timestamp,
+            transaction_block=await self.transaction_block(proof.transaction_hash),
+            revoked=await self.revoked(proof.leaf_hash, proof.merkle_root),
+        )
 
     async def anchored_at(self, root: bytes) -> tuple[int, int]:
-        result = await self._anchors.get(root, lambda: self._registry.anchored_at(root))
+        result = await self._anchors.get(
+            root, lambda: _ask_chain(lambda: self._registry.anchored_at(root))
+        )
         if result[0] == 0:
             self._anchors.forget(root)  # not yet anchored: ask again next time
         return result
 
     async def transaction_block(self, transaction_hash: str) -> int | None:
         """The block that mined this transaction, None when unknown (or not a hash)."""
-        if not (transaction_hash.startswith("0x") and len(transaction_hash) == 66):
+        if not _TRANSACTION_HASH.fullmatch(transaction_hash):
             return None
 
         async def load() -> int | None:
-            try:
-                mined = await self._registry.mined(transaction_hash)
-            except ValueError:
-                return None
+            mined = await _ask_chain(lambda: self._registry.mined(transaction_hash))
             return mined.block_number if mined and mined.succeeded else None
 
         block = await self._anchors.get(transaction_hash.encode(), load)
@@ -146,7 +219,25 @@ class ChainView:
     async def revoked(self, leaf: bytes, root: bytes) -> bool:
         if self._revocations.fresh:
             return self._revocations.contains(leaf, root)
-        return await self._registry.is_revoked(leaf) or await self._registry.is_revoked(root)
+
+        async def ask() -> bool:
+            return bool(
+                await self._registry.is_revoked(leaf) or await self._registry.is_revoked(root)
+            )
+
+        return await _ask_chain(ask)
+
+
+async def _ask_chain(call: Callable[[], Awaitable[T]]) -> T:
+    """Any error of the node or the registry (refused connection, RPC error, no contract code
+    at the address) is the chain being unavailable; its details stay in our log."""
+    try:
+        return await call()
+    except DomainError:
+        raise
+    except Exception as exc:
+        log.warning("chain call failed: %s: %s", type(exc).__name__, exc)
+        raise chain_unavailable(type(exc).__name__) from exc
 
 
 class Verifier:
@@ -154,35 +245,55 @@ class Verifier:
         self,
         chain: ChainView,
         *,
-        chain_id: int,
         registry_address: str,
+        deadline_seconds: float = 5.0,
+        max_depth: int = MAX_JSON_DEPTH,
         is_pending: Callable[[str], Awaitable[bool]] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._chain = chain
-        self._chain_id = chain_id
         self._registry = registry_address.lower()
+        self._deadline_seconds = deadline_seconds
+        self._max_depth = max_depth
         self._is_pending = is_pending
         self._now = now
 
     async def verify_json(self, document_json: str | bytes) -> Verification:
+        """Verifies posted text. Raises InvalidInput when it nests deeper than the limit: that is
+        checked on the text, before parsing, since the parser recurses per level."""
         try:
-            document = json.loads(document_json, object_pairs_hook=_refuse_duplicate_keys)
+            text = document_json.decode() if isinstance(document_json, bytes) else document_json
+        except UnicodeDecodeError as exc:
+            return malformed(f"not UTF-8 text (byte {exc.start})")
+        try:
+            check_json_depth(text, self._max_depth)
+        except JsonTooDeep as exc:
+            raise InvalidInput(
+                "DOCUMENT_TOO_DEEP", str(exc), [FieldViolation("document_json", str(exc))]
+            ) from exc
+        try:
+            document = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
         except (ValueError, RecursionError) as exc:
-            result = Verification(MALFORMED, [Check("format", FAILED, f"not readable JSON: {exc}")])
-            return result.finish(MALFORMED)
+            return malformed(f"not readable JSON: {exc}")
         return await self.verify(document)
 
     async def verify(self, document: Any) -> Verification:
+        """Verifies a parsed document. Raises Unavailable when the chain does not answer within
+        the deadline (counted from now) or fails."""
+        deadline = asyncio.get_running_loop().time() + self._deadline_seconds
         try:
-            return await self._verify(document)
+            return await self._verify(document, deadline)
         except (ValueError, TypeError, AttributeError) as exc:  # odd shapes and number domains
-            result = Verification(
-                MALFORMED, [Check("format", FAILED, f"unreadable credential: {exc}")]
-            )
-            return result.finish(MALFORMED)
+            return malformed(f"unreadable credential: {exc}")
 
-    async def _verify(self, document: Any) -> Verification:
+    async def _within(self, deadline: float, call: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await call
+        except TimeoutError as exc:
+            raise chain_unavailable(f"no answer within {self._deadline_seconds:g} s") from exc
+
+    async def _verify(self, document: Any, deadline: float) -> Verification:
         result = Verification(MALFORMED)
         if not isinstance(document, dict) or "OpenBadgeCredential" not in (
             document.get("type") or []
@@ -222,7 +333,10 @@ class Verifier:
             Check("merkle_proof", PASSED, f"{len(proof.merkle_path)} steps to the root")
         )
 
-        if proof.chain_id != self._chain_id or proof.registry_address.lower() != self._registry:
+        trusted = proof.registry_address.lower() == self._registry and (
+            proof.chain_id == await self._within(deadline, self._chain.chain_id())
+        )
+        if not trusted:
             result.checks.append(
                 Check(
                     "issuer",
@@ -235,8 +349,8 @@ class Verifier:
             Check("issuer", PASSED, f"registry {proof.registry_address} on chain {proof.chain_id}")
         )
 
-        block, timestamp = await self._chain.anchored_at(proof.merkle_root)
-        if block == 0:
+        facts = await self._within(deadline, self._chain.facts(proof))
+        if facts.anchored_block == 0:
             if self._is_pending and await self._is_pending(result.certificate_id):
                 result.checks.append(
                     Check("anchored", FAILED, "not anchored yet; try again shortly")
@@ -247,8 +361,8 @@ class Verifier:
             )
             return result.finish(TAMPERED)
         if (
-            block != proof.block_number
-            or await self._chain.transaction_block(proof.transaction_hash) != block
+            facts.anchored_block != proof.block_number
+            or facts.transaction_block != facts.anchored_block
         ):
             result.checks.append(
                 Check(
@@ -256,10 +370,10 @@ class Verifier:
                 )
             )
             return result.finish(TAMPERED)
-        result.anchored_at = datetime.fromtimestamp(timestamp, UTC)
-        result.checks.append(Check("anchored", PASSED, f"anchored in block {block}"))
+        result.anchored_at = datetime.fromtimestamp(facts.anchored_timestamp, UTC)
+        result.checks.append(Check("anchored", PASSED, f"anchored in block {facts.anchored_block}"))
 
-        if await self._chain.revoked(proof.leaf_hash, proof.merkle_root):
+        if facts.revoked:
             result.checks.append(Check("revocation", FAILED, "revoked by the issuer"))
             return result.finish(REVOKED)
         result.checks.append(Check("revocation", PASSED, "not revoked"))
@@ -278,6 +392,10 @@ class Verifier:
         else:
             result.checks.append(Check("expiry", PASSED, "does not expire"))
         return result.finish(VALID)
+
+
+def malformed(reason: str) -> Verification:
+    return Verification(MALFORMED, [Check("format", FAILED, reason)]).finish(MALFORMED)
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
