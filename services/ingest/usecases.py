@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TypeVar
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_ERRORS_IN_RESPONSE = 100
 _WRITE_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,34 +146,38 @@ class Ingest:
                 violations=[FieldViolation(e.field, e.message) for e in result],
             )
         keyed, _ = key_requests(self._issuer.id, [(0, result)])
-        planned = plan_certificates(self._issuer, keyed, issued_at=datetime.now(UTC))
-        for attempt in range(_WRITE_ATTEMPTS):
-            try:
-                with self._sessions.begin() as session:
-                    if request_id and (cid := self._certificate_for_request(request_id, session)):
-                        return self.certificate(cid)
-                    existing = self._existing_keys(session, [planned[0].dedupe_key])
-                    if existing:
-                        raise Conflict(
-                            "ALREADY_ISSUED",
-                            "this recipient already has this certificate for this date",
-                            metadata={"certificate_id": existing[planned[0].dedupe_key]},
+        (planned,) = plan_certificates(self._issuer, keyed, issued_at=datetime.now(UTC))
+        return self.certificate(self._store_single(planned, request_id, source))
+
+    def _store_single(self, planned: PlannedCertificate, request_id: str, source: str) -> str:
+        """Stores one certificate with its request id; returns the request's certificate id
+        (ours, or the one a concurrent call with the same request id stored first)."""
+
+        def write() -> str:
+            with self._sessions.begin() as session:
+                existing = self._existing_keys(session, [planned.dedupe_key])
+                # Looked up AFTER the dedupe key: a concurrent call commits its certificate and
+                # request id together, so once its certificate is visible (PostgreSQL READ
+                # COMMITTED takes a new snapshot per statement) its request id is too.
+                if request_id and (done := self._certificate_for_request(request_id, session)):
+                    return done
+                if existing:
+                    raise Conflict(
+                        "ALREADY_ISSUED",
+                        "this recipient already has this certificate for this date",
+                        metadata={"certificate_id": existing[planned.dedupe_key]},
+                    )
+                self._insert_batch(session, [planned], [], 1, source, None, "")
+                if request_id:
+                    session.add(
+                        models.IssueRequest(
+                            request_id=request_id, certificate_id=planned.certificate_id
                         )
-                    self._insert_batch(session, planned, [], 1, source, None, "")
-                    if request_id:
-                        session.add(
-                            models.IssueRequest(
-                                request_id=request_id, certificate_id=planned[0].certificate_id
-                            )
-                        )
-                break
-            except (IntegrityError, OperationalError) as exc:
-                if not _retryable(exc):
-                    raise
-                if attempt == _WRITE_ATTEMPTS - 1:
-                    raise
-        self._on_committed()
-        return self.certificate(planned[0].certificate_id)
+                    )
+            self._on_committed()
+            return planned.certificate_id
+
+        return _retrying(write)
 
     def batch_status(self, batch_id: str) -> BatchStatus:
         with self._sessions() as session:
@@ -244,40 +250,33 @@ class Ingest:
         request_id: str | None,
         display_name: str,
     ) -> str:
-        for attempt in range(_WRITE_ATTEMPTS):
-            try:
-                with self._sessions.begin() as session:
-                    if request_id:
-                        done = session.scalar(
-                            select(models.Batch.id).where(models.Batch.request_id == request_id)
-                        )
-                        if done:
-                            return done
-                    existing = self._existing_keys(session, [p.dedupe_key for p in planned])
-                    fresh = [p for p in planned if p.dedupe_key not in existing]
-                    refused = errors + [
-                        RowError(
-                            p.row_number,
-                            "",
-                            "ALREADY_ISSUED",
-                            f"already issued as certificate {existing[p.dedupe_key]}",
-                        )
-                        for p in planned
-                        if p.dedupe_key in existing
-                    ]
-                    batch_id = self._insert_batch(
-                        session, fresh, refused, row_count, source, request_id, display_name
+        def write() -> str:
+            with self._sessions.begin() as session:
+                if request_id:
+                    done = session.scalar(
+                        select(models.Batch.id).where(models.Batch.request_id == request_id)
                     )
-                self._on_committed()
-                return batch_id
-            except (IntegrityError, OperationalError) as exc:
-                if not _retryable(exc):
-                    raise
-                # a concurrent upload took a request id or issued an overlapping certificate:
-                # look again with its rows committed
-                if attempt == _WRITE_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+                    if done:
+                        return done
+                existing = self._existing_keys(session, [p.dedupe_key for p in planned])
+                fresh = [p for p in planned if p.dedupe_key not in existing]
+                refused = errors + [
+                    RowError(
+                        p.row_number,
+                        "",
+                        "ALREADY_ISSUED",
+                        f"already issued as certificate {existing[p.dedupe_key]}",
+                    )
+                    for p in planned
+                    if p.dedupe_key in existing
+                ]
+                batch_id = self._insert_batch(
+                    session, fresh, refused, row_count, source, request_id, display_name
+                )
+            self._on_committed()
+            return batch_id
+
+        return _retrying(write)
 
     def _insert_batch(
         self,
@@ -433,6 +432,19 @@ class Ingest:
             email_failed_count=deliveries.get("failed", 0),
             created_at=batch.created_at,
         )
+
+
+def _retrying(write: Callable[[], T]) -> T:
+    """Runs a write transaction again when a concurrent writer took a unique key first (the
+    retry sees its committed rows) or PostgreSQL chose it as a deadlock victim."""
+    attempt = 1
+    while True:
+        try:
+            return write()
+        except (IntegrityError, OperationalError) as exc:
+            if not _retryable(exc) or attempt == _WRITE_ATTEMPTS:
+                raise
+            attempt += 1
 
 
 def _retryable(exc: Exception) -> bool:
