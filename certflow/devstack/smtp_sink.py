@@ -1,6 +1,11 @@
 """A local SMTP server that saves every accepted message as a .eml file in a folder.
 
 `python -m certflow.devstack.smtp_sink --port 1025 --dir .state/mail`
+
+For fault tests it can be an unlucky relay: slow to answer DATA (`--delay-seconds`), refusing
+every n-th recipient or message with a chosen reply (`--fail-every 3 --fail-reply "451 4.3.0
+try later" --fail-stage rcpt`), or dropping the connection after every n-th message's data
+without answering (`--drop-every 5`). `--no-smtputf8` hides the SMTPUTF8 extension.
 """
 
 import argparse
@@ -9,19 +14,61 @@ import itertools
 import logging
 import os
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+ACCEPTED = "250 Message accepted for delivery"
+
+
+@dataclass(frozen=True)
+class RelayBehaviour:
+    delay_seconds: float = 0.0  # after storing a message, before answering its DATA
+    fail_every: int = 0  # 0: never; n: every n-th RCPT (or DATA) gets fail_reply
+    fail_reply: str = "451 4.3.0 Temporary failure, try again later"
+    fail_stage: str = "data"  # "rcpt" | "data"
+    drop_every: int = 0  # 0: never; n: every n-th DATA is dropped unanswered (not stored)
+    smtputf8: bool = True
+
 
 class SaveToFolder:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, behaviour: RelayBehaviour | None = None) -> None:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.behaviour = behaviour or RelayBehaviour()
         self._counter = itertools.count(1)
+        self._rcpts = itertools.count(1)
+        self._datas = itertools.count(1)
         self._prefix = f"{os.getpid()}"
 
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self._unlucky("rcpt", next(self._rcpts)):
+            return self.behaviour.fail_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        number = next(self._datas)
+        if self.behaviour.drop_every and number % self.behaviour.drop_every == 0:
+            assert server.transport is not None
+            server.transport.abort()  # the client sent the data and never hears back
+            return ACCEPTED  # never reaches the client
+        if self._unlucky("data", number):
+            return self.behaviour.fail_reply
+        self._store(envelope)
+        if self.behaviour.delay_seconds:
+            # stored first: a client that gives up (or dies) now is the classic duplicate case
+            await asyncio.sleep(self.behaviour.delay_seconds)
+        return ACCEPTED
+
+    def _unlucky(self, stage: str, number: int) -> bool:
+        b = self.behaviour
+        return b.fail_stage == stage and b.fail_every > 0 and number % b.fail_every == 0
+
+    def _store(self, envelope: Envelope) -> None:
         name = f"{self._prefix}-{next(self._counter):08d}.eml"
         temporary = self.folder / f".{name}.tmp"
         content = envelope.original_content or envelope.content or b""
@@ -30,21 +77,25 @@ class SaveToFolder:
         header = "".join(f"X-Envelope-To: {rcpt}\r\n" for rcpt in envelope.rcpt_tos).encode()
         temporary.write_bytes(header + content)
         temporary.rename(self.folder / name)  # readers never see a half-written message
-        return "250 Message accepted for delivery"
 
 
-async def serve(host: str, port: int, folder: Path) -> None:
-    handler = SaveToFolder(folder)
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTP(handler, hostname="certflow-smtp-sink", decode_data=False),
-        host=host,
-        port=port,
+def smtp_server(handler: SaveToFolder) -> SMTP:
+    return SMTP(
+        handler,
+        hostname="certflow-smtp-sink",
+        decode_data=False,
+        enable_SMTPUTF8=handler.behaviour.smtputf8,
     )
+
+
+async def serve(host: str, port: int, folder: Path, behaviour: RelayBehaviour) -> None:
+    handler = SaveToFolder(folder, behaviour)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: smtp_server(handler), host=host, port=port)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    logging.info("SMTP sink on %s:%d saving to %s", host, port, folder)
+    logging.info("SMTP sink on %s:%d saving to %s (%s)", host, port, folder, behaviour)
     await stop.wait()
     server.close()
     await server.wait_closed()
@@ -55,10 +106,24 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1025)
     parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--delay-seconds", type=float, default=0.0)
+    parser.add_argument("--fail-every", type=int, default=0)
+    parser.add_argument("--fail-reply", default=RelayBehaviour.fail_reply)
+    parser.add_argument("--fail-stage", choices=("rcpt", "data"), default="data")
+    parser.add_argument("--drop-every", type=int, default=0)
+    parser.add_argument("--no-smtputf8", dest="smtputf8", action="store_false")
     args = parser.parse_args()
+    behaviour = RelayBehaviour(
+        delay_seconds=args.delay_seconds,
+        fail_every=args.fail_every,
+        fail_reply=args.fail_reply,
+        fail_stage=args.fail_stage,
+        drop_every=args.drop_every,
+        smtputf8=args.smtputf8,
+    )
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per message costs ~9%
-    asyncio.run(serve(args.host, args.port, args.dir))
+    asyncio.run(serve(args.host, args.port, args.dir, behaviour))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from certflow.chain import deploy_registry
 from certflow.db.migrate import upgrade
 from certflow.devstack import tools
 from certflow.devstack.processes import ManagedProcess, free_port, wait_for_port
+from certflow.devstack.smtp_sink import RelayBehaviour
 
 SERVICES = ("ingest", "anchor", "notify", "verify")
 
@@ -26,6 +27,9 @@ class StackOptions:
     window_max_leaves: int = 200_000
     smtp_connections: int = 4
     email_rate_per_second: float = 2000.0
+    # how the local SMTP sink behaves: slow, refusing, dropping (fault tests); read at each
+    # start_smtp(), so a test can change it and restart the sink
+    smtp_behaviour: RelayBehaviour = field(default_factory=RelayBehaviour)
     service_env: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
 
@@ -130,6 +134,7 @@ class LocalStack:
         wait_for_port(self.ports["anvil"], 30, process)
 
     def start_smtp(self) -> None:
+        b = self.options.smtp_behaviour
         process = self._spawn(
             "smtp",
             [
@@ -140,6 +145,12 @@ class LocalStack:
                 str(self.ports["smtp"]),
                 "--dir",
                 str(self.mail_dir),
+                f"--delay-seconds={b.delay_seconds}",
+                f"--fail-every={b.fail_every}",
+                f"--fail-reply={b.fail_reply}",
+                f"--fail-stage={b.fail_stage}",
+                f"--drop-every={b.drop_every}",
+                *([] if b.smtputf8 else ["--no-smtputf8"]),
             ],
         )
         wait_for_port(self.ports["smtp"], 20, process)
