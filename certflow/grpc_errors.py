@@ -10,7 +10,15 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from certflow.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge, Unavailable
+from certflow.errors import (
+    Cancelled,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 ERROR_DOMAIN = "certflow.dev"
@@ -21,6 +29,7 @@ _CODES: list[tuple[type[DomainError], int]] = [
     (Conflict, code_pb2.ALREADY_EXISTS),
     (TooLarge, code_pb2.RESOURCE_EXHAUSTED),
     (Unavailable, code_pb2.UNAVAILABLE),
+    (Cancelled, code_pb2.CANCELLED),
 ]
 
 

@@ -23,6 +23,28 @@ _EARLIEST_DATE = date(1900, 1, 1)
 # than unicodedata.category per character on the hot path
 _CONTROL_EXCEPT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _CONTROL_EXCEPT_TAB_LF = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Invisible characters that change how text is displayed: bidi overrides/isolates, zero-width
+# characters and every other format character (Cf), plus the Unicode line/paragraph separators
+_JOINERS = frozenset("\u200c\u200d")  # ZWNJ/ZWJ: needed inside words of Indic/Arabic scripts
+_LETTER_OR_MARK = ("L", "M")
+# Latin text never needs a joiner; there it only makes look-alike duplicates
+_FIRST_NON_LATIN = 0x0370
+
+
+def _format_characters() -> re.Pattern[str]:
+    """One character class of every Cf code point this Python's Unicode database knows."""
+    code_points = [c for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"]
+    ranges: list[tuple[int, int]] = []
+    for c in code_points:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1] = (ranges[-1][0], c)
+        else:
+            ranges.append((c, c))
+    members = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return re.compile(f"[{members}\u2028\u2029]")
+
+
+_FORMAT_CHARACTER = _format_characters()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +70,39 @@ def header_unsafe(value: str) -> str | None:
     return None
 
 
+def invisible_formatting(value: str) -> str | None:
+    """The first display-altering invisible character in value, as "U+XXXX (NAME)", or None.
+
+    ZWNJ/ZWJ are allowed between two non-Latin letters or marks (e.g. after a Devanagari virama,
+    inside a Persian word), where scripts need them; anywhere else they only hide or spoof.
+    """
+    for match in _FORMAT_CHARACTER.finditer(value):  # no match at all on the hot path
+        index = match.start()
+        if value[index] in _JOINERS and _joins_letters(value, index):
+            continue
+        code_point = ord(value[index])
+        return f"U+{code_point:04X} ({unicodedata.name(value[index], 'FORMAT CHARACTER')})"
+    return None
+
+
+def _joins_letters(value: str, index: int) -> bool:
+    if index == 0 or index == len(value) - 1:
+        return False
+    neighbours = (value[index - 1], value[index + 1])
+    return all(
+        ord(c) >= _FIRST_NON_LATIN and unicodedata.category(c).startswith(_LETTER_OR_MARK)
+        for c in neighbours
+    )
+
+
+def _unsafe_text(value: str) -> str | None:
+    if problem := header_unsafe(value):
+        return problem
+    if character := invisible_formatting(value):
+        return f"contains {character}, an invisible character that changes how text is shown"
+    return None
+
+
 def _text_field(
     raw: Mapping[str, str], key: str, row: int, max_length: int, errors: list[RowError]
 ) -> str:
@@ -58,7 +113,7 @@ def _text_field(
         errors.append(
             RowError(row, key, "TOO_LONG", f"{key} has {len(value)} characters (max {max_length})")
         )
-    elif problem := header_unsafe(value):
+    elif problem := _unsafe_text(value):
         errors.append(RowError(row, key, "UNSAFE_CHARACTERS", f"{key} {problem}"))
     return value
 
@@ -85,7 +140,11 @@ def _date_field(
     return value
 
 
-def _email_field(raw: Mapping[str, str], row: int, errors: list[RowError]) -> str:
+def _email_field(
+    raw: Mapping[str, str], row: int, errors: list[RowError], allow_smtputf8: bool
+) -> str:
+    """The address in normalised Unicode form: IDN domains are kept as Unicode (notify converts
+    them to punycode); a non-ASCII local part needs SMTPUTF8 all the way, so it is opt-in."""
     text = (raw.get("email") or "").strip()
     if not text:
         errors.append(RowError(row, "email", "MISSING_VALUE", "email is empty"))
@@ -96,11 +155,27 @@ def _email_field(raw: Mapping[str, str], row: int, errors: list[RowError]) -> st
     if header_unsafe(text):
         errors.append(RowError(row, "email", "INVALID_EMAIL", "email contains unsafe characters"))
         return ""
+    if character := invisible_formatting(text):
+        errors.append(RowError(row, "email", "UNSAFE_CHARACTERS", f"email contains {character}"))
+        return ""
     try:
-        return validate_email(text, check_deliverability=False).normalized
+        address = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
         errors.append(RowError(row, "email", "INVALID_EMAIL", f"{text!r}: {exc}"))
         return ""
+    if address.smtputf8 and not allow_smtputf8:
+        errors.append(
+            RowError(
+                row,
+                "email",
+                "UNSUPPORTED_EMAIL",
+                f"{text!r} has non-ASCII characters before the @; delivering it needs SMTPUTF8, "
+                "which the mail relay may not support (an ASCII address for this recipient, or "
+                "CERTFLOW_ALLOW_SMTPUTF8_ADDRESSES=true if the relay supports it)",
+            )
+        )
+        return ""
+    return address.normalized
 
 
 def validate_certificate(
@@ -109,11 +184,12 @@ def validate_certificate(
     *,
     row_number: int,
     today: date,
+    allow_smtputf8: bool = False,
 ) -> CertificateContent | list[RowError]:
     """Validated, normalised content, or every reason the input is refused."""
     errors: list[RowError] = []
     name = _text_field(raw, "name", row_number, MAX_NAME_LENGTH, errors)
-    email = _email_field(raw, row_number, errors)
+    email = _email_field(raw, row_number, errors, allow_smtputf8)
     title = _text_field(raw, "title", row_number, MAX_TITLE_LENGTH, errors)
     completed = _date_field(raw, "completion_date", row_number, errors, required=True)
     expires = _date_field(raw, "expiry_date", row_number, errors, required=False)
@@ -158,6 +234,8 @@ def _custom_fields(custom: Mapping[str, str], row: int, errors: list[RowError]) 
             errors.append(RowError(row, key, "TOO_LONG", f"{key} is longer than 1000 characters"))
         elif _CONTROL_EXCEPT_TAB_LF.search(value):
             errors.append(RowError(row, key, "UNSAFE_CHARACTERS", f"{key} has control characters"))
+        elif character := invisible_formatting(value):
+            errors.append(RowError(row, key, "UNSAFE_CHARACTERS", f"{key} contains {character}"))
         elif value:
             fields[key] = value
     return fields

@@ -18,11 +18,13 @@ class BatchState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BATCH_STATE_ANCHORED: _ClassVar[BatchState]
     BATCH_STATE_COMPLETED: _ClassVar[BatchState]
     BATCH_STATE_REJECTED: _ClassVar[BatchState]
+    BATCH_STATE_COMPLETED_WITH_FAILURES: _ClassVar[BatchState]
 BATCH_STATE_UNSPECIFIED: BatchState
 BATCH_STATE_ISSUED: BatchState
 BATCH_STATE_ANCHORED: BatchState
 BATCH_STATE_COMPLETED: BatchState
 BATCH_STATE_REJECTED: BatchState
+BATCH_STATE_COMPLETED_WITH_FAILURES: BatchState
 
 class Batch(_message.Message):
     __slots__ = ("name", "batch_id", "display_name", "source", "state", "row_count", "accepted_count", "rejected_count", "anchored_count", "emailed_count", "email_failed_count", "create_time")

@@ -1,6 +1,7 @@
 """Entrypoint: `python -m services.ingest` (or `certflow-ingest`)."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from certflow.core.document import IssuerProfile
 from certflow.db.models import IngestOutbox
@@ -32,9 +33,17 @@ async def serve(settings: IngestSettings) -> None:
         trace_headers=inject_context,
         # use cases run in worker threads; wake the relay on the event loop's thread
         on_committed=lambda: loop.call_soon_threadsafe(relay.wake),
+        allow_smtputf8=settings.allow_smtputf8_addresses,
     )
+    uploads = ThreadPoolExecutor(settings.upload_workers, thread_name_prefix="ingest-upload")
+
+    async def stop_uploads() -> None:
+        uploads.shutdown(wait=False, cancel_futures=True)
+
+    runtime.on_shutdown(stop_uploads)
     ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
-        IngestServicer(ingest, max_upload_bytes=settings.max_upload_bytes), runtime.server
+        IngestServicer(ingest, max_upload_bytes=settings.max_upload_bytes, upload_executor=uploads),
+        runtime.server,
     )
     runtime.add_service(ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name)
     runtime.spawn(relay.run(runtime.stopping), "outbox-relay")

@@ -1,7 +1,11 @@
 """gRPC transport of ingest: requests become use-case calls, results become responses."""
 
 import asyncio
+import contextvars
+import functools
+import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 
 import grpc
 import orjson
@@ -13,21 +17,25 @@ from certflow.errors import TooLarge, invalid_field
 from certflow.grpc_errors import translate_errors
 from certflow.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
-from services.ingest.usecases import BatchStatus, Ingest
+from services.ingest.usecases import BatchStatus, Ingest, UploadResult
 
 _BATCH_STATES = {
     "issued": ingest_service_pb2.BATCH_STATE_ISSUED,
     "anchored": ingest_service_pb2.BATCH_STATE_ANCHORED,
     "completed": ingest_service_pb2.BATCH_STATE_COMPLETED,
+    "completed_with_failures": ingest_service_pb2.BATCH_STATE_COMPLETED_WITH_FAILURES,
     "rejected": ingest_service_pb2.BATCH_STATE_REJECTED,
 }
 MAX_REQUEST_ID = 128
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
-    def __init__(self, ingest: Ingest, *, max_upload_bytes: int) -> None:
+    def __init__(self, ingest: Ingest, *, max_upload_bytes: int, upload_executor: Executor) -> None:
         self._ingest = ingest
         self._max_upload_bytes = max_upload_bytes
+        # uploads are CPU-heavy: their own few threads, so they cannot take every thread the
+        # short RPCs (GetBatch, IssueCertificate, ListRowErrors) run on
+        self._upload_executor = upload_executor
 
     @translate_errors
     async def UploadCsv(
@@ -59,16 +67,32 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
                 "metadata", "the stream must start with an UploadCsvMetadata message"
             )
         _check_request_id(metadata.request_id)
-        result = await asyncio.to_thread(
-            self._ingest.upload_csv,
-            b"".join(chunks),
-            request_id=metadata.request_id,
-            display_name=metadata.display_name[:200],
-        )
+        result = await self._upload(b"".join(chunks), metadata)
         return ingest_service_pb2.UploadCsvResponse(
             batch=batch_message(result.batch),
             row_errors=[row_error_message(e) for e in result.row_errors],
         )
+
+    async def _upload(
+        self, data: bytes, metadata: ingest_service_pb2.UploadCsvMetadata
+    ) -> UploadResult:
+        """Runs the upload on the upload executor; when this RPC is cancelled (by the client or
+        its deadline) the worker stops at its next check instead of running on for nobody."""
+        cancel = threading.Event()
+        work = functools.partial(
+            self._ingest.upload_csv,
+            data,
+            request_id=metadata.request_id,
+            display_name=metadata.display_name[:200],
+            cancel=cancel,
+        )
+        context = contextvars.copy_context()  # the trace context rides into the outbox rows
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._upload_executor, context.run, work
+            )
+        finally:
+            cancel.set()
 
     @translate_errors
     async def IssueCertificate(

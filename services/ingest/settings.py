@@ -11,3 +11,8 @@ class IngestSettings(CommonSettings):
     max_rows_per_upload: int = 200_000
     # leaves per "certs.issued" message: many certificates ride in one message
     leaves_per_message: int = 1000
+    # threads that parse and store uploads; the short RPCs keep the default executor's threads
+    upload_workers: int = 2
+    # accept addresses with a non-ASCII local part (jösé@…): only if the SMTP relay announces
+    # SMTPUTF8; IDN domains (user@bücher.example) are accepted either way
+    allow_smtputf8_addresses: bool = False

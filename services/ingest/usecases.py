@@ -8,7 +8,7 @@ rows and the outbox messages that announce them.
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVar
@@ -17,14 +17,23 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from certflow.core.csv_intake import CsvFormatError, read_csv
-from certflow.core.document import IssuerProfile
+from certflow.core.csv_intake import CsvFormatError, CsvRow, read_csv
+from certflow.core.document import CertificateContent, IssuerProfile
 from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
 from certflow.core.validation import RowError, validate_certificate
 from certflow.db import models
 from certflow.db.batching import chunked
 from certflow.db.read_models import StoredCertificate, load_certificate
-from certflow.errors import Conflict, FieldViolation, InvalidInput, NotFound
+from certflow.errors import (
+    NOT_CANCELLED,
+    Cancelled,
+    CancelSignal,
+    Conflict,
+    FieldViolation,
+    InvalidInput,
+    NotFound,
+    until_cancelled,
+)
 from certflow.v1 import events_pb2
 
 log = logging.getLogger(__name__)
@@ -52,7 +61,7 @@ class BatchStatus:
         if self.accepted_count == 0:
             return "rejected"
         if self.emailed_count + self.email_failed_count >= self.accepted_count:
-            return "completed"
+            return "completed_with_failures" if self.email_failed_count else "completed"
         if self.anchored_count >= self.accepted_count:
             return "anchored"
         return "issued"
@@ -75,6 +84,7 @@ class Ingest:
         trace_headers: Callable[[], dict[str, str]] = dict,
         on_committed: Callable[[], None] = lambda: None,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        allow_smtputf8: bool = False,
     ) -> None:
         self._sessions = sessions
         self._issuer = issuer
@@ -83,22 +93,52 @@ class Ingest:
         self._trace_headers = trace_headers
         self._on_committed = on_committed
         self._today = today
+        self._allow_smtputf8 = allow_smtputf8
         self.issuer_row_id = self._ensure_issuer()
 
     # ---- use cases ----
 
-    def upload_csv(self, data: bytes, *, request_id: str, display_name: str) -> UploadResult:
+    def upload_csv(
+        self,
+        data: bytes,
+        *,
+        request_id: str,
+        display_name: str,
+        cancel: CancelSignal = NOT_CANCELLED,
+    ) -> UploadResult:
+        """Reads, validates and plans the whole file before writing anything; stops (writing
+        nothing) at the next check once `cancel` is set because the caller has gone."""
         if request_id and (previous := self._batch_for_request(request_id)):
             return previous
         try:
-            csv_file = read_csv(data, max_rows=self._max_rows)
-            rows = list(csv_file.rows)
+            rows = read_csv(data, max_rows=self._max_rows, cancel=cancel).rows
         except CsvFormatError as exc:
             raise InvalidInput(
                 exc.reason, exc.message, violations=[FieldViolation("file", exc.message)]
             ) from exc
+        valid, errors = self._validate_rows(until_cancelled(rows, cancel))
+        keyed, duplicates = key_requests(self._issuer.id, valid)
+        errors.extend(duplicates)
+        planned = plan_certificates(
+            self._issuer, until_cancelled(keyed, cancel), issued_at=datetime.now(UTC)
+        )
+        if cancel.is_set():
+            raise Cancelled("CANCELLED", "the caller cancelled the request; nothing was written")
+        batch_id = self._store_batch(
+            planned,
+            errors,
+            row_count=len(rows),
+            source="csv",
+            request_id=request_id or None,
+            display_name=display_name,
+        )
+        return self._result(batch_id)
+
+    def _validate_rows(
+        self, rows: Iterable[CsvRow]
+    ) -> tuple[list[tuple[int, CertificateContent]], list[RowError]]:
+        valid: list[tuple[int, CertificateContent]] = []
         errors: list[RowError] = []
-        valid = []
         today = self._today()
         for row in rows:
             if row.error:
@@ -109,24 +149,17 @@ class Ingest:
                 )
                 continue
             result = validate_certificate(
-                row.known, row.custom, row_number=row.row_number, today=today
+                row.known,
+                row.custom,
+                row_number=row.row_number,
+                today=today,
+                allow_smtputf8=self._allow_smtputf8,
             )
             if isinstance(result, list):
                 errors.extend(result)
             else:
                 valid.append((row.row_number, result))
-        keyed, duplicates = key_requests(self._issuer.id, valid)
-        errors.extend(duplicates)
-        planned = plan_certificates(self._issuer, keyed, issued_at=datetime.now(UTC))
-        batch_id = self._store_batch(
-            planned,
-            errors,
-            row_count=len(rows),
-            source="csv",
-            request_id=request_id or None,
-            display_name=display_name,
-        )
-        return self._result(batch_id)
+        return valid, errors
 
     def issue_one(
         self,
@@ -138,7 +171,13 @@ class Ingest:
     ) -> StoredCertificate:
         if request_id and (certificate_id := self._certificate_for_request(request_id)):
             return self.certificate(certificate_id)
-        result = validate_certificate(fields, custom_fields, row_number=0, today=self._today())
+        result = validate_certificate(
+            fields,
+            custom_fields,
+            row_number=0,
+            today=self._today(),
+            allow_smtputf8=self._allow_smtputf8,
+        )
         if isinstance(result, list):
             raise InvalidInput(
                 "INVALID_CERTIFICATE",

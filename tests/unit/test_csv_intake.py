@@ -1,6 +1,9 @@
+import threading
+
 import pytest
 
-from certflow.core.csv_intake import CsvFormatError, read_csv
+from certflow.core.csv_intake import MAX_COLUMNS, CsvFormatError, read_csv
+from certflow.errors import Cancelled
 
 HEADER = "name,email,title,completion_date,grade\n"
 
@@ -58,6 +61,78 @@ def test_ragged_rows_and_too_many_rows():
     assert info.value.reason == "TOO_MANY_ROWS"
 
 
-def test_broken_quote_stops_with_a_row_error():
-    got = rows((HEADER + 'Ada,"a@x.org,BSc,2026-06-30,A\n').encode())
-    assert got[-1].error.startswith("unreadable CSV")
+def refusal(data: bytes, max_rows: int = 100) -> CsvFormatError:
+    with pytest.raises(CsvFormatError) as info:
+        read_csv(data, max_rows=max_rows)
+    return info.value
+
+
+VALID_ROW = "Ada,a@x.org,BSc,2026-06-30,A\n"
+
+
+def test_an_unclosed_quote_refuses_the_whole_file_naming_its_opening_line():
+    data = HEADER + VALID_ROW * 3 + 'Bob,"b@x.org,BSc,2026-06-30,B\n' + VALID_ROW * 8
+    error = refusal(data.encode())
+    assert error.reason == "UNREADABLE_CSV"
+    assert error.message.startswith("line 5:")  # the quote opens on line 5, not at the end
+
+
+def test_a_field_over_the_parser_limit_refuses_the_whole_file_naming_its_line():
+    data = HEADER + VALID_ROW * 2 + f"Bob,{'x' * 200_000},BSc,2026-06-30,B\n" + VALID_ROW * 9
+    error = refusal(data.encode())
+    assert error.reason == "UNREADABLE_CSV"
+    assert error.message.startswith("line 4:")
+
+
+def test_a_multiline_quoted_record_reports_its_first_line():
+    data = HEADER + 'Ada,a@x.org,"BSc\nMaths",2026-06-30,A\n' + VALID_ROW
+    assert [r.row_number for r in rows(data.encode())] == [2, 4]
+
+
+def test_cr_only_line_endings_are_read():
+    data = (HEADER + VALID_ROW * 2).replace("\n", "\r").encode()
+    assert [r.row_number for r in rows(data)] == [2, 3]
+
+
+@pytest.mark.parametrize("body", ["", "\n\n", " , , , , \n\n"])
+def test_a_header_without_data_rows_is_refused(body):
+    assert refusal((HEADER + body).encode()).reason == "NO_ROWS"
+
+
+def test_a_wide_header_is_refused_before_any_per_column_work():
+    wide = ",".join(f"c{i}" for i in range(50_000)) + "\n"
+    error = refusal(wide.encode())
+    assert error.reason == "TOO_MANY_COLUMNS"
+    assert "50000" in error.message
+
+
+def test_a_header_at_the_column_limit_is_read():
+    header = "name,email,title,completion_date," + ",".join(f"c{i}" for i in range(196))
+    parsed = read_csv(
+        (header + "\nA,a@x.org,T,2026-01-01" + ",x" * 196 + "\n").encode(), max_rows=1
+    )
+    assert len(parsed.columns) == MAX_COLUMNS
+
+
+def test_an_overlong_header_line_is_refused():
+    header = "name,email,title,completion_date," + "x" * 1_000_000
+    assert refusal(header.encode()).reason == "HEADER_TOO_LONG"
+
+
+def test_columns_hidden_by_quoted_line_breaks_are_still_counted():
+    header = 'name,email,title,completion_date,"a\nb"' + ",c" * 300 + "\n"
+    assert refusal(header.encode()).reason == "TOO_MANY_COLUMNS"
+
+
+def test_duplicate_columns_are_named():
+    header = "name,Name,email,title,completion_date,e-mail,E mail\n"
+    error = refusal(header.encode())
+    assert error.reason == "INVALID_HEADER"
+    assert error.message == "duplicate columns: e_mail, name"
+
+
+def test_reading_stops_when_the_caller_has_gone():
+    cancelled = threading.Event()
+    cancelled.set()
+    with pytest.raises(Cancelled):
+        read_csv((HEADER + VALID_ROW * 1000).encode(), max_rows=10_000, cancel=cancelled)

@@ -90,3 +90,61 @@ def test_planned_certificates_have_unique_salts_and_matching_leaves():
     assert len(planned.leaf_salt) == 32
     again = plan_certificates(issuer, keyed, issued_at=datetime(2026, 7, 1))
     assert again[0].leaf_salt != planned.leaf_salt
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code_point"),
+    [
+        ("name", "Ada \u202eecalevoL", "U+202E"),  # right-to-left override
+        ("name", "Ada\u2066 Lovelace\u2069", "U+2066"),  # left-to-right isolate
+        ("title", "BSc\u200b Mathematics", "U+200B"),  # zero width space
+        ("title", "BSc Mathematics\ufeff", "U+FEFF"),  # zero width no-break space
+        ("name", "Ada\u2060Lovelace", "U+2060"),  # word joiner
+        ("name", "Ada\u200dLovelace", "U+200D"),  # a joiner between Latin letters
+        ("name", "\u200cAda", "U+200C"),  # a joiner at the start
+        ("title", "Soft\u00adhyphen", "U+00AD"),  # any other Cf
+        ("name", "Ada\U000e0041", "U+E0041"),  # tag characters
+        ("title", "Line\u2028separator", "U+2028"),
+    ],
+)
+def test_invisible_formatting_characters_are_refused_naming_the_code_point(
+    field, value, code_point
+):
+    result = validate({**GOOD, field: value})
+    assert (field, "UNSAFE_CHARACTERS") in reasons(result)
+    assert code_point in next(e.message for e in result if e.field == field)
+
+
+def test_invisible_formatting_in_custom_fields_and_email_is_refused():
+    assert ("note", "UNSAFE_CHARACTERS") in reasons(validate(GOOD, {"note": "a\u202eb"}))
+    assert ("email", "UNSAFE_CHARACTERS") in reasons(
+        validate({**GOOD, "email": "ada\u200b@example.com"})
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "क्\u200dष",  # Devanagari: ZWJ after a virama (a mark), before a letter
+        "می\u200cخواهم",  # Persian: ZWNJ inside a word
+        "Zoë 张伟 Ångström",
+    ],
+)
+def test_joiners_inside_words_of_scripts_that_need_them_are_accepted(name):
+    assert isinstance(validate({**GOOD, "name": name}), CertificateContent)
+
+
+def test_idn_domains_are_accepted_in_unicode_form():
+    content = validate({**GOOD, "email": "user@BÜCHER.example"})
+    assert isinstance(content, CertificateContent)
+    assert content.recipient_email == "user@bücher.example"
+
+
+def test_non_ascii_local_part_is_refused_unless_smtputf8_is_allowed():
+    row = {**GOOD, "email": "jösé@example.org"}
+    refused = validate(row)
+    assert reasons(refused) == {("email", "UNSUPPORTED_EMAIL")}
+    assert "SMTPUTF8" in refused[0].message
+    allowed = validate_certificate(row, {}, row_number=2, today=TODAY, allow_smtputf8=True)
+    assert isinstance(allowed, CertificateContent)
+    assert allowed.recipient_email == "jösé@example.org"
