@@ -54,7 +54,16 @@ def normalise_header(name: str) -> str:
     return _HEADER_CLEANUP.sub("_", name.strip().lower())
 
 
+def looks_like_utf16(data: bytes) -> bool:
+    """UTF-16 text without a byte-order mark: ASCII characters leave a NUL in every other byte."""
+    sample = data[:4096]
+    half = len(sample) // 2
+    return half >= 2 and max(sample[0::2].count(0), sample[1::2].count(0)) > half * 0.4
+
+
 def decode(data: bytes) -> str:
+    if looks_like_utf16(data):
+        raise CsvFormatError("NOT_UTF8", "the file looks like UTF-16; save it as UTF-8")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -45,6 +45,10 @@ def test_bom_semicolons_and_header_spelling_are_accepted():
         (b"name,name,email,title,completion_date\n", "INVALID_HEADER"),
         (b"name,,email,title,completion_date\n", "INVALID_HEADER"),
         (b"name,email,title,completion_date\n\x00\x01", "BINARY_FILE"),
+        ("name,email,title,completion_date\n".encode("utf-16-le"), "NOT_UTF8"),
+        ("name,email,title,completion_date\n".encode("utf-16-be"), "NOT_UTF8"),
+        ("name,email,title,completion_date\n".encode("utf-16"), "NOT_UTF8"),
+        (b"\xef\xbb\xbf", "EMPTY_FILE"),
     ],
 )
 def test_unreadable_files_are_refused_whole(data, reason):
