@@ -7,15 +7,13 @@ from aiohttp import web
 from certflow.chain import RegistryClient
 from certflow.rate_limit import KeyedRateLimiter
 from certflow.service_setup import database, new_runtime, run_service
-from certflow.v1 import verify_service_pb2, verify_service_pb2_grpc
 from services.verify.http_api import build_app, quiet_malformed_request_logs
 from services.verify.lookups import CertificateLookups
-from services.verify.servicer import VerifyServicer
+from services.verify.servicer import SERVICE_NAME, VerifyServicer, add_verify_service
 from services.verify.settings import VerifySettings
 from services.verify.verification import ChainView, RevocationIndex, Verifier
 
 log = logging.getLogger(__name__)
-SERVICE_NAME = verify_service_pb2.DESCRIPTOR.services_by_name["VerifyService"].full_name
 
 
 async def serve(settings: VerifySettings) -> None:
@@ -38,7 +36,7 @@ async def serve(settings: VerifySettings) -> None:
         deadline_seconds=deadline,
         is_pending=lookups.is_pending,
     )
-    verify_service_pb2_grpc.add_VerifyServiceServicer_to_server(
+    add_verify_service(
         VerifyServicer(
             verifier,
             lookups,

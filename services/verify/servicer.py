@@ -1,16 +1,23 @@
 """gRPC transport of verify (public: no internal token needed)."""
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import grpc
 import orjson
+from google.protobuf.message import DecodeError, Message
 
-from certflow.errors import FieldViolation, InvalidInput, NotFound, TooLarge
+from certflow.errors import FieldViolation, InvalidInput, NotFound, TooLarge, invalid_field
 from certflow.grpc_errors import translate_errors
 from certflow.proto_time import to_timestamp
 from certflow.rate_limit import KeyedRateLimiter
 from certflow.v1 import verify_service_pb2 as pb
-from certflow.v1 import verify_service_pb2_grpc
 from services.verify.lookups import CertificateLookups
 from services.verify.verification import NOT_FOUND, PENDING, Verification, Verifier
+
+M = TypeVar("M", bound=Message)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VerifyService"].full_name
 
 _STATUS = {
     "valid": pb.VERIFICATION_STATUS_VALID,
@@ -29,6 +36,49 @@ _CHECK = {
 }
 
 
+class UnreadableRequest:
+    """Handed to a method instead of bytes that do not parse as its request message."""
+
+    def __init__(self, error: DecodeError) -> None:
+        self.error = error
+
+
+def _tolerant(parse: Callable[[bytes], M]) -> Callable[[bytes], M | UnreadableRequest]:
+    def deserialize(data: bytes) -> M | UnreadableRequest:
+        try:
+            return parse(data)
+        except DecodeError as error:
+            return UnreadableRequest(error)
+
+    return deserialize
+
+
+def _readable(request: M | UnreadableRequest) -> M:
+    if isinstance(request, UnreadableRequest):
+        raise invalid_field("request", "not a valid protobuf message (or not UTF-8 text)")
+    return request
+
+
+def add_verify_service(servicer: "VerifyServicer", server: grpc.aio.Server) -> None:
+    """As the generated add_VerifyServiceServicer_to_server, except that bytes which are not the
+    request message (corrupt wire format, invalid UTF-8 in a string) reach the method, which
+    refuses them as INVALID_ARGUMENT; gRPC itself would answer UNKNOWN."""
+    handlers = {
+        "VerifyCertificate": grpc.unary_unary_rpc_method_handler(
+            servicer.VerifyCertificate,
+            request_deserializer=_tolerant(pb.VerifyCertificateRequest.FromString),
+            response_serializer=pb.VerifyCertificateResponse.SerializeToString,
+        ),
+        "GetCertificateDocument": grpc.unary_unary_rpc_method_handler(
+            servicer.GetCertificateDocument,
+            request_deserializer=_tolerant(pb.GetCertificateDocumentRequest.FromString),
+            response_serializer=pb.GetCertificateDocumentResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
 async def verify_by_id(
     verifier: Verifier, lookups: CertificateLookups, certificate_id: str
 ) -> Verification:
@@ -44,7 +94,7 @@ async def verify_by_id(
     return await verifier.verify(stored.document)
 
 
-class VerifyServicer(verify_service_pb2_grpc.VerifyServiceServicer):
+class VerifyServicer:
     def __init__(
         self,
         verifier: Verifier,
@@ -64,9 +114,12 @@ class VerifyServicer(verify_service_pb2_grpc.VerifyServiceServicer):
 
     @translate_errors
     async def VerifyCertificate(
-        self, request: pb.VerifyCertificateRequest, context: grpc.aio.ServicerContext
+        self,
+        unread: pb.VerifyCertificateRequest | UnreadableRequest,
+        context: grpc.aio.ServicerContext,
     ) -> pb.VerifyCertificateResponse:
         self._check_rate(context)
+        request = _readable(unread)
         target = request.WhichOneof("target")
         if target == "document_json":
             if len(request.document_json.encode()) > self._max_document_bytes:
@@ -86,9 +139,12 @@ class VerifyServicer(verify_service_pb2_grpc.VerifyServiceServicer):
 
     @translate_errors
     async def GetCertificateDocument(
-        self, request: pb.GetCertificateDocumentRequest, context: grpc.aio.ServicerContext
+        self,
+        unread: pb.GetCertificateDocumentRequest | UnreadableRequest,
+        context: grpc.aio.ServicerContext,
     ) -> pb.GetCertificateDocumentResponse:
         self._check_rate(context)
+        request = _readable(unread)
         stored = await self._lookups.find(request.certificate_id)
         if stored is None:
             raise NotFound("CERTIFICATE_NOT_FOUND", f"no certificate {request.certificate_id!r}")
