@@ -40,7 +40,7 @@ def real_depth(value: Any) -> int:
         ('{"k\\u0022[[": [{}]}', 3),  # a \u escape is one character
         ("[[],[],[[]]]", 3),
         ('[[["unterminated', 3),  # a parser stops in the string: its tail is not counted
-        ("]]][[", 2),  # a stray closer does not lower the count of later openers
+        ("[1]]][[[", 1),  # a parser stops at the stray closer, at depth 1
         ("not json at all", 0),
         ("", 0),
     ],
