@@ -3,6 +3,7 @@
 import asyncio
 import contextvars
 import functools
+import logging
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
@@ -18,6 +19,8 @@ from certflow.grpc_errors import translate_errors
 from certflow.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
 from services.ingest.usecases import BatchStatus, Ingest, UploadResult
+
+log = logging.getLogger(__name__)
 
 _BATCH_STATES = {
     "issued": ingest_service_pb2.BATCH_STATE_ISSUED,
@@ -87,6 +90,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             cancel=cancel,
         )
         context = contextvars.copy_context()  # the trace context rides into the outbox rows
+        log.info("upload %r received (%d bytes): processing", metadata.request_id, len(data))
         try:
             return await asyncio.get_running_loop().run_in_executor(
                 self._upload_executor, context.run, work

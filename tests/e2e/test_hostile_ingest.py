@@ -5,6 +5,7 @@ and leave the service up."""
 
 import base64
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -333,7 +334,17 @@ def heavy_upload(index: int) -> str:
     return HEADER + row * HEAVY_ROWS
 
 
-def test_get_batch_answers_while_uploads_are_processed(client, metadata) -> None:
+def wait_for_log_lines(
+    stack: LocalStack, service: str, text: str, count: int, *, timeout: float
+) -> None:
+    log_file = stack.logs_dir / f"{service}.log"
+    deadline = time.monotonic() + timeout
+    while log_file.read_text(errors="replace").count(text) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} log lines with {text!r}"
+        time.sleep(0.05)
+
+
+def test_get_batch_answers_while_uploads_are_processed(stack, client, metadata) -> None:
     known = client.upload_csv(
         (HEADER + "Known,not-an-email,T,2026-06-30\n").encode(), request_id="known"
     ).batch.batch_id
@@ -350,6 +361,8 @@ def test_get_batch_answers_while_uploads_are_processed(client, metadata) -> None
     ]
     for event in sent:
         assert event.wait(120)
+    # ingest logs each upload when it hands it to a worker: all of them are being processed
+    wait_for_log_lines(stack, "ingest", "'heavy-", HEAVY_UPLOADS, timeout=120)
     batch = client.batch(known)
     still_running = sum(not upload.done() for upload in uploads)
     assert batch.batch_id == known
