@@ -39,16 +39,13 @@ _CHECK = {
 class UnreadableRequest:
     """Handed to a method instead of bytes that do not parse as its request message."""
 
-    def __init__(self, error: DecodeError) -> None:
-        self.error = error
-
 
 def _tolerant(parse: Callable[[bytes], M]) -> Callable[[bytes], M | UnreadableRequest]:
     def deserialize(data: bytes) -> M | UnreadableRequest:
         try:
             return parse(data)
-        except DecodeError as error:
-            return UnreadableRequest(error)
+        except DecodeError:
+            return UnreadableRequest()
 
     return deserialize
 
@@ -147,7 +144,8 @@ class VerifyServicer:
         request = _readable(unread)
         stored = await self._lookups.find(request.certificate_id)
         if stored is None:
-            raise NotFound("CERTIFICATE_NOT_FOUND", f"no certificate {request.certificate_id!r}")
+            shown = request.certificate_id[:64]  # echoed: keep the status message small
+            raise NotFound("CERTIFICATE_NOT_FOUND", f"no certificate {shown!r}")
         if not stored.anchored:
             raise NotFound(
                 "NOT_ANCHORED_YET", "the certificate is not anchored yet; try again shortly"

@@ -30,6 +30,7 @@ ANSWER_WITHIN_SECONDS = DEADLINE_SECONDS + 13
 MAX_DOCUMENT_BYTES = 1_000_000
 NO_CODE_ADDRESS = "0x000000000000000000000000000000000000dEaD"
 VERIFY_METHOD = "/certflow.v1.VerifyService/VerifyCertificate"
+DOCUMENT_METHOD = "/certflow.v1.VerifyService/GetCertificateDocument"
 
 
 @pytest.fixture(scope="module")
@@ -128,13 +129,11 @@ def grpc_verify(stack: LocalStack, **target: str) -> verify_service_pb2.VerifyCe
         return stub(verify_service_pb2.VerifyCertificateRequest(**target), timeout=60)
 
 
-def grpc_raw(stack: LocalStack, payload: bytes) -> verify_service_pb2.VerifyCertificateResponse:
+def grpc_raw(stack: LocalStack, method: str, payload: bytes) -> bytes:
     """Sends bytes as they are: a request no well-behaved client would serialise."""
     with grpc.insecure_channel(stack.target("verify")) as channel:
         stub = channel.unary_unary(
-            VERIFY_METHOD,
-            request_serializer=lambda raw: raw,
-            response_deserializer=verify_service_pb2.VerifyCertificateResponse.FromString,
+            method, request_serializer=lambda raw: raw, response_deserializer=lambda raw: raw
         )
         return stub(payload, timeout=60)
 
@@ -533,6 +532,12 @@ def _field_bytes(number: int, value: bytes) -> bytes:
     return bytes([number << 3 | 2]) + encoded + value
 
 
+def _document_request(certificate_id: str) -> bytes:
+    return verify_service_pb2.GetCertificateDocumentRequest(
+        certificate_id=certificate_id
+    ).SerializeToString()
+
+
 GRPC_CASES: list[tuple[str, bytes]] = [
     ("no target", b""),
     ("empty document", _request(document_json="")),
@@ -558,6 +563,13 @@ GRPC_CASES: list[tuple[str, bytes]] = [
     ("unicode id", _request(certificate_id="\u202efdp.exe")),
     ("SQL in id", _request(certificate_id="' OR 1=1 --")),
 ]
+DOCUMENT_CASES: list[tuple[str, bytes]] = [
+    ("document: very long id", _document_request("f" * 100_000)),
+    ("document: id with ../", _document_request("../../etc/passwd")),
+    ("document: id with NUL", _document_request("\x00")),
+    ("document: invalid UTF-8 id", _field_bytes(1, b"\xff")),
+    ("document: not protobuf", b"\xff\xff\xff\xff\x0f"),
+]
 CLEAR_GRPC_CODES = {
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.NOT_FOUND,
@@ -565,15 +577,24 @@ CLEAR_GRPC_CODES = {
 }
 
 
-@pytest.mark.parametrize(("name", "payload"), GRPC_CASES, ids=[n for n, _ in GRPC_CASES])
-def test_hostile_grpc_inputs_get_clear_answers(stack, document, name: str, payload: bytes) -> None:
+GRPC_SWEEP = [(VERIFY_METHOD, *case) for case in GRPC_CASES] + [
+    (DOCUMENT_METHOD, *case) for case in DOCUMENT_CASES
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "payload"), GRPC_SWEEP, ids=[n for _, n, _ in GRPC_SWEEP]
+)
+def test_hostile_grpc_inputs_get_clear_answers(stack, document, method, name, payload) -> None:
     offset = log_size(stack)
     try:
-        answer = grpc_raw(stack, payload)
+        answer = grpc_raw(stack, method, payload)
     except grpc.RpcError as error:
         assert error.code() in CLEAR_GRPC_CODES, (error.code(), error.details())
     else:
-        assert status_name(answer.status) in {"MALFORMED", "NOT_FOUND"}, answer
+        assert method == VERIFY_METHOD, "no document should be found for these ids"
+        verdict = verify_service_pb2.VerifyCertificateResponse.FromString(answer)
+        assert status_name(verdict.status) in {"MALFORMED", "NOT_FOUND"}, verdict
     stack.processes["verify"].check_alive()
     assert http_call(stack, "GET", "/healthz").status == 200
     assert "Traceback" not in log_since(stack, offset)
