@@ -2,7 +2,6 @@
 
 import asyncio
 import contextvars
-import functools
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -14,7 +13,7 @@ import orjson
 from certflow import pagination
 from certflow.core.validation import RowError
 from certflow.db.read_models import StoredCertificate
-from certflow.errors import TooLarge, invalid_field
+from certflow.errors import Cancelled, TooLarge, invalid_field
 from certflow.grpc_errors import translate_errors
 from certflow.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
@@ -82,21 +81,28 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         """Runs the upload on the upload executor; when this RPC is cancelled (by the client or
         its deadline) the worker stops at its next check instead of running on for nobody."""
         cancel = threading.Event()
-        work = functools.partial(
-            self._ingest.upload_csv,
-            data,
-            request_id=metadata.request_id,
-            display_name=metadata.display_name[:200],
-            cancel=cancel,
-        )
+        request_id = metadata.request_id
+
+        def work() -> UploadResult:
+            try:
+                return self._ingest.upload_csv(
+                    data,
+                    request_id=request_id,
+                    display_name=metadata.display_name[:200],
+                    cancel=cancel,
+                )
+            except Cancelled:
+                log.info("upload %r stopped: its caller cancelled or ran out of time", request_id)
+                raise
+
         context = contextvars.copy_context()  # the trace context rides into the outbox rows
-        log.info("upload %r received (%d bytes): processing", metadata.request_id, len(data))
+        log.info("upload %r received (%d bytes): processing", request_id, len(data))
         try:
             return await asyncio.get_running_loop().run_in_executor(
                 self._upload_executor, context.run, work
             )
         finally:
-            cancel.set()
+            cancel.set()  # also when this RPC was cancelled: the worker stops at its next check
 
     @translate_errors
     async def IssueCertificate(

@@ -376,6 +376,21 @@ def test_get_batch_answers_while_uploads_are_processed(stack, client, metadata) 
         )
 
 
+def test_an_upload_cancelled_by_its_client_stops_and_writes_nothing(
+    stack, client, metadata
+) -> None:
+    row = "Cancelled,cancelled@example.org,Load Test,2026-06-30\n"
+    upload = client.ingest.UploadCsv.future(
+        iter([metadata_message("cancel-me"), chunk(HEADER + row * 150_000)]),
+        metadata=metadata,
+        timeout=600,
+    )
+    wait_for_log_lines(stack, "ingest", "'cancel-me' received", 1, timeout=120)
+    upload.cancel()
+    wait_for_log_lines(stack, "ingest", "'cancel-me' stopped", 1, timeout=120)
+    assert_request_id_unused(client, "cancel-me")
+
+
 def test_ingest_is_still_up_and_serving(stack) -> None:
     stack.processes["ingest"].check_alive()
     with grpc.insecure_channel(stack.target("ingest")) as channel:
