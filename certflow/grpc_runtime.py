@@ -110,6 +110,7 @@ class ServiceRuntime:
         self.host = host
         self.grace_seconds = grace_seconds
         self.stopping = asyncio.Event()
+        self.serving = asyncio.Event()  # set once the port is bound and the server started
         interceptors: list[Any] = [aio_server_interceptor()]
         if token:
             interceptors.append(BearerTokenInterceptor(token, public_services))
@@ -163,6 +164,7 @@ class ServiceRuntime:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         log.info("%s serving gRPC on %s:%d", self.name, self.host, self.port)
+        self.serving.set()
         await self.stopping.wait()
         await self._shutdown()
         if self.failed_task:

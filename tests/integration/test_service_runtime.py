@@ -10,7 +10,6 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from certflow.devstack.processes import free_port
 from certflow.grpc_runtime import BackgroundTaskFailed, ServiceRuntime
 
 TOKEN = "runtime-test-token"
@@ -69,13 +68,11 @@ def _list_services(port: int, metadata: tuple = ()) -> list[str]:
 
 
 async def _serving(reflection: bool):
-    port = free_port()
     runtime = ServiceRuntime(
-        "test", port=port, host="127.0.0.1", token=TOKEN, grace_seconds=1, reflection=reflection
+        "test", port=0, host="127.0.0.1", token=TOKEN, grace_seconds=1, reflection=reflection
     )
     task = asyncio.create_task(runtime.run())
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        await asyncio.wait_for(channel.channel_ready(), timeout=30)
+    await asyncio.wait_for(runtime.serving.wait(), timeout=30)  # port 0: bound by the server
     return runtime, task
 
 
