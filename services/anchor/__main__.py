@@ -87,7 +87,7 @@ async def serve(settings: AnchorSettings) -> None:
 
 
 def main() -> None:
-    run_service("anchor", AnchorSettings, serve)  # type: ignore[arg-type]
+    run_service("anchor", AnchorSettings, serve)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ async def serve(settings: IngestSettings) -> None:
 
 
 def main() -> None:
-    run_service("ingest", IngestSettings, serve)  # type: ignore[arg-type]
+    run_service("ingest", IngestSettings, serve)
 
 
 if __name__ == "__main__":
