@@ -29,6 +29,7 @@ async def serve(settings: NotifySettings) -> None:
         starttls=settings.smtp_starttls,
         implicit_tls=settings.smtp_implicit_tls,
         timeout=settings.smtp_timeout_seconds,
+        send_deadline=settings.send_deadline_seconds,
         connections=settings.smtp_connections,
         mail_from=settings.mail_from,
     )
@@ -67,7 +68,7 @@ def sending(settings: NotifySettings, deliveries: Deliveries, pool: SmtpPool) ->
                 sender_loops=settings.sender_loops,
                 ceiling=settings.send_batch,
             ),
-            in_flight=pool.connections,
+            max_unrecorded=settings.max_unrecorded_sends,
         ),
         breaker=RelayBreaker(settings.relay_probe_seconds, settings.relay_probe_max_seconds),
     )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.db import models
@@ -30,6 +30,15 @@ class ClaimedDelivery:
     delivery_id: str
     attempts: int  # counted attempts so far (the relay judged the message this many times)
     email: CertificateEmail | None  # None when the certificate cannot be emailed (not anchored)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A delivery's new state, stored only if the claim `claim_token` still holds it."""
+
+    claim_token: str
+    delivery_id: str
+    update: DeliveryUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,27 +146,27 @@ class Deliveries:
             )
             return set(session.scalars(select(models.Delivery.id).where(*held)))
 
-    def record(
-        self, token: str, updates: Sequence[tuple[str, DeliveryUpdate]], *, now: datetime
-    ) -> int:
-        """Stores outcomes, only for rows this claim still holds (a lease that ran out may have
-        been re-claimed by another sender, whose outcome then counts). Returns rows stored."""
-        if not updates:
+    def record(self, outcomes: Sequence[Outcome], *, now: datetime) -> int:
+        """Stores outcomes (of any claims), each only if its claim still holds the row (a lease
+        that ran out may have been re-claimed by another sender, whose outcome then counts).
+        Returns rows stored."""
+        if not outcomes:
             return 0
         rows = [
             {
-                "b_id": delivery_id,
-                "b_state": u.state,
-                "b_attempts": u.attempts,
-                "b_next": u.next_attempt_at,
-                "b_error": u.error[:2000],
-                "b_sent_at": now if u.state == SENT else None,
+                "b_id": o.delivery_id,
+                "b_token": o.claim_token,
+                "b_state": o.update.state,
+                "b_attempts": o.update.attempts,
+                "b_next": o.update.next_attempt_at,
+                "b_error": o.update.error[:2000],
+                "b_sent_at": now if o.update.state == SENT else None,
             }
-            for delivery_id, u in updates
+            for o in outcomes
         ]
         statement = (
             update(_TABLE)
-            .where(_TABLE.c.id == bindparam("b_id"), *_held_by(token))
+            .where(_TABLE.c.id == bindparam("b_id"), *_held_by(bindparam("b_token")))
             .values(
                 state=bindparam("b_state"),
                 attempts=bindparam("b_attempts"),
@@ -225,7 +234,7 @@ class Deliveries:
             )
 
 
-def _held_by(token: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+def _held_by(token: str | BindParameter[str]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """Rows that this claim still holds: claimed by it and not yet given an outcome."""
     return (_TABLE.c.state == SENDING, _TABLE.c.claim_token == token)
 

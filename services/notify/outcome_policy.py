@@ -1,9 +1,10 @@
 """Pure: what one send attempt means for its delivery, and how big a claim may be.
 
-An attempt is counted only when the relay judged the message (a reply to this message's
-MAIL/RCPT/DATA); a relay that cannot be reached, or that closes the channel (421), says nothing
-about the message, so the delivery goes back to the queue with its attempts untouched and the
-sender pauses instead (see relay_breaker.py).
+An attempt is counted when the relay judged the message (a reply to this message's RCPT/DATA)
+or may have taken it (the body went out and no answer came back). A relay that cannot be
+reached, that closes the channel (421) or that refuses our sender (MAIL FROM: a reply about
+our account) says nothing about the message, so the delivery goes back to the queue with its
+attempts untouched and the sender pauses instead (see relay_breaker.py).
 """
 
 from dataclasses import dataclass
@@ -35,6 +36,22 @@ class RelayUnavailable:
 
 
 @dataclass(frozen=True, slots=True)
+class SenderRefused:
+    """The relay refused MAIL FROM: our sender address or account, not this message."""
+
+    code: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unconfirmed:
+    """The body went out but no answer came (timeout, dropped connection): the relay may have
+    stored it, so this counts as an attempt and waits its backoff before any re-send."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Unsendable:
     """We cannot send this message at all (rendering refused it, no SMTPUTF8, not anchored)."""
 
@@ -48,7 +65,9 @@ class Unexpected:
     reason: str
 
 
-SendResult = Accepted | Refused | RelayUnavailable | Unsendable | Unexpected
+SendResult = (
+    Accepted | Refused | RelayUnavailable | SenderRefused | Unconfirmed | Unsendable | Unexpected
+)
 
 
 class Verdict(StrEnum):
@@ -84,13 +103,13 @@ def decide(
     """The new state of a delivery that had `attempts` counted attempts before this one."""
     if isinstance(result, Accepted):
         return DeliveryUpdate(Verdict.SENT, SENT, attempts + 1, now, "")
-    if isinstance(result, RelayUnavailable) or (
-        isinstance(result, Refused) and result.code == SERVICE_CLOSING
-    ):
-        reason = result.reason if isinstance(result, RelayUnavailable) else _reply(result)
+    unavailable = relay_unavailable_reason(result)
+    if unavailable is not None:
         return DeliveryUpdate(
-            Verdict.RELAY_UNAVAILABLE, PENDING, attempts, now, f"relay unavailable: {reason}"
+            Verdict.RELAY_UNAVAILABLE, PENDING, attempts, now, f"relay unavailable: {unavailable}"
         )
+    if isinstance(result, Unconfirmed):
+        return _retry_or_give_up(f"unconfirmed: {result.reason}", attempts + 1, policy, now)
     if isinstance(result, Unsendable):
         return DeliveryUpdate(Verdict.PERMANENT, FAILED, attempts + 1, now, result.reason)
     if isinstance(result, Refused) and result.code >= 500:
@@ -98,6 +117,17 @@ def decide(
     if isinstance(result, Refused):
         return _retry_or_give_up(_reply(result), attempts + 1, policy, now)
     return _retry_or_give_up(f"unexpected error: {result.reason}", attempts + 1, policy, now)
+
+
+def relay_unavailable_reason(result: SendResult) -> str | None:
+    """Why this result says nothing about the message, or None when it does."""
+    if isinstance(result, RelayUnavailable):
+        return result.reason
+    if isinstance(result, Refused) and result.code == SERVICE_CLOSING:
+        return _reply(result)
+    if isinstance(result, SenderRefused):
+        return f"sender refused: {result.code} {result.text}"
+    return None
 
 
 def _reply(refused: Refused) -> str:
@@ -124,6 +154,6 @@ def claim_size(
 
 
 def may_start_send(*, now: datetime, lease_until: datetime, send_margin: timedelta) -> bool:
-    """A send may start only if it can finish (within the SMTP timeout) before the lease ends:
-    after that another sender may own the delivery and would send it again."""
+    """A send may start only if it can finish (within its deadline, send_margin) before the
+    lease ends: after that another sender may own the delivery and would send it again."""
     return now + send_margin < lease_until

@@ -1,29 +1,29 @@
-"""Group commit of delivery outcomes: each sender waits until its outcome is stored, and the
-outcomes that arrive while one write is running go together in the next write.
+"""Group commit of delivery outcomes, shared by every sender loop of the process.
 
-So a message's sending slot is held until its outcome is durable: a crash at any moment
-re-sends at most the messages in flight (one per slot), while a fast relay still gets
-many outcomes per database write.
+A send's outcome is queued here once the relay answered (its SMTP connection is already free
+for the next message); the outcomes that arrive while one write runs go together in the next
+write, whichever claim they belong to (each row carries its claim token). A crash loses the
+outcomes not yet written: those messages may be sent again when their lease runs out. The
+sender loops bound how many there can be with one process-wide semaphore (see worker.py).
 """
 
 import asyncio
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
-from services.notify.outcome_policy import DeliveryUpdate
-
-Outcome = tuple[str, DeliveryUpdate]  # (delivery id, its new state)
+T = TypeVar("T")
 
 
-class OutcomeRecorder:
-    def __init__(self, write: Callable[[Sequence[Outcome]], object]) -> None:
+class OutcomeRecorder(Generic[T]):
+    def __init__(self, write: Callable[[Sequence[T]], object]) -> None:
         self._write = write  # blocking; runs in a worker thread
-        self._queued: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._queued: list[tuple[T, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def record(self, delivery_id: str, update: DeliveryUpdate) -> None:
+    async def record(self, outcome: T) -> None:
         """Returns once the outcome is stored; raises what the write raised."""
         stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queued.append(((delivery_id, update), stored))
+        self._queued.append((outcome, stored))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
         await stored

@@ -2,10 +2,18 @@
 
 Nothing raised while sending one message escapes `send`: every failure is that message's
 result, so one odd message can never stop the loop that sends the others.
+
+A send goes MAIL, RCPT, DATA in separate steps, so a failure says how far it got: before DATA
+the relay has not got the message (nothing judged, nothing counted); once DATA was issued the
+body may have gone out and been stored without our hearing the answer, so the send is
+Unconfirmed and counts as an attempt (a slow relay must not be handed the same message for
+ever).
 """
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import aiosmtplib
 
@@ -13,7 +21,9 @@ from services.notify.outcome_policy import (
     Accepted,
     Refused,
     RelayUnavailable,
+    SenderRefused,
     SendResult,
+    Unconfirmed,
     Unexpected,
     Unsendable,
 )
@@ -24,6 +34,19 @@ log = logging.getLogger(__name__)
 NO_SMTPUTF8 = (
     "the recipient's local part is not ASCII and the relay does not offer SMTPUTF8 (RFC 6531)"
 )
+SERVICE_CLOSING = 421
+_TRANSPORT_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
+
+
+class SmtpConnection:
+    """One pooled connection, lent to one send at a time."""
+
+    def __init__(self, pool: "SmtpPool", client: aiosmtplib.SMTP) -> None:
+        self._pool = pool
+        self._client = client
+
+    async def send(self, message: RenderedEmail) -> SendResult:
+        return await self._pool.send_on(self._client, message)
 
 
 class SmtpPool:
@@ -37,6 +60,7 @@ class SmtpPool:
         starttls: bool,
         implicit_tls: bool,
         timeout: float,
+        send_deadline: float,
         connections: int,
         mail_from: str,
     ) -> None:
@@ -49,26 +73,36 @@ class SmtpPool:
             "start_tls": starttls,
         }
         self._login = (username, password) if username and password else None
+        self._send_deadline = send_deadline
         self.connections = max(connections, 1)
         self._clients: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         for _ in range(self.connections):
             self._clients.put_nowait(aiosmtplib.SMTP(**self._options))
 
-    async def send(self, message: RenderedEmail) -> SendResult:
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[SmtpConnection]:
+        """Waits for a free connection; it goes back to the pool as soon as the block ends."""
         client = await self._clients.get()
         try:
-            return await self._send_on(client, message)
+            yield SmtpConnection(self, client)
         finally:
             self._clients.put_nowait(client)
 
+    async def send(self, message: RenderedEmail) -> SendResult:
+        async with self.connection() as connection:
+            return await connection.send(message)
+
     async def probe(self) -> bool:
-        """Does the relay answer (connect, log in if configured, NOOP)? Sends no mail."""
+        """Does the relay answer and accept our sender (connect, log in if configured, MAIL
+        FROM, RSET)? Sends no mail."""
         client = aiosmtplib.SMTP(**self._options)
         try:
-            await self._connect(client)
-            await client.noop()
+            async with asyncio.timeout(self._send_deadline):
+                await self._connect(client)
+                await client.mail(self._mail_from)
+                await client.rset()
             return True
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except _TRANSPORT_ERRORS as exc:
             log.info("SMTP relay probe failed: %s", exc)
             return False
         finally:
@@ -78,36 +112,48 @@ class SmtpPool:
         while not self._clients.empty():
             await _reset(self._clients.get_nowait())
 
-    async def _send_on(self, client: aiosmtplib.SMTP, message: RenderedEmail) -> SendResult:
+    async def send_on(self, client: aiosmtplib.SMTP, message: RenderedEmail) -> SendResult:
+        """One message on one connection, within the send deadline."""
         if not client.is_connected:
             try:
-                await self._connect(client)
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                async with asyncio.timeout(self._send_deadline):
+                    await self._connect(client)
+            except _TRANSPORT_ERRORS as exc:
                 # a refused connection or login is the relay's problem, not the message's
-                await _reset(client)
-                return RelayUnavailable(f"SMTP connect/login failed: {exc}")
+                client.close()
+                return RelayUnavailable(f"SMTP connect/login failed: {_describe(exc)}")
         if message.smtputf8 and not client.supports_extension("smtputf8"):
             return Unsendable(NO_SMTPUTF8)
-        options = ["SMTPUTF8"] if message.smtputf8 else []
+        stage = _Stage()
         try:
-            await client.sendmail(
-                self._mail_from, [message.recipient], message.data, mail_options=options
-            )
+            async with asyncio.timeout(self._send_deadline):
+                await self._transact(client, message, stage)
             return Accepted()
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            refusal = exc.recipients[0]
-            return Refused(refusal.code, refusal.message)
+        except aiosmtplib.SMTPSenderRefused as exc:
+            client.close()  # a reply about our sender or account, not about this message
+            return SenderRefused(exc.code, exc.message)
         except aiosmtplib.SMTPResponseException as exc:
-            if exc.code == 421:  # the relay closes the channel after a 421
-                await _reset(client)
+            await _end_transaction(client, exc.code)
             return Refused(exc.code, exc.message)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            await _reset(client)
-            return RelayUnavailable(f"{type(exc).__name__}: {exc}")
+        except _TRANSPORT_ERRORS as exc:
+            client.close()  # its state is unknown: the next send starts a fresh connection
+            if stage.data_issued:
+                return Unconfirmed(f"no answer once the message was sent: {_describe(exc)}")
+            return RelayUnavailable(_describe(exc))
         except Exception as exc:
-            await _reset(client)
+            client.close()
             log.exception("unexpected error sending %s", message.recipient)
             return Unexpected(f"{type(exc).__name__}: {exc}")
+
+    async def _transact(
+        self, client: aiosmtplib.SMTP, message: RenderedEmail, stage: "_Stage"
+    ) -> None:
+        encoding = "utf-8" if message.smtputf8 else "ascii"
+        options = ["SMTPUTF8"] if message.smtputf8 else []
+        await client.mail(self._mail_from, options=options, encoding=encoding)
+        await client.rcpt(message.recipient, encoding=encoding)
+        stage.data_issued = True  # from here the relay may have the message
+        await client.data(message.data)
 
     async def _connect(self, client: aiosmtplib.SMTP) -> None:
         await client.connect()
@@ -115,6 +161,26 @@ class SmtpPool:
             await client.ehlo()  # now, so the relay's extensions (SMTPUTF8) are known
         if self._login:
             await client.login(*self._login)
+
+
+class _Stage:
+    data_issued = False
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+async def _end_transaction(client: aiosmtplib.SMTP, code: int) -> None:
+    """After a refusal the connection serves the next message, once the transaction is reset;
+    a 421 means the relay closes the channel."""
+    if code == SERVICE_CLOSING or not client.is_connected:
+        client.close()
+        return
+    try:
+        await client.rset()
+    except Exception:
+        client.close()
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:

@@ -11,6 +11,8 @@ class NotifySettings(CommonSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     smtp_implicit_tls: bool = False
+    # each SMTP command's reply; a whole send (connect, EHLO, login, MAIL, RCPT, DATA and the
+    # body: several replies) is also cut off after half a claim lease (see send_deadline_seconds)
     smtp_timeout_seconds: float = 30.0
     # parallel SMTP connections, each reused for many messages
     smtp_connections: int = 4
@@ -26,8 +28,9 @@ class NotifySettings(CommonSettings):
     retry_backoff_seconds: float = 10.0
     retry_backoff_max_seconds: float = 3600.0
     # a claim holds its deliveries this long unless its heartbeat renews it (every quarter);
-    # a crashed notify's deliveries are due again within one lease. Keep it above twice the
-    # SMTP timeout: a send starts only with half a lease left.
+    # a crashed notify's deliveries are due again within one lease. A send starts only with
+    # half a lease left and is cut off after half a lease, so it never outlives the lease:
+    # keep the lease above twice the slowest whole send you want to wait for.
     claim_lease_seconds: float = 60.0
     # relay circuit breaker: first probe after this, doubling up to the maximum
     relay_probe_seconds: float = 1.0
@@ -36,3 +39,11 @@ class NotifySettings(CommonSettings):
     send_batch: int = 200
     # concurrent claim-render-send loops: one claims from the database while another sends
     sender_loops: int = 2
+    # messages sent but whose outcome is not yet stored, across the process: the most a crash
+    # (SIGKILL, power loss) can send twice; more lets the relay run ahead of database writes
+    max_unrecorded_sends: int = 64
+
+    @property
+    def send_deadline_seconds(self) -> float:
+        """The whole of one send, however many replies it waits for: half a claim lease."""
+        return self.claim_lease_seconds / 2

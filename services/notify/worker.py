@@ -2,14 +2,18 @@
 
 A sender loop claims a small batch of due deliveries (sized to the rate so it fits in its
 lease), keeps the lease alive with a heartbeat while it works, checks the lease before each
-send, and records each outcome as it happens. When the relay stops answering it pauses (see
-relay_breaker.py) and gives back what it has not tried, spending no attempts.
+send, and hands each outcome to the process's one recorder (group commit) as soon as the relay
+answered, freeing the SMTP connection for the next message. When the relay stops answering it
+pauses (see relay_breaker.py) and gives back what it has not tried, spending no attempts.
+
+Crash bound: a message is sent only while holding one of `max_unrecorded` process-wide permits,
+released when its outcome is stored; a SIGKILL re-sends at most that many messages.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,9 +23,10 @@ from certflow import bus
 from certflow.rate_limit import TokenBucket
 from certflow.telemetry import extract_context
 from certflow.v1 import events_pb2
-from services.notify.deliveries import Claim, ClaimedDelivery, Deliveries
+from services.notify.deliveries import Claim, ClaimedDelivery, Deliveries, Outcome
 from services.notify.outcome_policy import (
     RetryPolicy,
+    SenderRefused,
     SendResult,
     Unexpected,
     Unsendable,
@@ -29,9 +34,15 @@ from services.notify.outcome_policy import (
     decide,
     may_start_send,
 )
-from services.notify.recording import Outcome, OutcomeRecorder
+from services.notify.recording import OutcomeRecorder
 from services.notify.relay_breaker import RelayBreaker
-from services.notify.rendering import Sender, Unaddressable, UnsafeHeader, render
+from services.notify.rendering import (
+    RenderedEmail,
+    Sender,
+    Unaddressable,
+    UnsafeHeader,
+    render,
+)
 from services.notify.sender import SmtpPool
 
 log = logging.getLogger(__name__)
@@ -49,12 +60,13 @@ class SendingRules:
     retry: RetryPolicy
     lease: timedelta  # how long a claim holds its deliveries without a heartbeat
     claim_size: int  # see outcome_policy.claim_size
-    in_flight: int  # concurrent sends, one per SMTP connection
+    max_unrecorded: int  # sent but not yet stored, process-wide: what a crash may re-send
 
     @property
     def send_margin(self) -> timedelta:
-        """A send starts only with at least half a lease left (heartbeats renew it every
-        quarter lease, so this stops sending only when renewals fail)."""
+        """A send starts only with at least half a lease left and is cut off after half a lease
+        (the pool's send deadline), so it ends before the lease even if no heartbeat renews it
+        (heartbeats renew it every quarter lease)."""
         return self.lease / 2
 
 
@@ -74,31 +86,75 @@ class Sending:
         return self.clock().timestamp()
 
 
+def create_retry_delay(failures: int) -> float:
+    """Seconds before JetStream redelivers a message whose deliveries could not be stored."""
+    return min(0.5 * 2 ** max(failures - 1, 0), 30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """What every sender loop of the process shares to store outcomes: one group-commit
+    recorder, and the permits bounding the messages sent but not yet stored."""
+
+    recorder: OutcomeRecorder[Outcome]
+    unrecorded: asyncio.Semaphore
+
+
 class Notifier:
     def __init__(self, sending: Sending) -> None:
-        self._s = sending
+        self._sending = sending
         self._deliveries = sending.deliveries
         self._breaker = sending.breaker
         self._probe_lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
+        self._recording = Recording(
+            OutcomeRecorder(self._write_outcomes),
+            asyncio.Semaphore(max(sending.rules.max_unrecorded, 1)),
+        )
+        self._create_failures = 0  # consecutive: sets the redelivery delay
+        self.poison_messages = 0
 
     async def consume(self, subscription, stopping: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
+        """Stores a delivery per anchored certificate; a database error is a pause (the message
+        comes back after a backoff), never the end of the loop."""
         while not stopping.is_set():
             for message in await bus.fetch(subscription, 50, wait_seconds=0.25):
-                try:
-                    event = events_pb2.CertificatesAnchoredEvent.FromString(message.data)
-                except Exception:
-                    log.error("poison message on %s terminated", message.subject)
-                    await message.term()
-                    continue
-                with tracer.start_as_current_span(
-                    "notify.create_deliveries",
-                    context=extract_context(message.headers),
-                    attributes={"certflow.window_id": event.window_id},
-                ):
-                    await asyncio.to_thread(self._deliveries.create, list(event.certificate_ids))
-                await message.ack()  # deliveries are stored: the database drives sending now
-                self._wakeup.set()
+                await self._take_message(message)
+
+    async def _take_message(self, message) -> None:  # type: ignore[no-untyped-def]
+        try:
+            event = events_pb2.CertificatesAnchoredEvent.FromString(message.data)
+        except Exception:
+            self.poison_messages += 1
+            log.error(
+                "poison message on %s terminated (%d so far)", message.subject, self.poison_messages
+            )
+            await _settle(message.term())
+            return
+        try:
+            with tracer.start_as_current_span(
+                "notify.create_deliveries",
+                context=extract_context(message.headers),
+                attributes={"certflow.window_id": event.window_id},
+            ):
+                await asyncio.to_thread(self._deliveries.create, list(event.certificate_ids))
+        except Exception as exc:
+            self._create_failures += 1
+            delay = create_retry_delay(self._create_failures)
+            log.warning(
+                "storing deliveries of window %s failed (%s: %s); redelivered in %.1f s",
+                event.window_id,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
+            await _settle(message.nak(delay=delay))
+            return
+        self._create_failures = 0
+        # deliveries are stored: the database drives sending now (a lost ack only redelivers
+        # the message, and creating its deliveries again adds nothing)
+        await _settle(message.ack())
+        self._wakeup.set()
 
     async def send(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -109,21 +165,21 @@ class Notifier:
                 with tracer.start_as_current_span(
                     "notify.send_emails", attributes={"certflow.count": len(claim.deliveries)}
                 ):
-                    await ClaimWork(self._s, claim, stopping).run()
-                if len(claim.deliveries) == self._s.rules.claim_size:
+                    await ClaimWork(self._sending, self._recording, claim, stopping).run()
+                if len(claim.deliveries) == self._sending.rules.claim_size:
                     continue
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=0.5)
 
     async def _claim(self) -> Claim | None:
-        now = self._s.clock()
+        now = self._sending.clock()
         try:
             return await asyncio.to_thread(
                 self._deliveries.claim,
-                self._s.rules.claim_size,
+                self._sending.rules.claim_size,
                 now=now,
-                lease_until=now + self._s.rules.lease,
+                lease_until=now + self._sending.rules.lease,
             )
         except Exception:
             log.exception("claiming deliveries failed")
@@ -134,26 +190,29 @@ class Notifier:
         while self._breaker.is_open:
             if stopping.is_set():
                 return False
-            wait = self._breaker.seconds_until_probe(self._s.seconds())
+            wait = self._breaker.seconds_until_probe(self._sending.seconds())
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), timeout=min(wait, 1.0))
                 continue
             async with self._probe_lock:  # one probe for all sender loops
-                if self._breaker.probe_due(self._s.seconds()):
+                if self._breaker.probe_due(self._sending.seconds()):
                     await self._probe()
         return not stopping.is_set()
 
+    def _write_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        self._deliveries.record(outcomes, now=self._sending.clock())
+
     async def _probe(self) -> None:
-        if await self._s.pool.probe():
+        if await self._sending.pool.probe():
             self._breaker.relay_answered()
             log.info("SMTP relay answers again: sending resumes")
         else:
-            self._breaker.relay_failed(self._s.seconds())
+            self._breaker.relay_failed(self._sending.seconds())
             log.warning(
                 "SMTP relay unavailable (probe %d failed); next probe in %.1f s",
                 self._breaker.failures,
-                self._breaker.seconds_until_probe(self._s.seconds()),
+                self._breaker.seconds_until_probe(self._sending.seconds()),
             )
 
 
@@ -161,96 +220,119 @@ class ClaimWork:
     """Sends one claim's deliveries, each outcome stored as it happens; on the way out, gives
     back every delivery it did not try."""
 
-    def __init__(self, sending: Sending, claim: Claim, stopping: asyncio.Event) -> None:
-        self._n = sending  # short: used on every line
+    def __init__(
+        self, sending: Sending, recording: Recording, claim: Claim, stopping: asyncio.Event
+    ) -> None:
+        self._sending = sending
+        self._recording = recording
         self._claim = claim
         self._stopping = stopping
         self._lease_until = claim.lease_until
         self._started: set[str] = set()  # handed to rendering/SMTP
-        self._decided: set[str] = set()  # outcome stored
         self._lost: set[str] = set()  # re-claimed by another sender: not ours to send
         self._recording_failed = False
-        self._recorder = OutcomeRecorder(self._write)
 
     async def run(self) -> None:
-        slots = asyncio.Semaphore(self._n.rules.in_flight)
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
-            await asyncio.gather(*(self._deliver(d, slots) for d in self._claim.deliveries))
+            await asyncio.gather(*(self._deliver(d) for d in self._claim.deliveries))
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             await self._release_untried()
 
-    async def _deliver(self, delivery: ClaimedDelivery, slots: asyncio.Semaphore) -> None:
-        async with slots:  # held until the outcome is stored: bounds re-sends after a crash
-            await self._n.rate.take()
-            if not self._may_send(delivery):
+    async def _deliver(self, delivery: ClaimedDelivery) -> None:
+        if not self._may_send(delivery):  # before any wait: stopping skips the rest at once
+            return
+        async with self._recording.unrecorded:  # held until the outcome is stored
+            if not self._may_send(delivery) or not await self._rate_token():
                 return
-            self._started.add(delivery.delivery_id)
             result = await self._attempt(delivery)
+            if result is None:  # the lease or the relay changed while waiting for a connection
+                return
             update = decide(
                 result,
                 attempts=delivery.attempts,
-                policy=self._n.rules.retry,
-                now=self._n.clock(),
+                policy=self._sending.rules.retry,
+                now=self._sending.clock(),
             )
             self._note_relay(update.verdict, result)
+            outcome = Outcome(self._claim.token, delivery.delivery_id, update)
             try:
-                await self._recorder.record(delivery.delivery_id, update)
-                self._decided.add(delivery.delivery_id)
+                await self._recording.recorder.record(outcome)
             except Exception:
                 # sent but not recorded: stop, so a database outage re-sends at most these
                 self._recording_failed = True
                 log.exception("recording the outcome of delivery %s failed", delivery.delivery_id)
 
+    async def _rate_token(self) -> bool:
+        """Waits for the shared rate to allow one more message; False if stopping first."""
+        rate = self._sending.rate
+        while not rate.try_take():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=rate.wait_time())
+                return False
+        return True
+
     def _may_send(self, delivery: ClaimedDelivery) -> bool:
         return not (
             self._stopping.is_set()
             or self._recording_failed
-            or self._n.breaker.is_open
+            or self._sending.breaker.is_open
             or delivery.delivery_id in self._lost
             or not may_start_send(
-                now=self._n.clock(),
+                now=self._sending.clock(),
                 lease_until=self._lease_until,
-                send_margin=self._n.rules.send_margin,
+                send_margin=self._sending.rules.send_margin,
             )
         )
 
-    async def _attempt(self, delivery: ClaimedDelivery) -> SendResult:
-        """Renders and sends one message; whatever goes wrong is this message's result."""
+    async def _attempt(self, delivery: ClaimedDelivery) -> SendResult | None:
+        """Renders and sends one message; whatever goes wrong is this message's result. None:
+        not tried after all (checked again once a connection is free)."""
+        rendered = self._render(delivery)
+        if not isinstance(rendered, RenderedEmail):
+            self._started.add(delivery.delivery_id)
+            return rendered
+        async with self._sending.pool.connection() as smtp:
+            if not self._may_send(delivery):
+                return None
+            self._started.add(delivery.delivery_id)
+            try:
+                return await smtp.send(rendered)
+            except Exception as exc:
+                log.exception("sending delivery %s failed", delivery.delivery_id)
+                return Unexpected(f"{type(exc).__name__}: {exc}")
+
+    def _render(self, delivery: ClaimedDelivery) -> RenderedEmail | Unsendable:
         if delivery.email is None:
             return Unsendable("certificate not anchored")
         try:
-            message = render(delivery.email, self._n.sender)
+            return render(delivery.email, self._sending.sender)
         except (UnsafeHeader, Unaddressable) as exc:
             return Unsendable(str(exc))
         except Exception as exc:
             log.exception("rendering delivery %s failed", delivery.delivery_id)
             return Unsendable(f"rendering failed: {type(exc).__name__}: {exc}")
-        try:
-            return await self._n.pool.send(message)
-        except Exception as exc:
-            log.exception("sending delivery %s failed", delivery.delivery_id)
-            return Unexpected(f"{type(exc).__name__}: {exc}")
 
     def _note_relay(self, verdict: Verdict, result: SendResult) -> None:
+        breaker = self._sending.breaker
         if verdict is Verdict.RELAY_UNAVAILABLE:
-            if not self._n.breaker.is_open:
-                log.warning("SMTP relay unavailable: pausing sends (%s)", result)
-            self._n.breaker.relay_failed(self._n.seconds())
+            if not breaker.is_open:  # once per opening, not per message
+                _log_relay_pause(result)
+            breaker.relay_failed(self._sending.seconds())
         elif not isinstance(result, Unsendable):
-            self._n.breaker.relay_answered()
+            breaker.relay_answered()
 
     async def _heartbeat(self) -> None:
-        lease = self._n.rules.lease
+        lease = self._sending.rules.lease
         while True:
             await asyncio.sleep(lease.total_seconds() / 4)
-            until = self._n.clock() + lease
+            until = self._sending.clock() + lease
             try:
                 held = await asyncio.to_thread(
-                    self._n.deliveries.extend, self._claim.token, lease_until=until
+                    self._sending.deliveries.extend, self._claim.token, lease_until=until
                 )
             except Exception:
                 log.warning("renewing the claim lease failed; sends stop before it ends")
@@ -268,12 +350,32 @@ class ClaimWork:
             return
         try:
             await asyncio.to_thread(
-                self._n.deliveries.release, self._claim.token, untried, now=self._n.clock()
+                self._sending.deliveries.release,
+                self._claim.token,
+                untried,
+                now=self._sending.clock(),
             )
         except Exception:
             log.exception(
                 "giving back %d deliveries failed; their lease returns them", len(untried)
             )
 
-    def _write(self, outcomes: Sequence[Outcome]) -> None:
-        self._n.deliveries.record(self._claim.token, outcomes, now=self._n.clock())
+
+def _log_relay_pause(result: SendResult) -> None:
+    if isinstance(result, SenderRefused):
+        log.error(
+            "SMTP relay refuses our sender (MAIL FROM: %d %s): a configuration problem "
+            "(CERTFLOW_MAIL_FROM, SMTP account or credentials); pausing sends",
+            result.code,
+            result.text,
+        )
+    else:
+        log.warning("SMTP relay unavailable: pausing sends (%s)", result)
+
+
+async def _settle(acknowledgement: Awaitable[None]) -> None:
+    """Acks, naks and terms are best effort: a lost one means JetStream redelivers."""
+    try:
+        await acknowledgement
+    except Exception as exc:
+        log.warning("acknowledging a message failed (%s); it will be redelivered", exc)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from certflow.db import models
 from certflow.db.engine import make_engine, make_session_factory
 from certflow.db.migrate import upgrade
-from services.notify.deliveries import Deliveries
+from services.notify.deliveries import Deliveries, Outcome
 from services.notify.outcome_policy import (
     FAILED,
     PENDING,
@@ -92,11 +92,11 @@ def test_outcomes_are_recorded_only_by_the_claim_that_holds_the_row(store, sessi
     current = store.claim(10, now=T0 + LEASE, lease_until=T0 + 2 * LEASE)
     delivery_id = current.deliveries[0].delivery_id
     sent = decide(Accepted(), attempts=0, policy=POLICY, now=T0)
-    assert store.record(stale.token, [(delivery_id, sent)], now=T0) == 0
+    assert store.record([Outcome(stale.token, delivery_id, sent)], now=T0) == 0
     assert states(sessions)[delivery_id] == (SENDING, 0)
-    assert store.record(current.token, [(delivery_id, sent)], now=T0) == 1
+    assert store.record([Outcome(current.token, delivery_id, sent)], now=T0) == 1
     assert states(sessions)[delivery_id] == (SENT, 1)
-    assert store.record(current.token, [(delivery_id, sent)], now=T0) == 0  # once only
+    assert store.record([Outcome(current.token, delivery_id, sent)], now=T0) == 0  # once only
 
 
 def test_attempts_count_only_relay_judgements_and_retries_wait_their_backoff(store, sessions):
@@ -106,16 +106,16 @@ def test_attempts_count_only_relay_judgements_and_retries_wait_their_backoff(sto
         claim = store.claim(1, now=now, lease_until=now + LEASE)
         (d,) = claim.deliveries
         update = decide(RelayUnavailable("refused"), attempts=d.attempts, policy=POLICY, now=now)
-        store.record(claim.token, [(d.delivery_id, update)], now=now)
+        store.record([Outcome(claim.token, d.delivery_id, update)], now=now)
     assert states(sessions)[d.delivery_id] == (PENDING, 0)
     claim = store.claim(1, now=now, lease_until=now + LEASE)
     update = decide(Refused(451, "later"), attempts=0, policy=POLICY, now=now)
-    store.record(claim.token, [(d.delivery_id, update)], now=now)
+    store.record([Outcome(claim.token, d.delivery_id, update)], now=now)
     assert states(sessions)[d.delivery_id] == (PENDING, 1)
     assert store.claim(1, now=now + timedelta(seconds=4), lease_until=now).deliveries == []
     claim = store.claim(1, now=now + timedelta(seconds=5), lease_until=now + LEASE)
     update = decide(Refused(451, "later"), attempts=1, policy=POLICY, now=now)
-    store.record(claim.token, [(d.delivery_id, update)], now=now)
+    store.record([Outcome(claim.token, d.delivery_id, update)], now=now)
     assert states(sessions)[d.delivery_id] == (FAILED, 2)  # budget of 2 spent by the relay
 
 
@@ -134,9 +134,9 @@ def test_re_drive_requeues_failed_deliveries_once_per_request_id(store, sessions
     claim = store.claim(10, now=datetime.now(UTC), lease_until=datetime.now(UTC) + LEASE)
     refused = decide(Refused(550, "no such user"), attempts=0, policy=POLICY, now=T0)
     sent = decide(Accepted(), attempts=0, policy=POLICY, now=T0)
-    outcomes = [(d.delivery_id, refused) for d in claim.deliveries[:2]]
-    outcomes.append((claim.deliveries[2].delivery_id, sent))
-    store.record(claim.token, outcomes, now=T0)
+    outcomes = [Outcome(claim.token, d.delivery_id, refused) for d in claim.deliveries[:2]]
+    outcomes.append(Outcome(claim.token, claim.deliveries[2].delivery_id, sent))
+    store.record(outcomes, now=T0)
     assert store.retry_failed(batch_id, "redrive-1", now=T0) == 2
     assert sorted(states(sessions).values()) == [(PENDING, 0), (PENDING, 0), (SENT, 1)]
     assert store.retry_failed(batch_id, "redrive-1", now=T0) == 2  # same request, same answer

@@ -23,6 +23,7 @@ from services.notify.outcome_policy import (
     Refused,
     RelayUnavailable,
     RetryPolicy,
+    Unconfirmed,
     Unsendable,
     Verdict,
     decide,
@@ -54,6 +55,7 @@ def pool_for(port: int, connections: int = 1) -> SmtpPool:
         starttls=False,
         implicit_tls=False,
         timeout=5,
+        send_deadline=10,
         connections=connections,
         mail_from="certificates@uni.example",
     )
@@ -111,7 +113,8 @@ async def test_each_relay_reply_maps_to_its_outcome(tmp_path, behaviour, expecte
     assert len(stored) == (1 if verdict is Verdict.SENT else 0)
 
 
-async def test_a_connection_dropped_mid_data_is_relay_unavailable(tmp_path):
+async def test_a_connection_dropped_after_the_body_is_unconfirmed_and_counted(tmp_path):
+    """The relay got the body and vanished: it may have stored it, so the attempt counts."""
     server, port = await start_relay(tmp_path, RelayBehaviour(drop_every=1))
     pool = pool_for(port)
     try:
@@ -119,8 +122,8 @@ async def test_a_connection_dropped_mid_data_is_relay_unavailable(tmp_path):
     finally:
         await pool.close()
         server.close()
-    assert isinstance(result, RelayUnavailable)
-    assert list(tmp_path.glob("*.eml")) == []
+    assert isinstance(result, Unconfirmed)
+    assert decide(result, attempts=0, policy=RetryPolicy(), now=_now()).verdict is Verdict.RETRY
 
 
 async def test_a_relay_that_is_not_there_is_unavailable_and_a_probe_says_so(tmp_path):
@@ -229,7 +232,7 @@ def _sending(store: Deliveries, pool: SmtpPool) -> Sending:
             retry=RetryPolicy(max_attempts=50, backoff_base=timedelta(milliseconds=20)),
             lease=timedelta(seconds=5),
             claim_size=5,
-            in_flight=pool.connections,
+            max_unrecorded=8,
         ),
         breaker=RelayBreaker(probe_delay=0.05, max_probe_delay=0.2),
     )
