@@ -10,6 +10,7 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -99,12 +100,16 @@ def _cpus() -> int:
     return os.cpu_count() or 0
 
 
+def _rss_of(service: str) -> Callable[[SizeResult], str]:
+    return lambda r: f"{r.peak_rss_mb.get(service, 0):.0f} MB"
+
+
 def print_table(results: list[SizeResult], database: str) -> None:
     table = Table(title=f"certflow benchmark ({database}); times from the first byte uploaded")
     table.add_column("metric")
     for r in results:
         table.add_column(f"{r.rows:,} rows", justify="right")
-    rows = [
+    rows: list[tuple[str, Callable[[SizeResult], str]]] = [
         ("accepted / rejected", lambda r: f"{r.accepted:,} / {r.rejected:,}"),
         ("(a) all stored", lambda r: f"{r.stored_s:.2f}s  {r.stored_per_s:,.0f}/s"),
         ("(b) all anchored + proofs", lambda r: f"{r.anchored_s:.2f}s  {r.anchored_per_s:,.0f}/s"),
@@ -116,8 +121,7 @@ def print_table(results: list[SizeResult], database: str) -> None:
         ("look-up p50 / p99", lambda r: f"{r.lookup_p50_ms:.1f} / {r.lookup_p99_ms:.1f} ms"),
     ]
     rows += [
-        (f"peak RSS {name}", lambda r, n=name: f"{r.peak_rss_mb.get(n, 0):.0f} MB")
-        for name in ("ingest", "anchor", "notify", "verify")
+        (f"peak RSS {name}", _rss_of(name)) for name in ("ingest", "anchor", "notify", "verify")
     ]
     for label, render in rows:
         table.add_row(label, *(render(r) for r in results))

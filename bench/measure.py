@@ -3,6 +3,7 @@
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def run_size(
     database_url: str,
     lookups: int,
     concurrency: int,
-    progress,  # type: ignore[no-untyped-def]
+    progress: Callable[[str], None],
 ) -> SizeResult:
     options = StackOptions(
         state_dir=state_dir,
@@ -117,7 +118,7 @@ def run_size(
         rate, p50, p99 = asyncio.run(
             verify_lookups(stack.verify_http_url, ids, lookups, concurrency)
         )
-        rss = {name: peak_rss_mb(stack.processes[name].popen.pid) for name in SERVICES}
+        rss = {name: peak_rss_mb(stack.processes[name].pid) for name in SERVICES}
         client.close()
     return SizeResult(
         rows=dataset.rows,

@@ -4,6 +4,7 @@ A file is read to its end before anything is issued: a file that cannot be parse
 is refused whole, so valid rows never vanish silently behind an unreadable line.
 """
 
+import _csv
 import csv
 import io
 import re
@@ -143,7 +144,7 @@ def read_csv(data: bytes, *, max_rows: int, cancel: CancelSignal = NOT_CANCELLED
     return CsvFile(columns, custom_columns, rows)
 
 
-def _records(reader: "csv._reader") -> Iterator[tuple[int, list[str]]]:
+def _records(reader: "_csv.Reader") -> Iterator[tuple[int, list[str]]]:
     """(line where the record starts, cells); an unreadable record refuses the whole file.
 
     The line reported is the record's FIRST line: an unclosed quote makes the parser read on
@@ -164,7 +165,7 @@ def _records(reader: "csv._reader") -> Iterator[tuple[int, list[str]]]:
         yield start, cells
 
 
-def _rows(reader: "csv._reader", columns: tuple[str, ...], max_rows: int) -> Iterator[CsvRow]:
+def _rows(reader: "_csv.Reader", columns: tuple[str, ...], max_rows: int) -> Iterator[CsvRow]:
     data_rows = 0
     for row_number, cells in _records(reader):
         if not cells or all(not c.strip() for c in cells):

@@ -129,7 +129,9 @@ def show_verification(client: StackClient, stack: LocalStack, mail_path: Path) -
     # the default policy decodes RFC 2047 headers: show "Ana López <…>", not "=?utf-8?b?…?="
     message = email.message_from_bytes(mail_path.read_bytes(), policy=email.policy.default)
     attachment = next(p for p in message.walk() if p.get_filename())
-    document = json.loads(attachment.get_payload(decode=True))
+    payload = attachment.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    document = json.loads(payload)
     certificate_id = document["id"].removeprefix("urn:uuid:")
     result = client.verify_document(json.dumps(document))
     table = Table(

@@ -55,6 +55,12 @@ class ManagedProcess:
         return self
 
     @property
+    def pid(self) -> int:
+        if self.popen is None:
+            raise RuntimeError(f"{self.name} was never started")
+        return self.popen.pid
+
+    @property
     def running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 

@@ -34,14 +34,14 @@ class SignerLeaseHolder:
         expires = now + timedelta(seconds=self._ttl)
         # the comparison happens in SQL, where both backends order timestamps correctly
         with self._sessions.begin() as session:
-            result = session.execute(
+            # on the connection: a Core UPDATE's result is a cursor result with rowcount
+            result = session.connection().execute(
                 update(SignerLease)
                 .where(
                     SignerLease.sender_address == self._sender,
                     or_(SignerLease.holder == self._holder, SignerLease.expires_at < now),
                 )
                 .values(holder=self._holder, expires_at=expires)
-                .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:
                 return True

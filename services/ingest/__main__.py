@@ -1,6 +1,7 @@
 """Entrypoint: `python -m services.ingest` (or `certflow-ingest`)."""
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from certflow.core.document import IssuerProfile
@@ -32,7 +33,7 @@ async def serve(settings: IngestSettings) -> None:
         leaves_per_message=settings.leaves_per_message,
         trace_headers=inject_context,
         # use cases run in worker threads; wake the relay on the event loop's thread
-        on_committed=lambda: loop.call_soon_threadsafe(relay.wake),
+        on_committed=lambda: _call_soon(loop, relay.wake),
         allow_smtputf8=settings.allow_smtputf8_addresses,
     )
     uploads = ThreadPoolExecutor(settings.upload_workers, thread_name_prefix="ingest-upload")
@@ -48,6 +49,10 @@ async def serve(settings: IngestSettings) -> None:
     runtime.add_service(ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name)
     runtime.spawn(relay.run(runtime.stopping), "outbox-relay")
     await runtime.run()
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    loop.call_soon_threadsafe(callback)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from email.message import Message
 from pathlib import Path
+from typing import cast
 
 import grpc
 import pytest
@@ -54,7 +55,9 @@ def mails_to(stack) -> list[Message]:
 
 def attachment(message: Message) -> dict:
     part = next(p for p in message.walk() if p.get_filename())
-    return json.loads(part.get_payload(decode=True))
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return json.loads(payload)
 
 
 def test_invalid_rows_are_refused_with_reasons(graduates):
@@ -169,7 +172,7 @@ def test_bad_uploads_get_clear_grpc_errors(client, stack):
     with pytest.raises(grpc.RpcError) as info:
         client.upload_csv(b"\xff\xfe garbage", request_id="bad-1")
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    status = rpc_status.from_call(info.value)
+    status = rpc_status.from_call(cast(grpc.Call, info.value))
     details = [d for d in status.details if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)]
     info_detail = error_details_pb2.ErrorInfo()
     details[0].Unpack(info_detail)
@@ -286,7 +289,9 @@ def test_single_real_time_issue_joins_a_window_and_is_idempotent(stack, client, 
         )
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     violations = error_details_pb2.BadRequest()
-    next(d for d in rpc_status.from_call(info.value).details if d.Unpack(violations))
+    next(
+        d for d in rpc_status.from_call(cast(grpc.Call, info.value)).details if d.Unpack(violations)
+    )
     assert violations.field_violations[0].field == "email"
 
 

@@ -5,6 +5,7 @@ import asyncio
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import grpc
 import pytest
@@ -59,15 +60,16 @@ def test_a_service_whose_background_task_failed_exits_non_zero(tmp_path) -> None
     assert "background task loop failed" in done.stdout + done.stderr
 
 
-def _list_services(port: int, metadata: tuple = ()) -> list[str]:
+def _list_services(port: int, metadata: tuple[tuple[str, str], ...] = ()) -> list[str]:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         request = reflection_pb2.ServerReflectionRequest(list_services="")
-        responses = stub.ServerReflectionInfo(iter([request]), metadata=metadata, timeout=10)
+        info: Any = stub.ServerReflectionInfo  # typed Incomplete in types-grpcio-reflection
+        responses = info(iter([request]), metadata=metadata, timeout=10)
         return [s.name for r in responses for s in r.list_services_response.service]
 
 
-async def _serving(reflection: bool):
+async def _serving(reflection: bool) -> tuple[ServiceRuntime, asyncio.Task[None]]:
     runtime = ServiceRuntime(
         "test", port=0, host="127.0.0.1", token=TOKEN, grace_seconds=1, reflection=reflection
     )
