@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from email_validator import EmailNotValidError, validate_email
 
 from certflow.core.document import CertificateContent
+from certflow.core.visible_text import first_invisible_formatting
 
 MAX_NAME_LENGTH = 200
 MAX_TITLE_LENGTH = 300
@@ -23,28 +24,6 @@ _EARLIEST_DATE = date(1900, 1, 1)
 # than unicodedata.category per character on the hot path
 _CONTROL_EXCEPT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _CONTROL_EXCEPT_TAB_LF = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# Invisible characters that change how text is displayed: bidi overrides/isolates, zero-width
-# characters and every other format character (Cf), plus the Unicode line/paragraph separators
-_JOINERS = frozenset("\u200c\u200d")  # ZWNJ/ZWJ: needed inside words of Indic/Arabic scripts
-_LETTER_OR_MARK = ("L", "M")
-# Latin text never needs a joiner; there it only makes look-alike duplicates
-_FIRST_NON_LATIN = 0x0370
-
-
-def _format_characters() -> re.Pattern[str]:
-    """One character class of every Cf code point this Python's Unicode database knows."""
-    code_points = [c for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"]
-    ranges: list[tuple[int, int]] = []
-    for c in code_points:
-        if ranges and ranges[-1][1] == c - 1:
-            ranges[-1] = (ranges[-1][0], c)
-        else:
-            ranges.append((c, c))
-    members = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
-    return re.compile(f"[{members}\u2028\u2029]")
-
-
-_FORMAT_CHARACTER = _format_characters()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,26 +52,14 @@ def header_unsafe(value: str) -> str | None:
 def invisible_formatting(value: str) -> str | None:
     """The first display-altering invisible character in value, as "U+XXXX (NAME)", or None.
 
-    ZWNJ/ZWJ are allowed between two non-Latin letters or marks (e.g. after a Devanagari virama,
-    inside a Persian word), where scripts need them; anywhere else they only hide or spoof.
+    The rule is shared with verify's display (certflow.core.visible_text): ZWNJ/ZWJ are allowed
+    between two non-Latin letters or marks (a Devanagari virama, a Persian word), where scripts
+    need them; anywhere else they only hide or spoof.
     """
-    for match in _FORMAT_CHARACTER.finditer(value):  # no match at all on the hot path
-        index = match.start()
-        if value[index] in _JOINERS and _joins_letters(value, index):
-            continue
-        code_point = ord(value[index])
-        return f"U+{code_point:04X} ({unicodedata.name(value[index], 'FORMAT CHARACTER')})"
-    return None
-
-
-def _joins_letters(value: str, index: int) -> bool:
-    if index == 0 or index == len(value) - 1:
-        return False
-    neighbours = (value[index - 1], value[index + 1])
-    return all(
-        ord(c) >= _FIRST_NON_LATIN and unicodedata.category(c).startswith(_LETTER_OR_MARK)
-        for c in neighbours
-    )
+    character = first_invisible_formatting(value)
+    if character is None:
+        return None
+    return f"U+{ord(character):04X} ({unicodedata.name(character, 'FORMAT CHARACTER')})"
 
 
 def _unsafe_text(value: str) -> str | None:

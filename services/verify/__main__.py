@@ -27,7 +27,11 @@ async def serve(settings: VerifySettings) -> None:
     runtime.on_shutdown(registry.close)
     lookups = CertificateLookups(sessions)
     revocations = RevocationIndex(
-        registry, poll_seconds=settings.revocation_poll_seconds, sync_seconds=deadline
+        registry,
+        first_block=settings.registry_first_block,
+        blocks_per_request=settings.revocation_sync_blocks,
+        poll_seconds=settings.revocation_poll_seconds,
+        sync_seconds=settings.revocation_sync_seconds,
     )
     runtime.spawn(revocations.follow(runtime.stopping), "follow-revocations")
     verifier = Verifier(

@@ -14,8 +14,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from certflow.errors import DomainError, InvalidInput, NotFound, TooLarge, Unavailable
 from certflow.rate_limit import KeyedRateLimiter
+from services.verify.by_id import verify_by_id
 from services.verify.lookups import CertificateLookups
-from services.verify.servicer import verify_by_id
 from services.verify.verification import Verification, Verifier
 
 _PAGES = Environment(

@@ -5,6 +5,7 @@ import asyncio
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.db.read_models import StoredCertificate, load_certificate
+from services.verify.by_id import is_certificate_id
 
 
 class CertificateLookups:
@@ -16,14 +17,10 @@ class CertificateLookups:
             return load_certificate(session, certificate_id)
 
     async def find(self, certificate_id: str) -> StoredCertificate | None:
-        if not _plausible_id(certificate_id):
+        if not is_certificate_id(certificate_id):
             return None
         return await asyncio.to_thread(self._load, certificate_id)
 
     async def is_pending(self, certificate_id: str) -> bool:
         stored = await self.find(certificate_id)
         return stored is not None and not stored.anchored
-
-
-def _plausible_id(certificate_id: str) -> bool:
-    return 0 < len(certificate_id) <= 36 and all(c in "0123456789abcdef-" for c in certificate_id)

@@ -12,8 +12,9 @@ from certflow.grpc_errors import translate_errors
 from certflow.proto_time import to_timestamp
 from certflow.rate_limit import KeyedRateLimiter
 from certflow.v1 import verify_service_pb2 as pb
+from services.verify.by_id import echoed_id, verify_by_id
 from services.verify.lookups import CertificateLookups
-from services.verify.verification import NOT_FOUND, PENDING, Verification, Verifier
+from services.verify.verification import Verification, Verifier
 
 M = TypeVar("M", bound=Message)
 
@@ -76,21 +77,6 @@ def add_verify_service(servicer: "VerifyServicer", server: grpc.aio.Server) -> N
     server.add_registered_method_handlers(SERVICE_NAME, handlers)
 
 
-async def verify_by_id(
-    verifier: Verifier, lookups: CertificateLookups, certificate_id: str
-) -> Verification:
-    stored = await lookups.find(certificate_id)
-    if stored is None:
-        return Verification(NOT_FOUND, certificate_id=certificate_id).finish(NOT_FOUND)
-    if not stored.anchored:
-        result = Verification(
-            PENDING, certificate_id=certificate_id, recipient_name=stored.recipient_name
-        )
-        result.title = stored.title
-        return result.finish(PENDING)
-    return await verifier.verify(stored.document)
-
-
 class VerifyServicer:
     def __init__(
         self,
@@ -144,7 +130,7 @@ class VerifyServicer:
         request = _readable(unread)
         stored = await self._lookups.find(request.certificate_id)
         if stored is None:
-            shown = request.certificate_id[:64]  # echoed: keep the status message small
+            shown = echoed_id(request.certificate_id)  # keep the status message small
             raise NotFound("CERTIFICATE_NOT_FOUND", f"no certificate {shown!r}")
         if not stored.anchored:
             raise NotFound(

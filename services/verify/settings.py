@@ -17,6 +17,13 @@ class VerifySettings(CommonSettings):
     anchor_cache_seconds: float = 300.0
     # how often revocation events are followed; a revocation shows within about this long
     revocation_poll_seconds: float = 2.0
+    # the registry's deployment block: revocation events are followed from there
+    registry_first_block: int = 0
+    # blocks per getLogs request while following revocations (providers cap the range)
+    revocation_sync_blocks: int = 5_000
+    # how long one round of following may take (many ranges on a long chain) before it is
+    # given up; the next round resumes from the last range done
+    revocation_sync_seconds: float = 30.0
     # how long one verification waits for the chain before answering CHAIN_UNAVAILABLE
     # (HTTP 503 / gRPC UNAVAILABLE); web3's own retries are off on this path
     verify_deadline_seconds: float = 5.0

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from certflow.core.document import (
     AnchorProof,
@@ -30,7 +30,7 @@ from certflow.core.document import (
 from certflow.core.json_limits import MAX_JSON_DEPTH, JsonTooDeep, check_json_depth
 from certflow.core.merkle import verify_proof
 from certflow.errors import DomainError, FieldViolation, InvalidInput, Unavailable
-from services.verify.display import displayable
+from services.verify.display import shown
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class Verification:
 
     def finish(self, status: str) -> "Verification":
         """Stops at a failed step; later steps are reported as skipped. Every text is made safe
-        to display, and a neutralised name or title is flagged."""
+        to display, and a neutralised or shortened name or title is flagged."""
         self.status = status
         done = {c.name for c in self.checks}
         self.checks += [Check(n, SKIPPED, "not run") for n in CHECK_ORDER if n not in done]
@@ -73,17 +73,18 @@ class Verification:
         return self
 
     def _neutralise_for_display(self) -> None:
-        shown = [self.issuer_name, self.recipient_name, self.title, self.certificate_id]
-        safe = [displayable(text) for text in shown]
+        texts = [self.issuer_name, self.recipient_name, self.title, self.certificate_id]
+        safe = [shown(text) for text in texts]
         self.issuer_name, self.recipient_name, self.title, self.certificate_id = safe
-        self.checks = [Check(c.name, c.status, displayable(c.message)) for c in self.checks]
-        if safe != shown:
+        self.checks = [Check(c.name, c.status, shown(c.message)) for c in self.checks]
+        if safe != texts:
             self.checks.append(
                 Check(
                     DISPLAY_CHECK,
                     FAILED,
                     "names or title contain invisible or direction-changing characters, shown"
-                    " here as \ufffd; the document itself was checked as it is",
+                    " here as \ufffd, or are too long to show in full (cut with \u2026); the"
+                    " document itself was checked as it is",
                 )
             )
 
@@ -115,38 +116,79 @@ class TtlCache:
         self._entries.pop(key, None)
 
 
+class RevocationSource(Protocol):
+    """What the revocation index asks of the registry."""
+
+    async def block_number(self) -> int: ...
+
+    async def revoked_since(self, from_block: int, to_block: int) -> list[bytes]: ...
+
+
+def next_block_range(next_block: int, head: int, blocks_per_request: int) -> tuple[int, int] | None:
+    """The blocks [first, last] to ask next, at most blocks_per_request of them; None when the
+    index has reached the head."""
+    if next_block > head:
+        return None
+    return next_block, min(next_block + blocks_per_request - 1, head)
+
+
 class RevocationIndex:
     """Every hash revoked in the registry, kept current by following DocumentRevoked events, so
     a look-up needs no chain call. When the index is older than three polls (the chain did not
-    answer), look-ups fall back to asking the chain directly, within their deadline."""
+    answer, or the first sync is still catching up), look-ups ask the chain directly, within
+    their deadline.
+
+    Events are asked in ranges of blocks_per_request blocks (providers cap the range of one
+    getLogs, and a whole chain in one call would not finish within a request's timeout),
+    starting at first_block (the registry's deployment block), and the index advances after
+    each range: a round cut short by sync_seconds resumes where it stopped, not from the start.
+    """
 
     def __init__(
-        self, registry: Any, *, poll_seconds: float = 2.0, sync_seconds: float = 5.0
+        self,
+        registry: RevocationSource,
+        *,
+        first_block: int = 0,
+        blocks_per_request: int = 5_000,
+        poll_seconds: float = 2.0,
+        sync_seconds: float = 30.0,
     ) -> None:
         self._registry = registry
+        self._blocks_per_request = blocks_per_request
         self._poll_seconds = poll_seconds
         self._sync_seconds = sync_seconds
         self._revoked: set[bytes] = set()
-        self._next_block = 0
+        self._next_block = first_block
         self._synced_at = 0.0
 
     @property
     def fresh(self) -> bool:
         return time.monotonic() - self._synced_at < self._poll_seconds * 3
 
+    @property
+    def next_block(self) -> int:
+        """The first block whose revocations are not in the index yet."""
+        return self._next_block
+
     async def sync_once(self) -> None:
+        """Follows the registry up to its current head, one range of blocks at a time."""
         head = await self._registry.block_number()
-        if head >= self._next_block:
-            self._revoked.update(await self._registry.revoked_since(self._next_block, head))
-            self._next_block = head + 1
+        while blocks := next_block_range(self._next_block, head, self._blocks_per_request):
+            first, last = blocks
+            self._revoked.update(await self._registry.revoked_since(first, last))
+            self._next_block = last + 1
+        if not self._synced_at:
+            log.info("revocation index caught up with the chain at block %d", head)
         self._synced_at = time.monotonic()
 
-    async def follow(self, stopping: Any) -> None:
+    async def follow(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             # a down or frozen chain: give up this round after sync_seconds and try again
-            with contextlib.suppress(Exception):
+            try:
                 async with asyncio.timeout(self._sync_seconds):
                     await self.sync_once()
+            except Exception as exc:
+                log.debug("revocation sync stopped at block %d: %r", self._next_block, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=self._poll_seconds)
 

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-import web3  # noqa: F401  (imported for its side effect: py_ecc raises the recursion limit)
 from aiohttp.http_exceptions import BadHttpMessage
 
 from certflow.chain import MinedTransaction
@@ -21,8 +20,11 @@ from certflow.core.document import (
     leaf_hash,
     with_anchor_proof,
 )
+from certflow.core.visible_text import displayable
+from certflow.db.read_models import StoredCertificate
 from certflow.errors import InvalidInput, Unavailable
-from services.verify.display import displayable
+from services.verify.by_id import verify_by_id
+from services.verify.display import MAX_SHOWN_CHARACTERS
 from services.verify.http_api import _PAGES, MalformedRequestLogFilter, as_json
 from services.verify.verification import (
     PENDING,
@@ -30,6 +32,7 @@ from services.verify.verification import (
     RevocationIndex,
     Verification,
     Verifier,
+    next_block_range,
 )
 
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -119,6 +122,60 @@ async def test_spoofing_characters_are_neutralised_for_display_not_for_verificat
     assert identity["identityHash"] == SPOOFED_NAME  # the document is not touched
 
 
+@pytest.mark.parametrize("name", ["میرزا\u200cزاده", "क्\u200dषमा", "Ω\u200cΔ"])
+async def test_a_genuine_name_with_joiners_ingest_accepts_is_valid_and_shown_as_it_is(
+    name: str,
+) -> None:
+    registry = MemoryRegistry()
+    result = await verifier_on(registry).verify(anchored_document(registry, name))
+    assert result.status == "valid", result.checks
+    assert [c for c in result.checks if c.status == "failed"] == []
+    assert result.recipient_name == name
+
+
+async def test_a_name_too_long_to_be_ours_is_shown_shortened_and_flagged() -> None:
+    registry = MemoryRegistry()
+    name = "é" * 4_000_000
+    result = await verifier_on(registry).verify(anchored_document(registry, name))
+    assert result.recipient_name == "é" * MAX_SHOWN_CHARACTERS + "\u2026"
+    assert any(c.name == "display" and c.status == "failed" for c in result.checks)
+
+
+class RecordingLookups:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def find(self, certificate_id: str) -> StoredCertificate | None:
+        self.asked.append(certificate_id)
+        return None
+
+
+@pytest.mark.parametrize(
+    "certificate_id",
+    ["é" * 4_000_000, "a" * 37, "0B0C8F0E-1F53-4D4A-9B8E-2C6F9C0D7A11", "../../etc", "\u202eabc"],
+)
+async def test_an_id_that_cannot_be_ours_is_not_found_echoed_at_most_id_long(
+    certificate_id: str,
+) -> None:
+    lookups = RecordingLookups()
+    result = await verify_by_id(verifier_on(MemoryRegistry()), lookups, certificate_id)
+    assert result.status == "not_found"
+    assert len(result.certificate_id) <= 37  # 36 characters and a "…" when cut
+    assert lookups.asked == []  # not even asked of the database
+    assert any(c.name == "format" and "UUID" in c.message for c in result.checks)
+
+
+async def test_an_unknown_uuid_is_not_found_and_echoed_whole() -> None:
+    lookups = RecordingLookups()
+    unknown = "0b0c8f0e-1f53-4d4a-9b8e-2c6f9c0d7a11"
+    result = await verify_by_id(verifier_on(MemoryRegistry()), lookups, unknown)
+    assert (result.status, result.certificate_id, lookups.asked) == (
+        "not_found",
+        unknown,
+        [unknown],
+    )
+
+
 def test_the_page_shows_neutralised_names() -> None:
     result = Verification(PENDING, recipient_name=SPOOFED_NAME, title="T\u2066itle").finish(PENDING)
     page = _PAGES.get_template("verify.html").render(result=as_json(result))
@@ -133,7 +190,12 @@ def test_the_page_shows_neutralised_names() -> None:
         ("محمد", "محمد"),  # right-to-left script is not spoofing; only the invisible controls
         ("a\u202eb", "a\ufffdb"),
         ("a\u200b\u200c\u200d\u2060b", "a\ufffd\ufffd\ufffd\ufffdb"),
-        ("tab\tnew\nline", "tab\ufffdnew\ufffdline"),
+        ("tab\tnew\nline", "tab\tnew\ufffdline"),  # ingest accepts a tab, refuses a newline
+        ("می\u200cرزا", "می\u200cرزا"),  # Persian: ZWNJ inside a word, as ingest accepts it
+        ("क्\u200dष", "क्\u200dष"),  # Devanagari: ZWJ after a virama
+        ("Mi\u200crza", "Mi\ufffdrza"),  # a joiner in Latin text only makes a look-alike
+        ("\u200cمی", "\ufffdمی"),  # ... or at an edge
+        ("\ue000 logo", "\ue000 logo"),  # private use: visible (ingest accepts it)
         ("lone \ud800 half", "lone \ufffd half"),
         ("para\u2029graph", "para\ufffdgraph"),
     ],
@@ -161,24 +223,94 @@ async def test_a_failing_chain_is_unavailable_not_a_verdict() -> None:
     assert info.value.reason == "CHAIN_UNAVAILABLE"
 
 
+class CountingFrozenRegistry(MemoryRegistry):
+    def __init__(self) -> None:
+        super().__init__("frozen")
+        self.rounds = 0
+        self.third_round = asyncio.Event()
+
+    async def block_number(self) -> int:
+        self.rounds += 1
+        if self.rounds == 3:
+            self.third_round.set()
+        return await super().block_number()
+
+
 @pytest.mark.timeout(60)
-async def test_the_revocation_follower_does_not_hang_on_a_frozen_chain() -> None:
-    revocations = RevocationIndex(MemoryRegistry("frozen"), poll_seconds=0.01, sync_seconds=0.01)
+async def test_the_revocation_follower_gives_up_a_round_on_a_frozen_chain_and_tries_again() -> None:
+    registry = CountingFrozenRegistry()
+    revocations = RevocationIndex(registry, poll_seconds=0.01, sync_seconds=0.01)
     stopping = asyncio.Event()
     follower = asyncio.create_task(revocations.follow(stopping))
-    await asyncio.sleep(0.1)  # several rounds, each given up after sync_seconds
+    await registry.third_round.wait()  # a round that hung would stop the count at 1
     stopping.set()
     await follower
-    assert not revocations.fresh
+
+
+class RangeRecordingRegistry:
+    """A chain of `head` blocks whose revocations are in `revoked` (block -> hash); records the
+    block ranges asked, and fails every range starting at a block in `failing_from`."""
+
+    def __init__(self, head: int, revoked: dict[int, bytes]) -> None:
+        self.head = head
+        self.revoked = revoked
+        self.asked: list[tuple[int, int]] = []
+        self.failing_from: set[int] = set()
+
+    async def block_number(self) -> int:
+        return self.head
+
+    async def revoked_since(self, from_block: int, to_block: int) -> list[bytes]:
+        self.asked.append((from_block, to_block))
+        if from_block in self.failing_from:
+            raise TimeoutError("the provider gave up")
+        return [h for block, h in self.revoked.items() if from_block <= block <= to_block]
+
+
+def test_block_ranges_stop_at_the_head() -> None:
+    assert next_block_range(0, 12_000, 5_000) == (0, 4_999)
+    assert next_block_range(10_000, 12_000, 5_000) == (10_000, 12_000)
+    assert next_block_range(12_000, 12_000, 5_000) == (12_000, 12_000)
+    assert next_block_range(12_001, 12_000, 5_000) is None
+
+
+async def test_revocations_are_followed_in_ranges_from_the_first_block() -> None:
+    registry = RangeRecordingRegistry(12_345, {1_500: b"a" * 32, 12_345: b"b" * 32})
+    revocations = RevocationIndex(registry, first_block=1_000, blocks_per_request=5_000)
+    await revocations.sync_once()
+    assert registry.asked == [(1_000, 5_999), (6_000, 10_999), (11_000, 12_345)]
+    assert revocations.contains(b"a" * 32) and revocations.contains(b"b" * 32)
+    assert revocations.fresh
+    registry.head = 12_400
+    await revocations.sync_once()
+    assert registry.asked[3:] == [(12_346, 12_400)]
+
+
+async def test_a_sync_cut_short_resumes_where_it_stopped() -> None:
+    registry = RangeRecordingRegistry(19_999, {19_000: b"c" * 32})
+    revocations = RevocationIndex(registry, blocks_per_request=5_000)
+    registry.failing_from = {10_000}
+    with pytest.raises(TimeoutError):
+        await revocations.sync_once()
+    assert revocations.next_block == 10_000 and not revocations.fresh
+    registry.failing_from = set()
+    await revocations.sync_once()
+    first_round = [(0, 4_999), (5_000, 9_999), (10_000, 14_999)]
+    assert registry.asked == [*first_round, (10_000, 14_999), (15_000, 19_999)]
+    assert revocations.contains(b"c" * 32) and revocations.fresh
 
 
 async def test_deep_json_is_refused_before_parsing_even_with_a_raised_recursion_limit() -> None:
-    assert sys.getrecursionlimit() >= 100_000  # what web3's import did: json's guard is gone
     verifier = verifier_on(MemoryRegistry())
-    for text in ("[" * 100_000, '{"a":' * 30_000 + "1" + "}" * 30_000):
-        with pytest.raises(InvalidInput) as info:
-            await verifier.verify_json(text)
-        assert info.value.reason == "DOCUMENT_TOO_DEEP"
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)  # what web3's import (py_ecc) does: json's guard is gone
+    try:
+        for text in ("[" * 100_000, '{"a":' * 30_000 + "1" + "}" * 30_000):
+            with pytest.raises(InvalidInput) as info:
+                await verifier.verify_json(text)
+            assert info.value.reason == "DOCUMENT_TOO_DEEP"
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 async def test_text_that_is_not_utf8_or_not_json_is_malformed() -> None:
@@ -200,14 +332,13 @@ def log_record(error: BaseException) -> logging.LogRecord:
     )
 
 
-def test_malformed_requests_are_not_logged_as_errors() -> None:
-    logging.getLogger("aiohttp.server").setLevel(logging.INFO)
+def test_malformed_requests_are_not_logged_as_errors(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp.server")  # restored after the test
     record = log_record(BadHttpMessage("Invalid method encountered"))
     assert MalformedRequestLogFilter().filter(record) is False
     assert record.levelno == logging.DEBUG and record.exc_info is None
-    logging.getLogger("aiohttp.server").setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
     assert MalformedRequestLogFilter().filter(log_record(BadHttpMessage("x"))) is True
-    logging.getLogger("aiohttp.server").setLevel(logging.NOTSET)
 
 
 def test_real_server_errors_are_still_logged() -> None:

@@ -1,0 +1,48 @@
+"""Verification by certificate id: the use case behind gRPC VerifyCertificate{certificate_id}
+and the HTTP look-up and page.
+
+Ids are UUIDs in their canonical lower-case form. Any other text cannot be one of ours: it is
+answered as NOT_FOUND like an unknown id (a person who followed a mangled link is told "no such
+certificate", not "bad request"), without a database look-up, and echoed cut to the length of
+an id, so that a 4-million-character id costs nothing and is not sent back.
+"""
+
+import re
+from typing import Protocol
+
+from certflow.db.read_models import StoredCertificate
+from services.verify.verification import FAILED, NOT_FOUND, PENDING, Check, Verification, Verifier
+
+_CERTIFICATE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+ID_LENGTH = 36
+CUT = "\u2026"  # …
+
+
+class Lookups(Protocol):
+    async def find(self, certificate_id: str) -> StoredCertificate | None: ...
+
+
+def is_certificate_id(text: str) -> bool:
+    return len(text) == ID_LENGTH and _CERTIFICATE_ID.fullmatch(text) is not None
+
+
+def echoed_id(text: str) -> str:
+    """What of a requested id is sent back: at most the length of an id."""
+    return text if len(text) <= ID_LENGTH else text[:ID_LENGTH] + CUT
+
+
+async def verify_by_id(verifier: Verifier, lookups: Lookups, certificate_id: str) -> Verification:
+    if not is_certificate_id(certificate_id):
+        refused = Check("format", FAILED, "not a certificate id (ids are UUIDs)")
+        result = Verification(NOT_FOUND, [refused], certificate_id=echoed_id(certificate_id))
+        return result.finish(NOT_FOUND)
+    stored = await lookups.find(certificate_id)
+    if stored is None:
+        return Verification(NOT_FOUND, certificate_id=certificate_id).finish(NOT_FOUND)
+    if not stored.anchored:
+        result = Verification(
+            PENDING, certificate_id=certificate_id, recipient_name=stored.recipient_name
+        )
+        result.title = stored.title
+        return result.finish(PENDING)
+    return await verifier.verify(stored.document)
