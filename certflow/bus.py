@@ -118,4 +118,18 @@ async def fetch(sub: JetStreamContext.PullSubscription, batch: int, wait_seconds
         return []
 
 
+async def settle(acknowledgement: Awaitable[None]) -> None:
+    """Acks, naks and terms are best effort: a lost one means JetStream redelivers, and every
+    consumer is idempotent."""
+    try:
+        await acknowledgement
+    except Exception as exc:
+        log.warning("acknowledging a message failed (%s); it will be redelivered", exc)
+
+
+def retry_delay(failures: int, *, base: float = 0.5, cap: float = 30.0) -> float:
+    """Seconds before a message that failed `failures` times in a row comes back."""
+    return min(base * 2 ** max(failures - 1, 0), cap)
+
+
 MessageHandler = Callable[[list], Awaitable[None]]

@@ -9,6 +9,7 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from certflow.errors import (
     Cancelled,
@@ -22,6 +23,9 @@ from certflow.errors import (
 
 log = logging.getLogger(__name__)
 ERROR_DOMAIN = "certflow.dev"
+DATABASE_UNAVAILABLE = Unavailable(
+    "DATABASE_UNAVAILABLE", "the service's database is not reachable right now; retry shortly"
+)
 
 _CODES: list[tuple[type[DomainError], int]] = [
     (InvalidInput, code_pb2.INVALID_ARGUMENT),
@@ -76,6 +80,11 @@ def translate_errors(method: F) -> F:
             await context.abort(status.code, status.details, status.trailing_metadata)
         except grpc.aio.AbortError:
             raise
+        except (OperationalError, InterfaceError) as error:
+            # the database is down, restarting or locked: a transient state, not a bug
+            log.warning("database unavailable in %s: %s", method.__qualname__, error.orig)
+            status = to_status(DATABASE_UNAVAILABLE)
+            await context.abort(status.code, status.details, status.trailing_metadata)
         except Exception:
             log.exception("unexpected error in %s", method.__qualname__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged)")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from eth_account.signers.local import LocalAccount
+from nats.aio.msg import Msg
 from opentelemetry import trace
 
 from certflow import bus
@@ -53,6 +54,8 @@ class Anchorer:
         self._submit_wakeup = asyncio.Event()
         self._last_broadcast: dict[str, float] = {}
         self._reverted: set[str] = set()
+        self._build_failures = 0  # in a row: the nak delay grows with them
+        self.poison_messages = 0
 
     # ---- consuming ----
 
@@ -62,8 +65,13 @@ class Anchorer:
             for message in messages:
                 leaves = _parse_issued(message.data)
                 if leaves is None:
-                    log.error("poison message on %s terminated", message.subject)
-                    await message.term()
+                    self.poison_messages += 1
+                    log.error(
+                        "poison message on %s terminated (%d so far)",
+                        message.subject,
+                        self.poison_messages,
+                    )
+                    await bus.settle(message.term())
                     continue
                 self._buffer.add(leaves, message, time.monotonic())
                 if self._buffer.should_close(time.monotonic()):
@@ -74,7 +82,31 @@ class Anchorer:
             await self._close_window()  # persist what we hold rather than wait for redelivery
 
     async def _close_window(self) -> None:
+        """Stores the held leaves as windows, then acks their messages. A database error is a
+        pause, not the end of the consumer: the messages are nak'ed with a growing delay and
+        come back (build() skips the leaves a partly stored attempt already placed)."""
         windows, messages = self._buffer.take()
+        try:
+            await self._build_windows(windows, messages)
+        except Exception as exc:
+            self._build_failures += 1
+            delay = bus.retry_delay(self._build_failures)
+            log.warning(
+                "storing a window failed (%s); %d messages come back in %.1fs",
+                exc,
+                len(messages),
+                delay,
+            )
+            for message in messages:
+                await bus.settle(message.nak(delay=delay))
+            return
+        self._build_failures = 0
+        for message in messages:
+            await bus.settle(message.ack())
+
+    async def _build_windows(
+        self, windows: list[list[tuple[str, bytes]]], messages: list[Msg]
+    ) -> None:
         parent = extract_context(messages[0].headers) if messages else None
         for leaves in windows:
             with tracer.start_as_current_span(
@@ -88,8 +120,6 @@ class Anchorer:
             if window_id:
                 log.info("window %s built with %d leaves", window_id, len(leaves))
                 self._submit_wakeup.set()
-        for message in messages:
-            await message.ack()
 
     # ---- submitting ----
 
