@@ -2,6 +2,7 @@
 service processes): hostile bodies, a frozen or missing chain, malformed HTTP, display spoofing.
 Every answer must be a clear 4xx / verdict / 503, never a crash, a hang or a 500."""
 
+import asyncio
 import copy
 import http.client
 import json
@@ -57,13 +58,14 @@ def client(stack: LocalStack) -> Iterator[StackClient]:
     client.close()
 
 
-@pytest.fixture(scope="module")
-def document(stack: LocalStack, client: StackClient) -> dict[str, Any]:
-    """A genuine anchored credential."""
+def issue_anchored(
+    stack: LocalStack, client: StackClient, request_id: str, name: str, email: str
+) -> dict[str, Any]:
+    """A genuine credential issued through ingest, once anchored."""
     request = ingest_service_pb2.IssueCertificateRequest(
-        request_id="hostile-verify-1",
-        recipient_name="Amara Okafor",
-        recipient_email="amara@example.org",
+        request_id=request_id,
+        recipient_name=name,
+        recipient_email=email,
         title="Incident Response 201",
         completion_date="2026-04-30",
     )
@@ -71,6 +73,12 @@ def document(stack: LocalStack, client: StackClient) -> dict[str, Any]:
     issued = client.ingest.IssueCertificate(request, metadata=metadata, timeout=60).certificate
     client.wait_for_batch(issued.batch_id, until="anchored", timeout=120)
     return json.loads(client.document(issued.certificate_id))
+
+
+@pytest.fixture(scope="module")
+def document(stack: LocalStack, client: StackClient) -> dict[str, Any]:
+    """A genuine anchored credential."""
+    return issue_anchored(stack, client, "hostile-verify-1", "Amara Okafor", "amara@example.org")
 
 
 def certificate_id(document: dict[str, Any]) -> str:
@@ -395,6 +403,31 @@ def test_invisible_and_bidi_characters_are_neutralised_and_flagged(stack, docume
     assert any(c.check == "display" for c in answer.checks)
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["میرزا\u200cزاده", "क्\u200dषमा देवी"],  # ZWNJ inside a Persian word, ZWJ after a virama
+    ids=["persian-zwnj", "devanagari-zwj"],
+)
+def test_a_genuine_name_with_joiners_is_valid_and_shown_as_issued(stack, client, name) -> None:
+    key = f"joiners-{len(name)}"
+    issued = issue_anchored(stack, client, key, name, f"{key}@example.org")
+    assert issued["credentialSubject"]["identifier"][0]["identityHash"] == name  # as ingested
+    by_document = post_document(stack, json.dumps(issued, ensure_ascii=False)).json()
+    by_id = client.verify_id(certificate_id(issued))
+    assert by_document["status"] == "VALID" and status_name(by_id.status) == "VALID"
+    assert [c for c in by_document["checks"] if c["status"] == "FAILED"] == []
+    assert [c.check for c in by_id.checks if status_name(c.status) == "FAILED"] == []
+    assert by_document["recipientName"] == name and by_id.recipient_name == name
+
+
+def test_a_huge_id_is_not_echoed(stack, document) -> None:
+    answer = grpc_verify(stack, certificate_id="\u00e9" * 1_000_000)  # 2 MB on the wire
+    assert status_name(answer.status) == "NOT_FOUND"
+    assert answer.certificate_id == "\u00e9" * 36 + "\u2026"
+    page = http_call(stack, "GET", "/api/v1/certificates/" + "%C3%A9" * 1000 + "/verification")
+    assert page.status == 404 and page.json()["certificateId"] == "\u00e9" * 36 + "\u2026"
+
+
 def test_lone_surrogate_in_a_name_is_answered(stack, document) -> None:
     # JSON may escape half a surrogate pair; such a str cannot even be encoded to UTF-8
     text = json.dumps(document).replace('"Incident Response 201"', '"x\\ud800y"')
@@ -403,7 +436,46 @@ def test_lone_surrogate_in_a_name_is_answered(stack, document) -> None:
     assert status_name(grpc_verify(stack, document_json=text).status) == "MALFORMED"
 
 
-# ---- 6. a sweep of hostile inputs against the public APIs ----
+# ---- 6. revocations followed in block ranges on the real chain ----
+
+
+def wait_for_log_line(stack: LocalStack, offset: int, text: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log_since(stack, offset):
+        assert time.monotonic() < deadline, f"verify never logged {text!r}"
+        time.sleep(0.2)
+
+
+def revoke_on_chain(stack: LocalStack, leaf: bytes) -> None:
+    from certflow.chain import RegistryClient, signer
+    from certflow.devstack import tools
+
+    async def revoke() -> None:
+        registry = RegistryClient(stack.rpc_url, stack.registry_address)
+        try:
+            await registry.revoke(signer(tools.ANVIL_DEV_PRIVATE_KEY), [leaf])
+        finally:
+            await registry.close()
+
+    asyncio.run(revoke())
+
+
+def test_revocations_are_followed_one_block_per_request(stack, client) -> None:
+    issued = issue_anchored(stack, client, "revoked-in-ranges", "Ravi Menon", "ravi@example.org")
+    text = json.dumps(issued, ensure_ascii=False)
+    offset = log_size(stack)
+    ranged = {"CERTFLOW_REVOCATION_SYNC_BLOCKS": "1", "CERTFLOW_REGISTRY_FIRST_BLOCK": "1"}
+    with verify_restarted_with(stack, ranged):
+        wait_for_log_line(stack, offset, "revocation index caught up")
+        assert post_document(stack, text).json()["status"] == "VALID"
+        revoke_on_chain(stack, bytes.fromhex(issued["proof"]["targetHash"][2:]))
+        deadline = time.monotonic() + 60
+        while (status := post_document(stack, text).json()["status"]) != "REVOKED":
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+
+
+# ---- 7. a sweep of hostile inputs against the public APIs ----
 
 
 @dataclass(frozen=True)
