@@ -14,11 +14,12 @@ from certflow.grpc_errors import translate_errors
 from certflow.proto_time import to_timestamp
 from certflow.v1 import anchor_service_pb2 as pb
 from certflow.v1 import anchor_service_pb2_grpc
+from services.anchor.submission import WindowState
 
 _STATES = {
-    "built": pb.ANCHOR_WINDOW_STATE_BUILT,
-    "submitted": pb.ANCHOR_WINDOW_STATE_SUBMITTED,
-    "confirmed": pb.ANCHOR_WINDOW_STATE_CONFIRMED,
+    WindowState.BUILT: pb.ANCHOR_WINDOW_STATE_BUILT,
+    WindowState.SUBMITTED: pb.ANCHOR_WINDOW_STATE_SUBMITTED,
+    WindowState.CONFIRMED: pb.ANCHOR_WINDOW_STATE_CONFIRMED,
 }
 
 
@@ -90,7 +91,7 @@ class AnchorServicer(anchor_service_pb2_grpc.AnchorServiceServicer):
             leaf_hash=proof.leaf_hash,
             merkle_path=unpack_proof(proof.merkle_path),
             merkle_root=window.merkle_root,
-            window_state=_STATES[window.state],
+            window_state=_STATES[WindowState(window.state)],
         )
 
 
@@ -98,7 +99,7 @@ def window_message(window: models.AnchorWindow) -> pb.AnchorWindow:
     message = pb.AnchorWindow(
         name=f"anchorWindows/{window.id}",
         window_id=window.id,
-        state=_STATES[window.state],
+        state=_STATES[WindowState(window.state)],
         leaf_count=window.leaf_count,
         merkle_root=window.merkle_root,
         chain_id=window.chain_id,

@@ -19,8 +19,9 @@ from certflow.core.merkle import MerkleTree, pack_proof
 from certflow.db import models
 from certflow.db.batching import chunked
 from certflow.v1 import events_pb2
+from services.anchor.submission import WindowState
 
-BUILT, SUBMITTED, CONFIRMED = "built", "submitted", "confirmed"
+BUILT, SUBMITTED, CONFIRMED = WindowState.BUILT, WindowState.SUBMITTED, WindowState.CONFIRMED
 IDS_PER_EVENT = 1000
 
 

@@ -16,12 +16,13 @@ from nats.aio.msg import Msg
 from opentelemetry import trace
 
 from certflow import bus
-from certflow.chain import RegistryClient, sign
+from certflow.chain import MinedTransaction, RegistryClient, sign
 from certflow.telemetry import extract_context
 from certflow.v1 import events_pb2
 from services.anchor.lease import SignerLeaseHolder
+from services.anchor.submission import Step, WindowState, next_step, nonce_for, nonce_taken
 from services.anchor.window_buffer import WindowBuffer
-from services.anchor.windows import BUILT, AnchorWindows, WindowToSend
+from services.anchor.windows import AnchorWindows, WindowToSend
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("certflow.anchor")
@@ -144,40 +145,60 @@ class Anchorer:
                 await asyncio.wait_for(self._submit_wakeup.wait(), timeout=wait)
 
     async def _advance(self, window: WindowToSend) -> None:
-        if window.state == BUILT:
+        mined = head = None
+        if window.state != WindowState.BUILT:
+            assert window.transaction_hash and window.raw_transaction
+            mined = await self._registry.mined(window.transaction_hash)
+            if mined is not None and mined.succeeded:
+                head = await self._registry.block_number()
+        step = next_step(
+            state=window.state,
+            mined=mined,
+            head=head,
+            confirmations=self._confirmations,
+            last_broadcast=self._last_broadcast.get(window.window_id),
+            now=time.monotonic(),
+            rebroadcast_seconds=self._rebroadcast_seconds,
+        )
+        if step is Step.SIGN:
             await self._sign_and_send(window)
-            return
+        elif step is Step.REBROADCAST:
+            await self._rebroadcast(window)
+        elif step is Step.REVERTED:
+            assert mined is not None
+            self._report_revert(window, mined)
+        elif step is Step.CONFIRM:
+            assert mined is not None
+            await self._confirm(window, mined)
+
+    async def _rebroadcast(self, window: WindowToSend) -> None:
+        """After a restart, or a node that dropped it: the same signed bytes again."""
         assert window.transaction_hash and window.raw_transaction
-        mined = await self._registry.mined(window.transaction_hash)
-        if mined is None:
-            last = self._last_broadcast.get(window.window_id)
-            if last is None or time.monotonic() - last >= self._rebroadcast_seconds:
-                # after a restart, or a node that dropped it: the same signed bytes again
-                accepted = await self._registry.send_raw(window.raw_transaction)
-                self._last_broadcast[window.window_id] = time.monotonic()
-                if not accepted and await self._registry.mined(window.transaction_hash) is None:
-                    # its nonce went to another transaction: sign the window again
-                    log.error(
-                        "nonce of window %s was used by another transaction; re-signing",
-                        window.window_id,
-                    )
-                    await asyncio.to_thread(self._windows.reset_to_built, window.window_id)
-                    self._submit_wakeup.set()
+        accepted = await self._registry.send_raw(window.raw_transaction)
+        self._last_broadcast[window.window_id] = time.monotonic()
+        if accepted:
             return
-        if not mined.succeeded:
-            # a revert is a configuration fault (e.g. the key does not own the registry):
-            # report it once and leave the window for an operator rather than spin on it
-            if window.window_id not in self._reverted:
-                self._reverted.add(window.window_id)
-                log.error(
-                    "anchor transaction %s of window %s reverted; its certificates wait",
-                    mined.transaction_hash,
-                    window.window_id,
-                )
+        mined_now = await self._registry.mined(window.transaction_hash) is not None
+        if nonce_taken(rebroadcast_accepted=accepted, mined_now=mined_now):
+            log.error(
+                "nonce of window %s was used by another transaction; re-signing", window.window_id
+            )
+            await asyncio.to_thread(self._windows.reset_to_built, window.window_id)
+            self._submit_wakeup.set()
+
+    def _report_revert(self, window: WindowToSend, mined: MinedTransaction) -> None:
+        # a revert is a configuration fault (e.g. the key does not own the registry):
+        # report it once and leave the window for an operator rather than spin on it
+        if window.window_id in self._reverted:
             return
-        head = await self._registry.block_number()
-        if head - mined.block_number + 1 < self._confirmations:
-            return
+        self._reverted.add(window.window_id)
+        log.error(
+            "anchor transaction %s of window %s reverted; its certificates wait",
+            mined.transaction_hash,
+            window.window_id,
+        )
+
+    async def _confirm(self, window: WindowToSend, mined: MinedTransaction) -> None:
         with tracer.start_as_current_span("anchor.confirm_window"):
             count = await asyncio.to_thread(self._windows.record_confirmed, window.window_id, mined)
         self._last_broadcast.pop(window.window_id, None)
@@ -202,7 +223,7 @@ class Anchorer:
             return
         chain_nonce = await self._registry.pending_nonce(sender)
         stored = await asyncio.to_thread(self._windows.highest_used_nonce, sender)
-        nonce = max(chain_nonce, stored + 1 if stored is not None else 0)
+        nonce = nonce_for(chain_nonce, stored)
         transaction = await self._registry.build_anchor_transaction(
             window.merkle_root, sender, nonce
         )
