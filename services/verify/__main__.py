@@ -67,7 +67,7 @@ async def serve(settings: VerifySettings) -> None:
 
 
 def main() -> None:
-    run_service("verify", VerifySettings, serve)  # type: ignore[arg-type]
+    run_service("verify", VerifySettings, serve)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """gRPC transport of verify (public: no internal token needed)."""
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import orjson
@@ -61,7 +61,7 @@ def add_verify_service(servicer: "VerifyServicer", server: grpc.aio.Server) -> N
     """As the generated add_VerifyServiceServicer_to_server, except that bytes which are not the
     request message (corrupt wire format, invalid UTF-8 in a string) reach the method, which
     refuses them as INVALID_ARGUMENT; gRPC itself would answer UNKNOWN."""
-    handlers = {
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "VerifyCertificate": grpc.unary_unary_rpc_method_handler(
             servicer.VerifyCertificate,
             request_deserializer=_tolerant(pb.VerifyCertificateRequest.FromString),

@@ -222,7 +222,7 @@ class ChainView:
     async def chain_id(self) -> int:
         """Asked on first use (not at start-up, so a frozen node cannot hold the start)."""
         if self._chain_id is None:
-            self._chain_id = await _ask_chain(self._registry.chain_id)
+            self._chain_id = int(await _ask_chain(self._registry.chain_id))
         return self._chain_id
 
     async def facts(self, proof: AnchorProof) -> ChainFacts:
