@@ -7,8 +7,10 @@ deliveries return to the queue within one lease. A retry carries the same Messag
 receiving systems can recognise a repeat.
 """
 
+import contextlib
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -52,10 +54,18 @@ class Deliveries:
     def __init__(self, sessions: sessionmaker[Session], *, message_id_domain: str) -> None:
         self._sessions = sessions
         self._domain = message_id_domain
+        # this process's writes take turns here: on SQLite a writer waiting for the file lock
+        # sleeps in growing steps (busy handler), which left the send pipeline idle
+        self._write_turn = threading.Lock()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Session]:
+        with self._write_turn, self._sessions.begin() as session:
+            yield session
 
     def create(self, certificate_ids: Sequence[str]) -> int:
         """Creates the missing deliveries for these certificates; returns how many were new."""
-        with self._sessions.begin() as session:
+        with self._writing() as session:
             existing = set()
             for chunk in chunked(certificate_ids):
                 existing.update(
@@ -105,7 +115,7 @@ class Deliveries:
     def claim(self, limit: int, *, now: datetime, lease_until: datetime) -> Claim:
         """Takes up to `limit` due deliveries: pending ones whose retry time has come and
         sending ones whose holder's lease ran out (it died or lost the database)."""
-        with self._sessions.begin() as session:
+        with self._writing() as session:
             query = (
                 select(models.Delivery)
                 .where(
@@ -136,7 +146,7 @@ class Deliveries:
 
     def extend(self, token: str, *, lease_until: datetime) -> set[str]:
         """The heartbeat: renews the lease of what this claim still holds, returns those ids."""
-        with self._sessions.begin() as session:
+        with self._writing() as session:
             held = _held_by(token)
             session.execute(
                 update(models.Delivery)
@@ -176,14 +186,14 @@ class Deliveries:
                 claim_token="",
             )
         )
-        with self._sessions.begin() as session:
+        with self._writing() as session:
             return session.connection().execute(statement, rows).rowcount
 
     def release(self, token: str, delivery_ids: Sequence[str], *, now: datetime) -> int:
         """Gives back deliveries this claim did not try (stopping, relay down, lease short):
         due again at once, attempts untouched."""
         released = 0
-        with self._sessions.begin() as session:
+        with self._writing() as session:
             for chunk in chunked(list(delivery_ids)):
                 released += session.execute(
                     update(models.Delivery)
@@ -196,7 +206,7 @@ class Deliveries:
     def retry_failed(self, batch_id: str, request_id: str, *, now: datetime) -> int:
         """Re-queues a batch's failed deliveries with a fresh attempt budget; returns how many.
         Idempotent on request_id (AIP-155): a repeated request re-queues nothing more."""
-        with self._sessions.begin() as session:
+        with self._writing() as session:
             if request_id:
                 done = session.scalar(
                     select(func.count())

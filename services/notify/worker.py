@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("certflow.notify")
 
 Clock = Callable[[], datetime]
+RECORD_LINGER = 0.02  # seconds an outcome may wait for others to share its write
 
 
 def utc_now() -> datetime:
@@ -107,9 +108,11 @@ class Notifier:
         self._breaker = sending.breaker
         self._probe_lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
+        permits = max(sending.rules.max_unrecorded, 1)
         self._recording = Recording(
-            OutcomeRecorder(self._write_outcomes),
-            asyncio.Semaphore(max(sending.rules.max_unrecorded, 1)),
+            # write when half the permits wait on it: the other half keeps the relay busy
+            OutcomeRecorder(self._write_outcomes, batch_size=permits // 2, linger=RECORD_LINGER),
+            asyncio.Semaphore(permits),
         )
         self._create_failures = 0  # consecutive: sets the redelivery delay
         self.poison_messages = 0
