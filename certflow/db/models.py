@@ -194,7 +194,17 @@ class Delivery(Base):
     # set by each claim: an outcome is recorded only by the sender that still holds the claim;
     # while "sending", next_attempt_at is the claim's lease, renewed by the holder's heartbeat
     claim_token: Mapped[str] = mapped_column(String(36), default="")
-    # the operator request (AIP-155 request_id) that last re-queued this failed delivery
-    redrive_request_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryRedrive(Base):
+    """An operator's re-drive of a batch's failed deliveries (AIP-155 request id) and the count
+    it answered, so replaying the request answers the same and re-queues nothing."""
+
+    __tablename__ = "delivery_redrives"
+
+    batch_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    requeued_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -14,7 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BindParameter, ColumnElement, bindparam, func, insert, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, Insert, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.db import models
@@ -64,23 +65,13 @@ class Deliveries:
             yield session
 
     def create(self, certificate_ids: Sequence[str]) -> int:
-        """Creates the missing deliveries for these certificates; returns how many were new."""
+        """Creates the missing deliveries for these certificates; returns how many were new.
+        Idempotent under races too (a redelivered message handled by two replicas): rows
+        that exist, or appear meanwhile, are skipped by the unique key, not an error."""
+        wanted = list(dict.fromkeys(certificate_ids))
         with self._writing() as session:
-            existing = set()
-            for chunk in chunked(certificate_ids):
-                existing.update(
-                    session.scalars(
-                        select(models.Delivery.certificate_id).where(
-                            models.Delivery.kind == KIND_ISSUED,
-                            models.Delivery.certificate_id.in_(chunk),
-                        )
-                    )
-                )
-            missing = [cid for cid in dict.fromkeys(certificate_ids) if cid not in existing]
-            if not missing:
-                return 0
-            batches = {}
-            for chunk in chunked(missing):
+            batches: dict[str, str] = {}
+            for chunk in chunked(wanted):
                 batches.update(
                     session.execute(
                         select(models.Certificate.id, models.Certificate.batch_id).where(
@@ -89,28 +80,28 @@ class Deliveries:
                     ).all()
                 )
             now = datetime.now(UTC)
-            rows = []
-            for cid in missing:
-                if cid not in batches:
-                    continue  # unknown certificate: nothing to send
-                delivery_id = str(uuid.uuid4())
-                rows.append(
-                    {
-                        "id": delivery_id,
-                        "certificate_id": cid,
-                        "batch_id": batches[cid],
-                        "kind": KIND_ISSUED,
-                        "state": PENDING,
-                        "attempts": 0,
-                        "message_id": f"<{delivery_id}@{self._domain}>",
-                        "last_error": "",
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                )
-            if rows:
-                session.execute(insert(models.Delivery), rows)
-            return len(rows)
+            rows = [self._new_row(cid, batches[cid], now) for cid in wanted if cid in batches]
+            created = 0
+            for chunk in chunked(rows):
+                inserted = _insert_new(session, chunk).returning(_TABLE.c.id)
+                created += len(session.execute(inserted).all())  # rowcount: -1 on psycopg
+            return created
+
+    def _new_row(self, certificate_id: str, batch_id: str, now: datetime) -> dict[str, object]:
+        delivery_id = str(uuid.uuid4())
+        return {
+            "id": delivery_id,
+            "certificate_id": certificate_id,
+            "batch_id": batch_id,
+            "kind": KIND_ISSUED,
+            "state": PENDING,
+            "attempts": 0,
+            "message_id": f"<{delivery_id}@{self._domain}>",
+            "last_error": "",
+            "next_attempt_at": now,
+            "claim_token": "",
+            "created_at": now,
+        }
 
     def claim(self, limit: int, *, now: datetime, lease_until: datetime) -> Claim:
         """Takes up to `limit` due deliveries: pending ones whose retry time has come and
@@ -205,31 +196,30 @@ class Deliveries:
 
     def retry_failed(self, batch_id: str, request_id: str, *, now: datetime) -> int:
         """Re-queues a batch's failed deliveries with a fresh attempt budget; returns how many.
-        Idempotent on request_id (AIP-155): a repeated request re-queues nothing more."""
+        Idempotent on (batch_id, request_id) (AIP-155): a repeated request, even after later
+        re-drives, re-queues nothing more and answers the count it answered first."""
         with self._writing() as session:
             if request_id:
-                done = session.scalar(
-                    select(func.count())
-                    .select_from(models.Delivery)
-                    .where(
-                        models.Delivery.batch_id == batch_id,
-                        models.Delivery.redrive_request_id == request_id,
-                    )
-                )
-                if done:
-                    return int(done)
-            return session.execute(
+                answered = _redrive_answer(session, batch_id, request_id)
+                if answered is not None:
+                    return answered
+            requeued = session.execute(
                 update(models.Delivery)
                 .where(models.Delivery.batch_id == batch_id, models.Delivery.state == FAILED)
-                .values(
-                    state=PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    claim_token="",
-                    redrive_request_id=request_id or None,
-                )
+                .values(state=PENDING, attempts=0, next_attempt_at=now, claim_token="")
                 .execution_options(synchronize_session=False)
             ).rowcount
+            if request_id:
+                row = {
+                    "batch_id": batch_id,
+                    "request_id": request_id,
+                    "requeued_count": requeued,
+                    "created_at": now,
+                }
+                session.execute(_insert_ignoring_duplicates(session, models.DeliveryRedrive, [row]))
+                answered = _redrive_answer(session, batch_id, request_id)
+                return requeued if answered is None else answered
+            return requeued
 
     def list_for_batch(self, batch_id: str, *, offset: int, limit: int) -> list[models.Delivery]:
         with self._sessions() as session:
@@ -242,6 +232,28 @@ class Deliveries:
                     .limit(limit)
                 )
             )
+
+
+def _insert_new(session: Session, rows: Sequence[dict[str, object]]) -> Insert:
+    return _insert_ignoring_duplicates(session, models.Delivery, rows)
+
+
+def _insert_ignoring_duplicates(
+    session: Session, model: type[models.Base], rows: Sequence[dict[str, object]]
+) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING in the session's dialect (SQLite or PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model).values(list(rows)).on_conflict_do_nothing()
+    return sqlite.insert(model).values(list(rows)).on_conflict_do_nothing()
+
+
+def _redrive_answer(session: Session, batch_id: str, request_id: str) -> int | None:
+    return session.scalar(
+        select(models.DeliveryRedrive.requeued_count).where(
+            models.DeliveryRedrive.batch_id == batch_id,
+            models.DeliveryRedrive.request_id == request_id,
+        )
+    )
 
 
 def _held_by(token: str | BindParameter[str]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:

@@ -1,5 +1,8 @@
 """Claim, lease, record, release and re-drive rules against a real database (no other servers)."""
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,7 +11,7 @@ from sqlalchemy import select
 from certflow.db import models
 from certflow.db.engine import make_engine, make_session_factory
 from certflow.db.migrate import upgrade
-from services.notify.deliveries import Deliveries, Outcome
+from services.notify.deliveries import Deliveries, Outcome, _insert_new
 from services.notify.outcome_policy import (
     FAILED,
     PENDING,
@@ -144,3 +147,78 @@ def test_re_drive_requeues_failed_deliveries_once_per_request_id(store, sessions
     assert store.retry_failed("another-batch", "redrive-2", now=T0) == 0
     again = store.claim(10, now=T0, lease_until=T0 + LEASE)
     assert len(again.deliveries) == 2 and all(d.attempts == 0 for d in again.deliveries)
+
+
+def test_creating_deliveries_twice_at_once_creates_each_once(store, sessions):
+    """A redelivered anchored event handled by two replicas at the same moment."""
+    _, ids = seed_anchored(sessions, [f"r{i}@example.org" for i in range(300)])
+    start = threading.Barrier(4)
+
+    def create() -> int:
+        start.wait()
+        return store.create(ids)
+
+    with ThreadPoolExecutor(4) as pool:
+        created = list(pool.map(lambda _: create(), range(4)))
+    assert sum(created) == 300
+    assert len(states(sessions)) == 300
+    assert store.create(ids) == 0
+
+
+def test_a_row_committed_between_check_and_insert_is_skipped_not_an_error(store, sessions):
+    """The race made certain: another writer's row for the same certificate commits while
+    create waits on the unique key (PostgreSQL; SQLite writers take the file lock first)."""
+    _, ids = seed_anchored(sessions, ["first@example.org", "second@example.org"])
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite writers are serialised by BEGIN IMMEDIATE: no interleaving")
+    other = Deliveries(sessions, message_id_domain="other.example")
+    row = other._new_row(ids[0], _batch_of(sessions), T0)
+    # the pool is left only after the other replica's transaction commits (inner block)
+    with ThreadPoolExecutor(1) as pool, sessions.begin() as session:
+        session.execute(_insert_new(session, [row]))  # uncommitted, holds the unique key
+        racing = pool.submit(store.create, ids)
+        _wait_for_lock_wait(sessions)
+    assert racing.result(timeout=30) == 1
+    assert len(states(sessions)) == 2
+
+
+def test_a_replayed_re_drive_answers_its_first_count_even_after_a_later_one(store, sessions):
+    batch_id, ids = seed_anchored(sessions, [f"g{i}@example.org" for i in range(2)])
+    store.create(ids)
+
+    def fail_all() -> None:
+        claim = store.claim(10, now=datetime.now(UTC), lease_until=datetime.now(UTC) + LEASE)
+        refused = decide(Refused(550, "no"), attempts=0, policy=POLICY, now=T0)
+        store.record(
+            [Outcome(claim.token, d.delivery_id, refused) for d in claim.deliveries], now=T0
+        )
+
+    fail_all()
+    assert store.retry_failed(batch_id, "first", now=T0) == 2
+    fail_all()
+    assert store.retry_failed(batch_id, "second", now=T0) == 2
+    fail_all()
+    assert store.retry_failed(batch_id, "first", now=T0) == 2  # the replay re-queues nothing
+    assert sorted(states(sessions).values()) == [(FAILED, 1), (FAILED, 1)]
+    assert store.retry_failed(batch_id, "", now=T0) == 2  # no request id: no idempotence
+
+
+def _batch_of(sessions) -> str:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return session.scalars(select(models.Certificate.batch_id)).first()
+
+
+def _wait_for_lock_wait(sessions) -> None:  # type: ignore[no-untyped-def]
+    """Until another connection waits on a row lock (the racing insert hit our unique key)."""
+    deadline = time.monotonic() + 30
+    with sessions.kw["bind"].connect() as watcher:
+        while time.monotonic() < deadline:
+            waiting = watcher.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ).scalar()
+            watcher.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise TimeoutError("the racing create never waited on the unique key")
