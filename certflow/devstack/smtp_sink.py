@@ -3,9 +3,10 @@
 `python -m certflow.devstack.smtp_sink --port 1025 --dir .state/mail`
 
 For fault tests it can be an unlucky relay: slow to answer DATA (`--delay-seconds`), refusing
-every n-th recipient or message with a chosen reply (`--fail-every 3 --fail-reply "451 4.3.0
-try later" --fail-stage rcpt`), or dropping the connection after every n-th message's data
-without answering (`--drop-every 5`). `--no-smtputf8` hides the SMTPUTF8 extension.
+every n-th sender, recipient or message with a chosen reply (`--fail-every 3 --fail-reply
+"451 4.3.0 try later" --fail-stage rcpt`; `--fail-stage mail` refuses MAIL FROM), or dropping
+the connection after every n-th message's data without answering (`--drop-every 5`).
+`--no-smtputf8` hides the SMTPUTF8 extension.
 """
 
 import argparse
@@ -27,7 +28,7 @@ class RelayBehaviour:
     delay_seconds: float = 0.0  # after storing a message, before answering its DATA
     fail_every: int = 0  # 0: never; n: every n-th RCPT (or DATA) gets fail_reply
     fail_reply: str = "451 4.3.0 Temporary failure, try again later"
-    fail_stage: str = "data"  # "rcpt" | "data"
+    fail_stage: str = "data"  # "mail" (MAIL FROM: our sender refused) | "rcpt" | "data"
     drop_every: int = 0  # 0: never; n: every n-th DATA is dropped unanswered (not stored)
     smtputf8: bool = True
 
@@ -38,9 +39,19 @@ class SaveToFolder:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.behaviour = behaviour or RelayBehaviour()
         self._counter = itertools.count(1)
+        self._mails = itertools.count(1)
         self._rcpts = itertools.count(1)
         self._datas = itertools.count(1)
         self._prefix = f"{os.getpid()}"
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self._unlucky("mail", next(self._mails)):
+            return self.behaviour.fail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -109,7 +120,7 @@ def main() -> None:
     parser.add_argument("--delay-seconds", type=float, default=0.0)
     parser.add_argument("--fail-every", type=int, default=0)
     parser.add_argument("--fail-reply", default=RelayBehaviour.fail_reply)
-    parser.add_argument("--fail-stage", choices=("rcpt", "data"), default="data")
+    parser.add_argument("--fail-stage", choices=("mail", "rcpt", "data"), default="data")
     parser.add_argument("--drop-every", type=int, default=0)
     parser.add_argument("--no-smtputf8", dest="smtputf8", action="store_false")
     args = parser.parse_args()

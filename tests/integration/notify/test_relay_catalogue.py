@@ -1,10 +1,14 @@
 """An unlucky relay catalogue: the real SMTP pool and sender loop against a real aiosmtpd
 (in this process) and a real SQLite database. Each relay behaviour maps to the right outcome
-and, across retries, nothing is lost or sent twice."""
+and, across retries, nothing is lost or sent twice (or, where the relay's answer never came,
+at most once per counted attempt)."""
 
 import asyncio
+import contextlib
 import email
+import socket
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +18,6 @@ from sqlalchemy import select
 from certflow.db import models
 from certflow.db.engine import make_engine, make_session_factory
 from certflow.db.migrate import upgrade
-from certflow.devstack.processes import free_port
 from certflow.devstack.smtp_sink import RelayBehaviour, SaveToFolder, smtp_server
 from certflow.rate_limit import TokenBucket
 from services.notify.deliveries import Deliveries
@@ -23,6 +26,7 @@ from services.notify.outcome_policy import (
     Refused,
     RelayUnavailable,
     RetryPolicy,
+    SenderRefused,
     Unconfirmed,
     Unsendable,
     Verdict,
@@ -38,15 +42,23 @@ MESSAGE = RenderedEmail("ada@example.org", b"Subject: hi\r\n\r\nhello\r\n")
 
 
 async def start_relay(folder: Path, behaviour: RelayBehaviour) -> tuple[asyncio.Server, int]:
+    """A relay on a port the kernel chose (port 0), so no other process can take it first."""
     handler = SaveToFolder(folder, behaviour)
-    port = free_port()
     server = await asyncio.get_running_loop().create_server(
-        lambda: smtp_server(handler), "127.0.0.1", port
+        lambda: smtp_server(handler), "127.0.0.1", 0
     )
-    return server, port
+    return server, server.sockets[0].getsockname()[1]
 
 
-def pool_for(port: int, connections: int = 1) -> SmtpPool:
+@contextlib.contextmanager
+def port_nobody_listens_on() -> Iterator[int]:
+    """A bound but not listening socket: connecting to it is refused while it is held."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield bound.getsockname()[1]
+
+
+def pool_for(port: int, connections: int = 1, timeout: float = 5) -> SmtpPool:
     return SmtpPool(
         host="127.0.0.1",
         port=port,
@@ -54,8 +66,8 @@ def pool_for(port: int, connections: int = 1) -> SmtpPool:
         password=None,
         starttls=False,
         implicit_tls=False,
-        timeout=5,
-        send_deadline=10,
+        timeout=timeout,
+        send_deadline=2 * timeout,
         connections=connections,
         mail_from="certificates@uni.example",
     )
@@ -127,9 +139,10 @@ async def test_a_connection_dropped_after_the_body_is_unconfirmed_and_counted(tm
 
 
 async def test_a_relay_that_is_not_there_is_unavailable_and_a_probe_says_so(tmp_path):
-    pool = pool_for(free_port())
-    assert isinstance(await pool.send(MESSAGE), RelayUnavailable)
-    assert await pool.probe() is False
+    with port_nobody_listens_on() as port:
+        pool = pool_for(port)
+        assert isinstance(await pool.send(MESSAGE), RelayUnavailable)
+        assert await pool.probe() is False
 
 
 @pytest.mark.parametrize("smtputf8", [True, False])
@@ -222,14 +235,83 @@ async def test_a_failing_message_does_not_stop_the_others(tmp_path):
     assert "IDNA" in error
 
 
-def _sending(store: Deliveries, pool: SmtpPool) -> Sending:
+async def test_a_relay_slower_than_the_timeout_gets_each_message_at_most_once_per_attempt(
+    tmp_path,
+):
+    """The relay stores the body, then answers after our timeout. Before the fix that was
+    'relay unavailable': no attempt counted, the probe (which never waits on DATA) succeeded,
+    and the same message went out again about once per probe interval, for ever."""
+    recipients = ["slow1@example.org", "slow2@example.org"]
+    sessions, engine = _database(tmp_path)
+    _, ids = seed_anchored(sessions, recipients)
+    store = Deliveries(sessions, message_id_domain="uni.example")
+    store.create(ids)
+    server, port = await start_relay(tmp_path / "mail", RelayBehaviour(delay_seconds=1.0))
+    pool = pool_for(port, connections=2, timeout=0.2)
+    notifier = Notifier(_sending(store, pool, max_attempts=3))
+    stopping = asyncio.Event()
+    loop = asyncio.create_task(notifier.send(stopping))
+    try:
+        await _wait_until(lambda: _count(sessions, "failed") == len(ids), within=60)
+    finally:
+        stopping.set()
+        await loop
+        await pool.close()
+        server.close()
+    with sessions() as session:
+        rows = session.execute(select(models.Delivery.attempts, models.Delivery.last_error))
+        outcomes = list(rows)
+    engine.dispose()
+    assert all(attempts == 3 and "unconfirmed" in error for attempts, error in outcomes)
+    received = Counter(
+        email.message_from_bytes(p.read_bytes())["X-Envelope-To"]
+        for p in (tmp_path / "mail").glob("*.eml")
+    )
+    assert set(received) == set(recipients) and max(received.values()) <= 3
+
+
+async def test_a_relay_refusing_our_sender_pauses_sending_and_spends_no_attempt(tmp_path, caplog):
+    """530/553 at MAIL FROM is about our account: before the fix every delivery failed for
+    good (5xx) or spent its attempts (4xx) at full rate."""
+    refusing = RelayBehaviour(fail_every=1, fail_stage="mail", fail_reply="553 5.7.1 not yours")
+    server, port = await start_relay(tmp_path / "mail", refusing)
+    pool = pool_for(port)
+    assert await pool.send(MESSAGE) == SenderRefused(553, "5.7.1 not yours")
+    assert await pool.probe() is False  # the probe asks MAIL FROM too: the breaker stays open
+    sessions, engine = _database(tmp_path)
+    _, ids = seed_anchored(sessions, [f"s{i}@example.org" for i in range(10)])
+    store = Deliveries(sessions, message_id_domain="uni.example")
+    store.create(ids)
+    sending = _sending(store, pool, max_attempts=1)
+    stopping = asyncio.Event()
+    loop = asyncio.create_task(Notifier(sending).send(stopping))
+    try:
+        await _wait_until(
+            lambda: sending.breaker.failures >= 3 or _count(sessions, "failed") > 0, within=60
+        )
+    finally:
+        stopping.set()
+        await loop
+        await pool.close()
+        server.close()
+    assert _count(sessions, "failed") == 0
+    with sessions() as session:
+        attempts = set(session.scalars(select(models.Delivery.attempts)))
+    engine.dispose()
+    assert attempts == {0}
+    configuration_errors = [r for r in caplog.records if "refuses our sender" in r.getMessage()]
+    assert len(configuration_errors) == 1  # once per breaker opening, not per message
+    assert list((tmp_path / "mail").glob("*.eml")) == []
+
+
+def _sending(store: Deliveries, pool: SmtpPool, max_attempts: int = 50) -> Sending:
     return Sending(
         deliveries=store,
         pool=pool,
         sender=Sender("certificates@uni.example", "Uni", "https://verify.example"),
         rate=TokenBucket(10_000, burst=100),
         rules=SendingRules(
-            retry=RetryPolicy(max_attempts=50, backoff_base=timedelta(milliseconds=20)),
+            retry=RetryPolicy(max_attempts=max_attempts, backoff_base=timedelta(milliseconds=20)),
             lease=timedelta(seconds=5),
             claim_size=5,
             max_unrecorded=8,
