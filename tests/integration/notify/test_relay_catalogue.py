@@ -304,12 +304,38 @@ async def test_a_relay_refusing_our_sender_pauses_sending_and_spends_no_attempt(
     assert list((tmp_path / "mail").glob("*.eml")) == []
 
 
-def _sending(store: Deliveries, pool: SmtpPool, max_attempts: int = 50) -> Sending:
+async def test_stopping_does_not_wait_for_rate_tokens(tmp_path):
+    """At one message per 100 s, stopping after the first send must not wait for the next
+    token (before the fix each remaining delivery waited for a token, then was skipped)."""
+    sessions, engine = _database(tmp_path)
+    _, ids = seed_anchored(sessions, [f"s{i}@example.org" for i in range(3)])
+    store = Deliveries(sessions, message_id_domain="uni.example")
+    store.create(ids)
+    server, port = await start_relay(tmp_path / "mail", RelayBehaviour())
+    pool = pool_for(port)
+    sending = _sending(store, pool, rate=TokenBucket(0.01, burst=1))
+    stopping = asyncio.Event()
+    loop = asyncio.create_task(Notifier(sending).send(stopping))
+    try:
+        await _wait_until(lambda: _count(sessions, "sent") == 1, within=30)
+        stopping.set()
+        await asyncio.wait_for(loop, timeout=30)  # the next token is 100 s away
+    finally:
+        stopping.set()
+        await pool.close()
+        server.close()
+    assert _count(sessions, "pending") == 2  # given back untried
+    engine.dispose()
+
+
+def _sending(
+    store: Deliveries, pool: SmtpPool, max_attempts: int = 50, rate: TokenBucket | None = None
+) -> Sending:
     return Sending(
         deliveries=store,
         pool=pool,
         sender=Sender("certificates@uni.example", "Uni", "https://verify.example"),
-        rate=TokenBucket(10_000, burst=100),
+        rate=rate or TokenBucket(10_000, burst=100),
         rules=SendingRules(
             retry=RetryPolicy(max_attempts=max_attempts, backoff_base=timedelta(milliseconds=20)),
             lease=timedelta(seconds=5),
