@@ -75,7 +75,7 @@ def sending(settings: NotifySettings, deliveries: Deliveries, pool: SmtpPool) ->
 
 
 def main() -> None:
-    run_service("notify", NotifySettings, serve)  # type: ignore[arg-type]
+    run_service("notify", NotifySettings, serve)
 
 
 if __name__ == "__main__":
