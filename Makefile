@@ -27,11 +27,11 @@ $(NODE_STAMP): package.json package-lock.json
 
 ## run: start everything, issue examples/graduates.csv end to end, print a summary, stop
 run: install
-	$(PY) -m certflow.devstack.demo
+	$(PY) -m devstack.demo
 
 ## up: like run, then keep the stack up until Ctrl-C
 up: install
-	$(PY) -m certflow.devstack.demo --keep-running
+	$(PY) -m devstack.demo --keep-running
 
 ## test: unit, integration (real PostgreSQL when CERTFLOW_TEST_DATABASE_URL is set) and e2e
 test: install

@@ -18,8 +18,8 @@ from rich.table import Table
 
 from bench.dataset import generate
 from bench.measure import SizeResult, run_size
-from certflow.devstack import tools
-from certflow.devstack.databases import create_database, drop_database
+from devstack import tools
+from devstack.databases import create_database, drop_database
 
 console = Console()
 TARGETS = {"anchored_per_s": 5000, "email_stage_per_s": 1500, "lookups_per_s": 2000}

@@ -10,8 +10,8 @@ from pathlib import Path
 import aiohttp
 
 from bench.dataset import Dataset
-from certflow.devstack.client import StackClient
-from certflow.devstack.stack import SERVICES, LocalStack, StackOptions
+from devstack.client import StackClient
+from devstack.stack import SERVICES, LocalStack, StackOptions
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from certflow.devstack.databases import create_database, drop_database
+from devstack.databases import create_database, drop_database
 
 POSTGRES_ADMIN_URL = os.environ.get("CERTFLOW_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_ADMIN_URL else [])]

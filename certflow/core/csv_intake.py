@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from certflow.errors import NOT_CANCELLED, CancelSignal, until_cancelled
+from certflow.core.errors import NOT_CANCELLED, CancelSignal, until_cancelled
 
 REQUIRED_COLUMNS = ("name", "email", "title", "completion_date")
 KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "expiry_date")

@@ -5,12 +5,12 @@ import logging
 import os
 import socket
 
-from certflow import bus
-from certflow.chain import RegistryClient, signer
-from certflow.db.models import AnchorOutbox
-from certflow.outbox import OutboxRelay
-from certflow.service_setup import database, jetstream, new_runtime, run_service
-from certflow.telemetry import inject_context
+from certflow.platform import bus
+from certflow.platform.chain import RegistryClient, signer
+from certflow.platform.db.models import AnchorOutbox
+from certflow.platform.outbox import OutboxRelay
+from certflow.platform.service_setup import database, jetstream, new_runtime, run_service
+from certflow.platform.telemetry import inject_context
 from certflow.v1 import anchor_service_pb2, anchor_service_pb2_grpc
 from services.anchor.lease import SignerLeaseHolder
 from services.anchor.servicer import AnchorServicer

@@ -1,6 +1,6 @@
 from pydantic import SecretStr
 
-from certflow.settings import CommonSettings
+from certflow.platform.settings import CommonSettings
 
 
 class AnchorSettings(CommonSettings):

@@ -3,7 +3,7 @@
 
 from enum import StrEnum
 
-from certflow.chain import MinedTransaction
+from certflow.platform.chain import MinedTransaction
 
 
 class WindowState(StrEnum):

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from certflow.chain import MinedTransaction
 from certflow.core.merkle import MerkleTree, pack_proof
-from certflow.db import models
-from certflow.db.batching import chunked
+from certflow.platform.chain import MinedTransaction
+from certflow.platform.db import models
+from certflow.platform.db.batching import chunked
 from certflow.v1 import events_pb2
 from services.anchor.submission import WindowState
 

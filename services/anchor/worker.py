@@ -15,9 +15,9 @@ from eth_account.signers.local import LocalAccount
 from nats.aio.msg import Msg
 from opentelemetry import trace
 
-from certflow import bus
-from certflow.chain import MinedTransaction, RegistryClient, sign
-from certflow.telemetry import extract_context
+from certflow.platform import bus
+from certflow.platform.chain import MinedTransaction, RegistryClient, sign
+from certflow.platform.telemetry import extract_context
 from certflow.v1 import events_pb2
 from services.anchor.lease import SignerLeaseHolder
 from services.anchor.submission import Step, WindowState, next_step, nonce_for, nonce_taken

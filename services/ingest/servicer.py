@@ -10,12 +10,12 @@ from concurrent.futures import Executor
 import grpc
 import orjson
 
-from certflow import pagination
+from certflow.core.errors import Cancelled, TooLarge, invalid_field
 from certflow.core.validation import RowError
-from certflow.db.read_models import StoredCertificate
-from certflow.errors import Cancelled, TooLarge, invalid_field
-from certflow.grpc_errors import translate_errors
-from certflow.proto_time import to_timestamp
+from certflow.platform import pagination
+from certflow.platform.db.read_models import StoredCertificate
+from certflow.platform.grpc_errors import translate_errors
+from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
 from services.ingest.usecases import BatchStatus, Ingest, UploadResult
 

@@ -19,12 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.csv_intake import CsvFormatError, CsvRow, read_csv
 from certflow.core.document import CertificateContent, IssuerProfile
-from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
-from certflow.core.validation import RowError, validate_certificate
-from certflow.db import models
-from certflow.db.batching import chunked
-from certflow.db.read_models import StoredCertificate, load_certificate
-from certflow.errors import (
+from certflow.core.errors import (
     NOT_CANCELLED,
     Cancelled,
     CancelSignal,
@@ -34,6 +29,11 @@ from certflow.errors import (
     NotFound,
     until_cancelled,
 )
+from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
+from certflow.core.validation import RowError, validate_certificate
+from certflow.platform.db import models
+from certflow.platform.db.batching import chunked
+from certflow.platform.db.read_models import StoredCertificate, load_certificate
 from certflow.v1 import events_pb2
 
 log = logging.getLogger(__name__)

@@ -2,9 +2,9 @@
 
 from datetime import timedelta
 
-from certflow import bus
-from certflow.rate_limit import TokenBucket
-from certflow.service_setup import database, jetstream, new_runtime, run_service
+from certflow.platform import bus
+from certflow.platform.rate_limit import TokenBucket
+from certflow.platform.service_setup import database, jetstream, new_runtime, run_service
 from certflow.v1 import notify_service_pb2, notify_service_pb2_grpc
 from services.notify.deliveries import Deliveries
 from services.notify.outcome_policy import RetryPolicy, claim_size

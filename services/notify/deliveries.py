@@ -18,9 +18,9 @@ from sqlalchemy import BindParameter, ColumnElement, Insert, bindparam, or_, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from certflow.db import models
-from certflow.db.batching import chunked
-from certflow.db.read_models import load_certificates
+from certflow.platform.db import models
+from certflow.platform.db.batching import chunked
+from certflow.platform.db.read_models import load_certificates
 from services.notify.outcome_policy import FAILED, PENDING, SENDING, SENT, DeliveryUpdate
 from services.notify.rendering import CertificateEmail
 

@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 import grpc
 
-from certflow import pagination
-from certflow.db import models
-from certflow.errors import invalid_field
-from certflow.grpc_errors import translate_errors
-from certflow.proto_time import to_timestamp
+from certflow.core.errors import invalid_field
+from certflow.platform import pagination
+from certflow.platform.db import models
+from certflow.platform.grpc_errors import translate_errors
+from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import notify_service_pb2 as pb
 from certflow.v1 import notify_service_pb2_grpc
 from services.notify.deliveries import Deliveries

@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 from opentelemetry import trace
 
-from certflow import bus
-from certflow.rate_limit import TokenBucket
-from certflow.telemetry import extract_context
+from certflow.platform import bus
+from certflow.platform.rate_limit import TokenBucket
+from certflow.platform.telemetry import extract_context
 from certflow.v1 import events_pb2
 from services.notify.deliveries import Claim, ClaimedDelivery, Deliveries, Outcome
 from services.notify.outcome_policy import (

@@ -4,9 +4,9 @@ import logging
 
 from aiohttp import web
 
-from certflow.chain import RegistryClient
-from certflow.rate_limit import KeyedRateLimiter
-from certflow.service_setup import database, new_runtime, run_service
+from certflow.platform.chain import RegistryClient
+from certflow.platform.rate_limit import KeyedRateLimiter
+from certflow.platform.service_setup import database, new_runtime, run_service
 from services.verify.http_api import build_app, quiet_malformed_request_logs
 from services.verify.lookups import CertificateLookups
 from services.verify.servicer import SERVICE_NAME, VerifyServicer, add_verify_service

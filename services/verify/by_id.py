@@ -10,7 +10,7 @@ an id, so that a 4-million-character id costs nothing and is not sent back.
 import re
 from typing import Protocol
 
-from certflow.db.read_models import StoredCertificate
+from certflow.platform.db.read_models import StoredCertificate
 from services.verify.verification import FAILED, NOT_FOUND, PENDING, Check, Verification, Verifier
 
 _CERTIFICATE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -12,8 +12,8 @@ from aiohttp import StreamReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from certflow.errors import DomainError, InvalidInput, NotFound, TooLarge, Unavailable
-from certflow.rate_limit import KeyedRateLimiter
+from certflow.core.errors import DomainError, InvalidInput, NotFound, TooLarge, Unavailable
+from certflow.platform.rate_limit import KeyedRateLimiter
 from services.verify.by_id import verify_by_id
 from services.verify.lookups import CertificateLookups
 from services.verify.verification import Verification, Verifier

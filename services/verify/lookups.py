@@ -4,7 +4,7 @@ import asyncio
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from certflow.db.read_models import StoredCertificate, load_certificate
+from certflow.platform.db.read_models import StoredCertificate, load_certificate
 from services.verify.by_id import is_certificate_id
 
 

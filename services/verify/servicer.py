@@ -7,10 +7,10 @@ import grpc
 import orjson
 from google.protobuf.message import DecodeError, Message
 
-from certflow.errors import FieldViolation, InvalidInput, NotFound, TooLarge, invalid_field
-from certflow.grpc_errors import translate_errors
-from certflow.proto_time import to_timestamp
-from certflow.rate_limit import KeyedRateLimiter
+from certflow.core.errors import FieldViolation, InvalidInput, NotFound, TooLarge, invalid_field
+from certflow.platform.grpc_errors import translate_errors
+from certflow.platform.proto_time import to_timestamp
+from certflow.platform.rate_limit import KeyedRateLimiter
 from certflow.v1 import verify_service_pb2 as pb
 from services.verify.by_id import echoed_id, verify_by_id
 from services.verify.lookups import CertificateLookups

@@ -1,4 +1,4 @@
-from certflow.settings import CommonSettings
+from certflow.platform.settings import CommonSettings
 
 
 class VerifySettings(CommonSettings):

@@ -27,9 +27,9 @@ from certflow.core.document import (
     read_anchor_proof,
     recompute_leaf,
 )
+from certflow.core.errors import DomainError, FieldViolation, InvalidInput, Unavailable
 from certflow.core.json_limits import MAX_JSON_DEPTH, JsonTooDeep, check_json_depth
 from certflow.core.merkle import verify_proof
-from certflow.errors import DomainError, FieldViolation, InvalidInput, Unavailable
 from services.verify.display import shown
 
 T = TypeVar("T")

@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
-from certflow.devstack.client import StackClient
-from certflow.devstack.stack import SERVICES, LocalStack, StackOptions
+from devstack.client import StackClient
+from devstack.stack import SERVICES, LocalStack, StackOptions
 
 CSV = "name,email,title,completion_date\n" + "".join(
     f"Student {i},student{i}@example.org,Fault Tolerance 101,2026-05-01\n" for i in range(200)

@@ -13,9 +13,9 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from certflow.devstack.client import StackClient
-from certflow.devstack.stack import SERVICES, LocalStack, StackOptions
 from certflow.v1 import anchor_service_pb2, ingest_service_pb2, notify_service_pb2
+from devstack.client import StackClient
+from devstack.stack import SERVICES, LocalStack, StackOptions
 from tests.conftest import BACKENDS, discard_database, fresh_database_url
 
 HEADER = "name,email,title,completion_date\n"

@@ -21,9 +21,9 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from certflow.devstack.client import StackClient, status_name
-from certflow.devstack.stack import SERVICES, LocalStack, StackOptions
 from certflow.v1 import ingest_service_pb2, verify_service_pb2
+from devstack.client import StackClient, status_name
+from devstack.stack import SERVICES, LocalStack, StackOptions
 
 DEADLINE_SECONDS = 2.0
 # generous: the machine is shared and loaded; the old code gave no answer for over 90 s
@@ -447,8 +447,8 @@ def wait_for_log_line(stack: LocalStack, offset: int, text: str, timeout: float 
 
 
 def revoke_on_chain(stack: LocalStack, leaf: bytes) -> None:
-    from certflow.chain import RegistryClient, signer
-    from certflow.devstack import tools
+    from certflow.platform.chain import RegistryClient, signer
+    from devstack import tools
 
     async def revoke() -> None:
         registry = RegistryClient(stack.rpc_url, stack.registry_address)

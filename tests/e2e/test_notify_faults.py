@@ -9,11 +9,11 @@ from collections import Counter
 import grpc
 import pytest
 
-from certflow.devstack.client import StackClient
-from certflow.devstack.processes import wait_for_port
-from certflow.devstack.smtp_sink import RelayBehaviour
-from certflow.devstack.stack import SERVICES, LocalStack, StackOptions
 from certflow.v1 import notify_service_pb2
+from devstack.client import StackClient
+from devstack.processes import wait_for_port
+from devstack.smtp_sink import RelayBehaviour
+from devstack.stack import SERVICES, LocalStack, StackOptions
 
 # short leases, probes and backoffs so faults play out in seconds, not minutes
 NOTIFY_ENV = {

@@ -14,9 +14,9 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from certflow.devstack.client import StackClient, status_name
-from certflow.devstack.stack import SERVICES, LocalStack, StackOptions
 from certflow.v1 import ingest_service_pb2
+from devstack.client import StackClient, status_name
+from devstack.stack import SERVICES, LocalStack, StackOptions
 from tests.conftest import BACKENDS, discard_database, fresh_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,8 +228,8 @@ def test_revocation_on_chain_shows_in_verification(stack, client, graduates):
     import asyncio
     import time
 
-    from certflow.chain import RegistryClient, signer
-    from certflow.devstack import tools
+    from certflow.platform.chain import RegistryClient, signer
+    from devstack import tools
 
     document = attachment(mails_to(stack)[-1])
     leaf = bytes.fromhex(document["proof"]["targetHash"][2:])

@@ -8,10 +8,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
 from certflow.core.document import IssuerProfile
-from certflow.db import models
-from certflow.db.engine import make_engine, make_session_factory
-from certflow.db.migrate import upgrade
-from certflow.errors import Conflict, InvalidInput
+from certflow.core.errors import Conflict, InvalidInput
+from certflow.platform.db import models
+from certflow.platform.db.engine import make_engine, make_session_factory
+from certflow.platform.db.migrate import upgrade
 from services.ingest.usecases import Ingest
 
 ISSUER = IssuerProfile(id="https://uni.example.edu", name="Example University")

@@ -11,7 +11,7 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from certflow.grpc_runtime import BackgroundTaskFailed, ServiceRuntime
+from certflow.platform.grpc_runtime import BackgroundTaskFailed, ServiceRuntime
 
 TOKEN = "runtime-test-token"
 
@@ -32,9 +32,9 @@ def test_a_service_whose_background_task_failed_exits_non_zero(tmp_path) -> None
     script = textwrap.dedent(
         """
         import asyncio
-        from certflow.grpc_runtime import ServiceRuntime
-        from certflow.service_setup import run_service
-        from certflow.settings import CommonSettings
+        from certflow.platform.grpc_runtime import ServiceRuntime
+        from certflow.platform.service_setup import run_service
+        from certflow.platform.settings import CommonSettings
 
         async def fail():
             await asyncio.sleep(0.05)

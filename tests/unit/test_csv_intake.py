@@ -3,7 +3,7 @@ import threading
 import pytest
 
 from certflow.core.csv_intake import MAX_COLUMNS, CsvFormatError, read_csv
-from certflow.errors import Cancelled
+from certflow.core.errors import Cancelled
 
 HEADER = "name,email,title,completion_date,grade\n"
 

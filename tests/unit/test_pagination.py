@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
-from certflow.errors import InvalidInput
-from certflow.pagination import MAX_OFFSET, Page, decode_token, encode_token
+from certflow.core.errors import InvalidInput
+from certflow.platform.pagination import MAX_OFFSET, Page, decode_token, encode_token
 
 
 def token_of(text: str) -> str:

@@ -1,4 +1,4 @@
-from certflow.rate_limit import KeyedRateLimiter, TokenBucket
+from certflow.platform.rate_limit import KeyedRateLimiter, TokenBucket
 
 
 class FakeClock:

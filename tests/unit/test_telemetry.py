@@ -1,7 +1,7 @@
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from certflow.telemetry import extract_context, inject_context
+from certflow.platform.telemetry import extract_context, inject_context
 
 tracer = TracerProvider().get_tracer("test")
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from aiohttp.http_exceptions import BadHttpMessage
 
-from certflow.chain import MinedTransaction
 from certflow.core.canonical import canonical_json
 from certflow.core.document import (
     AnchorProof,
@@ -20,9 +19,10 @@ from certflow.core.document import (
     leaf_hash,
     with_anchor_proof,
 )
+from certflow.core.errors import InvalidInput, Unavailable
 from certflow.core.visible_text import displayable
-from certflow.db.read_models import StoredCertificate
-from certflow.errors import InvalidInput, Unavailable
+from certflow.platform.chain import MinedTransaction
+from certflow.platform.db.read_models import StoredCertificate
 from services.verify.by_id import verify_by_id
 from services.verify.display import MAX_SHOWN_CHARACTERS
 from services.verify.http_api import _PAGES, MalformedRequestLogFilter, as_json

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from certflow.db import models
-from certflow.db.engine import make_engine, make_session_factory
-from certflow.db.migrate import upgrade
-from certflow.devstack.smtp_sink import RelayBehaviour, SaveToFolder, smtp_server
-from certflow.rate_limit import TokenBucket
+from certflow.platform.db import models
+from certflow.platform.db.engine import make_engine, make_session_factory
+from certflow.platform.db.migrate import upgrade
+from certflow.platform.rate_limit import TokenBucket
+from devstack.smtp_sink import RelayBehaviour, SaveToFolder, smtp_server
 from services.notify.deliveries import Deliveries
 from services.notify.outcome_policy import (
     Accepted,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from certflow.chain import MinedTransaction
+from certflow.platform.chain import MinedTransaction
 from services.anchor.submission import (
     Step,
     WindowState,

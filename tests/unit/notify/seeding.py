@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from certflow.db import models
+from certflow.platform.db import models
 
 
 def seed_anchored(

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from certflow.db import models
-from certflow.db.engine import make_engine, make_session_factory
-from certflow.db.migrate import upgrade
+from certflow.platform.db import models
+from certflow.platform.db.engine import make_engine, make_session_factory
+from certflow.platform.db.migrate import upgrade
 from services.notify.deliveries import Deliveries, Outcome, _insert_new
 from services.notify.outcome_policy import (
     FAILED,

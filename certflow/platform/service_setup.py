@@ -11,12 +11,12 @@ from nats.js import JetStreamContext
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from certflow import bus
-from certflow.db.engine import make_engine, make_session_factory
-from certflow.entrypoint import load_settings, parse_command_line
-from certflow.grpc_runtime import BackgroundTaskFailed, ServiceRuntime
-from certflow.settings import CommonSettings
-from certflow.telemetry import setup_telemetry, shutdown_telemetry
+from certflow.platform import bus
+from certflow.platform.db.engine import make_engine, make_session_factory
+from certflow.platform.entrypoint import load_settings, parse_command_line
+from certflow.platform.grpc_runtime import BackgroundTaskFailed, ServiceRuntime
+from certflow.platform.settings import CommonSettings
+from certflow.platform.telemetry import setup_telemetry, shutdown_telemetry
 
 log = logging.getLogger(__name__)
 

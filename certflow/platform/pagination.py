@@ -4,7 +4,7 @@ import base64
 import binascii
 import re
 
-from certflow.errors import FieldViolation, InvalidInput
+from certflow.core.errors import FieldViolation, InvalidInput
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000

@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-PROJECT_ROOT = Path(os.environ.get("CERTFLOW_PROJECT_ROOT", Path(__file__).resolve().parents[2]))
+PROJECT_ROOT = Path(os.environ.get("CERTFLOW_PROJECT_ROOT", Path(__file__).resolve().parents[1]))
 
 # anvil's first dev account (from its default mnemonic): a public, well-known key for local
 # chains only. Production keys come from the environment (CERTFLOW_ANCHOR_PRIVATE_KEY).

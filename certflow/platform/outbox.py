@@ -13,8 +13,8 @@ from nats.js import JetStreamContext
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from certflow.bus import publish
-from certflow.db.models import AnchorOutbox, IngestOutbox
+from certflow.platform.bus import publish
+from certflow.platform.db.models import AnchorOutbox, IngestOutbox
 
 log = logging.getLogger(__name__)
 

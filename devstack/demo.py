@@ -17,10 +17,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from certflow.devstack import tools
-from certflow.devstack.client import StackClient, status_name
-from certflow.devstack.stack import SERVICES, LocalStack, StackOptions
 from certflow.v1 import verify_service_pb2
+from devstack import tools
+from devstack.client import StackClient, status_name
+from devstack.stack import SERVICES, LocalStack, StackOptions
 
 console = Console()
 

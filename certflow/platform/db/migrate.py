@@ -1,4 +1,4 @@
-"""Brings a database to the newest schema: `python -m certflow.db.migrate [URL]`.
+"""Brings a database to the newest schema: `python -m certflow.platform.db.migrate [URL]`.
 
 Run once before the services start (the local stack does; on Kubernetes a Job does).
 """
@@ -9,7 +9,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from certflow.settings import CommonSettings
+from certflow.platform.settings import CommonSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

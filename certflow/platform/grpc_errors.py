@@ -11,7 +11,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from certflow.errors import (
+from certflow.core.errors import (
     Cancelled,
     Conflict,
     DomainError,

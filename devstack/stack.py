@@ -10,11 +10,11 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from certflow.chain import deploy_registry
-from certflow.db.migrate import upgrade
-from certflow.devstack import tools
-from certflow.devstack.processes import ManagedProcess, free_port, wait_for_port
-from certflow.devstack.smtp_sink import RelayBehaviour
+from certflow.platform.chain import deploy_registry
+from certflow.platform.db.migrate import upgrade
+from devstack import tools
+from devstack.processes import ManagedProcess, free_port, wait_for_port
+from devstack.smtp_sink import RelayBehaviour
 
 SERVICES = ("ingest", "anchor", "notify", "verify")
 
@@ -140,7 +140,7 @@ class LocalStack:
             [
                 sys.executable,
                 "-m",
-                "certflow.devstack.smtp_sink",
+                "devstack.smtp_sink",
                 "--port",
                 str(self.ports["smtp"]),
                 "--dir",

@@ -1,9 +1,9 @@
-"""Alembic environment: runs against the URL given by certflow.db.migrate (or -x url=...)."""
+"""Alembic environment: runs against the URL given by certflow.platform.db.migrate."""
 
 from alembic import context
 
-from certflow.db.engine import make_engine
-from certflow.db.models import Base
+from certflow.platform.db.engine import make_engine
+from certflow.platform.db.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or context.get_x_argument(as_dictionary=True)["url"]

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from certflow.core.document import AnchorProof, with_anchor_proof
 from certflow.core.merkle import unpack_proof
-from certflow.db.batching import chunked
-from certflow.db.models import AnchorWindow, Certificate, CertificateProof
+from certflow.platform.db.batching import chunked
+from certflow.platform.db.models import AnchorWindow, Certificate, CertificateProof
 
 CONFIRMED = "confirmed"
 

@@ -1,6 +1,6 @@
 """A local SMTP server that saves every accepted message as a .eml file in a folder.
 
-`python -m certflow.devstack.smtp_sink --port 1025 --dir .state/mail`
+`python -m devstack.smtp_sink --port 1025 --dir .state/mail`
 
 For fault tests it can be an unlucky relay: slow to answer DATA (`--delay-seconds`), refusing
 every n-th sender, recipient or message with a chosen reply (`--fail-every 3 --fail-reply
