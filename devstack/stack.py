@@ -23,6 +23,8 @@ SERVICES = ("ingest", "anchor", "notify", "verify")
 class StackOptions:
     state_dir: Path
     database_url: str = ""  # default: a SQLite file in state_dir
+    # a service → its own database URL (each service owns its tables; by default they share one)
+    database_urls: dict[str, str] = field(default_factory=dict)
     window_max_age_seconds: float = 0.5
     window_max_leaves: int = 200_000
     smtp_connections: int = 4
@@ -60,6 +62,9 @@ class LocalStack:
     def verify_http_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['http']}"
 
+    def database_url_of(self, service: str) -> str:
+        return self.options.database_urls.get(service, self.database_url)
+
     def target(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
 
@@ -93,7 +98,8 @@ class LocalStack:
         self.registry_address = asyncio.run(
             deploy_registry(self.rpc_url, tools.ANVIL_DEV_PRIVATE_KEY, "certflow local registry")
         )
-        upgrade(self.database_url)
+        for service in SERVICES:
+            upgrade(self.database_url_of(service), [service])
         self.start_smtp()
         for service in SERVICES:
             self.start_service(service, wait=False)
@@ -157,7 +163,7 @@ class LocalStack:
 
     def service_env(self, service: str) -> dict[str, str]:
         env = {
-            "CERTFLOW_DATABASE_URL": self.database_url,
+            "CERTFLOW_DATABASE_URL": self.database_url_of(service),
             "CERTFLOW_NATS_URL": self.nats_url,
             "CERTFLOW_INTERNAL_TOKEN": self.token,
             "CERTFLOW_LOG_LEVEL": self.options.log_level,

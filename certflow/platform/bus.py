@@ -21,8 +21,11 @@ from nats.js.errors import NotFoundError
 log = logging.getLogger(__name__)
 
 STREAM = "CERTS"
+# the payloads and who publishes and consumes each: protos/certflow/v1/events.proto
 SUBJECT_ISSUED = "certs.issued"
+SUBJECT_RECIPIENTS = "certs.recipients"
 SUBJECT_ANCHORED = "certs.anchored"
+SUBJECT_DELIVERIES = "certs.deliveries"
 
 
 async def connect(url: str, name: str) -> Client:

@@ -14,11 +14,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.platform.bus import publish
-from certflow.platform.db.models import AnchorOutbox, IngestOutbox
+from certflow.platform.db.tables import OutboxColumns
 
 log = logging.getLogger(__name__)
 
-OutboxTable = type[IngestOutbox] | type[AnchorOutbox]
+OutboxTable = type[OutboxColumns]  # a service's outbox table (OutboxColumns on its Base)
 
 
 class OutboxRelay:

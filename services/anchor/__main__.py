@@ -7,7 +7,6 @@ import socket
 
 from certflow.platform import bus
 from certflow.platform.chain import RegistryClient, signer
-from certflow.platform.db.models import AnchorOutbox
 from certflow.platform.outbox import OutboxRelay
 from certflow.platform.service_setup import database, jetstream, new_runtime, run_service
 from certflow.platform.telemetry import inject_context
@@ -15,6 +14,7 @@ from certflow.v1 import anchor_service_pb2, anchor_service_pb2_grpc
 from services.anchor.lease import SignerLeaseHolder
 from services.anchor.servicer import AnchorServicer
 from services.anchor.settings import AnchorSettings
+from services.anchor.tables import AnchorOutbox
 from services.anchor.window_buffer import WindowBuffer
 from services.anchor.windows import AnchorWindows
 from services.anchor.worker import Anchorer

@@ -8,7 +8,7 @@ from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from certflow.platform.db.models import SignerLease
+from services.anchor.tables import SignerLease
 
 
 class SignerLeaseHolder:

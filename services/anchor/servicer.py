@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from certflow.core.errors import NotFound
 from certflow.core.merkle import unpack_proof
 from certflow.platform import pagination
-from certflow.platform.db import models
 from certflow.platform.grpc_errors import translate_errors
 from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import anchor_service_pb2 as pb
 from certflow.v1 import anchor_service_pb2_grpc
+from services.anchor import tables as models
 from services.anchor.submission import WindowState
 
 _STATES = {

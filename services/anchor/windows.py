@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.merkle import MerkleTree, pack_proof
 from certflow.platform.chain import MinedTransaction
-from certflow.platform.db import models
 from certflow.platform.db.batching import chunked
 from certflow.v1 import events_pb2
+from services.anchor import tables as models
 from services.anchor.submission import WindowState
 
 BUILT, SUBMITTED, CONFIRMED = WindowState.BUILT, WindowState.SUBMITTED, WindowState.CONFIRMED

@@ -5,13 +5,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from certflow.core.document import IssuerProfile
-from certflow.platform.db.models import IngestOutbox
 from certflow.platform.outbox import OutboxRelay
 from certflow.platform.service_setup import database, jetstream, new_runtime, run_service
 from certflow.platform.telemetry import inject_context
 from certflow.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from services.ingest.servicer import IngestServicer
 from services.ingest.settings import IngestSettings
+from services.ingest.tables import IngestOutbox
 from services.ingest.usecases import Ingest
 
 

@@ -31,10 +31,15 @@ from certflow.core.errors import (
 )
 from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
 from certflow.core.validation import RowError, validate_certificate
-from certflow.platform.db import models
 from certflow.platform.db.batching import chunked
 from certflow.platform.db.read_models import StoredCertificate, load_certificate
 from certflow.v1 import events_pb2
+from services.anchor.tables import (  # transitional: read by events next
+    AnchorWindow,
+    CertificateProof,
+)
+from services.ingest import tables as models
+from services.notify.tables import Delivery  # transitional: read by events next
 
 log = logging.getLogger(__name__)
 
@@ -444,19 +449,17 @@ class Ingest:
             select(func.count())
             .select_from(models.Certificate)
             .join(
-                models.CertificateProof,
-                models.CertificateProof.certificate_id == models.Certificate.id,
+                CertificateProof,
+                CertificateProof.certificate_id == models.Certificate.id,
             )
-            .join(models.AnchorWindow, models.AnchorWindow.id == models.CertificateProof.window_id)
-            .where(
-                models.Certificate.batch_id == batch.id, models.AnchorWindow.state == "confirmed"
-            )
+            .join(AnchorWindow, AnchorWindow.id == CertificateProof.window_id)
+            .where(models.Certificate.batch_id == batch.id, AnchorWindow.state == "confirmed")
         )
         deliveries = dict(
             session.execute(
-                select(models.Delivery.state, func.count())
-                .where(models.Delivery.batch_id == batch.id)
-                .group_by(models.Delivery.state)
+                select(Delivery.state, func.count())
+                .where(Delivery.batch_id == batch.id)
+                .group_by(Delivery.state)
             ).all()
         )
         return BatchStatus(

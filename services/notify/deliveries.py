@@ -18,9 +18,10 @@ from sqlalchemy import BindParameter, ColumnElement, Insert, bindparam, or_, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from certflow.platform.db import models
 from certflow.platform.db.batching import chunked
 from certflow.platform.db.read_models import load_certificates
+from services.ingest.tables import Certificate, Issuer  # transitional: from events next
+from services.notify import tables as models
 from services.notify.outcome_policy import FAILED, PENDING, SENDING, SENT, DeliveryUpdate
 from services.notify.rendering import CertificateEmail
 
@@ -74,8 +75,8 @@ class Deliveries:
             for chunk in chunked(wanted):
                 batches.update(
                     session.execute(
-                        select(models.Certificate.id, models.Certificate.batch_id).where(
-                            models.Certificate.id.in_(chunk)
+                        select(Certificate.id, Certificate.batch_id).where(
+                            Certificate.id.in_(chunk)
                         )
                     ).all()
                 )
@@ -266,14 +267,12 @@ def _emails(session: Session, claimed: Sequence[models.Delivery]) -> dict[str, C
     ids = [d.certificate_id for d in claimed]
     message_ids = {d.certificate_id: d.message_id for d in claimed}
     stored = load_certificates(session, ids)
-    issuers = dict(session.execute(select(models.Issuer.id, models.Issuer.name)).all())
+    issuers = dict(session.execute(select(Issuer.id, Issuer.name)).all())
     issuer_of: dict[str, str] = {}
     for chunk in chunked(ids):
         issuer_of.update(
             session.execute(
-                select(models.Certificate.id, models.Certificate.issuer_id).where(
-                    models.Certificate.id.in_(chunk)
-                )
+                select(Certificate.id, Certificate.issuer_id).where(Certificate.id.in_(chunk))
             ).all()
         )
     return {

@@ -7,11 +7,11 @@ import grpc
 
 from certflow.core.errors import invalid_field
 from certflow.platform import pagination
-from certflow.platform.db import models
 from certflow.platform.grpc_errors import translate_errors
 from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import notify_service_pb2 as pb
 from certflow.v1 import notify_service_pb2_grpc
+from services.notify import tables as models
 from services.notify.deliveries import Deliveries
 
 _STATES = {

@@ -12,7 +12,10 @@ from sqlalchemy.orm import Session
 from certflow.core.document import AnchorProof, with_anchor_proof
 from certflow.core.merkle import unpack_proof
 from certflow.platform.db.batching import chunked
-from certflow.platform.db.models import AnchorWindow, Certificate, CertificateProof
+
+# transitional: each service assembles documents from its own copy once events carry the state
+from services.anchor.tables import AnchorWindow, CertificateProof
+from services.ingest.tables import Certificate
 
 CONFIRMED = "confirmed"
 

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.document import IssuerProfile
-from certflow.platform.db import models
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
+from services.ingest import tables as ingest_tables
 from services.ingest.usecases import Ingest
 
 ISSUER = IssuerProfile(id="https://uni.example.edu", name="Example University")
@@ -52,5 +52,7 @@ def test_concurrent_calls_with_one_request_id_all_get_the_same_certificate(
             certificate_ids = list(pool.map(issue, [round_number] * CALLERS))
             assert len(set(certificate_ids)) == 1, f"round {round_number}"
     with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(models.Certificate)) == ROUNDS
-        assert session.scalar(select(func.count()).select_from(models.IssueRequest)) == ROUNDS
+        assert session.scalar(select(func.count()).select_from(ingest_tables.Certificate)) == ROUNDS
+        assert (
+            session.scalar(select(func.count()).select_from(ingest_tables.IssueRequest)) == ROUNDS
+        )

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.document import IssuerProfile
 from certflow.core.errors import Cancelled, InvalidInput
-from certflow.platform.db import models
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
+from services.ingest import tables as ingest_tables
 from services.ingest.usecases import Ingest
 
 ISSUER = IssuerProfile(id="https://uni.example.edu", name="Example University")
@@ -40,7 +40,7 @@ def ingest(sessions: sessionmaker[Session]) -> Ingest:
 
 def stored_batches(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
-        return session.scalar(select(func.count()).select_from(models.Batch)) or 0
+        return session.scalar(select(func.count()).select_from(ingest_tables.Batch)) or 0
 
 
 def test_a_file_unreadable_after_valid_rows_is_refused_whole(ingest, sessions) -> None:

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from certflow.platform.db import models
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from certflow.platform.rate_limit import TokenBucket
 from devstack.smtp_sink import RelayBehaviour, SaveToFolder, smtp_server
+from services.notify import tables as notify_tables
 from services.notify.deliveries import Deliveries
 from services.notify.outcome_policy import (
     Accepted,
@@ -229,7 +229,9 @@ async def test_a_failing_message_does_not_stop_the_others(tmp_path):
         server.close()
     with sessions() as session:
         (error,) = session.scalars(
-            select(models.Delivery.last_error).where(models.Delivery.state == "failed")
+            select(notify_tables.Delivery.last_error).where(
+                notify_tables.Delivery.state == "failed"
+            )
         )
     engine.dispose()
     assert "IDNA" in error
@@ -259,7 +261,9 @@ async def test_a_relay_slower_than_the_timeout_gets_each_message_at_most_once_pe
         await pool.close()
         server.close()
     with sessions() as session:
-        rows = session.execute(select(models.Delivery.attempts, models.Delivery.last_error))
+        rows = session.execute(
+            select(notify_tables.Delivery.attempts, notify_tables.Delivery.last_error)
+        )
         outcomes = list(rows)
     engine.dispose()
     assert all(attempts == 3 and "unconfirmed" in error for attempts, error in outcomes)
@@ -296,7 +300,7 @@ async def test_a_relay_refusing_our_sender_pauses_sending_and_spends_no_attempt(
         server.close()
     assert _count(sessions, "failed") == 0
     with sessions() as session:
-        attempts = set(session.scalars(select(models.Delivery.attempts)))
+        attempts = set(session.scalars(select(notify_tables.Delivery.attempts)))
     engine.dispose()
     assert attempts == {0}
     configuration_errors = [r for r in caplog.records if "refuses our sender" in r.getMessage()]
@@ -356,7 +360,9 @@ def _database(tmp_path: Path):  # type: ignore[no-untyped-def]
 def _count(sessions, state: str) -> int:  # type: ignore[no-untyped-def]
     with sessions() as session:
         return len(
-            session.scalars(select(models.Delivery.id).where(models.Delivery.state == state)).all()
+            session.scalars(
+                select(notify_tables.Delivery.id).where(notify_tables.Delivery.state == state)
+            ).all()
         )
 
 

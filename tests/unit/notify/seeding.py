@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from certflow.platform.db import models
+from services.anchor import tables as anchor_tables
+from services.ingest import tables as ingest_tables
 
 
 def seed_anchored(
@@ -20,14 +21,14 @@ def seed_anchored(
     ids = [str(uuid.uuid4()) for _ in emails]
     with sessions.begin() as session:
         session.execute(
-            insert(models.Issuer),
+            insert(ingest_tables.Issuer),
             [{"id": issuer_id, "uri": f"https://{issuer_id}.example", "name": "Example U"}],
         )
         session.execute(
-            insert(models.Batch), [{"id": batch_id, "issuer_id": issuer_id, "source": "api"}]
+            insert(ingest_tables.Batch), [{"id": batch_id, "issuer_id": issuer_id, "source": "api"}]
         )
         session.execute(
-            insert(models.Certificate),
+            insert(ingest_tables.Certificate),
             [
                 {
                     "id": cid,
@@ -47,7 +48,7 @@ def seed_anchored(
             ],
         )
         session.execute(
-            insert(models.AnchorWindow),
+            insert(anchor_tables.AnchorWindow),
             [
                 {
                     "id": window_id,
@@ -63,7 +64,7 @@ def seed_anchored(
             ],
         )
         session.execute(
-            insert(models.CertificateProof),
+            insert(anchor_tables.CertificateProof),
             [
                 {
                     "certificate_id": cid,

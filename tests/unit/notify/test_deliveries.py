@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from certflow.platform.db import models
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
+from services.ingest import tables as ingest_tables
+from services.notify import tables as notify_tables
 from services.notify.deliveries import Deliveries, Outcome, _insert_new
 from services.notify.outcome_policy import (
     FAILED,
@@ -46,7 +47,11 @@ def store(sessions):
 def states(sessions) -> dict[str, tuple[str, int]]:
     with sessions() as session:
         rows = session.execute(
-            select(models.Delivery.id, models.Delivery.state, models.Delivery.attempts)
+            select(
+                notify_tables.Delivery.id,
+                notify_tables.Delivery.state,
+                notify_tables.Delivery.attempts,
+            )
         )
         return {delivery_id: (state, attempts) for delivery_id, state, attempts in rows}
 
@@ -55,7 +60,7 @@ def make_due(store, sessions, n: int) -> None:
     _, ids = seed_anchored(sessions, [f"s{i}@example.org" for i in range(n)])
     assert store.create(ids) == n
     with sessions.begin() as session:  # created "now"; make them due at T0
-        session.execute(models.Delivery.__table__.update().values(next_attempt_at=T0))
+        session.execute(notify_tables.Delivery.__table__.update().values(next_attempt_at=T0))
 
 
 def test_a_claim_takes_due_deliveries_with_what_rendering_needs(store, sessions):
@@ -205,7 +210,7 @@ def test_a_replayed_re_drive_answers_its_first_count_even_after_a_later_one(stor
 
 def _batch_of(sessions) -> str:  # type: ignore[no-untyped-def]
     with sessions() as session:
-        return session.scalars(select(models.Certificate.batch_id)).first()
+        return session.scalars(select(ingest_tables.Certificate.batch_id)).first()
 
 
 def _wait_for_lock_wait(sessions) -> None:  # type: ignore[no-untyped-def]

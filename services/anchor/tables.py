@@ -1,0 +1,68 @@
+"""anchor's tables: anchor windows and their transactions, each certificate's proof, the
+signer lease, and the outbox of "anchored" events."""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from certflow.platform.db.tables import OutboxColumns, service_metadata, utcnow
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
+
+
+class AnchorWindow(Base):
+    __tablename__ = "anchor_windows"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # built | submitted | confirmed
+    leaf_count: Mapped[int] = mapped_column(Integer)
+    merkle_root: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    registry_address: Mapped[str] = mapped_column(String(42))
+    sender_address: Mapped[str] = mapped_column(String(42), default="")
+    nonce: Mapped[int | None] = mapped_column(BigInteger)
+    # signed before broadcast, so a restart re-sends the same transaction, never a second one
+    raw_transaction: Mapped[bytes | None] = mapped_column(LargeBinary)
+    transaction_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    gas_used: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SignerLease(Base):
+    """One signer per wallet: only the anchor replica holding the lease may sign and send."""
+
+    __tablename__ = "signer_leases"
+
+    sender_address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CertificateProof(Base):
+    __tablename__ = "certificate_proofs"
+    __table_args__ = (Index("ix_certificate_proofs_window", "window_id", "leaf_index"),)
+
+    # one proof per certificate: a redelivered certificate never joins a second window
+    certificate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    window_id: Mapped[str] = mapped_column(ForeignKey("anchor_windows.id"))
+    leaf_index: Mapped[int] = mapped_column(Integer)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    merkle_path: Mapped[bytes] = mapped_column(LargeBinary)  # siblings concatenated
+
+
+class AnchorOutbox(OutboxColumns, Base):
+    __tablename__ = "anchor_outbox"

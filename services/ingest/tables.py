@@ -1,0 +1,93 @@
+"""ingest's tables: issuers, batches and their refused rows, certificates, idempotency keys
+of single issues, and the outbox that announces them."""
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from certflow.platform.db.tables import OutboxColumns, service_metadata, utcnow
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
+
+
+class Issuer(Base):
+    __tablename__ = "issuers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    uri: Mapped[str] = mapped_column(String(500), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(500), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"))
+    request_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(String(16))  # csv | api | lms
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    accepted_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BatchRowError(Base):
+    __tablename__ = "batch_row_errors"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class Certificate(Base):
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("issuer_id", "dedupe_key", name="uq_certificates_dedupe"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"))
+    # sha256 of issuer, email, title and date: the same certificate is never issued twice
+    dedupe_key: Mapped[str] = mapped_column(String(64))
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    recipient_email: Mapped[str] = mapped_column(String(254))
+    title: Mapped[str] = mapped_column(String(300))
+    completion_date: Mapped[date] = mapped_column(Date)
+    expiry_date: Mapped[date | None] = mapped_column(Date)
+    # RFC 8785 bytes of the credential without proof: exactly what the leaf commits to
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IssueRequest(Base):
+    """Idempotency keys of single real-time issues (AIP-155)."""
+
+    __tablename__ = "issue_requests"
+
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"))
+
+
+class IngestOutbox(OutboxColumns, Base):
+    __tablename__ = "ingest_outbox"
