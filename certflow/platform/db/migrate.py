@@ -3,7 +3,7 @@ and version table (`alembic_version_<service>`), so the services can share one d
 machine or each have their own in production.
 
     python -m certflow.platform.db.migrate [--service NAME ...] [URL]
-    python -m certflow.platform.db.migrate revision NAME -m "message"   (autogenerate, dev)
+    python -m certflow.platform.db.migrate --new-revision NAME -m "message"   (dev: autogenerate)
 
 Run before the services start (the local stack does; on Kubernetes a Job does). The URL defaults
 to CERTFLOW_DATABASE_URL.
@@ -77,15 +77,17 @@ def revision(service: str, message: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m certflow.platform.db.migrate")
-    commands = parser.add_subparsers(dest="command")
-    new = commands.add_parser("revision", help="autogenerate a service's next revision (dev)")
-    new.add_argument("service", choices=SERVICES)
-    new.add_argument("-m", "--message", required=True)
-    parser.add_argument("--service", action="append", choices=SERVICES, dest="services")
-    parser.add_argument("url", nargs="?", default=None)
+    parser.add_argument("url", nargs="?", default=None, help="default: CERTFLOW_DATABASE_URL")
+    parser.add_argument(
+        "--service", action="append", choices=SERVICES, dest="services", help="default: all"
+    )
+    parser.add_argument(
+        "--new-revision", choices=SERVICES, help="autogenerate this service's next revision (dev)"
+    )
+    parser.add_argument("-m", "--message", default="", help="the new revision's message")
     args = parser.parse_args()
-    if args.command == "revision":
-        revision(args.service, args.message)
+    if args.new_revision:
+        revision(args.new_revision, args.message or "changes")
         return
     upgrade(args.url or CommonSettings().database_url, args.services or SERVICES)
 
