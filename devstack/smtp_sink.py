@@ -64,7 +64,7 @@ class SaveToFolder:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         number = next(self._datas)
         if self.behaviour.drop_every and number % self.behaviour.drop_every == 0:
-            assert server.transport is not None
+            assert isinstance(server.transport, asyncio.Transport)
             server.transport.abort()  # the client sent the data and never hears back
             return ACCEPTED  # never reaches the client
         if self._unlucky("data", number):

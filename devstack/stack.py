@@ -1,11 +1,13 @@
 """Starts and stops the whole local stack, each part a real server on a free local port."""
 
 import asyncio
+import os
 import secrets
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -184,7 +186,8 @@ class LocalStack:
             "CERTFLOW_WINDOW_MAX_AGE_SECONDS": str(self.options.window_max_age_seconds),
             "CERTFLOW_WINDOW_MAX_LEAVES": str(self.options.window_max_leaves),
             "CERTFLOW_SHUTDOWN_GRACE_SECONDS": "5",
-            "OTEL_TRACES_EXPORTER": "none",
+            # the caller's OTEL_* (e.g. an OTLP collector) reach the services; no export otherwise
+            "OTEL_TRACES_EXPORTER": os.environ.get("OTEL_TRACES_EXPORTER", "none"),
         }
         if service == "anchor":
             env["CERTFLOW_ANCHOR_PRIVATE_KEY"] = tools.ANVIL_DEV_PRIVATE_KEY
@@ -214,7 +217,7 @@ class LocalStack:
         process = self.processes[service]
         deadline = time.monotonic() + timeout
         with grpc.insecure_channel(self.target(service)) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
+            stub: Any = health_pb2_grpc.HealthStub(channel)  # the stubs package misses Check
             while time.monotonic() < deadline:
                 process.check_alive()
                 try:

@@ -1,13 +1,15 @@
 """The CertificateRegistry on an EVM chain, through web3.py (async)."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import ClientTimeout
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import TransactionNotFound
+from web3.types import Nonce, TxParams
 
 from certflow.contracts import registry_artifact
 
@@ -60,24 +62,22 @@ class RegistryClient:
         """Revokes hashes (leaves or roots) in one transaction and waits for it to be mined."""
         nonce = await self.pending_nonce(account.address)
         transaction = await self.contract.functions.bulkRevoke(documents).build_transaction(
-            {"from": account.address, "nonce": nonce}
+            _params(account.address, nonce)
         )
         raw, tx_hash = sign(account, transaction)
         await self.send_raw(raw)
-        await self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        await self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=60)
         mined = await self.mined(tx_hash)
         assert mined is not None
         return mined
 
     async def pending_nonce(self, address: str) -> int:
-        return await self.w3.eth.get_transaction_count(address, "pending")
-
-    async def build_anchor_transaction(
-        self, root: bytes, sender: str, nonce: int
-    ) -> dict[str, Any]:
-        return await self.contract.functions.issue(root).build_transaction(
-            {"from": sender, "nonce": nonce}
+        return await self.w3.eth.get_transaction_count(
+            AsyncWeb3.to_checksum_address(address), "pending"
         )
+
+    async def build_anchor_transaction(self, root: bytes, sender: str, nonce: int) -> TxParams:
+        return await self.contract.functions.issue(root).build_transaction(_params(sender, nonce))
 
     async def send_raw(self, raw_transaction: bytes) -> bool:
         """Broadcasts. True when the node accepted it or already has it (a re-send after a
@@ -96,7 +96,7 @@ class RegistryClient:
 
     async def mined(self, transaction_hash: str) -> MinedTransaction | None:
         try:
-            receipt = await self.w3.eth.get_transaction_receipt(transaction_hash)
+            receipt = await self.w3.eth.get_transaction_receipt(HexStr(transaction_hash))
         except TransactionNotFound:
             return None
         return MinedTransaction(
@@ -124,8 +124,13 @@ def signer(private_key: str) -> LocalAccount:
     return Account.from_key(private_key)
 
 
-def sign(account: LocalAccount, transaction: dict[str, Any]) -> tuple[bytes, str]:
-    signed = account.sign_transaction(transaction)
+def _params(sender: str, nonce: int) -> TxParams:
+    return {"from": AsyncWeb3.to_checksum_address(sender), "nonce": Nonce(nonce)}
+
+
+def sign(account: LocalAccount, transaction: TxParams) -> tuple[bytes, str]:
+    # web3 builds a TxParams TypedDict; eth-account types its input as a plain dict
+    signed = account.sign_transaction(cast(dict[str, Any], transaction))
     return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
 
 
@@ -139,11 +144,11 @@ async def deploy_registry(rpc_url: str, private_key: str, name: str) -> str:
     try:
         nonce = await w3.eth.get_transaction_count(account.address, "pending")
         transaction = await factory.constructor(name).build_transaction(
-            {"from": account.address, "nonce": nonce}
+            _params(account.address, nonce)
         )
         raw, tx_hash = sign(account, transaction)
         await w3.eth.send_raw_transaction(raw)
-        receipt = await w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        receipt = await w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=60)
     finally:
         await provider.disconnect()
     if receipt["status"] != 1:
