@@ -1,5 +1,6 @@
-"""ingest's tables: issuers, batches and their refused rows, certificates, idempotency keys
-of single issues, and the outbox that announces them."""
+"""ingest's tables: issuers, batches and their refused rows, certificates (with their anchoring
+facts and newest delivery outcome, kept from anchor's and notify's events), idempotency keys of
+single issues, and the outbox that announces them. No other service imports this module."""
 
 from datetime import date, datetime
 
@@ -78,6 +79,20 @@ class Certificate(Base):
     leaf_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # from "certs.anchored": what makes the anchored document; set once (first window wins)
+    window_id: Mapped[str | None] = mapped_column(String(36))
+    merkle_root: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    # sibling hashes leaf → root, 32 bytes each, concatenated
+    merkle_path: Mapped[bytes | None] = mapped_column(LargeBinary)
+    chain_id: Mapped[int | None] = mapped_column(BigInteger)
+    registry_address: Mapped[str | None] = mapped_column(String(42))
+    transaction_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    anchored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # from "certs.deliveries": the newest outcome of its email (by notify's update time)
+    delivery_outcome: Mapped[str | None] = mapped_column(String(16))
+    delivery_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivery_attempts: Mapped[int | None] = mapped_column(Integer)
 
 
 class IssueRequest(Base):

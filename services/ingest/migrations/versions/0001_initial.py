@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 17:30:41.973166
+Create Date: 2026-11-29 17:34:15.252634
 """
 
 from collections.abc import Sequence
@@ -96,6 +96,17 @@ def upgrade() -> None:
         sa.Column("leaf_salt", sa.LargeBinary(length=32), nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("window_id", sa.String(length=36), nullable=True),
+        sa.Column("merkle_root", sa.LargeBinary(length=32), nullable=True),
+        sa.Column("merkle_path", sa.LargeBinary(), nullable=True),
+        sa.Column("chain_id", sa.BigInteger(), nullable=True),
+        sa.Column("registry_address", sa.String(length=42), nullable=True),
+        sa.Column("transaction_hash", sa.String(length=66), nullable=True),
+        sa.Column("block_number", sa.BigInteger(), nullable=True),
+        sa.Column("anchored_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivery_outcome", sa.String(length=16), nullable=True),
+        sa.Column("delivery_updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivery_attempts", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["batch_id"], ["batches.id"], name=op.f("fk_certificates_batch_id_batches")
         ),
