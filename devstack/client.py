@@ -2,8 +2,11 @@
 
 import time
 from collections.abc import Iterator
+from typing import cast
 
 import grpc
+from google.rpc import status_pb2
+from grpc_status import rpc_status
 
 from certflow.v1 import (
     anchor_service_pb2,
@@ -96,6 +99,11 @@ class StackClient:
     def document(self, certificate_id: str) -> str:
         request = verify_service_pb2.GetCertificateDocumentRequest(certificate_id=certificate_id)
         return self.verify.GetCertificateDocument(request, timeout=30).document_json
+
+
+def rpc_error_status(error: grpc.RpcError) -> status_pb2.Status | None:
+    """The google.rpc.Status (ErrorInfo, BadRequest…) of a failed call, if the server sent one."""
+    return rpc_status.from_call(cast(grpc.Call, error))  # a raised RpcError is also a Call
 
 
 def status_name(status: int) -> str:

@@ -19,10 +19,9 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from certflow.v1 import ingest_service_pb2, verify_service_pb2
-from devstack.client import StackClient, status_name
+from devstack.client import StackClient, rpc_error_status, status_name
 from devstack.stack import SERVICES, LocalStack, StackOptions
 
 DEADLINE_SECONDS = 2.0
@@ -111,7 +110,8 @@ def http_call(
     connection = http.client.HTTPConnection("127.0.0.1", stack.ports["http"], timeout=timeout)
     try:
         if chunked:
-            pieces = (body[i : i + 4096] for i in range(0, len(body or b""), 4096))
+            data = body or b""
+            pieces = (data[i : i + 4096] for i in range(0, len(data), 4096))
             connection.request(method, path, pieces, headers or {}, encode_chunked=True)
         else:
             connection.request(method, path, body, headers or {})
@@ -147,7 +147,7 @@ def grpc_raw(stack: LocalStack, method: str, payload: bytes) -> bytes:
 
 
 def error_reason(error: grpc.RpcError) -> str:
-    status = rpc_status.from_call(error)
+    status = rpc_error_status(error)
     info = error_details_pb2.ErrorInfo()
     return next((info.reason for d in status.details if d.Unpack(info)), "") if status else ""
 

@@ -5,6 +5,7 @@ exactly one email, nothing fails because the relay was away, notify never exits 
 import email
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -79,7 +80,7 @@ def mail_to(stack, prefix: str) -> Counter:
     return counts
 
 
-def wait_until(condition, within: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], bool], within: float, what: str) -> None:
     deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:

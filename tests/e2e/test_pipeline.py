@@ -7,15 +7,13 @@ import json
 from collections import Counter
 from email.message import Message
 from pathlib import Path
-from typing import cast
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from certflow.v1 import ingest_service_pb2
-from devstack.client import StackClient, status_name
+from devstack.client import StackClient, rpc_error_status, status_name
 from devstack.stack import SERVICES, LocalStack, StackOptions
 from tests.conftest import BACKENDS, discard_database, fresh_database_url
 
@@ -172,7 +170,8 @@ def test_bad_uploads_get_clear_grpc_errors(client, stack):
     with pytest.raises(grpc.RpcError) as info:
         client.upload_csv(b"\xff\xfe garbage", request_id="bad-1")
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    status = rpc_status.from_call(cast(grpc.Call, info.value))
+    status = rpc_error_status(info.value)
+    assert status is not None
     details = [d for d in status.details if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)]
     info_detail = error_details_pb2.ErrorInfo()
     details[0].Unpack(info_detail)
@@ -289,9 +288,9 @@ def test_single_real_time_issue_joins_a_window_and_is_idempotent(stack, client, 
         )
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     violations = error_details_pb2.BadRequest()
-    next(
-        d for d in rpc_status.from_call(cast(grpc.Call, info.value)).details if d.Unpack(violations)
-    )
+    status = rpc_error_status(info.value)
+    assert status is not None
+    next(d for d in status.details if d.Unpack(violations))
     assert violations.field_violations[0].field == "email"
 
 
