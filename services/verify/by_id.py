@@ -10,8 +10,15 @@ an id, so that a 4-million-character id costs nothing and is not sent back.
 import re
 from typing import Protocol
 
-from certflow.platform.db.read_models import StoredCertificate
-from services.verify.verification import FAILED, NOT_FOUND, PENDING, Check, Verification, Verifier
+from services.verify.read_model import KnownCertificate
+from services.verify.verification import (
+    Check,
+    CheckStatus,
+    Verification,
+    VerificationStatus,
+    Verifier,
+    describe,
+)
 
 _CERTIFICATE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 ID_LENGTH = 36
@@ -19,7 +26,7 @@ CUT = "\u2026"  # …
 
 
 class Lookups(Protocol):
-    async def find(self, certificate_id: str) -> StoredCertificate | None: ...
+    async def find(self, certificate_id: str) -> KnownCertificate | None: ...
 
 
 def is_certificate_id(text: str) -> bool:
@@ -32,17 +39,17 @@ def echoed_id(text: str) -> str:
 
 
 async def verify_by_id(verifier: Verifier, lookups: Lookups, certificate_id: str) -> Verification:
+    not_found = VerificationStatus.NOT_FOUND
     if not is_certificate_id(certificate_id):
-        refused = Check("format", FAILED, "not a certificate id (ids are UUIDs)")
-        result = Verification(NOT_FOUND, [refused], certificate_id=echoed_id(certificate_id))
-        return result.finish(NOT_FOUND)
-    stored = await lookups.find(certificate_id)
-    if stored is None:
-        return Verification(NOT_FOUND, certificate_id=certificate_id).finish(NOT_FOUND)
-    if not stored.anchored:
-        result = Verification(
-            PENDING, certificate_id=certificate_id, recipient_name=stored.recipient_name
-        )
-        result.title = stored.title
-        return result.finish(PENDING)
-    return await verifier.verify(stored.document)
+        refused = Check("format", CheckStatus.FAILED, "not a certificate id (ids are UUIDs)")
+        result = Verification(not_found, [refused], certificate_id=echoed_id(certificate_id))
+        return result.finish(not_found)
+    found = await lookups.find(certificate_id)
+    if found is None:
+        return Verification(not_found, certificate_id=certificate_id).finish(not_found)
+    if not found.anchored:
+        pending = VerificationStatus.PENDING
+        result = Verification(pending, certificate_id=certificate_id)
+        describe(result, found.document)  # names and title as the credential holds them
+        return result.finish(pending)
+    return await verifier.verify(found.document)

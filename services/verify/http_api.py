@@ -14,9 +14,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from certflow.core.errors import DomainError, InvalidInput, NotFound, TooLarge, Unavailable
 from certflow.platform.rate_limit import KeyedRateLimiter
-from services.verify.by_id import verify_by_id
-from services.verify.lookups import CertificateLookups
-from services.verify.verification import Verification, Verifier
+from services.verify.by_id import Lookups, verify_by_id
+from services.verify.verification import Verification, VerificationStatus, Verifier
 
 _PAGES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -101,7 +100,7 @@ def as_json(result: Verification) -> dict[str, Any]:
 
 def build_app(
     verifier: Verifier,
-    lookups: CertificateLookups,
+    lookups: Lookups,
     *,
     max_document_bytes: int,
     rate: float,
@@ -136,7 +135,7 @@ def build_app(
     async def verify_id(request: web.Request) -> web.Response:
         result = await verify_by_id(verifier, lookups, request.match_info["certificate_id"])
         return web.json_response(
-            as_json(result), status=404 if result.status == "not_found" else 200
+            as_json(result), status=404 if result.status is VerificationStatus.NOT_FOUND else 200
         )
 
     async def document(request: web.Request) -> web.Response:
@@ -162,7 +161,7 @@ def build_app(
         return web.Response(
             text=html,
             content_type="text/html",
-            status=404 if result and result.status == "not_found" else 200,
+            status=404 if result and result.status is VerificationStatus.NOT_FOUND else 200,
         )
 
     app = web.Application(middlewares=[guard], client_max_size=max_document_bytes)

@@ -12,28 +12,32 @@ from certflow.platform.grpc_errors import translate_errors
 from certflow.platform.proto_time import to_timestamp
 from certflow.platform.rate_limit import KeyedRateLimiter
 from certflow.v1 import verify_service_pb2 as pb
-from services.verify.by_id import echoed_id, verify_by_id
-from services.verify.lookups import CertificateLookups
-from services.verify.verification import Verification, Verifier
+from services.verify.by_id import Lookups, echoed_id, verify_by_id
+from services.verify.verification import (
+    CheckStatus,
+    Verification,
+    VerificationStatus,
+    Verifier,
+)
 
 M = TypeVar("M", bound=Message)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VerifyService"].full_name
 
 _STATUS = {
-    "valid": pb.VERIFICATION_STATUS_VALID,
-    "tampered": pb.VERIFICATION_STATUS_TAMPERED,
-    "revoked": pb.VERIFICATION_STATUS_REVOKED,
-    "expired": pb.VERIFICATION_STATUS_EXPIRED,
-    "pending": pb.VERIFICATION_STATUS_PENDING,
-    "malformed": pb.VERIFICATION_STATUS_MALFORMED,
-    "not_found": pb.VERIFICATION_STATUS_NOT_FOUND,
-    "unknown_issuer": pb.VERIFICATION_STATUS_UNKNOWN_ISSUER,
+    VerificationStatus.VALID: pb.VERIFICATION_STATUS_VALID,
+    VerificationStatus.TAMPERED: pb.VERIFICATION_STATUS_TAMPERED,
+    VerificationStatus.REVOKED: pb.VERIFICATION_STATUS_REVOKED,
+    VerificationStatus.EXPIRED: pb.VERIFICATION_STATUS_EXPIRED,
+    VerificationStatus.PENDING: pb.VERIFICATION_STATUS_PENDING,
+    VerificationStatus.MALFORMED: pb.VERIFICATION_STATUS_MALFORMED,
+    VerificationStatus.NOT_FOUND: pb.VERIFICATION_STATUS_NOT_FOUND,
+    VerificationStatus.UNKNOWN_ISSUER: pb.VERIFICATION_STATUS_UNKNOWN_ISSUER,
 }
 _CHECK = {
-    "passed": pb.CHECK_STATUS_PASSED,
-    "failed": pb.CHECK_STATUS_FAILED,
-    "skipped": pb.CHECK_STATUS_SKIPPED,
+    CheckStatus.PASSED: pb.CHECK_STATUS_PASSED,
+    CheckStatus.FAILED: pb.CHECK_STATUS_FAILED,
+    CheckStatus.SKIPPED: pb.CHECK_STATUS_SKIPPED,
 }
 
 
@@ -81,7 +85,7 @@ class VerifyServicer:
     def __init__(
         self,
         verifier: Verifier,
-        lookups: CertificateLookups,
+        lookups: Lookups,
         *,
         max_document_bytes: int,
         limiter: KeyedRateLimiter,

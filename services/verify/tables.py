@@ -1,9 +1,33 @@
-"""verify's tables: its read model (fed from events; no personal data beyond the credential)."""
+"""verify's tables: its read model, fed from the "issued" and "anchored" events. It holds the
+credential (which carries the recipient's name and only a salted hash of the email address),
+its leaf and, once anchored, its proof: no email address or other personal data."""
 
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import BigInteger, LargeBinary, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from certflow.platform.db.tables import service_metadata
 
 
 class Base(DeclarativeBase):
     metadata = service_metadata()
+
+
+class VerifyCertificate(Base):
+    """One certificate as verify knows it. The "issued" columns are NULL when the "anchored"
+    event came first (events may arrive in any order); the proof columns are NULL until the
+    certificate is anchored."""
+
+    __tablename__ = "verify_certificates"
+
+    certificate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # from "certs.issued": RFC 8785 bytes of the credential without its proof, and its leaf
+    document: Mapped[bytes | None] = mapped_column(LargeBinary)
+    leaf_salt: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    # from "certs.anchored"
+    merkle_root: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    merkle_path: Mapped[bytes | None] = mapped_column(LargeBinary)  # sibling hashes, concatenated
+    chain_id: Mapped[int | None] = mapped_column(BigInteger)
+    registry_address: Mapped[str | None] = mapped_column(String(42))
+    transaction_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)

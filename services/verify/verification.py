@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from certflow.core.document import (
@@ -36,9 +37,24 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 _TRANSACTION_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
-VALID, TAMPERED, REVOKED, EXPIRED, PENDING = "valid", "tampered", "revoked", "expired", "pending"
-MALFORMED, NOT_FOUND, UNKNOWN_ISSUER = "malformed", "not_found", "unknown_issuer"
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class VerificationStatus(StrEnum):
+    VALID = "valid"
+    TAMPERED = "tampered"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    PENDING = "pending"
+    MALFORMED = "malformed"
+    NOT_FOUND = "not_found"
+    UNKNOWN_ISSUER = "unknown_issuer"
+
+
 CHECK_ORDER = ("format", "integrity", "merkle_proof", "issuer", "anchored", "revocation", "expiry")
 # Reported only when names or titles had to be neutralised for display.
 DISPLAY_CHECK = "display"
@@ -47,13 +63,13 @@ DISPLAY_CHECK = "display"
 @dataclass(frozen=True, slots=True)
 class Check:
     name: str
-    status: str
+    status: CheckStatus
     message: str
 
 
 @dataclass
 class Verification:
-    status: str
+    status: VerificationStatus
     checks: list[Check] = field(default_factory=list)
     certificate_id: str = ""
     issuer_name: str = ""
@@ -63,12 +79,14 @@ class Verification:
     transaction_hash: str = ""
     chain_id: int = 0
 
-    def finish(self, status: str) -> "Verification":
+    def finish(self, status: VerificationStatus) -> "Verification":
         """Stops at a failed step; later steps are reported as skipped. Every text is made safe
         to display, and a neutralised or shortened name or title is flagged."""
         self.status = status
         done = {c.name for c in self.checks}
-        self.checks += [Check(n, SKIPPED, "not run") for n in CHECK_ORDER if n not in done]
+        self.checks += [
+            Check(n, CheckStatus.SKIPPED, "not run") for n in CHECK_ORDER if n not in done
+        ]
         self._neutralise_for_display()
         return self
 
@@ -81,7 +99,7 @@ class Verification:
             self.checks.append(
                 Check(
                     DISPLAY_CHECK,
-                    FAILED,
+                    CheckStatus.FAILED,
                     "names or title contain invisible or direction-changing characters, shown"
                     " here as \ufffd, or are too long to show in full (cut with \u2026); the"
                     " document itself was checked as it is",
@@ -196,6 +214,28 @@ class RevocationIndex:
         return any(h in self._revoked for h in hashes)
 
 
+class MinedFacts(Protocol):
+    """What the verifier reads of a mined transaction."""
+
+    @property
+    def block_number(self) -> int: ...
+
+    @property
+    def succeeded(self) -> bool: ...
+
+
+class RegistryReader(RevocationSource, Protocol):
+    """What the verifier asks of the registry and its chain (certflow.platform.chain)."""
+
+    async def chain_id(self) -> int: ...
+
+    async def anchored_at(self, root: bytes) -> tuple[int, int]: ...
+
+    async def mined(self, transaction_hash: str) -> MinedFacts | None: ...
+
+    async def is_revoked(self, leaf_or_root: bytes) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ChainFacts:
     """What the chain says about one proof's anchor."""
@@ -212,7 +252,7 @@ class ChainView:
     failure of the chain is raised as Unavailable (CHAIN_UNAVAILABLE), never as a verdict."""
 
     def __init__(
-        self, registry: Any, *, anchor_seconds: float, revocations: RevocationIndex
+        self, registry: RegistryReader, *, anchor_seconds: float, revocations: RevocationIndex
     ) -> None:
         self._registry = registry
         self._anchors = TtlCache(anchor_seconds)
@@ -336,43 +376,51 @@ class Verifier:
             raise chain_unavailable(f"no answer within {self._deadline_seconds:g} s") from exc
 
     async def _verify(self, document: Any, deadline: float) -> Verification:
-        result = Verification(MALFORMED)
+        result = Verification(VerificationStatus.MALFORMED)
         if not isinstance(document, dict) or "OpenBadgeCredential" not in (
             document.get("type") or []
         ):
-            result.checks.append(Check("format", FAILED, "not an Open Badges 3.0 credential"))
-            return result.finish(MALFORMED)
-        _describe(result, document)
+            result.checks.append(
+                Check("format", CheckStatus.FAILED, "not an Open Badges 3.0 credential")
+            )
+            return result.finish(VerificationStatus.MALFORMED)
+        describe(result, document)
         try:
             result.certificate_id = certificate_id_of(document)
             proof = read_anchor_proof(document)
         except MalformedDocument as exc:
             unanchored = "not anchored yet" in str(exc) and result.certificate_id
             if unanchored and self._is_pending and await self._is_pending(result.certificate_id):
-                result.checks.append(Check("format", PASSED, "credential without proof yet"))
-                return result.finish(PENDING)
-            result.checks.append(Check("format", FAILED, str(exc)))
-            return result.finish(MALFORMED)
+                result.checks.append(
+                    Check("format", CheckStatus.PASSED, "credential without proof yet")
+                )
+                return result.finish(VerificationStatus.PENDING)
+            result.checks.append(Check("format", CheckStatus.FAILED, str(exc)))
+            return result.finish(VerificationStatus.MALFORMED)
         result.checks.append(
-            Check("format", PASSED, "Open Badges 3.0 credential with an anchor proof")
+            Check("format", CheckStatus.PASSED, "Open Badges 3.0 credential with an anchor proof")
         )
         result.transaction_hash = proof.transaction_hash
         result.chain_id = proof.chain_id
 
         if recompute_leaf(document, proof.leaf_salt) != proof.leaf_hash:
             result.checks.append(
-                Check("integrity", FAILED, "the content does not match its fingerprint")
+                Check("integrity", CheckStatus.FAILED, "the content does not match its fingerprint")
             )
-            return result.finish(TAMPERED)
-        result.checks.append(Check("integrity", PASSED, "content matches its fingerprint"))
+            return result.finish(VerificationStatus.TAMPERED)
+        result.checks.append(
+            Check("integrity", CheckStatus.PASSED, "content matches its fingerprint")
+        )
 
         if not verify_proof(proof.leaf_hash, proof.merkle_path, proof.merkle_root):
             result.checks.append(
-                Check("merkle_proof", FAILED, "the Merkle proof does not lead to the root")
+                Check(
+                    "merkle_proof", CheckStatus.FAILED, "the Merkle proof does not lead to the root"
+                )
             )
-            return result.finish(TAMPERED)
+            return result.finish(VerificationStatus.TAMPERED)
         result.checks.append(
-            Check("merkle_proof", PASSED, f"{len(proof.merkle_path)} steps to the root")
+            Check("merkle_proof", CheckStatus.PASSED, f"{len(proof.merkle_path)} steps to the root")
         )
 
         trusted = proof.registry_address.lower() == self._registry and (
@@ -382,62 +430,78 @@ class Verifier:
             result.checks.append(
                 Check(
                     "issuer",
-                    FAILED,
+                    CheckStatus.FAILED,
                     f"registry {proof.registry_address} on chain {proof.chain_id} is not trusted",
                 )
             )
-            return result.finish(UNKNOWN_ISSUER)
+            return result.finish(VerificationStatus.UNKNOWN_ISSUER)
         result.checks.append(
-            Check("issuer", PASSED, f"registry {proof.registry_address} on chain {proof.chain_id}")
+            Check(
+                "issuer",
+                CheckStatus.PASSED,
+                f"registry {proof.registry_address} on chain {proof.chain_id}",
+            )
         )
 
         facts = await self._within(deadline, self._chain.facts(proof))
         if facts.anchored_block == 0:
             if self._is_pending and await self._is_pending(result.certificate_id):
                 result.checks.append(
-                    Check("anchored", FAILED, "not anchored yet; try again shortly")
+                    Check("anchored", CheckStatus.FAILED, "not anchored yet; try again shortly")
                 )
-                return result.finish(PENDING)
+                return result.finish(VerificationStatus.PENDING)
             result.checks.append(
-                Check("anchored", FAILED, "the root is not anchored in the registry")
+                Check("anchored", CheckStatus.FAILED, "the root is not anchored in the registry")
             )
-            return result.finish(TAMPERED)
+            return result.finish(VerificationStatus.TAMPERED)
         if (
             facts.anchored_block != proof.block_number
             or facts.transaction_block != facts.anchored_block
         ):
             result.checks.append(
                 Check(
-                    "anchored", FAILED, "the proof's block or transaction does not match the chain"
+                    "anchored",
+                    CheckStatus.FAILED,
+                    "the proof's block or transaction does not match the chain",
                 )
             )
-            return result.finish(TAMPERED)
+            return result.finish(VerificationStatus.TAMPERED)
         result.anchored_at = datetime.fromtimestamp(facts.anchored_timestamp, UTC)
-        result.checks.append(Check("anchored", PASSED, f"anchored in block {facts.anchored_block}"))
+        result.checks.append(
+            Check("anchored", CheckStatus.PASSED, f"anchored in block {facts.anchored_block}")
+        )
 
         if facts.revoked:
-            result.checks.append(Check("revocation", FAILED, "revoked by the issuer"))
-            return result.finish(REVOKED)
-        result.checks.append(Check("revocation", PASSED, "not revoked"))
+            result.checks.append(Check("revocation", CheckStatus.FAILED, "revoked by the issuer"))
+            return result.finish(VerificationStatus.REVOKED)
+        result.checks.append(Check("revocation", CheckStatus.PASSED, "not revoked"))
 
         valid_until = document.get("validUntil")
         if isinstance(valid_until, str):
             try:
                 expires = datetime.fromisoformat(valid_until.replace("Z", "+00:00"))
             except ValueError:
-                result.checks.append(Check("expiry", FAILED, "validUntil is not a date"))
-                return result.finish(MALFORMED)
+                result.checks.append(
+                    Check("expiry", CheckStatus.FAILED, "validUntil is not a date")
+                )
+                return result.finish(VerificationStatus.MALFORMED)
             if expires <= self._now():
-                result.checks.append(Check("expiry", FAILED, f"expired on {valid_until[:10]}"))
-                return result.finish(EXPIRED)
-            result.checks.append(Check("expiry", PASSED, f"valid until {valid_until[:10]}"))
+                result.checks.append(
+                    Check("expiry", CheckStatus.FAILED, f"expired on {valid_until[:10]}")
+                )
+                return result.finish(VerificationStatus.EXPIRED)
+            result.checks.append(
+                Check("expiry", CheckStatus.PASSED, f"valid until {valid_until[:10]}")
+            )
         else:
-            result.checks.append(Check("expiry", PASSED, "does not expire"))
-        return result.finish(VALID)
+            result.checks.append(Check("expiry", CheckStatus.PASSED, "does not expire"))
+        return result.finish(VerificationStatus.VALID)
 
 
 def malformed(reason: str) -> Verification:
-    return Verification(MALFORMED, [Check("format", FAILED, reason)]).finish(MALFORMED)
+    return Verification(
+        VerificationStatus.MALFORMED, [Check("format", CheckStatus.FAILED, reason)]
+    ).finish(VerificationStatus.MALFORMED)
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -448,7 +512,8 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _describe(result: Verification, document: dict[str, Any]) -> None:
+def describe(result: Verification, document: dict[str, Any]) -> None:
+    """Fills in the issuer, title and recipient's name as the credential states them."""
     issuer = document.get("issuer")
     if isinstance(issuer, dict) and isinstance(issuer.get("name"), str):
         result.issuer_name = issuer["name"]

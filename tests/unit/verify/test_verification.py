@@ -22,15 +22,15 @@ from certflow.core.document import (
 from certflow.core.errors import InvalidInput, Unavailable
 from certflow.core.visible_text import displayable
 from certflow.platform.chain import MinedTransaction
-from certflow.platform.db.read_models import StoredCertificate
 from services.verify.by_id import verify_by_id
 from services.verify.display import MAX_SHOWN_CHARACTERS
 from services.verify.http_api import _PAGES, MalformedRequestLogFilter, as_json
+from services.verify.read_model import KnownCertificate
 from services.verify.verification import (
-    PENDING,
     ChainView,
     RevocationIndex,
     Verification,
+    VerificationStatus,
     Verifier,
     next_block_range,
 )
@@ -145,7 +145,7 @@ class RecordingLookups:
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    async def find(self, certificate_id: str) -> StoredCertificate | None:
+    async def find(self, certificate_id: str) -> KnownCertificate | None:
         self.asked.append(certificate_id)
         return None
 
@@ -177,7 +177,8 @@ async def test_an_unknown_uuid_is_not_found_and_echoed_whole() -> None:
 
 
 def test_the_page_shows_neutralised_names() -> None:
-    result = Verification(PENDING, recipient_name=SPOOFED_NAME, title="T\u2066itle").finish(PENDING)
+    pending = VerificationStatus.PENDING
+    result = Verification(pending, recipient_name=SPOOFED_NAME, title="T\u2066itle").finish(pending)
     page = _PAGES.get_template("verify.html").render(result=as_json(result))
     assert "\u202e" not in page and "\u2066" not in page and "\u200b" not in page
     assert "Alice \ufffdgnp.exe" in page

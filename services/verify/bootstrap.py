@@ -1,0 +1,119 @@
+"""verify's object graph: `build` wires the use cases and entrypoints from settings and the
+adapters it is given (real ones in `serve`, in-memory fakes in tests); `serve` makes the real
+adapters (two engines on the service's own database, NATS, the chain) and runs it all."""
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from certflow.platform import bus
+from certflow.platform.chain import RegistryClient
+from certflow.platform.rate_limit import KeyedRateLimiter
+from certflow.platform.service_setup import database, jetstream, new_runtime
+from services.verify.consumers import (
+    ANCHORED,
+    ISSUED,
+    EventConsumer,
+    anchored_consumer,
+    issued_consumer,
+)
+from services.verify.http_api import build_app, quiet_malformed_request_logs
+from services.verify.lookups import CertificateLookups
+from services.verify.read_model import AnchoredCertificate, CertificateStore, IssuedCertificate
+from services.verify.servicer import SERVICE_NAME, VerifyServicer, add_verify_service
+from services.verify.settings import VerifySettings
+from services.verify.store import SqlCertificateStore
+from services.verify.verification import ChainView, RegistryReader, RevocationIndex, Verifier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Adapters:
+    store: CertificateStore
+    registry: RegistryReader
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyService:
+    lookups: CertificateLookups
+    verifier: Verifier
+    revocations: RevocationIndex
+    issued: EventConsumer[IssuedCertificate]
+    anchored: EventConsumer[AnchoredCertificate]
+    servicer: VerifyServicer
+    http_app: web.Application
+
+
+def build(settings: VerifySettings, adapters: Adapters) -> VerifyService:
+    lookups = CertificateLookups(adapters.store)
+    revocations = RevocationIndex(
+        adapters.registry,
+        first_block=settings.registry_first_block,
+        blocks_per_request=settings.revocation_sync_blocks,
+        poll_seconds=settings.revocation_poll_seconds,
+        sync_seconds=settings.revocation_sync_seconds,
+    )
+    verifier = Verifier(
+        ChainView(
+            adapters.registry, anchor_seconds=settings.anchor_cache_seconds, revocations=revocations
+        ),
+        registry_address=settings.registry_address,
+        deadline_seconds=settings.verify_deadline_seconds,
+        is_pending=lookups.is_pending,
+    )
+    servicer = VerifyServicer(
+        verifier,
+        lookups,
+        max_document_bytes=settings.max_document_bytes,
+        limiter=KeyedRateLimiter(settings.http_rate_per_second, settings.http_rate_burst),
+    )
+    http_app = build_app(
+        verifier,
+        lookups,
+        max_document_bytes=settings.max_document_bytes,
+        rate=settings.http_rate_per_second,
+        burst=settings.http_rate_burst,
+    )
+    return VerifyService(
+        lookups=lookups,
+        verifier=verifier,
+        revocations=revocations,
+        issued=issued_consumer(adapters.store),
+        anchored=anchored_consumer(adapters.store),
+        servicer=servicer,
+        http_app=http_app,
+    )
+
+
+async def serve(settings: VerifySettings) -> None:
+    runtime = new_runtime("verify", settings, settings.verify_port, public_services=[SERVICE_NAME])
+    _, writes = database(runtime, settings.database_url)
+    # look-ups on their own engine, which never takes SQLite's write lock up front
+    _, reads = database(runtime, settings.database_url, writer=False)
+    # no retries with backoff: a look-up has its own deadline and answers CHAIN_UNAVAILABLE
+    registry = RegistryClient(
+        settings.eth_rpc_url,
+        settings.registry_address,
+        timeout=settings.verify_deadline_seconds,
+        retries=False,
+    )
+    runtime.on_shutdown(registry.close)
+    service = build(settings, Adapters(SqlCertificateStore(writes, reads), registry))
+
+    _, js = await jetstream(runtime, settings.nats_url, "certflow-verify")
+    for spec, consumer in ((ISSUED, service.issued), (ANCHORED, service.anchored)):
+        subscription = await bus.pull_subscription(js, spec)
+        runtime.spawn(consumer.run(subscription, runtime.stopping), f"consume-{spec.subject}")
+    runtime.spawn(service.revocations.follow(runtime.stopping), "follow-revocations")
+
+    add_verify_service(service.servicer, runtime.server)
+    runtime.add_service(SERVICE_NAME)
+    quiet_malformed_request_logs()
+    runner = web.AppRunner(service.http_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.verify_http_host, settings.verify_http_port).start()
+    log.info("verify serving HTTP on %s:%d", settings.verify_http_host, settings.verify_http_port)
+    runtime.on_shutdown(runner.cleanup)
+    await runtime.run()

@@ -1,0 +1,130 @@
+"""All of verify's SQL: the read model's upserts and look-ups (the `CertificateStore` of
+read_model.py), on SQLite and PostgreSQL.
+
+Writes are single `INSERT … ON CONFLICT (certificate_id) DO UPDATE … WHERE` statements: each
+event fills only its own columns, a redelivery matches the WHERE of nothing, and two replicas
+storing the same event at once cannot fail on the key.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.verify.read_model import (
+    AnchoredCertificate,
+    Anchoring,
+    IssuedCertificate,
+    StoredCertificate,
+)
+from services.verify.tables import VerifyCertificate
+
+ROWS_PER_STATEMENT = 500  # keeps bind parameters within every backend's limits
+
+T = VerifyCertificate
+_ISSUED = ("document", "leaf_salt", "leaf_hash")
+_ANCHORED = (
+    "merkle_root",
+    "merkle_path",
+    "chain_id",
+    "registry_address",
+    "transaction_hash",
+    "block_number",
+)
+
+
+class SqlCertificateStore:
+    """`reads` may be a separate, non-locking engine's sessions (SQLite: look-ups must not queue
+    behind the write lock); by default the writer's."""
+
+    def __init__(
+        self, writes: sessionmaker[Session], reads: sessionmaker[Session] | None = None
+    ) -> None:
+        self._writes = writes
+        self._reads = reads or writes
+
+    def add_issued(self, certificates: Sequence[IssuedCertificate]) -> None:
+        rows = [
+            {
+                "certificate_id": c.certificate_id,
+                "document": c.document,
+                "leaf_salt": c.leaf_salt,
+                "leaf_hash": c.leaf_hash,
+            }
+            for c in certificates
+        ]
+        self._upsert(rows, _ISSUED, lambda excluded: T.document.is_(None))
+
+    def add_anchored(self, certificates: Sequence[AnchoredCertificate]) -> None:
+        rows = [
+            {
+                "certificate_id": c.certificate_id,
+                "merkle_root": c.anchoring.merkle_root,
+                "merkle_path": c.merkle_path,
+                "chain_id": c.anchoring.chain_id,
+                "registry_address": c.anchoring.registry_address,
+                "transaction_hash": c.anchoring.transaction_hash,
+                "block_number": c.anchoring.block_number,
+            }
+            for c in certificates
+        ]
+        # read_model.later_anchoring, in SQL
+        self._upsert(
+            rows,
+            _ANCHORED,
+            lambda excluded: or_(T.merkle_root.is_(None), T.block_number < excluded.block_number),
+        )
+
+    def _upsert(
+        self, rows: list[dict[str, Any]], columns: tuple[str, ...], when: Callable[[Any], Any]
+    ) -> None:
+        if not rows:
+            return
+        # one statement may not touch a row twice (PostgreSQL refuses it): the first one counts
+        first: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            first.setdefault(row["certificate_id"], row)
+        rows = list(first.values())
+        with self._writes.begin() as session:
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = insert(T)
+            excluded = statement.excluded
+            statement = statement.on_conflict_do_update(
+                index_elements=[T.certificate_id],
+                set_={name: excluded[name] for name in columns},
+                where=when(excluded),
+            )
+            for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                session.execute(statement, rows[start : start + ROWS_PER_STATEMENT])
+
+    def find(self, certificate_id: str) -> StoredCertificate | None:
+        with self._reads() as session:
+            row = session.scalars(select(T).where(T.certificate_id == certificate_id)).first()
+            return None if row is None else _stored(row)
+
+
+def _stored(row: VerifyCertificate) -> StoredCertificate:
+    issued = None
+    if row.document is not None and row.leaf_salt is not None and row.leaf_hash is not None:
+        issued = IssuedCertificate(row.certificate_id, row.document, row.leaf_salt, row.leaf_hash)
+    anchored = None
+    if (
+        row.merkle_root is not None
+        and row.merkle_path is not None
+        and row.chain_id is not None
+        and row.registry_address is not None
+        and row.transaction_hash is not None
+        and row.block_number is not None
+    ):
+        anchoring = Anchoring(
+            row.merkle_root,
+            row.chain_id,
+            row.registry_address,
+            row.transaction_hash,
+            row.block_number,
+        )
+        anchored = AnchoredCertificate(row.certificate_id, row.merkle_path, anchoring)
+    return StoredCertificate(row.certificate_id, issued, anchored)
