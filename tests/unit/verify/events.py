@@ -37,8 +37,10 @@ class Leaf:
     leaf_hash: bytes
 
 
-def new_leaf(name: str = "Alice Martin", title: str = "Safety 101") -> Leaf:
-    certificate_id = str(uuid.uuid4())
+def new_leaf(
+    name: str = "Alice Martin", title: str = "Safety 101", certificate_id: str = ""
+) -> Leaf:
+    certificate_id = certificate_id or str(uuid.uuid4())
     credential = build_credential(
         certificate_id=certificate_id,
         issuer=IssuerProfile(id="https://academy.example", name="Example Academy"),
