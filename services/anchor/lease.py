@@ -1,69 +1,59 @@
 """The signer lease: nonces come from one writer, so two anchor replicas (a scaled Deployment,
-an operator's second process) never sign competing transactions for the same wallet."""
+an operator's second process) never sign competing transactions for the same wallet.
+
+The lease lives in the database (`signer_leases`, behind LeaseStore); this object decides when
+to take or renew it, on an injected clock."""
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import insert, or_, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
-from services.anchor.tables import SignerLease
+class LeaseStore(Protocol):
+    def take_lease(self, *, sender: str, holder: str, now: datetime, expires: datetime) -> bool:
+        """Takes or renews the wallet's lease for `holder` unless another holds an unexpired
+        one; True when `holder` holds it until `expires`."""
+        ...
+
+    def release_lease(self, *, sender: str, holder: str) -> None: ...
 
 
 class SignerLeaseHolder:
     def __init__(
-        self, sessions: sessionmaker[Session], *, sender: str, holder: str, ttl_seconds: float = 30
+        self,
+        store: LeaseStore,
+        *,
+        sender: str,
+        holder: str,
+        ttl_seconds: float = 30,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._sessions = sessions
+        self._store = store
         self._sender = sender
         self._holder = holder
         self._ttl = ttl_seconds
-        self._held_until = 0.0  # monotonic; renewed when half the lease is gone
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._held_until = 0.0  # on `clock`; renewed when half the lease is gone
 
     def held(self) -> bool:
         """True while this process holds the lease; takes or renews it as needed."""
-        if time.monotonic() < self._held_until - self._ttl / 2:
+        if self._clock() < self._held_until - self._ttl / 2:
             return True
-        taken = self._take()
-        self._held_until = time.monotonic() + self._ttl if taken else 0.0
+        started = self._clock()
+        now = self._wall_clock()
+        taken = self._store.take_lease(
+            sender=self._sender,
+            holder=self._holder,
+            now=now,
+            expires=now + timedelta(seconds=self._ttl),
+        )
+        self._held_until = started + self._ttl if taken else 0.0
         return taken
 
-    def _take(self) -> bool:
-        now = datetime.now(UTC)
-        expires = now + timedelta(seconds=self._ttl)
-        # the comparison happens in SQL, where both backends order timestamps correctly
-        with self._sessions.begin() as session:
-            # on the connection: a Core UPDATE's result is a cursor result with rowcount
-            result = session.connection().execute(
-                update(SignerLease)
-                .where(
-                    SignerLease.sender_address == self._sender,
-                    or_(SignerLease.holder == self._holder, SignerLease.expires_at < now),
-                )
-                .values(holder=self._holder, expires_at=expires)
-            )
-            if result.rowcount == 1:
-                return True
-        try:
-            with self._sessions.begin() as session:
-                session.execute(
-                    insert(SignerLease).values(
-                        sender_address=self._sender, holder=self._holder, expires_at=expires
-                    )
-                )
-            return True
-        except IntegrityError:
-            return False  # another replica holds it
-
     def release(self) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(SignerLease)
-                .where(
-                    SignerLease.sender_address == self._sender, SignerLease.holder == self._holder
-                )
-                .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
-                .execution_options(synchronize_session=False)
-            )
+        """On a clean stop: a restarted replica need not wait the lease out."""
+        self._store.release_lease(sender=self._sender, holder=self._holder)
         self._held_until = 0.0

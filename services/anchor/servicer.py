@@ -1,20 +1,18 @@
-"""gRPC transport of anchor: read-only views of windows and proofs."""
+"""gRPC transport of anchor: read-only views of windows and proofs. Translates only: the reads
+are use cases in views.py, domain errors become statuses in translate_errors."""
 
 import asyncio
 
 import grpc
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from certflow.core.errors import NotFound
 from certflow.core.merkle import unpack_proof
 from certflow.platform import pagination
 from certflow.platform.grpc_errors import translate_errors
 from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import anchor_service_pb2 as pb
 from certflow.v1 import anchor_service_pb2_grpc
-from services.anchor import tables as models
 from services.anchor.submission import WindowState
+from services.anchor.views import WindowView, WindowViews, get_proof, get_window
 
 _STATES = {
     WindowState.BUILT: pb.ANCHOR_WINDOW_STATE_BUILT,
@@ -24,42 +22,24 @@ _STATES = {
 
 
 class AnchorServicer(anchor_service_pb2_grpc.AnchorServiceServicer):
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, views: WindowViews) -> None:
+        self._views = views
 
     @translate_errors
     async def GetAnchorWindow(
         self, request: pb.GetAnchorWindowRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetAnchorWindowResponse:
-        def load() -> models.AnchorWindow:
-            with self._sessions() as session:
-                window = session.get(models.AnchorWindow, request.window_id)
-            if window is None:
-                raise NotFound("WINDOW_NOT_FOUND", f"no anchor window {request.window_id!r}")
-            return window
-
-        return pb.GetAnchorWindowResponse(
-            anchor_window=window_message(await asyncio.to_thread(load))
-        )
+        window = await asyncio.to_thread(get_window, self._views, request.window_id)
+        return pb.GetAnchorWindowResponse(anchor_window=window_message(window))
 
     @translate_errors
     async def ListAnchorWindows(
         self, request: pb.ListAnchorWindowsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListAnchorWindowsResponse:
         page = pagination.Page(request.page_size, request.page_token)
-
-        def load() -> list[models.AnchorWindow]:
-            with self._sessions() as session:
-                return list(
-                    session.scalars(
-                        select(models.AnchorWindow)
-                        .order_by(models.AnchorWindow.created_at.desc(), models.AnchorWindow.id)
-                        .offset(page.offset)
-                        .limit(page.size)
-                    )
-                )
-
-        windows = await asyncio.to_thread(load)
+        windows = await asyncio.to_thread(
+            lambda: self._views.windows(offset=page.offset, limit=page.size)
+        )
         return pb.ListAnchorWindowsResponse(
             anchor_windows=[window_message(w) for w in windows],
             next_page_token=page.next_token(len(windows)),
@@ -69,37 +49,21 @@ class AnchorServicer(anchor_service_pb2_grpc.AnchorServiceServicer):
     async def GetCertificateProof(
         self, request: pb.GetCertificateProofRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetCertificateProofResponse:
-        def load() -> tuple[models.CertificateProof, models.AnchorWindow]:
-            with self._sessions() as session:
-                row = session.execute(
-                    select(models.CertificateProof, models.AnchorWindow)
-                    .join(
-                        models.AnchorWindow,
-                        models.AnchorWindow.id == models.CertificateProof.window_id,
-                    )
-                    .where(models.CertificateProof.certificate_id == request.certificate_id)
-                ).first()
-            if row is None:
-                raise NotFound(
-                    "PROOF_NOT_FOUND", f"no proof for certificate {request.certificate_id!r} yet"
-                )
-            return row[0], row[1]
-
-        proof, window = await asyncio.to_thread(load)
+        proof = await asyncio.to_thread(get_proof, self._views, request.certificate_id)
         return pb.GetCertificateProofResponse(
-            window_id=window.id,
+            window_id=proof.window_id,
             leaf_hash=proof.leaf_hash,
             merkle_path=unpack_proof(proof.merkle_path),
-            merkle_root=window.merkle_root,
-            window_state=_STATES[WindowState(window.state)],
+            merkle_root=proof.merkle_root,
+            window_state=_STATES[proof.window_state],
         )
 
 
-def window_message(window: models.AnchorWindow) -> pb.AnchorWindow:
+def window_message(window: WindowView) -> pb.AnchorWindow:
     message = pb.AnchorWindow(
-        name=f"anchorWindows/{window.id}",
-        window_id=window.id,
-        state=_STATES[WindowState(window.state)],
+        name=f"anchorWindows/{window.window_id}",
+        window_id=window.window_id,
+        state=_STATES[window.state],
         leaf_count=window.leaf_count,
         merkle_root=window.merkle_root,
         chain_id=window.chain_id,

@@ -104,21 +104,3 @@ def test_single_issue_is_idempotent_and_conflicts_on_duplicate(sessions):
     with pytest.raises(InvalidInput) as info:
         ingest.issue_one(request_id="", fields={**fields, "email": "x"}, custom_fields={})
     assert info.value.violations[0].field == "email"
-
-
-def test_signer_lease_has_one_holder_until_it_expires_or_is_released(sessions):
-    import time
-
-    from services.anchor.lease import SignerLeaseHolder
-
-    first = SignerLeaseHolder(sessions, sender="0xabc", holder="replica-1", ttl_seconds=0.5)
-    second = SignerLeaseHolder(sessions, sender="0xabc", holder="replica-2", ttl_seconds=0.5)
-    other_wallet = SignerLeaseHolder(sessions, sender="0xdef", holder="replica-2", ttl_seconds=0.5)
-    assert first.held()
-    assert not second.held()
-    assert other_wallet.held()
-    time.sleep(0.6)  # replica-1 stopped renewing: its lease runs out
-    assert second.held()
-    assert not first.held()
-    second.release()
-    assert first.held()

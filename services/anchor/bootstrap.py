@@ -1,0 +1,155 @@
+"""anchor's object graph. `assemble` wires the use cases and entrypoints around whatever store,
+chain, signer and lease it is given (unit tests pass in-memory fakes); `start` builds the real
+adapters from settings (database, NATS, the chain RPC, the key), assembles, and puts the loops
+and the gRPC service on the runtime."""
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from eth_account.signers.local import LocalAccount
+from web3.types import TxParams
+
+from certflow.platform import bus
+from certflow.platform.chain import RegistryClient, sign, signer
+from certflow.platform.grpc_runtime import ServiceRuntime
+from certflow.platform.outbox import OutboxRelay
+from certflow.platform.service_setup import database, jetstream
+from certflow.platform.telemetry import inject_context
+from certflow.v1 import anchor_service_pb2, anchor_service_pb2_grpc
+from services.anchor.anchorer import Anchorer, Chain, Lease, Signer, SubmissionStore
+from services.anchor.consumers import IssuedConsumer
+from services.anchor.lease import SignerLeaseHolder
+from services.anchor.servicer import AnchorServicer
+from services.anchor.settings import AnchorSettings
+from services.anchor.store import AnchorStore
+from services.anchor.tables import AnchorOutbox
+from services.anchor.views import WindowViews
+from services.anchor.window_buffer import WindowBuffer
+from services.anchor.windows import WindowPlacement
+
+log = logging.getLogger(__name__)
+
+
+class AnchorStoreLike(WindowPlacement, SubmissionStore, WindowViews, Protocol):
+    """Everything anchor asks of its store (AnchorStore, or a fake in unit tests)."""
+
+
+Tx = TypeVar("Tx")
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor(Generic[Tx]):
+    consumer: IssuedConsumer
+    anchorer: Anchorer[Tx]
+    servicer: AnchorServicer
+
+
+def assemble(
+    settings: AnchorSettings,
+    *,
+    store: AnchorStoreLike,
+    chain: Chain[Tx],
+    signer: Signer[Tx],
+    lease: Lease,
+    on_confirmed: Callable[[], None] = lambda: None,
+    clock: Callable[[], float] = time.monotonic,
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> Anchor[Tx]:
+    anchorer = Anchorer(
+        store,
+        chain,
+        signer,
+        lease,
+        confirmations=settings.confirmations,
+        rebroadcast_seconds=settings.rebroadcast_seconds,
+        on_confirmed=on_confirmed,
+        clock=clock,
+    )
+    consumer = IssuedConsumer(
+        store,
+        WindowBuffer(settings.window_max_leaves, settings.window_max_age_seconds),
+        new_id=new_id,
+        on_built=anchorer.wake,
+        clock=clock,
+    )
+    return Anchor(consumer=consumer, anchorer=anchorer, servicer=AnchorServicer(store))
+
+
+class AccountSigner:
+    """The registry owner's key (eth-account)."""
+
+    def __init__(self, account: LocalAccount) -> None:
+        self._account = account
+
+    @property
+    def address(self) -> str:
+        return str(self._account.address)
+
+    def sign(self, transaction: TxParams) -> tuple[bytes, str]:
+        return sign(self._account, transaction)
+
+
+async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
+    """Real adapters, wired and running on `runtime`; False when asked to stop before the
+    chain answered."""
+    _, sessions = database(runtime, settings.database_url)
+    _, js = await jetstream(runtime, settings.nats_url, "certflow-anchor")
+    registry = RegistryClient(settings.eth_rpc_url, settings.registry_address)
+    runtime.on_shutdown(registry.close)
+    chain_id = await _chain_id(registry, runtime.stopping)
+    if chain_id is None:
+        return False
+    store = AnchorStore(
+        sessions, chain_id=chain_id, registry_address=registry.address, trace_headers=inject_context
+    )
+    relay = OutboxRelay(sessions, AnchorOutbox, js)
+    key = AccountSigner(signer(settings.anchor_private_key.get_secret_value()))
+    lease = SignerLeaseHolder(
+        store, sender=key.address, holder=f"{socket.gethostname()}:{os.getpid()}"
+    )
+
+    async def release_lease() -> None:
+        await asyncio.to_thread(lease.release)  # a restarted replica need not wait it out
+
+    runtime.on_shutdown(release_lease)
+    anchor = assemble(
+        settings, store=store, chain=registry, signer=key, lease=lease, on_confirmed=relay.wake
+    )
+    subscription = await bus.pull_subscription(
+        js,
+        bus.ConsumerSpec(
+            durable="anchor",
+            subject=bus.SUBJECT_ISSUED,
+            ack_wait_seconds=max(60, settings.window_max_age_seconds * 3),
+        ),
+    )
+
+    async def fetch() -> list[Any]:
+        return await bus.fetch(subscription, settings.fetch_batch, wait_seconds=0.25)
+
+    anchor_service_pb2_grpc.add_AnchorServiceServicer_to_server(anchor.servicer, runtime.server)
+    runtime.add_service(anchor_service_pb2.DESCRIPTOR.services_by_name["AnchorService"].full_name)
+    runtime.spawn(anchor.consumer.run(fetch, runtime.stopping), "consume-issued")
+    runtime.spawn(anchor.anchorer.submit(runtime.stopping), "submit-windows")
+    runtime.spawn(relay.run(runtime.stopping), "outbox-relay")
+    return True
+
+
+async def _chain_id(registry: RegistryClient, stopping: asyncio.Event) -> int | None:
+    """The chain may start after us: wait for it rather than crash-loop."""
+    delay = 0.5
+    while not stopping.is_set():
+        try:
+            return await registry.chain_id()
+        except Exception as exc:
+            log.warning("chain RPC not reachable yet (%s); retrying", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
+    return None

@@ -1,0 +1,120 @@
+"""NATS entrypoint: "certs.issued" leaves into anchor windows.
+
+Acknowledgement order: a message is acked only once its certificates are stored in a built
+window (tree and proofs committed). From then on the database drives the window to the chain.
+A database error is a pause, not the end of the consumer: the messages are nak'ed with a
+growing delay and come back (place_leaves skips what a partly stored attempt already placed).
+A message that cannot be parsed is terminated and counted."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from opentelemetry import trace
+
+from certflow.platform import bus
+from certflow.platform.telemetry import extract_context
+from certflow.v1 import events_pb2
+from services.anchor.window_buffer import WindowBuffer
+from services.anchor.windows import Leaf, WindowPlacement, place_leaves
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("certflow.anchor")
+
+
+Fetch = Callable[[], Awaitable[Sequence[Any]]]  # the next messages (bus.fetch on a pull consumer)
+
+
+class IssuedConsumer:
+    def __init__(
+        self,
+        store: WindowPlacement,
+        buffer: WindowBuffer,
+        *,
+        new_id: Callable[[], str],
+        on_built: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._buffer = buffer
+        self._new_id = new_id
+        self._on_built = on_built
+        self._clock = clock
+        self._failures = 0  # in a row: the nak delay grows with them
+        self.poison_messages = 0
+
+    async def run(self, fetch: Fetch, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            await self.handle(await fetch())
+        if self._buffer.messages:
+            await self.close_window()  # persist what we hold rather than wait for redelivery
+
+    async def handle(self, messages: Sequence[Any]) -> None:
+        """One fetched batch: buffer each message's leaves, storing windows as they close."""
+        for message in messages:
+            leaves = parse_issued(message.data)
+            if leaves is None:
+                self.poison_messages += 1
+                log.error(
+                    "poison message on %s terminated (%d so far)",
+                    message.subject,
+                    self.poison_messages,
+                )
+                await bus.settle(message.term())
+                continue
+            self._buffer.add(leaves, message, self._clock())
+            if self._buffer.should_close(self._clock()):
+                await self.close_window()  # full: do not let one fetch overfill it
+        if self._buffer.should_close(self._clock()):
+            await self.close_window()
+
+    async def close_window(self) -> None:
+        """Stores the held leaves as capped windows, then acks their messages."""
+        windows, messages = self._buffer.take()
+        try:
+            await self._store_windows(windows, messages)
+        except Exception as exc:
+            self._failures += 1
+            delay = bus.retry_delay(self._failures)
+            log.warning(
+                "storing a window failed (%s); %d messages come back in %.1fs",
+                exc,
+                len(messages),
+                delay,
+            )
+            for message in messages:
+                await bus.settle(message.nak(delay=delay))
+            return
+        self._failures = 0
+        for message in messages:
+            await bus.settle(message.ack())
+
+    async def _store_windows(self, windows: list[list[Leaf]], messages: list[Any]) -> None:
+        parent = extract_context(messages[0].headers) if messages else None
+        for leaves in windows:
+            with tracer.start_as_current_span(
+                "anchor.build_window",
+                context=parent,
+                attributes={"certflow.leaf_count": len(leaves)},
+            ):
+                # a crash between two windows: the redelivered messages' leaves already placed
+                # are skipped, so the rest forms the next window and none is doubled
+                window = await asyncio.to_thread(place_leaves, self._store, leaves, self._new_id)
+            if window is not None:
+                log.info("window %s built with %d leaves", window.window_id, len(window.leaves))
+                self._on_built()
+
+
+def parse_issued(data: bytes) -> list[Leaf] | None:
+    """The leaves of a "certs.issued" event (its other fields are for verify); None when it
+    cannot be parsed or a leaf is malformed."""
+    try:
+        event = events_pb2.CertificatesIssuedEvent.FromString(data)
+    except Exception:
+        return None
+    leaves = [(leaf.certificate_id, bytes(leaf.leaf_hash)) for leaf in event.leaves]
+    if not leaves or any(len(h) != 32 or not 0 < len(c) <= 36 for c, h in leaves):
+        return None
+    return leaves

@@ -1,0 +1,267 @@
+"""All of anchor's SQL: windows and their proofs, the submitter's transaction state, the
+"anchored" outbox rows, the signer lease, and the read views. Implements the Protocols the use
+cases declare (WindowPlacement, SubmissionStore, LeaseStore, WindowViews)."""
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from certflow.platform.bus import SUBJECT_ANCHORED
+from certflow.platform.chain import MinedTransaction
+from certflow.platform.db.batching import chunked
+from services.anchor import tables as t
+from services.anchor.anchored_events import AnchoredMessage
+from services.anchor.submission import WindowState
+from services.anchor.views import ProofView, WindowView
+from services.anchor.windows import NewWindow, WindowToSend
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class AnchorStore:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        chain_id: int,
+        registry_address: str,
+        trace_headers: Callable[[], dict[str, str]] = dict,
+    ) -> None:
+        self._sessions = sessions
+        self._chain_id = chain_id
+        self._registry = registry_address
+        self._trace_headers = trace_headers
+
+    # ---- placing leaves (WindowPlacement) ----
+
+    def placed(self, certificate_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self._sessions() as session:
+            for chunk in chunked(list(certificate_ids)):
+                found.update(
+                    session.scalars(
+                        select(t.CertificateProof.certificate_id).where(
+                            t.CertificateProof.certificate_id.in_(chunk)
+                        )
+                    )
+                )
+        return found
+
+    def add_window(self, window: NewWindow) -> None:
+        # certificate_proofs.certificate_id is the primary key: a certificate placed by a
+        # concurrent build makes this whole transaction fail, and the messages come back
+        with self._sessions.begin() as session:
+            session.add(
+                t.AnchorWindow(
+                    id=window.window_id,
+                    state=WindowState.BUILT,
+                    leaf_count=len(window.leaves),
+                    merkle_root=window.merkle_root,
+                    chain_id=self._chain_id,
+                    registry_address=self._registry,
+                )
+            )
+            session.flush()
+            session.execute(
+                insert(t.CertificateProof),
+                [
+                    {
+                        "certificate_id": leaf.certificate_id,
+                        "window_id": window.window_id,
+                        "leaf_index": leaf.leaf_index,
+                        "leaf_hash": leaf.leaf_hash,
+                        "merkle_path": leaf.merkle_path,
+                    }
+                    for leaf in window.leaves
+                ],
+            )
+
+    # ---- submitting (SubmissionStore) ----
+
+    def unfinished(self) -> list[WindowToSend]:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(t.AnchorWindow)
+                .where(t.AnchorWindow.state.in_((WindowState.BUILT, WindowState.SUBMITTED)))
+                .order_by(t.AnchorWindow.created_at, t.AnchorWindow.id)
+            )
+            return [
+                WindowToSend(
+                    window_id=r.id,
+                    state=WindowState(r.state),
+                    merkle_root=r.merkle_root,
+                    chain_id=r.chain_id,
+                    registry_address=r.registry_address,
+                    nonce=r.nonce,
+                    raw_transaction=r.raw_transaction,
+                    transaction_hash=r.transaction_hash,
+                )
+                for r in rows
+            ]
+
+    def highest_used_nonce(self, sender: str) -> int | None:
+        with self._sessions() as session:
+            return session.scalar(
+                select(t.AnchorWindow.nonce)
+                .where(t.AnchorWindow.sender_address == sender, t.AnchorWindow.nonce.is_not(None))
+                .order_by(t.AnchorWindow.nonce.desc())
+                .limit(1)
+            )
+
+    def record_signed(
+        self, window_id: str, *, sender: str, nonce: int, raw: bytes, tx_hash: str
+    ) -> None:
+        with self._sessions.begin() as session:
+            window = session.get(t.AnchorWindow, window_id, with_for_update=True)
+            assert window is not None and window.state == WindowState.BUILT, "signed once"
+            window.sender_address = sender
+            window.nonce = nonce
+            window.raw_transaction = raw
+            window.transaction_hash = tx_hash
+            window.state = WindowState.SUBMITTED
+
+    def reset_to_built(self, window_id: str) -> None:
+        with self._sessions.begin() as session:
+            window = session.get(t.AnchorWindow, window_id, with_for_update=True)
+            if window is not None and window.state == WindowState.SUBMITTED:
+                window.state = WindowState.BUILT
+                window.raw_transaction = None
+                window.transaction_hash = None
+                window.nonce = None
+
+    def window_paths(self, window_id: str) -> list[tuple[str, bytes]]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(t.CertificateProof.certificate_id, t.CertificateProof.merkle_path)
+                .where(t.CertificateProof.window_id == window_id)
+                .order_by(t.CertificateProof.leaf_index)
+            )
+            return [(cid, bytes(path)) for cid, path in rows]
+
+    def record_confirmed(
+        self, window_id: str, mined: MinedTransaction, events: Sequence[AnchoredMessage]
+    ) -> bool:
+        with self._sessions.begin() as session:
+            window = session.get(t.AnchorWindow, window_id, with_for_update=True)
+            assert window is not None
+            if window.state == WindowState.CONFIRMED:
+                return False
+            window.state = WindowState.CONFIRMED
+            window.transaction_hash = mined.transaction_hash
+            window.block_number = mined.block_number
+            window.block_hash = mined.block_hash
+            window.gas_used = mined.gas_used
+            window.confirmed_at = datetime.now(UTC)
+            headers = self._trace_headers()
+            trace_context = json.dumps(headers) if headers else ""
+            if events:
+                session.execute(
+                    insert(t.AnchorOutbox),
+                    [
+                        {
+                            "subject": SUBJECT_ANCHORED,
+                            "msg_id": event.msg_id,
+                            "payload": event.payload,
+                            "trace_context": trace_context,
+                        }
+                        for event in events
+                    ],
+                )
+            return True
+
+    # ---- the signer lease (LeaseStore) ----
+
+    def take_lease(self, *, sender: str, holder: str, now: datetime, expires: datetime) -> bool:
+        # the comparison happens in SQL, where both backends order timestamps correctly
+        with self._sessions.begin() as session:
+            # on the connection: a Core UPDATE's result is a cursor result with rowcount
+            result = session.connection().execute(
+                update(t.SignerLease)
+                .where(
+                    t.SignerLease.sender_address == sender,
+                    or_(t.SignerLease.holder == holder, t.SignerLease.expires_at < now),
+                )
+                .values(holder=holder, expires_at=expires)
+            )
+            if result.rowcount == 1:
+                return True
+        try:
+            with self._sessions.begin() as session:
+                session.execute(
+                    insert(t.SignerLease).values(
+                        sender_address=sender, holder=holder, expires_at=expires
+                    )
+                )
+            return True
+        except IntegrityError:
+            return False  # another replica holds it
+
+    def release_lease(self, *, sender: str, holder: str) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                update(t.SignerLease)
+                .where(t.SignerLease.sender_address == sender, t.SignerLease.holder == holder)
+                .values(expires_at=_EPOCH)
+                .execution_options(synchronize_session=False)
+            )
+
+    # ---- read views (WindowViews) ----
+
+    def window(self, window_id: str) -> WindowView | None:
+        with self._sessions() as session:
+            row = session.get(t.AnchorWindow, window_id)
+            return _window_view(row) if row is not None else None
+
+    def windows(self, *, offset: int, limit: int) -> list[WindowView]:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(t.AnchorWindow)
+                .order_by(t.AnchorWindow.created_at.desc(), t.AnchorWindow.id)
+                .offset(offset)
+                .limit(limit)
+            )
+            return [_window_view(row) for row in rows]
+
+    def proof(self, certificate_id: str) -> ProofView | None:
+        with self._sessions() as session:
+            row = session.execute(
+                select(
+                    t.CertificateProof.leaf_hash,
+                    t.CertificateProof.merkle_path,
+                    t.AnchorWindow.id,
+                    t.AnchorWindow.state,
+                    t.AnchorWindow.merkle_root,
+                )
+                .join(t.AnchorWindow, t.AnchorWindow.id == t.CertificateProof.window_id)
+                .where(t.CertificateProof.certificate_id == certificate_id)
+            ).first()
+        if row is None:
+            return None
+        leaf_hash, path, window_id, state, root = row
+        return ProofView(
+            window_id=window_id,
+            window_state=WindowState(state),
+            leaf_hash=bytes(leaf_hash),
+            merkle_path=bytes(path),
+            merkle_root=bytes(root),
+        )
+
+
+def _window_view(row: t.AnchorWindow) -> WindowView:
+    return WindowView(
+        window_id=row.id,
+        state=WindowState(row.state),
+        leaf_count=row.leaf_count,
+        merkle_root=bytes(row.merkle_root),
+        chain_id=row.chain_id,
+        registry_address=row.registry_address,
+        transaction_hash=row.transaction_hash,
+        block_number=row.block_number,
+        gas_used=row.gas_used,
+        created_at=row.created_at,
+        confirmed_at=row.confirmed_at,
+    )

@@ -1,0 +1,252 @@
+"""The submitter against a fake chain and a fake store: what reaches the chain, in what order,
+and what is stored, across restarts, taken nonces, reverts and the confirmation depth."""
+
+import asyncio
+import logging
+
+import pytest
+
+from services.anchor.anchorer import Anchorer
+from services.anchor.submission import WindowState
+from services.anchor.windows import WindowToSend, build_window
+from tests.unit.anchor.fakes import (
+    SENDER,
+    FakeChain,
+    FakeLease,
+    FakeSigner,
+    FakeStore,
+    StoreDown,
+    leaf_of,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Rig:
+    """One anchor replica's submitter over a shared chain and store."""
+
+    def __init__(
+        self,
+        *,
+        chain: FakeChain | None = None,
+        store: FakeStore | None = None,
+        lease: FakeLease | None = None,
+        confirmations: int = 1,
+    ) -> None:
+        self.chain = chain or FakeChain()
+        self.store = store or FakeStore(self.chain.log)
+        self.signer = FakeSigner()
+        self.lease = lease or FakeLease()
+        self.clock = Clock()
+        self.confirmed = 0
+        self.anchorer = Anchorer(
+            self.store,
+            self.chain,
+            self.signer,
+            self.lease,
+            confirmations=confirmations,
+            rebroadcast_seconds=30.0,
+            on_confirmed=self.count_confirmed,
+            clock=self.clock,
+        )
+
+    def count_confirmed(self) -> None:
+        self.confirmed += 1
+
+    def restarted(self) -> "Rig":
+        return Rig(chain=self.chain, store=self.store, lease=self.lease)
+
+    def add_window(self, window_id: str = "w1", size: int = 3) -> None:
+        ids = [f"{window_id}-c{i}" for i in range(size)]
+        self.store.add_window(build_window(window_id, [(c, leaf_of(c)) for c in ids]))
+
+    async def step(self) -> None:
+        await self.anchorer.advance_all()
+
+    def window(self, window_id: str = "w1") -> WindowToSend:
+        return self.store.stored[window_id].window
+
+
+async def test_a_window_is_signed_and_stored_before_it_is_broadcast() -> None:
+    rig = Rig()
+    rig.add_window()
+    await rig.step()
+    window = rig.window()
+    assert window.state is WindowState.SUBMITTED
+    assert rig.chain.log == [
+        ("stored", window.transaction_hash),
+        ("broadcast", window.transaction_hash),
+    ]
+    assert rig.chain.sent == [window.raw_transaction]
+    assert window.nonce == 0
+
+
+async def test_a_signature_that_cannot_be_stored_is_never_broadcast() -> None:
+    rig = Rig()
+    rig.add_window()
+    rig.store.fail_signing = True
+    with pytest.raises(StoreDown):
+        await rig.step()
+    assert rig.chain.sent == [] and rig.window().state is WindowState.BUILT
+    rig.store.fail_signing = False
+    await rig.step()
+    assert len(rig.chain.sent) == 1
+
+
+async def test_after_a_restart_the_stored_bytes_are_sent_again_never_a_new_transaction() -> None:
+    rig = Rig()
+    rig.add_window()
+    await rig.step()
+    raw = rig.window().raw_transaction
+    rig.chain.drop_mempool()  # the node forgot it while we were down
+    again = rig.restarted()
+    await again.step()
+    assert again.signer.signed == []
+    assert rig.chain.sent == [raw, raw]
+    rig.chain.mine()
+    await again.step()
+    assert rig.window().state is WindowState.CONFIRMED
+    assert len(rig.signer.signed) == 1
+
+
+async def test_an_unmined_transaction_is_rebroadcast_only_after_the_configured_wait() -> None:
+    rig = Rig()
+    rig.add_window()
+    await rig.step()
+    await rig.step()
+    assert len(rig.chain.sent) == 1
+    rig.clock.now += 30
+    await rig.step()
+    assert rig.chain.sent == [rig.window().raw_transaction] * 2
+
+
+async def test_a_nonce_taken_by_another_transaction_is_signed_again_with_a_new_one() -> None:
+    rig = Rig()
+    rig.add_window()
+    await rig.step()
+    first = rig.window()
+    rig.chain.use_nonce_elsewhere()  # e.g. an operator's transaction from the same wallet
+    rig.clock.now += 30
+    await rig.step()  # the re-send is refused and ours is not mined: reset to built
+    assert rig.window().state is WindowState.BUILT
+    await rig.step()
+    second = rig.window()
+    assert second.state is WindowState.SUBMITTED
+    assert second.nonce == 1 and second.transaction_hash != first.transaction_hash
+    rig.chain.mine()
+    await rig.step()
+    assert rig.window().state is WindowState.CONFIRMED
+
+
+async def test_a_refused_rebroadcast_of_a_mined_transaction_is_not_re_signed() -> None:
+    rig = Rig(confirmations=3)
+    rig.add_window()
+    await rig.step()
+    rig.chain.mine()
+    rig.clock.now += 30
+    await rig.step()  # mined, waiting for depth: nothing is re-sent, nothing re-signed
+    assert len(rig.signer.signed) == 1 and len(rig.chain.sent) == 1
+    assert rig.window().state is WindowState.SUBMITTED
+
+
+async def test_a_reverted_transaction_is_reported_once_and_the_window_left_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig()
+    rig.chain.revert = True
+    rig.add_window()
+    await rig.step()
+    rig.chain.mine()
+    with caplog.at_level(logging.ERROR):
+        for _ in range(5):
+            rig.clock.now += 60
+            await rig.step()
+    reverted = [r for r in caplog.records if "reverted" in r.getMessage()]
+    assert len(reverted) == 1
+    assert rig.window().state is WindowState.SUBMITTED
+    assert len(rig.signer.signed) == 1 and len(rig.chain.sent) == 1
+    assert rig.store.outbox == [] and rig.confirmed == 0
+
+
+async def test_confirmed_at_the_configured_depth_then_announced_once() -> None:
+    rig = Rig(confirmations=3)
+    rig.add_window(size=5)
+    await rig.step()
+    rig.chain.mine()  # block 101: one confirmation
+    await rig.step()
+    rig.chain.head += 1  # two
+    await rig.step()
+    assert rig.window().state is WindowState.SUBMITTED and rig.store.outbox == []
+    rig.chain.head += 1  # three
+    await rig.step()
+    await rig.step()
+    assert rig.window().state is WindowState.CONFIRMED
+    assert [m.msg_id for m in rig.store.outbox] == ["anchored:w1:0"]
+    assert rig.confirmed == 1
+
+
+async def test_the_nonce_follows_stored_transactions_the_node_has_not_seen() -> None:
+    rig = Rig()
+    rig.add_window("w1")
+    rig.add_window("w2")
+    await rig.step()
+    assert [rig.window(w).nonce for w in ("w1", "w2")] == [0, 1]
+    rig.chain.drop_mempool()  # the node lost both: its pending nonce says 0 again
+    rig.add_window("w3")
+    await rig.step()
+    assert rig.window("w3").nonce == 2
+
+
+async def test_without_the_lease_it_stands_by_and_signs_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig(lease=FakeLease(held=False))
+    rig.add_window()
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            await rig.step()
+    assert rig.signer.signed == [] and rig.chain.sent == []
+    assert len([r for r in caplog.records if "standing by" in r.getMessage()]) == 1
+    rig.lease.is_held = True
+    await rig.step()
+    assert rig.window().state is WindowState.SUBMITTED
+
+
+async def test_a_root_already_on_chain_without_a_stored_transaction_is_reported_not_signed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig()
+    rig.add_window()
+    rig.chain.roots[rig.window().merkle_root] = 50
+    with caplog.at_level(logging.ERROR):
+        await rig.step()
+        await rig.step()
+    assert rig.signer.signed == []
+    assert len([r for r in caplog.records if "already on chain" in r.getMessage()]) == 1
+
+
+async def test_a_chain_outage_is_a_pause_of_the_loop_not_its_end() -> None:
+    rig = Rig()
+    rig.add_window()
+    rig.chain.down = True
+    stopping = asyncio.Event()
+    loop = asyncio.create_task(rig.anchorer.submit(stopping))
+    await asyncio.sleep(0.05)
+    assert not loop.done() and rig.chain.sent == []
+    rig.chain.down = False
+    rig.anchorer.wake()
+    for _ in range(100):
+        if rig.chain.sent:
+            break
+        await asyncio.sleep(0.02)
+    stopping.set()
+    rig.anchorer.wake()
+    await asyncio.wait_for(loop, 2)
+    assert rig.window().state is WindowState.SUBMITTED
+    assert rig.window().nonce == 0 and rig.store.highest_used_nonce(SENDER) == 0
