@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install run up test test-unit bench proto contracts lint clean
+.PHONY: help install run up test test-unit bench proto contracts lint lock clean
 
 ## help: list the targets
 help:
@@ -15,9 +15,11 @@ help:
 ## install: the virtualenv (.venv) and the pinned node tools (node_modules)
 install: $(PY_STAMP) $(NODE_STAMP)
 
-$(PY_STAMP): pyproject.toml
+# the whole Python tree from the lock (hash-checked), then the project itself without deps
+$(PY_STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
 # pinned anvil (@foundry-rs/anvil ships the binary in a platform package) and solc
@@ -58,6 +60,13 @@ lint: $(PY_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	cd protos && ../node_modules/.bin/buf lint
+
+## lock: re-pin the Python dependency tree (requirements.lock for images, -dev for the rest)
+lock: $(PY_STAMP)
+	$(VENV)/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links -o requirements.lock pyproject.toml
+	$(VENV)/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml
 
 ## clean: remove local state (.state)
 clean:
