@@ -13,20 +13,20 @@ import orjson
 from certflow.core.errors import Cancelled, TooLarge, invalid_field
 from certflow.core.validation import RowError
 from certflow.platform import pagination
-from certflow.platform.db.read_models import StoredCertificate
 from certflow.platform.grpc_errors import translate_errors
 from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
-from services.ingest.usecases import BatchStatus, Ingest, UploadResult
+from services.ingest.progress import BatchState, BatchStatus
+from services.ingest.usecases import Ingest, IssuedCertificate, UploadResult
 
 log = logging.getLogger(__name__)
 
-_BATCH_STATES = {
-    "issued": ingest_service_pb2.BATCH_STATE_ISSUED,
-    "anchored": ingest_service_pb2.BATCH_STATE_ANCHORED,
-    "completed": ingest_service_pb2.BATCH_STATE_COMPLETED,
-    "completed_with_failures": ingest_service_pb2.BATCH_STATE_COMPLETED_WITH_FAILURES,
-    "rejected": ingest_service_pb2.BATCH_STATE_REJECTED,
+BATCH_STATES = {
+    BatchState.ISSUED: ingest_service_pb2.BATCH_STATE_ISSUED,
+    BatchState.ANCHORED: ingest_service_pb2.BATCH_STATE_ANCHORED,
+    BatchState.COMPLETED: ingest_service_pb2.BATCH_STATE_COMPLETED,
+    BatchState.COMPLETED_WITH_FAILURES: ingest_service_pb2.BATCH_STATE_COMPLETED_WITH_FAILURES,
+    BatchState.REJECTED: ingest_service_pb2.BATCH_STATE_REJECTED,
 }
 MAX_REQUEST_ID = 128
 
@@ -157,7 +157,7 @@ def batch_message(status: BatchStatus) -> ingest_service_pb2.Batch:
         batch_id=status.batch_id,
         display_name=status.display_name,
         source=status.source,
-        state=_BATCH_STATES[status.state],
+        state=BATCH_STATES[status.state],
         row_count=status.row_count,
         accepted_count=status.accepted_count,
         rejected_count=status.rejected_count,
@@ -174,7 +174,7 @@ def row_error_message(error: RowError) -> certificate_pb2.RowError:
     )
 
 
-def certificate_message(stored: StoredCertificate) -> certificate_pb2.Certificate:
+def certificate_message(stored: IssuedCertificate) -> certificate_pb2.Certificate:
     return certificate_pb2.Certificate(
         name=f"certificates/{stored.certificate_id}",
         certificate_id=stored.certificate_id,

@@ -9,8 +9,9 @@ class IngestSettings(CommonSettings):
     issuer_email: str = ""
     max_upload_bytes: int = 64 * 1024 * 1024
     max_rows_per_upload: int = 200_000
-    # leaves per "certs.issued" message: many certificates ride in one message
-    leaves_per_message: int = 1000
+    # certificates per "certs.issued" and "certs.recipients" message (many ride in one message;
+    # a message also closes at 512 KiB, well under NATS's 1 MB payload limit)
+    leaves_per_message: int = 250
     # threads that parse and store uploads; the short RPCs keep the default executor's threads
     upload_workers: int = 2
     # accept addresses with a non-ASCII local part (jösé@…): only if the SMTP relay announces

@@ -1,24 +1,23 @@
 """Ingest use cases: turn a CSV file or one API request into a stored, announced batch.
 
-Knows nothing of gRPC or NATS: the servicer calls these, the outbox relay publishes what they
-commit. Everything of one batch is written in ONE transaction: batch, certificates, refused
-rows and the outbox messages that announce them.
+Knows nothing of gRPC, NATS or SQL: the servicer calls these, the store (store.py, behind the
+`IngestStore` protocol below) holds the SQL, the outbox relay publishes what they commit.
+Everything of one batch is written in ONE transaction: batch, certificates, refused rows and
+the outbox messages that announce them. The clock and the ids are passed in.
 """
 
 import json
-import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+import orjson
 
 from certflow.core.csv_intake import CsvFormatError, CsvRow, read_csv
-from certflow.core.document import CertificateContent, IssuerProfile
+from certflow.core.document import AnchorProof, CertificateContent, IssuerProfile, with_anchor_proof
 from certflow.core.errors import (
     NOT_CANCELLED,
     Cancelled,
@@ -27,49 +26,27 @@ from certflow.core.errors import (
     FieldViolation,
     InvalidInput,
     NotFound,
+    Unavailable,
     until_cancelled,
 )
 from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
+from certflow.core.merkle import unpack_proof
 from certflow.core.validation import RowError, validate_certificate
-from certflow.platform.db.batching import chunked
-from certflow.platform.db.read_models import StoredCertificate, load_certificate
-from certflow.v1 import events_pb2
-from services.anchor.tables import (  # transitional: read by events next
-    AnchorWindow,
-    CertificateProof,
-)
-from services.ingest import tables as models
-from services.notify.tables import Delivery  # transitional: read by events next
-
-log = logging.getLogger(__name__)
+from services.ingest.announcements import CERTIFICATES_PER_MESSAGE, OutboxMessage, announce
+from services.ingest.progress import AnchoredWindow, BatchStatus
 
 MAX_ERRORS_IN_RESPONSE = 100
-_WRITE_ATTEMPTS = 3
+WRITE_ATTEMPTS = 3
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class BatchStatus:
-    batch_id: str
-    display_name: str
-    source: str
-    row_count: int
-    accepted_count: int
-    rejected_count: int
-    anchored_count: int
-    emailed_count: int
-    email_failed_count: int
-    created_at: datetime
+class WriteRace(Unavailable):
+    """A concurrent writer took a unique key first, or the database chose this transaction as
+    a deadlock victim: running it again sees the other's committed rows (after a few lost
+    races in a row the caller gets UNAVAILABLE and may retry)."""
 
-    @property
-    def state(self) -> str:
-        if self.accepted_count == 0:
-            return "rejected"
-        if self.emailed_count + self.email_failed_count >= self.accepted_count:
-            return "completed_with_failures" if self.email_failed_count else "completed"
-        if self.anchored_count >= self.accepted_count:
-            return "anchored"
-        return "issued"
+    def __init__(self, detail: str) -> None:
+        super().__init__("WRITE_CONFLICT", f"a concurrent write won ({detail}); retry")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,28 +55,177 @@ class UploadResult:
     row_errors: list[RowError]
 
 
+@dataclass(frozen=True, slots=True)
+class NewBatch:
+    """One batch as it is written: in one transaction, or not at all."""
+
+    batch_id: str
+    issuer_row_id: str
+    request_id: str | None
+    display_name: str
+    source: str  # csv | api | lms
+    row_count: int
+    certificates: Sequence[PlannedCertificate]
+    refused: Sequence[RowError]
+    messages: Sequence[OutboxMessage]
+    trace_context: str  # JSON of the trace headers, "" when none
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateAnchoring:
+    window: AnchoredWindow
+    merkle_path: bytes
+    anchored_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRecord:
+    """A stored certificate with the anchoring facts ingest keeps from "certs.anchored"."""
+
+    certificate_id: str
+    batch_id: str
+    recipient_name: str
+    recipient_email: str
+    title: str
+    completion_date: date
+    document: bytes  # RFC 8785 bytes of the credential without proof
+    leaf_salt: bytes
+    leaf_hash: bytes
+    anchoring: CertificateAnchoring | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCertificate:
+    """What a caller gets back: the credential, with its anchor proof once anchored."""
+
+    certificate_id: str
+    batch_id: str
+    recipient_name: str
+    title: str
+    leaf_hash: bytes
+    document: dict[str, Any]
+    anchored: bool
+
+
+class IngestWrites(Protocol):
+    """The reads and writes of one transaction."""
+
+    def batch_for_request(self, request_id: str) -> str | None: ...
+
+    def certificate_for_request(self, request_id: str) -> str | None: ...
+
+    def issued_certificates(self, issuer_row_id: str, dedupe_keys: Sequence[str]) -> dict[str, str]:
+        """dedupe key → id of the certificate already issued with it."""
+        ...
+
+    def add_batch(self, batch: NewBatch) -> None: ...
+
+    def add_issue_request(self, request_id: str, certificate_id: str) -> None: ...
+
+
+class IngestStore(Protocol):
+    def register_issuer(self, issuer: IssuerProfile) -> str:
+        """The issuer's row id (created on first use, details refreshed after)."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[IngestWrites]:
+        """Commits when the block ends normally; raises WriteRace when a concurrent writer
+        won a unique key or a deadlock."""
+        ...
+
+    def batch_for_request(self, request_id: str) -> str | None: ...
+
+    def certificate_for_request(self, request_id: str) -> str | None: ...
+
+    def batch_status(self, batch_id: str) -> BatchStatus | None: ...
+
+    def row_errors(self, batch_id: str, *, offset: int, limit: int) -> list[RowError] | None:
+        """None when there is no such batch."""
+        ...
+
+    def certificate(self, certificate_id: str) -> CertificateRecord | None: ...
+
+
+def split_already_issued(
+    planned: Sequence[PlannedCertificate], issued: Mapping[str, str]
+) -> tuple[list[PlannedCertificate], list[RowError]]:
+    """Certificates to store, and refusals of those issued before (by an earlier batch)."""
+    fresh = [p for p in planned if p.dedupe_key not in issued]
+    refused = [
+        RowError(
+            p.row_number,
+            "",
+            "ALREADY_ISSUED",
+            f"already issued as certificate {issued[p.dedupe_key]}",
+        )
+        for p in planned
+        if p.dedupe_key in issued
+    ]
+    return fresh, refused
+
+
+def issued_certificate(record: CertificateRecord) -> IssuedCertificate:
+    """The credential from ingest's own copy, with its anchor proof once anchored."""
+    document: dict[str, Any] = orjson.loads(record.document)
+    if record.anchoring is not None:
+        window = record.anchoring.window
+        document = with_anchor_proof(
+            document,
+            AnchorProof(
+                leaf_salt=record.leaf_salt,
+                leaf_hash=record.leaf_hash,
+                merkle_root=window.merkle_root,
+                merkle_path=tuple(unpack_proof(record.anchoring.merkle_path)),
+                chain_id=window.chain_id,
+                registry_address=window.registry_address,
+                transaction_hash=window.transaction_hash,
+                block_number=window.block_number,
+            ),
+        )
+    return IssuedCertificate(
+        certificate_id=record.certificate_id,
+        batch_id=record.batch_id,
+        recipient_name=record.recipient_name,
+        title=record.title,
+        leaf_hash=record.leaf_hash,
+        document=document,
+        anchored=record.anchoring is not None,
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
 class Ingest:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        store: IngestStore,
         issuer: IssuerProfile,
         *,
         max_rows: int,
-        leaves_per_message: int,
+        leaves_per_message: int = CERTIFICATES_PER_MESSAGE,
         trace_headers: Callable[[], dict[str, str]] = dict,
         on_committed: Callable[[], None] = lambda: None,
-        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        clock: Callable[[], datetime] = _utcnow,
+        new_id: Callable[[], str] = _new_id,
         allow_smtputf8: bool = False,
     ) -> None:
-        self._sessions = sessions
+        self._store = store
         self._issuer = issuer
         self._max_rows = max_rows
         self._leaves_per_message = leaves_per_message
         self._trace_headers = trace_headers
         self._on_committed = on_committed
-        self._today = today
+        self._clock = clock
+        self._new_id = new_id
         self._allow_smtputf8 = allow_smtputf8
-        self.issuer_row_id = self._ensure_issuer()
+        self.issuer_row_id = store.register_issuer(issuer)
 
     # ---- use cases ----
 
@@ -113,38 +239,134 @@ class Ingest:
     ) -> UploadResult:
         """Reads, validates and plans the whole file before writing anything; stops (writing
         nothing) at the next check once `cancel` is set because the caller has gone."""
-        if request_id and (previous := self._batch_for_request(request_id)):
-            return previous
+        if request_id and (previous := self._store.batch_for_request(request_id)):
+            return self._result(previous)
         try:
             rows = read_csv(data, max_rows=self._max_rows, cancel=cancel).rows
         except CsvFormatError as exc:
             raise InvalidInput(
                 exc.reason, exc.message, violations=[FieldViolation("file", exc.message)]
             ) from exc
-        valid, errors = self._validate_rows(until_cancelled(rows, cancel))
+        now = self._clock()
+        valid, errors = self._validate_rows(until_cancelled(rows, cancel), now.date())
         keyed, duplicates = key_requests(self._issuer.id, valid)
         errors.extend(duplicates)
         planned = plan_certificates(
-            self._issuer, until_cancelled(keyed, cancel), issued_at=datetime.now(UTC)
+            self._issuer, until_cancelled(keyed, cancel), issued_at=now, new_id=self._new_id
         )
         if cancel.is_set():
             raise Cancelled("CANCELLED", "the caller cancelled the request; nothing was written")
-        batch_id = self._store_batch(
-            planned,
-            errors,
-            row_count=len(rows),
-            source="csv",
-            request_id=request_id or None,
-            display_name=display_name,
+        batch_id = self._new_id()
+
+        def write() -> str:
+            with self._store.transaction() as tx:
+                if request_id and (done := tx.batch_for_request(request_id)):
+                    return done
+                issued = tx.issued_certificates(self.issuer_row_id, [p.dedupe_key for p in planned])
+                fresh, refused = split_already_issued(planned, issued)
+                tx.add_batch(
+                    self._new_batch(
+                        batch_id,
+                        fresh,
+                        errors + refused,
+                        row_count=len(rows),
+                        source="csv",
+                        request_id=request_id or None,
+                        display_name=display_name,
+                    )
+                )
+            self._on_committed()
+            return batch_id
+
+        return self._result(_retrying(write))
+
+    def issue_one(
+        self,
+        *,
+        request_id: str,
+        fields: dict[str, str],
+        custom_fields: dict[str, str],
+        source: str = "api",
+    ) -> IssuedCertificate:
+        if request_id and (certificate_id := self._store.certificate_for_request(request_id)):
+            return self.certificate(certificate_id)
+        now = self._clock()
+        result = validate_certificate(
+            fields,
+            custom_fields,
+            row_number=0,
+            today=now.date(),
+            allow_smtputf8=self._allow_smtputf8,
         )
-        return self._result(batch_id)
+        if isinstance(result, list):
+            raise InvalidInput(
+                "INVALID_CERTIFICATE",
+                "; ".join(e.message for e in result),
+                violations=[FieldViolation(e.field, e.message) for e in result],
+            )
+        keyed, _ = key_requests(self._issuer.id, [(0, result)])
+        (planned,) = plan_certificates(self._issuer, keyed, issued_at=now, new_id=self._new_id)
+        batch_id = self._new_id()
+
+        def write() -> str:
+            """Returns the request's certificate id: ours, or the one a concurrent call with
+            the same request id stored first."""
+            with self._store.transaction() as tx:
+                issued = tx.issued_certificates(self.issuer_row_id, [planned.dedupe_key])
+                # Looked up AFTER the dedupe key: a concurrent call commits its certificate and
+                # request id together, so once its certificate is visible (PostgreSQL READ
+                # COMMITTED takes a new snapshot per statement) its request id is too.
+                if request_id and (done := tx.certificate_for_request(request_id)):
+                    return done
+                if issued:
+                    raise Conflict(
+                        "ALREADY_ISSUED",
+                        "this recipient already has this certificate for this date",
+                        metadata={"certificate_id": issued[planned.dedupe_key]},
+                    )
+                tx.add_batch(
+                    self._new_batch(
+                        batch_id,
+                        [planned],
+                        [],
+                        row_count=1,
+                        source=source,
+                        request_id=None,
+                        display_name="",
+                    )
+                )
+                if request_id:
+                    tx.add_issue_request(request_id, planned.certificate_id)
+            self._on_committed()
+            return planned.certificate_id
+
+        return self.certificate(_retrying(write))
+
+    def batch_status(self, batch_id: str) -> BatchStatus:
+        status = self._store.batch_status(batch_id)
+        if status is None:
+            raise NotFound("BATCH_NOT_FOUND", f"no batch {batch_id!r}")
+        return status
+
+    def row_errors(self, batch_id: str, *, offset: int, limit: int) -> list[RowError]:
+        errors = self._store.row_errors(batch_id, offset=offset, limit=limit)
+        if errors is None:
+            raise NotFound("BATCH_NOT_FOUND", f"no batch {batch_id!r}")
+        return errors
+
+    def certificate(self, certificate_id: str) -> IssuedCertificate:
+        record = self._store.certificate(certificate_id)
+        if record is None:
+            raise NotFound("CERTIFICATE_NOT_FOUND", f"no certificate {certificate_id!r}")
+        return issued_certificate(record)
+
+    # ---- helpers ----
 
     def _validate_rows(
-        self, rows: Iterable[CsvRow]
+        self, rows: Iterable[CsvRow], today: date
     ) -> tuple[list[tuple[int, CertificateContent]], list[RowError]]:
         valid: list[tuple[int, CertificateContent]] = []
         errors: list[RowError] = []
-        today = self._today()
         for row in rows:
             if row.error:
                 errors.append(
@@ -166,277 +388,36 @@ class Ingest:
                 valid.append((row.row_number, result))
         return valid, errors
 
-    def issue_one(
+    def _new_batch(
         self,
-        *,
-        request_id: str,
-        fields: dict[str, str],
-        custom_fields: dict[str, str],
-        source: str = "api",
-    ) -> StoredCertificate:
-        if request_id and (certificate_id := self._certificate_for_request(request_id)):
-            return self.certificate(certificate_id)
-        result = validate_certificate(
-            fields,
-            custom_fields,
-            row_number=0,
-            today=self._today(),
-            allow_smtputf8=self._allow_smtputf8,
-        )
-        if isinstance(result, list):
-            raise InvalidInput(
-                "INVALID_CERTIFICATE",
-                "; ".join(e.message for e in result),
-                violations=[FieldViolation(e.field, e.message) for e in result],
-            )
-        keyed, _ = key_requests(self._issuer.id, [(0, result)])
-        (planned,) = plan_certificates(self._issuer, keyed, issued_at=datetime.now(UTC))
-        return self.certificate(self._store_single(planned, request_id, source))
-
-    def _store_single(self, planned: PlannedCertificate, request_id: str, source: str) -> str:
-        """Stores one certificate with its request id; returns the request's certificate id
-        (ours, or the one a concurrent call with the same request id stored first)."""
-
-        def write() -> str:
-            with self._sessions.begin() as session:
-                existing = self._existing_keys(session, [planned.dedupe_key])
-                # Looked up AFTER the dedupe key: a concurrent call commits its certificate and
-                # request id together, so once its certificate is visible (PostgreSQL READ
-                # COMMITTED takes a new snapshot per statement) its request id is too.
-                if request_id and (done := self._certificate_for_request(request_id, session)):
-                    return done
-                if existing:
-                    raise Conflict(
-                        "ALREADY_ISSUED",
-                        "this recipient already has this certificate for this date",
-                        metadata={"certificate_id": existing[planned.dedupe_key]},
-                    )
-                self._insert_batch(session, [planned], [], 1, source, None, "")
-                if request_id:
-                    session.add(
-                        models.IssueRequest(
-                            request_id=request_id, certificate_id=planned.certificate_id
-                        )
-                    )
-            self._on_committed()
-            return planned.certificate_id
-
-        return _retrying(write)
-
-    def batch_status(self, batch_id: str) -> BatchStatus:
-        with self._sessions() as session:
-            batch = session.get(models.Batch, batch_id)
-            if batch is None:
-                raise NotFound("BATCH_NOT_FOUND", f"no batch {batch_id!r}")
-            return self._status(session, batch)
-
-    def row_errors(self, batch_id: str, *, offset: int, limit: int) -> list[RowError]:
-        with self._sessions() as session:
-            if session.get(models.Batch, batch_id) is None:
-                raise NotFound("BATCH_NOT_FOUND", f"no batch {batch_id!r}")
-            rows = session.scalars(
-                select(models.BatchRowError)
-                .where(models.BatchRowError.batch_id == batch_id)
-                .order_by(models.BatchRowError.id)
-                .offset(offset)
-                .limit(limit)
-            )
-            return [RowError(r.row_number, r.field, r.reason, r.message) for r in rows]
-
-    def certificate(self, certificate_id: str) -> StoredCertificate:
-        with self._sessions() as session:
-            stored = load_certificate(session, certificate_id)
-        if stored is None:
-            raise NotFound("CERTIFICATE_NOT_FOUND", f"no certificate {certificate_id!r}")
-        return stored
-
-    # ---- storage ----
-
-    def _ensure_issuer(self) -> str:
-        for _ in range(_WRITE_ATTEMPTS):
-            with self._sessions.begin() as session:
-                row = session.scalar(
-                    select(models.Issuer).where(models.Issuer.uri == self._issuer.id)
-                )
-                if row:
-                    row.name, row.url, row.email = (
-                        self._issuer.name,
-                        self._issuer.url,
-                        self._issuer.email,
-                    )
-                    return row.id
-            try:
-                with self._sessions.begin() as session:
-                    new_id = str(uuid.uuid4())
-                    session.add(
-                        models.Issuer(
-                            id=new_id,
-                            uri=self._issuer.id,
-                            name=self._issuer.name,
-                            url=self._issuer.url,
-                            email=self._issuer.email,
-                        )
-                    )
-                    return new_id
-            except (IntegrityError, OperationalError) as exc:
-                if not _retryable(exc):
-                    raise
-                continue  # another replica created it first
-        raise RuntimeError("could not register the issuer")
-
-    def _store_batch(
-        self,
-        planned: list[PlannedCertificate],
-        errors: list[RowError],
+        batch_id: str,
+        certificates: Sequence[PlannedCertificate],
+        refused: Sequence[RowError],
         *,
         row_count: int,
         source: str,
         request_id: str | None,
         display_name: str,
-    ) -> str:
-        def write() -> str:
-            with self._sessions.begin() as session:
-                if request_id:
-                    done = session.scalar(
-                        select(models.Batch.id).where(models.Batch.request_id == request_id)
-                    )
-                    if done:
-                        return done
-                existing = self._existing_keys(session, [p.dedupe_key for p in planned])
-                fresh = [p for p in planned if p.dedupe_key not in existing]
-                refused = errors + [
-                    RowError(
-                        p.row_number,
-                        "",
-                        "ALREADY_ISSUED",
-                        f"already issued as certificate {existing[p.dedupe_key]}",
-                    )
-                    for p in planned
-                    if p.dedupe_key in existing
-                ]
-                batch_id = self._insert_batch(
-                    session, fresh, refused, row_count, source, request_id, display_name
-                )
-            self._on_committed()
-            return batch_id
-
-        return _retrying(write)
-
-    def _insert_batch(
-        self,
-        session: Session,
-        planned: Sequence[PlannedCertificate],
-        errors: Sequence[RowError],
-        row_count: int,
-        source: str,
-        request_id: str | None,
-        display_name: str,
-    ) -> str:
-        batch_id = str(uuid.uuid4())
-        session.add(
-            models.Batch(
-                id=batch_id,
-                issuer_id=self.issuer_row_id,
-                request_id=request_id,
-                display_name=display_name,
-                source=source,
-                row_count=row_count,
-                accepted_count=len(planned),
-                rejected_count=len(errors),
-            )
+    ) -> NewBatch:
+        headers = self._trace_headers()
+        return NewBatch(
+            batch_id=batch_id,
+            issuer_row_id=self.issuer_row_id,
+            request_id=request_id,
+            display_name=display_name,
+            source=source,
+            row_count=row_count,
+            certificates=certificates,
+            refused=refused,
+            messages=announce(
+                batch_id,
+                certificates,
+                issuer_name=self._issuer.name,
+                per_message=self._leaves_per_message,
+            ),
+            trace_context=json.dumps(headers) if headers else "",
+            created_at=self._clock(),
         )
-        session.flush()
-        now = datetime.now(UTC)
-        if planned:
-            session.execute(
-                insert(models.Certificate),
-                [
-                    {
-                        "id": p.certificate_id,
-                        "batch_id": batch_id,
-                        "issuer_id": self.issuer_row_id,
-                        "dedupe_key": p.dedupe_key,
-                        "recipient_name": p.content.recipient_name,
-                        "recipient_email": p.content.recipient_email,
-                        "title": p.content.title,
-                        "completion_date": p.content.completion_date,
-                        "expiry_date": p.content.expiry_date,
-                        "document": p.canonical_document,
-                        "leaf_salt": p.leaf_salt,
-                        "leaf_hash": p.leaf_hash,
-                        "created_at": now,
-                    }
-                    # one key order for every upload: overlapping uploads cannot deadlock
-                    for p in sorted(planned, key=lambda p: p.dedupe_key)
-                ],
-            )
-        if errors:
-            session.execute(
-                insert(models.BatchRowError),
-                [
-                    {
-                        "batch_id": batch_id,
-                        "row_number": e.row_number,
-                        "field": e.field,
-                        "reason": e.reason,
-                        "message": e.message,
-                    }
-                    for e in errors
-                ],
-            )
-        trace_context = _json(self._trace_headers())
-        outbox = []
-        for index, chunk in enumerate(chunked(planned, self._leaves_per_message)):
-            event = events_pb2.CertificatesIssuedEvent(
-                batch_id=batch_id,
-                leaves=[
-                    events_pb2.IssuedLeaf(certificate_id=p.certificate_id, leaf_hash=p.leaf_hash)
-                    for p in chunk
-                ],
-            )
-            outbox.append(
-                {
-                    "subject": "certs.issued",
-                    "msg_id": f"issued:{batch_id}:{index}",
-                    "payload": event.SerializeToString(),
-                    "trace_context": trace_context,
-                    "created_at": now,
-                }
-            )
-        if outbox:
-            session.execute(insert(models.IngestOutbox), outbox)
-        return batch_id
-
-    def _existing_keys(self, session: Session, keys: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for chunk in chunked(keys):
-            rows = session.execute(
-                select(models.Certificate.dedupe_key, models.Certificate.id).where(
-                    models.Certificate.issuer_id == self.issuer_row_id,
-                    models.Certificate.dedupe_key.in_(chunk),
-                )
-            )
-            found.update({key: cid for key, cid in rows})
-        return found
-
-    def _batch_for_request(self, request_id: str) -> UploadResult | None:
-        with self._sessions() as session:
-            batch_id = session.scalar(
-                select(models.Batch.id).where(models.Batch.request_id == request_id)
-            )
-        return self._result(batch_id) if batch_id else None
-
-    def _certificate_for_request(
-        self, request_id: str, session: Session | None = None
-    ) -> str | None:
-        if session is not None:
-            return session.scalar(
-                select(models.IssueRequest.certificate_id).where(
-                    models.IssueRequest.request_id == request_id
-                )
-            )
-        with self._sessions() as own:
-            return self._certificate_for_request(request_id, own)
 
     def _result(self, batch_id: str) -> UploadResult:
         return UploadResult(
@@ -444,57 +425,14 @@ class Ingest:
             self.row_errors(batch_id, offset=0, limit=MAX_ERRORS_IN_RESPONSE),
         )
 
-    def _status(self, session: Session, batch: models.Batch) -> BatchStatus:
-        anchored = session.scalar(
-            select(func.count())
-            .select_from(models.Certificate)
-            .join(
-                CertificateProof,
-                CertificateProof.certificate_id == models.Certificate.id,
-            )
-            .join(AnchorWindow, AnchorWindow.id == CertificateProof.window_id)
-            .where(models.Certificate.batch_id == batch.id, AnchorWindow.state == "confirmed")
-        )
-        deliveries = dict(
-            session.execute(
-                select(Delivery.state, func.count())
-                .where(Delivery.batch_id == batch.id)
-                .group_by(Delivery.state)
-            ).all()
-        )
-        return BatchStatus(
-            batch_id=batch.id,
-            display_name=batch.display_name,
-            source=batch.source,
-            row_count=batch.row_count,
-            accepted_count=batch.accepted_count,
-            rejected_count=batch.rejected_count,
-            anchored_count=anchored or 0,
-            emailed_count=deliveries.get("sent", 0),
-            email_failed_count=deliveries.get("failed", 0),
-            created_at=batch.created_at,
-        )
-
 
 def _retrying(write: Callable[[], T]) -> T:
-    """Runs a write transaction again when a concurrent writer took a unique key first (the
-    retry sees its committed rows) or PostgreSQL chose it as a deadlock victim."""
+    """Runs a write transaction again when it lost a race (WriteRace), a few times at most."""
     attempt = 1
     while True:
         try:
             return write()
-        except (IntegrityError, OperationalError) as exc:
-            if not _retryable(exc) or attempt == _WRITE_ATTEMPTS:
+        except WriteRace:
+            if attempt == WRITE_ATTEMPTS:
                 raise
             attempt += 1
-
-
-def _retryable(exc: Exception) -> bool:
-    """A unique-key race, or a PostgreSQL deadlock/serialisation failure between uploads."""
-    if isinstance(exc, IntegrityError):
-        return True
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) in {"40P01", "40001"}
-
-
-def _json(headers: dict[str, str]) -> str:
-    return json.dumps(headers) if headers else ""

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +12,15 @@ from certflow.core.document import IssuerProfile
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from services.ingest import tables as ingest_tables
+from services.ingest.store import SqlIngestStore
 from services.ingest.usecases import Ingest
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return NOW
+
 
 ISSUER = IssuerProfile(id="https://uni.example.edu", name="Example University")
 FIELDS = {
@@ -37,7 +45,7 @@ def test_concurrent_calls_with_one_request_id_all_get_the_same_certificate(
     sessions: sessionmaker[Session],
 ) -> None:
     ingest = Ingest(
-        sessions, ISSUER, max_rows=10, leaves_per_message=10, today=lambda: date(2026, 11, 29)
+        SqlIngestStore(sessions), ISSUER, max_rows=10, leaves_per_message=10, clock=clock
     )
 
     def issue(round_number: int) -> str:

@@ -2,7 +2,7 @@
 
 import threading
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +13,15 @@ from certflow.core.errors import Cancelled, InvalidInput
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from services.ingest import tables as ingest_tables
+from services.ingest.store import SqlIngestStore
 from services.ingest.usecases import Ingest
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return NOW
+
 
 ISSUER = IssuerProfile(id="https://uni.example.edu", name="Example University")
 HEADER = "name,email,title,completion_date\n"
@@ -34,7 +42,7 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture
 def ingest(sessions: sessionmaker[Session]) -> Ingest:
     return Ingest(
-        sessions, ISSUER, max_rows=100_000, leaves_per_message=100, today=lambda: date(2026, 11, 29)
+        SqlIngestStore(sessions), ISSUER, max_rows=100_000, leaves_per_message=100, clock=clock
     )
 
 

@@ -1,0 +1,120 @@
+"""Builds ingest's object graph: real adapters from settings in `serve`, or any store (an
+in-memory fake in unit tests) in `build`."""
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from certflow.core.document import IssuerProfile
+from certflow.platform import bus
+from certflow.platform.outbox import OutboxRelay
+from certflow.platform.service_setup import database, jetstream, new_runtime
+from certflow.platform.telemetry import inject_context
+from certflow.v1 import ingest_service_pb2, ingest_service_pb2_grpc
+from services.ingest.consumers import (
+    ANCHORED_CONSUMER,
+    DELIVERIES_CONSUMER,
+    AnchoredEvent,
+    EventConsumer,
+    anchored_consumer,
+    deliveries_consumer,
+)
+from services.ingest.progress import BatchProgress, DeliveryReport, ProgressStore
+from services.ingest.servicer import IngestServicer
+from services.ingest.settings import IngestSettings
+from services.ingest.store import SqlIngestStore
+from services.ingest.tables import IngestOutbox
+from services.ingest.usecases import Ingest, IngestStore
+
+
+class Store(IngestStore, ProgressStore, Protocol):
+    """Everything ingest stores: SqlIngestStore, or a fake."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestApp:
+    ingest: Ingest
+    progress: BatchProgress
+    anchored: EventConsumer[AnchoredEvent]
+    deliveries: EventConsumer[list[DeliveryReport]]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def issuer_of(settings: IngestSettings) -> IssuerProfile:
+    return IssuerProfile(
+        id=settings.issuer_id,
+        name=settings.issuer_name,
+        url=settings.issuer_url,
+        email=settings.issuer_email,
+    )
+
+
+def build(
+    settings: IngestSettings,
+    store: Store,
+    *,
+    trace_headers: Callable[[], dict[str, str]] = dict,
+    on_committed: Callable[[], None] = lambda: None,
+    clock: Callable[[], datetime] = _utcnow,
+) -> IngestApp:
+    ingest = Ingest(
+        store,
+        issuer_of(settings),
+        max_rows=settings.max_rows_per_upload,
+        leaves_per_message=settings.leaves_per_message,
+        trace_headers=trace_headers,
+        on_committed=on_committed,
+        clock=clock,
+        allow_smtputf8=settings.allow_smtputf8_addresses,
+    )
+    progress = BatchProgress(store, clock=clock)
+    return IngestApp(
+        ingest=ingest,
+        progress=progress,
+        anchored=anchored_consumer(progress),
+        deliveries=deliveries_consumer(progress),
+    )
+
+
+async def serve(settings: IngestSettings) -> None:
+    runtime = new_runtime("ingest", settings, settings.ingest_port)
+    _, sessions = database(runtime, settings.database_url)
+    _, js = await jetstream(runtime, settings.nats_url, "certflow-ingest")
+    relay = OutboxRelay(sessions, IngestOutbox, js)
+    loop = asyncio.get_running_loop()
+
+    def wake_relay() -> None:
+        # use cases run in worker threads; the relay is woken on the event loop's thread
+        loop.call_soon_threadsafe(relay.wake)
+
+    app = build(
+        settings,
+        SqlIngestStore(sessions),
+        trace_headers=inject_context,
+        on_committed=wake_relay,
+    )
+    uploads = ThreadPoolExecutor(settings.upload_workers, thread_name_prefix="ingest-upload")
+
+    async def stop_uploads() -> None:
+        uploads.shutdown(wait=False, cancel_futures=True)
+
+    runtime.on_shutdown(stop_uploads)
+    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
+        IngestServicer(
+            app.ingest, max_upload_bytes=settings.max_upload_bytes, upload_executor=uploads
+        ),
+        runtime.server,
+    )
+    runtime.add_service(ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name)
+    anchored = await bus.pull_subscription(js, ANCHORED_CONSUMER)
+    deliveries = await bus.pull_subscription(js, DELIVERIES_CONSUMER)
+    runtime.spawn(relay.run(runtime.stopping), "outbox-relay")
+    runtime.spawn(app.anchored.run(anchored, runtime.stopping), "anchored-consumer")
+    runtime.spawn(app.deliveries.run(deliveries, runtime.stopping), "deliveries-consumer")
+    await runtime.run()

@@ -1,0 +1,163 @@
+"""NATS consumers of ingest: batch progress from "certs.anchored" and "certs.deliveries".
+
+They only translate: a message becomes domain values, a use case of progress.py stores them,
+then the message is acked. A failed write is a pause (nak with a growing delay), never the end
+of the consumer; a message that cannot be read is terminated and counted.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, Generic, Protocol, TypeVar
+
+from google.protobuf.message import DecodeError
+
+from certflow.platform import bus
+from certflow.v1 import events_pb2
+from services.ingest.progress import (
+    AnchoredLeaf,
+    AnchoredWindow,
+    BatchProgress,
+    DeliveryOutcome,
+    DeliveryReport,
+)
+
+log = logging.getLogger(__name__)
+
+ANCHORED_CONSUMER = bus.ConsumerSpec(durable="ingest-anchored", subject=bus.SUBJECT_ANCHORED)
+DELIVERIES_CONSUMER = bus.ConsumerSpec(durable="ingest-deliveries", subject=bus.SUBJECT_DELIVERIES)
+FETCH_BATCH = 50
+_HASH_BYTES = 32
+_OUTCOMES = {
+    events_pb2.DELIVERY_OUTCOME_SENT: DeliveryOutcome.SENT,
+    events_pb2.DELIVERY_OUTCOME_FAILED: DeliveryOutcome.FAILED,
+    events_pb2.DELIVERY_OUTCOME_REQUEUED: DeliveryOutcome.REQUEUED,
+}
+E = TypeVar("E")
+
+
+class Message(Protocol):
+    """What a consumer needs of a JetStream message (nats.aio.msg.Msg is one)."""
+
+    @property
+    def data(self) -> bytes: ...
+
+    async def ack(self) -> None: ...
+
+    async def nak(self, delay: float | None = None) -> None: ...
+
+    async def term(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AnchoredEvent:
+    window: AnchoredWindow
+    leaves: list[AnchoredLeaf]
+
+
+def parse_anchored(data: bytes) -> AnchoredEvent | None:
+    """None when the payload is not a usable "certs.anchored" event."""
+    try:
+        event = events_pb2.CertificatesAnchoredEvent.FromString(data)
+    except DecodeError:
+        return None
+    leaves = [AnchoredLeaf(leaf.certificate_id, leaf.merkle_path) for leaf in event.leaves]
+    usable = (
+        event.window_id
+        and len(event.merkle_root) == _HASH_BYTES
+        and event.chain_id > 0
+        and event.registry_address
+        and event.transaction_hash
+        # every certificate named must come with its proof
+        and set(event.certificate_ids) <= {leaf.certificate_id for leaf in leaves}
+        and all(leaf.certificate_id and len(leaf.merkle_path) % _HASH_BYTES == 0 for leaf in leaves)
+    )
+    if not usable or not leaves:
+        return None
+    window = AnchoredWindow(
+        window_id=event.window_id,
+        merkle_root=event.merkle_root,
+        chain_id=event.chain_id,
+        registry_address=event.registry_address,
+        transaction_hash=event.transaction_hash,
+        block_number=event.block_number,
+    )
+    return AnchoredEvent(window, leaves)
+
+
+def parse_deliveries(data: bytes) -> list[DeliveryReport] | None:
+    """None when the payload is not a usable "certs.deliveries" event."""
+    try:
+        event = events_pb2.DeliveriesUpdatedEvent.FromString(data)
+    except DecodeError:
+        return None
+    reports = []
+    for update in event.updates:
+        outcome = _OUTCOMES.get(update.outcome)
+        if not update.certificate_id or outcome is None or not update.HasField("update_time"):
+            return None
+        reports.append(
+            DeliveryReport(
+                certificate_id=update.certificate_id,
+                outcome=outcome,
+                update_time=update.update_time.ToDatetime(tzinfo=UTC),
+                attempts=update.attempts,
+            )
+        )
+    return reports
+
+
+class EventConsumer(Generic[E]):
+    """One durable pull consumer: parse, store through a use case, then ack."""
+
+    def __init__(
+        self, name: str, parse: Callable[[bytes], E | None], apply: Callable[[E], Any]
+    ) -> None:
+        self.name = name
+        self._parse = parse
+        self._apply = apply
+        self._failures = 0  # in a row: the nak delay grows with them
+        self.unreadable_messages = 0
+
+    async def handle(self, message: Message) -> None:
+        event = self._parse(message.data)
+        if event is None:
+            self.unreadable_messages += 1
+            log.error(
+                "%s: unreadable message terminated (%d so far)",
+                self.name,
+                self.unreadable_messages,
+            )
+            await bus.settle(message.term())
+            return
+        try:
+            await asyncio.to_thread(self._apply, event)
+        except Exception as exc:
+            self._failures += 1
+            delay = bus.retry_delay(self._failures)
+            log.warning("%s: storing failed (%s); it comes back in %.1fs", self.name, exc, delay)
+            await bus.settle(message.nak(delay=delay))
+            return
+        self._failures = 0
+        await bus.settle(message.ack())  # only once the effect is stored
+
+    async def run(self, subscription: Any, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            messages: Sequence[Message] = await bus.fetch(
+                subscription, FETCH_BATCH, wait_seconds=0.5
+            )
+            for message in messages:
+                await self.handle(message)
+
+
+def anchored_consumer(progress: BatchProgress) -> EventConsumer[AnchoredEvent]:
+    def apply(event: AnchoredEvent) -> int:
+        return progress.record_anchored(event.window, event.leaves)
+
+    return EventConsumer(ANCHORED_CONSUMER.durable, parse_anchored, apply)
+
+
+def deliveries_consumer(progress: BatchProgress) -> EventConsumer[list[DeliveryReport]]:
+    return EventConsumer(DELIVERIES_CONSUMER.durable, parse_deliveries, progress.record_deliveries)

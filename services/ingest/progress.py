@@ -1,0 +1,165 @@
+"""Batch progress, kept by ingest from the events anchor and notify publish.
+
+Pure decisions (which facts of an event to keep, what state a batch is in) and the use cases
+that apply "certs.anchored" and "certs.deliveries" through a small store. Transport is at-least-
+once and unordered: a redelivered event changes nothing, an older delivery outcome arriving
+after a newer one is ignored.
+"""
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class BatchState(StrEnum):
+    ISSUED = "issued"
+    ANCHORED = "anchored"
+    COMPLETED = "completed"
+    COMPLETED_WITH_FAILURES = "completed_with_failures"
+    REJECTED = "rejected"
+
+
+class DeliveryOutcome(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"
+    # an operator re-drove a failed delivery: it is waiting to be sent again
+    REQUEUED = "requeued"
+
+
+def batch_state(*, accepted: int, anchored: int, emailed: int, email_failed: int) -> BatchState:
+    if accepted == 0:
+        return BatchState.REJECTED
+    if emailed + email_failed >= accepted:
+        return BatchState.COMPLETED_WITH_FAILURES if email_failed else BatchState.COMPLETED
+    if anchored >= accepted:
+        return BatchState.ANCHORED
+    return BatchState.ISSUED
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStatus:
+    batch_id: str
+    display_name: str
+    source: str
+    row_count: int
+    accepted_count: int
+    rejected_count: int
+    anchored_count: int
+    emailed_count: int
+    email_failed_count: int
+    created_at: datetime
+
+    @property
+    def state(self) -> BatchState:
+        return batch_state(
+            accepted=self.accepted_count,
+            anchored=self.anchored_count,
+            emailed=self.emailed_count,
+            email_failed=self.email_failed_count,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AnchoredWindow:
+    """The facts of an anchor window every certificate in it shares."""
+
+    window_id: str
+    merkle_root: bytes
+    chain_id: int
+    registry_address: str
+    transaction_hash: str
+    block_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnchoredLeaf:
+    certificate_id: str
+    merkle_path: bytes  # sibling hashes, 32 bytes each, concatenated
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    certificate_id: str
+    outcome: DeliveryOutcome
+    update_time: datetime  # timezone-aware
+    attempts: int
+
+
+def anchorings_to_store(
+    stored_windows: Mapping[str, str | None], leaves: Iterable[AnchoredLeaf]
+) -> list[AnchoredLeaf]:
+    """The leaves whose certificate is ours and not yet anchored. `stored_windows` maps each
+    known certificate to the window already stored for it (None: not anchored yet); a
+    certificate missing from it is not ingest's (ignored). The first window stored wins: a
+    redelivered event, or a second window naming the same certificate, changes nothing."""
+    chosen: dict[str, AnchoredLeaf] = {}
+    for leaf in leaves:
+        if leaf.certificate_id in stored_windows and stored_windows[leaf.certificate_id] is None:
+            chosen.setdefault(leaf.certificate_id, leaf)
+    return list(chosen.values())
+
+
+def deliveries_to_store(
+    stored_times: Mapping[str, datetime | None], reports: Iterable[DeliveryReport]
+) -> list[DeliveryReport]:
+    """For each known certificate, its newest report if it is newer than the one stored
+    (`stored_times`: the update time stored per certificate, None when none is). Equal times
+    are a redelivery: nothing changes."""
+    newest: dict[str, DeliveryReport] = {}
+    for report in reports:
+        if report.certificate_id not in stored_times:
+            continue
+        held = newest.get(report.certificate_id)
+        if held is None or report.update_time > held.update_time:
+            newest[report.certificate_id] = report
+    return [
+        report
+        for certificate_id, report in newest.items()
+        if (stored := stored_times[certificate_id]) is None or report.update_time > stored
+    ]
+
+
+class ProgressStore(Protocol):
+    """What applying progress events needs of storage. The writes keep the same rules as the
+    decisions above (anchor only where none is stored; a delivery only over an older one), so
+    two replicas racing on one certificate cannot undo each other."""
+
+    def stored_windows(self, certificate_ids: Sequence[str]) -> dict[str, str | None]: ...
+
+    def store_anchorings(
+        self, window: AnchoredWindow, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
+    ) -> None: ...
+
+    def stored_delivery_times(
+        self, certificate_ids: Sequence[str]
+    ) -> dict[str, datetime | None]: ...
+
+    def store_deliveries(self, reports: Sequence[DeliveryReport]) -> None: ...
+
+
+class BatchProgress:
+    """Use cases of the progress consumers; the clock is passed in."""
+
+    def __init__(self, store: ProgressStore, *, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._clock = clock
+
+    def record_anchored(self, window: AnchoredWindow, leaves: Sequence[AnchoredLeaf]) -> int:
+        """Stores each newly anchored certificate's facts; returns how many were new."""
+        stored = self._store.stored_windows([leaf.certificate_id for leaf in leaves])
+        fresh = anchorings_to_store(stored, leaves)
+        if fresh:
+            self._store.store_anchorings(window, fresh, self._clock())
+        return len(fresh)
+
+    def record_deliveries(self, reports: Sequence[DeliveryReport]) -> int:
+        """Keeps the newest outcome per certificate; returns how many changed."""
+        stored = self._store.stored_delivery_times(
+            list(dict.fromkeys(r.certificate_id for r in reports))
+        )
+        newer = deliveries_to_store(stored, reports)
+        if newer:
+            self._store.store_deliveries(newer)
+        return len(newer)

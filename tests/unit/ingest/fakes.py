@@ -1,0 +1,185 @@
+"""An in-memory ingest store: the same contract as services/ingest/store.py, no database."""
+
+import copy
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from certflow.core.document import IssuerProfile
+from certflow.core.validation import RowError
+from services.ingest.announcements import OutboxMessage
+from services.ingest.progress import (
+    AnchoredLeaf,
+    AnchoredWindow,
+    BatchStatus,
+    DeliveryOutcome,
+    DeliveryReport,
+)
+from services.ingest.usecases import (
+    CertificateAnchoring,
+    CertificateRecord,
+    NewBatch,
+    WriteRace,
+)
+
+
+@dataclass
+class FakeCertificate:
+    record: CertificateRecord
+    issuer_row_id: str
+    dedupe_key: str
+    delivery: DeliveryReport | None = None
+
+
+@dataclass
+class FakeState:
+    issuers: dict[str, str] = field(default_factory=dict)  # uri → row id
+    batches: dict[str, NewBatch] = field(default_factory=dict)
+    certificates: dict[str, FakeCertificate] = field(default_factory=dict)
+    issue_requests: dict[str, str] = field(default_factory=dict)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+
+
+class FakeWrites:
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+
+    def batch_for_request(self, request_id: str) -> str | None:
+        return next(
+            (b.batch_id for b in self.state.batches.values() if b.request_id == request_id), None
+        )
+
+    def certificate_for_request(self, request_id: str) -> str | None:
+        return self.state.issue_requests.get(request_id)
+
+    def issued_certificates(self, issuer_row_id: str, dedupe_keys: Sequence[str]) -> dict[str, str]:
+        wanted = set(dedupe_keys)
+        return {
+            c.dedupe_key: c.record.certificate_id
+            for c in self.state.certificates.values()
+            if c.issuer_row_id == issuer_row_id and c.dedupe_key in wanted
+        }
+
+    def add_batch(self, batch: NewBatch) -> None:
+        if batch.request_id and self.batch_for_request(batch.request_id):
+            raise WriteRace("batches.request_id")  # the unique key of the real table
+        self.state.batches[batch.batch_id] = batch
+        for p in batch.certificates:
+            if self.issued_certificates(batch.issuer_row_id, [p.dedupe_key]):
+                raise WriteRace("uq_certificates_dedupe")
+            self.state.certificates[p.certificate_id] = FakeCertificate(
+                CertificateRecord(
+                    certificate_id=p.certificate_id,
+                    batch_id=batch.batch_id,
+                    recipient_name=p.content.recipient_name,
+                    recipient_email=p.content.recipient_email,
+                    title=p.content.title,
+                    completion_date=p.content.completion_date,
+                    document=p.canonical_document,
+                    leaf_salt=p.leaf_salt,
+                    leaf_hash=p.leaf_hash,
+                    anchoring=None,
+                ),
+                batch.issuer_row_id,
+                p.dedupe_key,
+            )
+        self.state.outbox.extend(batch.messages)
+
+    def add_issue_request(self, request_id: str, certificate_id: str) -> None:
+        if request_id in self.state.issue_requests:
+            raise WriteRace("issue_requests.request_id")
+        self.state.issue_requests[request_id] = certificate_id
+
+
+class FakeIngestStore:
+    """Transactions work on a copy that replaces the state only when the block ends normally."""
+
+    def __init__(self) -> None:
+        self.state = FakeState()
+        self.fail_writes = 0  # the next n progress writes raise, as a database that is down
+
+    def register_issuer(self, issuer: IssuerProfile) -> str:
+        return self.state.issuers.setdefault(issuer.id, f"issuer-{len(self.state.issuers) + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[FakeWrites]:
+        working = copy.deepcopy(self.state)
+        yield FakeWrites(working)
+        self.state = working
+
+    def batch_for_request(self, request_id: str) -> str | None:
+        return FakeWrites(self.state).batch_for_request(request_id)
+
+    def certificate_for_request(self, request_id: str) -> str | None:
+        return FakeWrites(self.state).certificate_for_request(request_id)
+
+    def batch_status(self, batch_id: str) -> BatchStatus | None:
+        batch = self.state.batches.get(batch_id)
+        if batch is None:
+            return None
+        mine = [c for c in self.state.certificates.values() if c.record.batch_id == batch_id]
+        outcomes = [c.delivery.outcome for c in mine if c.delivery]
+        return BatchStatus(
+            batch_id=batch_id,
+            display_name=batch.display_name,
+            source=batch.source,
+            row_count=batch.row_count,
+            accepted_count=len(batch.certificates),
+            rejected_count=len(batch.refused),
+            anchored_count=sum(1 for c in mine if c.record.anchoring),
+            emailed_count=outcomes.count(DeliveryOutcome.SENT),
+            email_failed_count=outcomes.count(DeliveryOutcome.FAILED),
+            created_at=batch.created_at,
+        )
+
+    def row_errors(self, batch_id: str, *, offset: int, limit: int) -> list[RowError] | None:
+        batch = self.state.batches.get(batch_id)
+        return None if batch is None else list(batch.refused[offset : offset + limit])
+
+    def certificate(self, certificate_id: str) -> CertificateRecord | None:
+        found = self.state.certificates.get(certificate_id)
+        return found.record if found else None
+
+    # ---- progress ----
+
+    def _maybe_fail(self) -> None:
+        if self.fail_writes:
+            self.fail_writes -= 1
+            raise ConnectionError("database unavailable")
+
+    def stored_windows(self, certificate_ids: Sequence[str]) -> dict[str, str | None]:
+        return {
+            cid: (c.record.anchoring.window.window_id if c.record.anchoring else None)
+            for cid in certificate_ids
+            if (c := self.state.certificates.get(cid))
+        }
+
+    def store_anchorings(
+        self, window: AnchoredWindow, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
+    ) -> None:
+        self._maybe_fail()
+        for leaf in leaves:
+            c = self.state.certificates[leaf.certificate_id]
+            if c.record.anchoring is None:
+                c.record = replace(
+                    c.record,
+                    anchoring=CertificateAnchoring(window, leaf.merkle_path, anchored_at),
+                )
+
+    def stored_delivery_times(self, certificate_ids: Sequence[str]) -> dict[str, datetime | None]:
+        return {
+            cid: (c.delivery.update_time if c.delivery else None)
+            for cid in certificate_ids
+            if (c := self.state.certificates.get(cid))
+        }
+
+    def store_deliveries(self, reports: Sequence[DeliveryReport]) -> None:
+        self._maybe_fail()
+        for report in reports:
+            c = self.state.certificates[report.certificate_id]
+            if c.delivery is None or c.delivery.update_time < report.update_time:
+                c.delivery = report
+
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -1,0 +1,129 @@
+"""Upload outcomes, decided without a database (in-memory store)."""
+
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from certflow.core.errors import Cancelled, InvalidInput
+from certflow.platform.bus import SUBJECT_ISSUED, SUBJECT_RECIPIENTS
+from certflow.v1 import events_pb2
+from services.ingest.progress import BatchState
+from services.ingest.usecases import WRITE_ATTEMPTS, Ingest, WriteRace
+from tests.unit.ingest.fakes import NOW, FakeIngestStore, FakeWrites
+from tests.unit.ingest.planning import ISSUER
+
+CSV = (
+    "name,email,title,completion_date,grade\n"
+    "Ada Lovelace,ada@example.edu,BSc Mathematics,2026-06-30,First\n"
+    "Zoë Ångström,zoe@example.edu,BSc Mathematics,2026-06-30,Merit\n"
+    "Bad Row,not-an-email,BSc Mathematics,2026-06-30,x\n"
+    "Ada Lovelace,ADA@example.edu,bsc mathematics,2026-06-30,dup\n"
+).encode()
+
+
+def make_ingest(store: FakeIngestStore, on_committed: Callable[[], None] = lambda: None) -> Ingest:
+    ids = (f"id-{n}" for n in itertools.count())
+    return Ingest(
+        store,
+        ISSUER,
+        max_rows=1000,
+        clock=lambda: NOW,
+        new_id=lambda: next(ids),
+        on_committed=on_committed,
+    )
+
+
+def test_a_file_that_cannot_be_read_is_refused_whole_and_writes_nothing() -> None:
+    store = FakeIngestStore()
+    with pytest.raises(InvalidInput) as info:
+        make_ingest(store).upload_csv(b"name,email\nA,b\n", request_id="r", display_name="")
+    assert info.value.reason == "MISSING_COLUMNS"
+    assert info.value.violations[0].field == "file"
+    assert not store.state.batches and not store.state.outbox
+
+
+def test_valid_rows_are_issued_and_every_refused_row_is_reported() -> None:
+    store = FakeIngestStore()
+    woken: list[int] = []
+    result = make_ingest(store, on_committed=lambda: woken.append(1)).upload_csv(
+        CSV, request_id="r1", display_name="June"
+    )
+    batch = result.batch
+    assert (batch.row_count, batch.accepted_count, batch.rejected_count) == (4, 2, 2)
+    assert batch.state == BatchState.ISSUED
+    assert {(e.row_number, e.reason) for e in result.row_errors} == {
+        (4, "INVALID_EMAIL"),
+        (5, "DUPLICATE_IN_FILE"),
+    }
+    assert len(store.state.certificates) == 2
+    assert [m.subject for m in store.state.outbox] == [SUBJECT_ISSUED, SUBJECT_RECIPIENTS]
+    issued = events_pb2.CertificatesIssuedEvent.FromString(store.state.outbox[0].payload)
+    assert {leaf.certificate_id for leaf in issued.leaves} == set(store.state.certificates)
+    assert woken == [1]
+
+
+def test_an_earlier_batch_s_certificates_are_refused_as_already_issued() -> None:
+    store = FakeIngestStore()
+    ingest = make_ingest(store)
+    first = ingest.upload_csv(CSV, request_id="first", display_name="")
+    again = ingest.upload_csv(CSV, request_id="second", display_name="")
+    assert again.batch.accepted_count == 0
+    assert again.batch.state == BatchState.REJECTED
+    refused = {e.reason for e in again.row_errors}
+    assert refused == {"ALREADY_ISSUED", "INVALID_EMAIL", "DUPLICATE_IN_FILE"}
+    assert len(store.state.certificates) == 2
+    assert len(store.state.outbox) == 2  # nothing announced for the refused batch
+    assert first.batch.batch_id != again.batch.batch_id
+
+
+def test_the_same_request_id_answers_the_first_batch() -> None:
+    store = FakeIngestStore()
+    ingest = make_ingest(store)
+    first = ingest.upload_csv(CSV, request_id="same", display_name="")
+    again = ingest.upload_csv(CSV, request_id="same", display_name="")
+    assert again == first
+    assert len(store.state.batches) == 1
+
+
+def test_a_cancelled_upload_writes_nothing() -> None:
+    class Gone:
+        def is_set(self) -> bool:
+            return True
+
+    store = FakeIngestStore()
+    with pytest.raises(Cancelled):
+        make_ingest(store).upload_csv(CSV, request_id="r", display_name="", cancel=Gone())
+    assert not store.state.batches
+
+
+class RacingStore(FakeIngestStore):
+    """The first `races` transactions lose a race to a concurrent writer."""
+
+    def __init__(self, races: int) -> None:
+        super().__init__()
+        self.races = races
+
+    @contextmanager
+    def transaction(self) -> Iterator[FakeWrites]:
+        with super().transaction() as writes:
+            yield writes
+            if self.races:
+                self.races -= 1
+                raise WriteRace("uq_certificates_dedupe")
+
+
+def test_a_lost_race_is_run_again_and_stores_the_batch_once() -> None:
+    store = RacingStore(races=WRITE_ATTEMPTS - 1)
+    result = make_ingest(store).upload_csv(CSV, request_id="r", display_name="")
+    assert result.batch.accepted_count == 2
+    assert len(store.state.batches) == 1
+
+
+def test_losing_every_attempt_is_unavailable_not_a_crash() -> None:
+    store = RacingStore(races=WRITE_ATTEMPTS)
+    with pytest.raises(WriteRace) as info:
+        make_ingest(store).upload_csv(CSV, request_id="r", display_name="")
+    assert info.value.reason == "WRITE_CONFLICT"
+    assert not store.state.batches
