@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 SERVICE_CLOSING = 421  # RFC 5321: the relay is shutting the channel, not judging the message
 
 
@@ -70,6 +69,21 @@ SendResult = (
 )
 
 
+class DeliveryKind(StrEnum):
+    """What an email is about: one delivery per certificate and kind."""
+
+    ISSUED = "issued"
+
+
+class DeliveryState(StrEnum):
+    """A delivery's state, as stored (deliveries.state) and mapped to the API's enum."""
+
+    PENDING = "pending"  # due at next_attempt_at
+    SENDING = "sending"  # claimed: next_attempt_at is the claim's lease
+    SENT = "sent"  # the relay accepted it
+    FAILED = "failed"  # for good, until an operator re-drives it
+
+
 class Verdict(StrEnum):
     SENT = "sent"
     RETRY = "retry"
@@ -91,7 +105,7 @@ class RetryPolicy:
 @dataclass(frozen=True, slots=True)
 class DeliveryUpdate:
     verdict: Verdict
-    state: str
+    state: DeliveryState
     attempts: int
     next_attempt_at: datetime
     error: str
@@ -102,18 +116,27 @@ def decide(
 ) -> DeliveryUpdate:
     """The new state of a delivery that had `attempts` counted attempts before this one."""
     if isinstance(result, Accepted):
-        return DeliveryUpdate(Verdict.SENT, SENT, attempts + 1, now, "")
+        return DeliveryUpdate(Verdict.SENT, DeliveryState.SENT, attempts + 1, now, "")
     unavailable = relay_unavailable_reason(result)
-    if unavailable is not None:
+    # (the isinstance is implied by the reason; it tells the type checker what remains below)
+    if unavailable is not None or isinstance(result, RelayUnavailable | SenderRefused):
         return DeliveryUpdate(
-            Verdict.RELAY_UNAVAILABLE, PENDING, attempts, now, f"relay unavailable: {unavailable}"
+            Verdict.RELAY_UNAVAILABLE,
+            DeliveryState.PENDING,
+            attempts,
+            now,
+            f"relay unavailable: {unavailable}",
         )
     if isinstance(result, Unconfirmed):
         return _retry_or_give_up(f"unconfirmed: {result.reason}", attempts + 1, policy, now)
     if isinstance(result, Unsendable):
-        return DeliveryUpdate(Verdict.PERMANENT, FAILED, attempts + 1, now, result.reason)
+        return DeliveryUpdate(
+            Verdict.PERMANENT, DeliveryState.FAILED, attempts + 1, now, result.reason
+        )
     if isinstance(result, Refused) and result.code >= 500:
-        return DeliveryUpdate(Verdict.PERMANENT, FAILED, attempts + 1, now, _reply(result))
+        return DeliveryUpdate(
+            Verdict.PERMANENT, DeliveryState.FAILED, attempts + 1, now, _reply(result)
+        )
     if isinstance(result, Refused):
         return _retry_or_give_up(_reply(result), attempts + 1, policy, now)
     return _retry_or_give_up(f"unexpected error: {result.reason}", attempts + 1, policy, now)
@@ -139,9 +162,15 @@ def _retry_or_give_up(
 ) -> DeliveryUpdate:
     if attempts >= policy.max_attempts:
         return DeliveryUpdate(
-            Verdict.PERMANENT, FAILED, attempts, now, f"{error} (gave up after {attempts} attempts)"
+            Verdict.PERMANENT,
+            DeliveryState.FAILED,
+            attempts,
+            now,
+            f"{error} (gave up after {attempts} attempts)",
         )
-    return DeliveryUpdate(Verdict.RETRY, PENDING, attempts, now + policy.delay(attempts), error)
+    return DeliveryUpdate(
+        Verdict.RETRY, DeliveryState.PENDING, attempts, now + policy.delay(attempts), error
+    )
 
 
 def claim_size(

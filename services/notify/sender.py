@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiosmtplib
 
@@ -65,7 +66,7 @@ class SmtpPool:
         mail_from: str,
     ) -> None:
         self._mail_from = mail_from
-        self._options = {
+        self._options: dict[str, Any] = {
             "hostname": host,
             "port": port,
             "timeout": timeout,

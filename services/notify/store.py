@@ -1,63 +1,78 @@
-"""Deliveries in the database: one row per certificate email, the unit of idempotency.
+"""All of notify's SQL: the content of each email, deliveries, re-drives and the outbox.
 
-A delivery is claimed by moving it to "sending" under a claim token with a short lease
-(next_attempt_at in the future). The holder renews the lease with a heartbeat while it works
-and records each outcome as it happens; a notify that dies stops renewing, so its unfinished
-deliveries return to the queue within one lease. A retry carries the same Message-ID so
-receiving systems can recognise a repeat.
+Implements the small stores the use cases declare (intake.IntakeStore, claims.DeliveryStore,
+operations.OperatorStore). Every write of this process takes its turn on one lock: on SQLite a
+writer waiting for the file lock sleeps in growing steps (busy handler), which left the send
+pipeline idle.
 """
 
 import contextlib
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import BindParameter, ColumnElement, Insert, bindparam, or_, select, update
+import orjson
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from certflow.core.document import AnchorProof, with_anchor_proof
+from certflow.core.merkle import unpack_proof
+from certflow.platform.bus import SUBJECT_DELIVERIES
 from certflow.platform.db.batching import chunked
-from certflow.platform.db.read_models import load_certificates
-from services.ingest.tables import Certificate, Issuer  # transitional: from events next
-from services.notify import tables as models
-from services.notify.outcome_policy import FAILED, PENDING, SENDING, SENT, DeliveryUpdate
+from services.notify import tables
+from services.notify.claims import Claim, ClaimedDelivery, Outcome
+from services.notify.intake import AnchoredStored, AnchoredWindow, RecipientContent
+from services.notify.operations import DeliveryView
+from services.notify.outcome_events import (
+    OutboxMessage,
+    Requeued,
+    StoredOutcome,
+    outcome_messages,
+    requeued_messages,
+)
+from services.notify.outcome_policy import DeliveryKind, DeliveryState
 from services.notify.rendering import CertificateEmail
 
-KIND_ISSUED = "issued"
-_TABLE = models.Delivery.__table__
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    delivery_id: str
-    attempts: int  # counted attempts so far (the relay judged the message this many times)
-    email: CertificateEmail | None  # None when the certificate cannot be emailed (not anchored)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A delivery's new state, stored only if the claim `claim_token` still holds it."""
-
-    claim_token: str
-    delivery_id: str
-    update: DeliveryUpdate
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    token: str
-    lease_until: datetime
-    deliveries: list[ClaimedDelivery]
+_DELIVERIES = cast(Table, tables.Delivery.__table__)
+_CONTENT = cast(Table, tables.NotifyCertificate.__table__)
+_CONTENT_FIELDS = (
+    "batch_id",
+    "recipient_name",
+    "recipient_email",
+    "title",
+    "completion_date",
+    "issuer_name",
+    "document",
+    "leaf_salt",
+    "leaf_hash",
+)
 
 
 class Deliveries:
-    def __init__(self, sessions: sessionmaker[Session], *, message_id_domain: str) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        message_id_domain: str,
+        outbox_written: Callable[[], None] = lambda: None,
+    ) -> None:
         self._sessions = sessions
         self._domain = message_id_domain
-        # this process's writes take turns here: on SQLite a writer waiting for the file lock
-        # sleeps in growing steps (busy handler), which left the send pipeline idle
+        self._outbox_written = outbox_written  # called after a commit that wrote outbox rows
         self._write_turn = threading.Lock()
 
     @contextlib.contextmanager
@@ -65,37 +80,65 @@ class Deliveries:
         with self._write_turn, self._sessions.begin() as session:
             yield session
 
-    def create(self, certificate_ids: Sequence[str]) -> int:
-        """Creates the missing deliveries for these certificates; returns how many were new.
-        Idempotent under races too (a redelivered message handled by two replicas): rows
-        that exist, or appear meanwhile, are skipped by the unique key, not an error."""
-        wanted = list(dict.fromkeys(certificate_ids))
-        with self._writing() as session:
-            batches: dict[str, str] = {}
-            for chunk in chunked(wanted):
-                batches.update(
-                    session.execute(
-                        select(Certificate.id, Certificate.batch_id).where(
-                            Certificate.id.in_(chunk)
-                        )
-                    ).all()
-                )
-            now = datetime.now(UTC)
-            rows = [self._new_row(cid, batches[cid], now) for cid in wanted if cid in batches]
-            created = 0
-            for chunk in chunked(rows):
-                inserted = _insert_new(session, chunk).returning(_TABLE.c.id)
-                created += len(session.execute(inserted).all())  # rowcount: -1 on psycopg
-            return created
+    # ---- intake: content and proofs from events (intake.IntakeStore) ----
 
-    def _new_row(self, certificate_id: str, batch_id: str, now: datetime) -> dict[str, object]:
+    def store_recipients(self, recipients: Sequence[RecipientContent]) -> int:
+        """Upserts by certificate id (a certificate's content never changes, so a redelivered
+        event rewrites the same values); the proof columns are left as they are."""
+        rows = list({r.certificate_id: _content_row(r) for r in recipients}.values())
+        with self._writing() as session:
+            for chunk in chunked(rows):
+                session.execute(_upsert_content(session, chunk))
+        return len(rows)
+
+    def store_anchored(self, window: AnchoredWindow, *, now: datetime) -> AnchoredStored:
+        """In one transaction: the proof on the content rows that lack it, and a delivery for
+        every certificate with content (INSERT … ON CONFLICT DO NOTHING, so a redelivered
+        event or a racing replica creates nothing twice). Certificates whose content has not
+        arrived are named, not lost: the caller retries the event later."""
+        ids = list(window.paths)
+        with self._writing() as session:
+            present: dict[str, tuple[str, bool]] = {}  # id -> (batch, proof stored already)
+            for chunk in chunked(ids):
+                found = session.execute(
+                    select(
+                        _CONTENT.c.certificate_id,
+                        _CONTENT.c.batch_id,
+                        _CONTENT.c.merkle_root.is_not(None),
+                    ).where(_CONTENT.c.certificate_id.in_(chunk))
+                )
+                present.update((cid, (batch, proven)) for cid, batch, proven in found)
+            unproven = [cid for cid, (_, proven) in present.items() if not proven]
+            if unproven:
+                facts = window.facts
+                session.connection().execute(
+                    update(_CONTENT)
+                    .where(_CONTENT.c.certificate_id == bindparam("b_id"))
+                    .values(
+                        merkle_root=facts.merkle_root,
+                        merkle_path=bindparam("b_path"),
+                        chain_id=facts.chain_id,
+                        registry_address=facts.registry_address,
+                        transaction_hash=facts.transaction_hash,
+                        block_number=facts.block_number,
+                    ),
+                    [{"b_id": cid, "b_path": window.paths[cid]} for cid in unproven],
+                )
+            rows = [self._new_delivery(cid, batch, now) for cid, (batch, _) in present.items()]
+            created = 0
+            for some in chunked(rows):
+                inserted = _insert_ignoring_duplicates(session, tables.Delivery, some)
+                created += len(session.execute(inserted.returning(_DELIVERIES.c.id)).all())
+        return AnchoredStored(created, tuple(cid for cid in ids if cid not in present))
+
+    def _new_delivery(self, certificate_id: str, batch_id: str, now: datetime) -> dict[str, Any]:
         delivery_id = str(uuid.uuid4())
         return {
             "id": delivery_id,
             "certificate_id": certificate_id,
             "batch_id": batch_id,
-            "kind": KIND_ISSUED,
-            "state": PENDING,
+            "kind": DeliveryKind.ISSUED,
+            "state": DeliveryState.PENDING,
             "attempts": 0,
             "message_id": f"<{delivery_id}@{self._domain}>",
             "last_error": "",
@@ -104,32 +147,39 @@ class Deliveries:
             "created_at": now,
         }
 
+    # ---- sending: claims, leases, outcomes (claims.DeliveryStore) ----
+
     def claim(self, limit: int, *, now: datetime, lease_until: datetime) -> Claim:
-        """Takes up to `limit` due deliveries: pending ones whose retry time has come and
-        sending ones whose holder's lease ran out (it died or lost the database)."""
         with self._writing() as session:
             query = (
-                select(models.Delivery)
-                .where(
-                    or_(models.Delivery.state == PENDING, models.Delivery.state == SENDING),
-                    models.Delivery.next_attempt_at <= now,
+                select(
+                    _DELIVERIES.c.id,
+                    _DELIVERIES.c.certificate_id,
+                    _DELIVERIES.c.attempts,
+                    _DELIVERIES.c.message_id,
                 )
-                .order_by(models.Delivery.next_attempt_at)
+                .where(
+                    or_(
+                        _DELIVERIES.c.state == DeliveryState.PENDING,
+                        _DELIVERIES.c.state == DeliveryState.SENDING,
+                    ),
+                    _DELIVERIES.c.next_attempt_at <= now,
+                )
+                .order_by(_DELIVERIES.c.next_attempt_at)
                 .limit(limit)
             )
-            if session.get_bind().dialect.name == "postgresql":
+            if _is_postgresql(session):
                 query = query.with_for_update(skip_locked=True)
-            claimed = list(session.scalars(query))
+            claimed = session.execute(query).all()
             if not claimed:
                 return Claim("", lease_until, [])
             token = str(uuid.uuid4())
             session.execute(
-                update(models.Delivery)
-                .where(models.Delivery.id.in_([d.id for d in claimed]))
-                .values(state=SENDING, next_attempt_at=lease_until, claim_token=token)
-                .execution_options(synchronize_session=False)
+                update(_DELIVERIES)
+                .where(_DELIVERIES.c.id.in_([d.id for d in claimed]))
+                .values(state=DeliveryState.SENDING, next_attempt_at=lease_until, claim_token=token)
             )
-            emails = _emails(session, claimed)
+            emails = _emails(session, {d.certificate_id: d.message_id for d in claimed})
             return Claim(
                 token,
                 lease_until,
@@ -137,155 +187,288 @@ class Deliveries:
             )
 
     def extend(self, token: str, *, lease_until: datetime) -> set[str]:
-        """The heartbeat: renews the lease of what this claim still holds, returns those ids."""
         with self._writing() as session:
             held = _held_by(token)
-            session.execute(
-                update(models.Delivery)
-                .where(*held)
-                .values(next_attempt_at=lease_until)
-                .execution_options(synchronize_session=False)
-            )
-            return set(session.scalars(select(models.Delivery.id).where(*held)))
+            session.execute(update(_DELIVERIES).where(*held).values(next_attempt_at=lease_until))
+            return set(session.scalars(select(_DELIVERIES.c.id).where(*held)))
 
     def record(self, outcomes: Sequence[Outcome], *, now: datetime) -> int:
         """Stores outcomes (of any claims), each only if its claim still holds the row (a lease
-        that ran out may have been re-claimed by another sender, whose outcome then counts).
-        Returns rows stored."""
+        that ran out may have been re-claimed by another sender, whose outcome then counts),
+        and in the same transaction the "certs.deliveries" event of what it stored (a retried
+        write stores nothing, so it announces nothing). Returns rows stored."""
         if not outcomes:
             return 0
-        rows = [
-            {
-                "b_id": o.delivery_id,
-                "b_token": o.claim_token,
-                "b_state": o.update.state,
-                "b_attempts": o.update.attempts,
-                "b_next": o.update.next_attempt_at,
-                "b_error": o.update.error[:2000],
-                "b_sent_at": now if o.update.state == SENT else None,
-            }
-            for o in outcomes
-        ]
-        statement = (
-            update(_TABLE)
-            .where(_TABLE.c.id == bindparam("b_id"), *_held_by(bindparam("b_token")))
-            .values(
-                state=bindparam("b_state"),
-                attempts=bindparam("b_attempts"),
-                next_attempt_at=bindparam("b_next"),
-                last_error=bindparam("b_error"),
-                sent_at=bindparam("b_sent_at"),
-                claim_token="",
-            )
-        )
         with self._writing() as session:
-            return session.connection().execute(statement, rows).rowcount
+            held = _holders(session, [o.delivery_id for o in outcomes])
+            stored = [
+                (o, held[o.delivery_id])
+                for o in outcomes
+                if o.delivery_id in held and held[o.delivery_id][0] == o.claim_token
+            ]
+            if not stored:
+                return 0
+            session.connection().execute(
+                _RECORD,
+                [
+                    {
+                        "b_id": o.delivery_id,
+                        "b_token": o.claim_token,
+                        "b_state": o.update.state,
+                        "b_attempts": o.update.attempts,
+                        "b_next": o.update.next_attempt_at,
+                        "b_error": o.update.error[:2000],
+                        "b_sent_at": now if o.update.state == DeliveryState.SENT else None,
+                    }
+                    for o, _ in stored
+                ],
+            )
+            messages = outcome_messages(
+                [
+                    StoredOutcome(
+                        o.claim_token,
+                        o.delivery_id,
+                        certificate_id,
+                        batch_id,
+                        o.update.state,
+                        o.update.attempts,
+                    )
+                    for o, (_, certificate_id, batch_id) in stored
+                ],
+                recorded_at=now,
+            )
+            _add_to_outbox(session, messages, now)
+        if messages:
+            self._outbox_written()
+        return len(stored)
 
     def release(self, token: str, delivery_ids: Sequence[str], *, now: datetime) -> int:
-        """Gives back deliveries this claim did not try (stopping, relay down, lease short):
-        due again at once, attempts untouched."""
         released = 0
         with self._writing() as session:
             for chunk in chunked(list(delivery_ids)):
-                released += session.execute(
-                    update(models.Delivery)
-                    .where(models.Delivery.id.in_(chunk), *_held_by(token))
-                    .values(state=PENDING, next_attempt_at=now, claim_token="")
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                released += (
+                    session.connection()
+                    .execute(
+                        update(_DELIVERIES)
+                        .where(_DELIVERIES.c.id.in_(chunk), *_held_by(token))
+                        .values(state=DeliveryState.PENDING, next_attempt_at=now, claim_token="")
+                    )
+                    .rowcount
+                )
         return released
 
+    # ---- the operator (operations.OperatorStore) ----
+
     def retry_failed(self, batch_id: str, request_id: str, *, now: datetime) -> int:
-        """Re-queues a batch's failed deliveries with a fresh attempt budget; returns how many.
-        Idempotent on (batch_id, request_id) (AIP-155): a repeated request, even after later
-        re-drives, re-queues nothing more and answers the count it answered first."""
+        """Re-queues a batch's failed deliveries with a fresh attempt budget and announces them
+        REQUEUED, in one transaction; returns how many. Idempotent on (batch_id, request_id)
+        (AIP-155): a repeated request, even after later re-drives, re-queues nothing more and
+        answers the count it answered first."""
         with self._writing() as session:
             if request_id:
                 answered = _redrive_answer(session, batch_id, request_id)
                 if answered is not None:
                     return answered
-            requeued = session.execute(
-                update(models.Delivery)
-                .where(models.Delivery.batch_id == batch_id, models.Delivery.state == FAILED)
-                .values(state=PENDING, attempts=0, next_attempt_at=now, claim_token="")
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            failed: Select[tuple[str, str]] = select(
+                _DELIVERIES.c.id, _DELIVERIES.c.certificate_id
+            ).where(_DELIVERIES.c.batch_id == batch_id, _DELIVERIES.c.state == DeliveryState.FAILED)
+            if _is_postgresql(session):
+                failed = failed.with_for_update()
+            requeued = session.execute(failed).all()
+            for chunk in chunked([d.id for d in requeued]):
+                session.execute(
+                    update(_DELIVERIES)
+                    .where(_DELIVERIES.c.id.in_(chunk))
+                    .values(
+                        state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, claim_token=""
+                    )
+                )
+            messages = requeued_messages(
+                [Requeued(d.certificate_id, batch_id) for d in requeued],
+                redrive_id=str(uuid.uuid4()),
+                recorded_at=now,
+            )
+            _add_to_outbox(session, messages, now)
+            count = len(requeued)
             if request_id:
                 row = {
                     "batch_id": batch_id,
                     "request_id": request_id,
-                    "requeued_count": requeued,
+                    "requeued_count": count,
                     "created_at": now,
                 }
-                session.execute(_insert_ignoring_duplicates(session, models.DeliveryRedrive, [row]))
+                session.execute(_insert_ignoring_duplicates(session, tables.DeliveryRedrive, [row]))
                 answered = _redrive_answer(session, batch_id, request_id)
-                return requeued if answered is None else answered
-            return requeued
+                count = count if answered is None else answered
+        if messages:
+            self._outbox_written()
+        return count
 
-    def list_for_batch(self, batch_id: str, *, offset: int, limit: int) -> list[models.Delivery]:
+    def list_for_batch(self, batch_id: str, *, offset: int, limit: int) -> list[DeliveryView]:
         with self._sessions() as session:
-            return list(
-                session.scalars(
-                    select(models.Delivery)
-                    .where(models.Delivery.batch_id == batch_id)
-                    .order_by(models.Delivery.created_at, models.Delivery.id)
-                    .offset(offset)
-                    .limit(limit)
+            rows = session.execute(
+                select(
+                    _DELIVERIES.c.id,
+                    _DELIVERIES.c.certificate_id,
+                    _DELIVERIES.c.state,
+                    _DELIVERIES.c.attempts,
+                    _DELIVERIES.c.message_id,
+                    _DELIVERIES.c.last_error,
+                    _DELIVERIES.c.sent_at,
                 )
+                .where(_DELIVERIES.c.batch_id == batch_id)
+                .order_by(_DELIVERIES.c.created_at, _DELIVERIES.c.id)
+                .offset(offset)
+                .limit(limit)
             )
+            return [
+                DeliveryView(
+                    r.id,
+                    r.certificate_id,
+                    DeliveryState(r.state),
+                    r.attempts,
+                    r.message_id,
+                    r.last_error,
+                    r.sent_at,
+                )
+                for r in rows
+            ]
 
 
-def _insert_new(session: Session, rows: Sequence[dict[str, object]]) -> Insert:
-    return _insert_ignoring_duplicates(session, models.Delivery, rows)
+_RECORD = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.id == bindparam("b_id"),
+        _DELIVERIES.c.state == DeliveryState.SENDING,
+        _DELIVERIES.c.claim_token == bindparam("b_token"),
+    )
+    .values(
+        state=bindparam("b_state"),
+        attempts=bindparam("b_attempts"),
+        next_attempt_at=bindparam("b_next"),
+        last_error=bindparam("b_error"),
+        sent_at=bindparam("b_sent_at"),
+        claim_token="",
+    )
+)
+
+
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _content_row(recipient: RecipientContent) -> dict[str, Any]:
+    return {
+        "certificate_id": recipient.certificate_id,
+        **{name: getattr(recipient, name) for name in _CONTENT_FIELDS},
+    }
+
+
+def _upsert_content(session: Session, rows: Sequence[dict[str, Any]]) -> Insert:
+    dialect = postgresql if _is_postgresql(session) else sqlite
+    statement = dialect.insert(tables.NotifyCertificate).values(list(rows))
+    return statement.on_conflict_do_update(
+        index_elements=[_CONTENT.c.certificate_id],
+        set_={name: statement.excluded[name] for name in _CONTENT_FIELDS},
+    )
 
 
 def _insert_ignoring_duplicates(
-    session: Session, model: type[models.Base], rows: Sequence[dict[str, object]]
+    session: Session, model: type[tables.Base], rows: Sequence[dict[str, Any]]
 ) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING in the session's dialect (SQLite or PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model).values(list(rows)).on_conflict_do_nothing()
-    return sqlite.insert(model).values(list(rows)).on_conflict_do_nothing()
+    dialect = postgresql if _is_postgresql(session) else sqlite
+    return dialect.insert(model).values(list(rows)).on_conflict_do_nothing()
+
+
+def _add_to_outbox(session: Session, messages: Sequence[OutboxMessage], now: datetime) -> None:
+    if messages:
+        session.execute(
+            insert(tables.NotifyOutbox),
+            [
+                {
+                    "subject": SUBJECT_DELIVERIES,
+                    "msg_id": m.msg_id,
+                    "payload": m.payload,
+                    "trace_context": "",
+                    "created_at": now,
+                }
+                for m in messages
+            ],
+        )
 
 
 def _redrive_answer(session: Session, batch_id: str, request_id: str) -> int | None:
     return session.scalar(
-        select(models.DeliveryRedrive.requeued_count).where(
-            models.DeliveryRedrive.batch_id == batch_id,
-            models.DeliveryRedrive.request_id == request_id,
+        select(tables.DeliveryRedrive.requeued_count).where(
+            tables.DeliveryRedrive.batch_id == batch_id,
+            tables.DeliveryRedrive.request_id == request_id,
         )
     )
 
 
 def _held_by(token: str | BindParameter[str]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """Rows that this claim still holds: claimed by it and not yet given an outcome."""
-    return (_TABLE.c.state == SENDING, _TABLE.c.claim_token == token)
+    return (_DELIVERIES.c.state == DeliveryState.SENDING, _DELIVERIES.c.claim_token == token)
 
 
-def _emails(session: Session, claimed: Sequence[models.Delivery]) -> dict[str, CertificateEmail]:
-    """What each claimed delivery needs to render, by certificate id (anchored ones only)."""
-    ids = [d.certificate_id for d in claimed]
-    message_ids = {d.certificate_id: d.message_id for d in claimed}
-    stored = load_certificates(session, ids)
-    issuers = dict(session.execute(select(Issuer.id, Issuer.name)).all())
-    issuer_of: dict[str, str] = {}
-    for chunk in chunked(ids):
-        issuer_of.update(
-            session.execute(
-                select(Certificate.id, Certificate.issuer_id).where(Certificate.id.in_(chunk))
-            ).all()
+def _holders(session: Session, delivery_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+    """Claimed rows among these: id -> (claim token, certificate id, batch id), locked until
+    the transaction ends (PostgreSQL), so what is decided here is what the update changes."""
+    found: dict[str, tuple[str, str, str]] = {}
+    for chunk in chunked(list(dict.fromkeys(delivery_ids))):
+        query = select(
+            _DELIVERIES.c.id,
+            _DELIVERIES.c.claim_token,
+            _DELIVERIES.c.certificate_id,
+            _DELIVERIES.c.batch_id,
+        ).where(_DELIVERIES.c.id.in_(chunk), _DELIVERIES.c.state == DeliveryState.SENDING)
+        if _is_postgresql(session):
+            query = query.with_for_update()
+        found.update(
+            (r.id, (r.claim_token, r.certificate_id, r.batch_id)) for r in session.execute(query)
         )
-    return {
-        c.certificate_id: CertificateEmail(
-            certificate_id=c.certificate_id,
-            message_id=message_ids[c.certificate_id],
-            recipient_name=c.recipient_name,
-            recipient_email=c.recipient_email,
-            issuer_name=issuers.get(issuer_of.get(c.certificate_id, ""), ""),
-            title=c.title,
-            completion_date=c.completion_date.isoformat(),
-            document=c.document,
+    return found
+
+
+def _emails(session: Session, message_ids: dict[str, str]) -> dict[str, CertificateEmail]:
+    """What each claimed delivery needs to render, by certificate id (anchored ones only),
+    from notify's own copy."""
+    emails: dict[str, CertificateEmail] = {}
+    for chunk in chunked(list(message_ids)):
+        rows = session.scalars(
+            select(tables.NotifyCertificate).where(
+                tables.NotifyCertificate.certificate_id.in_(chunk),
+                tables.NotifyCertificate.merkle_root.is_not(None),
+            )
         )
-        for c in stored.values()
-        if c.anchored
-    }
+        for c in rows:
+            emails[c.certificate_id] = CertificateEmail(
+                certificate_id=c.certificate_id,
+                message_id=message_ids[c.certificate_id],
+                recipient_name=c.recipient_name,
+                recipient_email=c.recipient_email,
+                issuer_name=c.issuer_name,
+                title=c.title,
+                completion_date=c.completion_date.isoformat(),
+                document=anchored_document(c),
+            )
+    return emails
+
+
+def anchored_document(row: tables.NotifyCertificate) -> dict[str, Any]:
+    """The credential with its anchor proof: the file the recipient can verify alone."""
+    assert row.merkle_root is not None and row.merkle_path is not None
+    return with_anchor_proof(
+        orjson.loads(row.document),
+        AnchorProof(
+            leaf_salt=row.leaf_salt,
+            leaf_hash=row.leaf_hash,
+            merkle_root=row.merkle_root,
+            merkle_path=tuple(unpack_proof(row.merkle_path)),
+            chain_id=row.chain_id or 0,
+            registry_address=row.registry_address or "",
+            transaction_hash=row.transaction_hash or "",
+            block_number=row.block_number or 0,
+        ),
+    )

@@ -1,18 +1,23 @@
-"""notify's tables: deliveries (one per certificate email) and operator re-drives."""
+"""notify's tables: deliveries (one per certificate email), operator re-drives, what each email
+needs (notify_certificates, filled from the "recipients" and "anchored" events) and the outbox
+of delivery outcomes ("certs.deliveries")."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
+    Date,
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from certflow.platform.db.tables import service_metadata, utcnow
+from certflow.platform.db.tables import OutboxColumns, service_metadata, utcnow
 
 
 class Base(DeclarativeBase):
@@ -30,8 +35,8 @@ class Delivery(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     certificate_id: Mapped[str] = mapped_column(String(36))
     batch_id: Mapped[str] = mapped_column(String(36), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # "issued"
-    state: Mapped[str] = mapped_column(String(16), index=True)  # pending|sending|sent|failed
+    kind: Mapped[str] = mapped_column(String(32))  # DeliveryKind
+    state: Mapped[str] = mapped_column(String(16), index=True)  # DeliveryState
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str] = mapped_column(String(255))
     last_error: Mapped[str] = mapped_column(Text, default="")
@@ -53,3 +58,36 @@ class DeliveryRedrive(Base):
     request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     requeued_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NotifyCertificate(Base):
+    """What one certificate's email needs: its recipient and content (from "certs.recipients")
+    and, once anchored, its proof (from "certs.anchored"). notify's own copy: no read of another
+    service's tables at send time."""
+
+    __tablename__ = "notify_certificates"
+
+    certificate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(36))
+    recipient_name: Mapped[str] = mapped_column(Text)
+    recipient_email: Mapped[str] = mapped_column(String(320))
+    title: Mapped[str] = mapped_column(Text)
+    completion_date: Mapped[date] = mapped_column(Date)
+    issuer_name: Mapped[str] = mapped_column(Text)
+    document: Mapped[bytes] = mapped_column(LargeBinary)  # RFC 8785 bytes, no anchor proof
+    leaf_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # the anchor proof: all NULL until the "anchored" event for this certificate is stored
+    merkle_root: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    merkle_path: Mapped[bytes | None] = mapped_column(LargeBinary)  # siblings concatenated
+    chain_id: Mapped[int | None] = mapped_column(BigInteger)
+    registry_address: Mapped[str | None] = mapped_column(String(42))
+    transaction_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NotifyOutbox(OutboxColumns, Base):
+    """ "certs.deliveries" events, written in the transaction that records the outcomes."""
+
+    __tablename__ = "notify_outbox"

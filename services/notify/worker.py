@@ -1,4 +1,4 @@
-"""The notify loops: turn "certs.anchored" messages into deliveries, then send them.
+"""The sender loops: claim due deliveries, render and send them, record each outcome.
 
 A sender loop claims a small batch of due deliveries (sized to the rate so it fits in its
 lease), keeps the lease alive with a heartbeat while it works, checks the lease before each
@@ -13,17 +13,14 @@ released when its outcome is stored; a SIGKILL re-sends at most that many messag
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from opentelemetry import trace
 
-from certflow.platform import bus
 from certflow.platform.rate_limit import TokenBucket
-from certflow.platform.telemetry import extract_context
-from certflow.v1 import events_pb2
-from services.notify.deliveries import Claim, ClaimedDelivery, Deliveries, Outcome
+from services.notify.claims import Claim, ClaimedDelivery, DeliveryStore, Outcome
 from services.notify.outcome_policy import (
     RetryPolicy,
     SenderRefused,
@@ -75,7 +72,7 @@ class SendingRules:
 class Sending:
     """What the sender loops share: the store, the relay, the limits and the clock."""
 
-    deliveries: Deliveries
+    deliveries: DeliveryStore
     pool: SmtpPool
     sender: Sender
     rate: TokenBucket  # shared by every loop: the relay's ceiling
@@ -85,11 +82,6 @@ class Sending:
 
     def seconds(self) -> float:
         return self.clock().timestamp()
-
-
-def create_retry_delay(failures: int) -> float:
-    """Seconds before JetStream redelivers a message whose deliveries could not be stored."""
-    return min(0.5 * 2 ** max(failures - 1, 0), 30.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,49 +106,9 @@ class Notifier:
             OutcomeRecorder(self._write_outcomes, batch_size=permits // 2, linger=RECORD_LINGER),
             asyncio.Semaphore(permits),
         )
-        self._create_failures = 0  # consecutive: sets the redelivery delay
-        self.poison_messages = 0
 
-    async def consume(self, subscription, stopping: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
-        """Stores a delivery per anchored certificate; a database error is a pause (the message
-        comes back after a backoff), never the end of the loop."""
-        while not stopping.is_set():
-            for message in await bus.fetch(subscription, 50, wait_seconds=0.25):
-                await self._take_message(message)
-
-    async def _take_message(self, message) -> None:  # type: ignore[no-untyped-def]
-        try:
-            event = events_pb2.CertificatesAnchoredEvent.FromString(message.data)
-        except Exception:
-            self.poison_messages += 1
-            log.error(
-                "poison message on %s terminated (%d so far)", message.subject, self.poison_messages
-            )
-            await _settle(message.term())
-            return
-        try:
-            with tracer.start_as_current_span(
-                "notify.create_deliveries",
-                context=extract_context(message.headers),
-                attributes={"certflow.window_id": event.window_id},
-            ):
-                await asyncio.to_thread(self._deliveries.create, list(event.certificate_ids))
-        except Exception as exc:
-            self._create_failures += 1
-            delay = create_retry_delay(self._create_failures)
-            log.warning(
-                "storing deliveries of window %s failed (%s: %s); redelivered in %.1f s",
-                event.window_id,
-                type(exc).__name__,
-                exc,
-                delay,
-            )
-            await _settle(message.nak(delay=delay))
-            return
-        self._create_failures = 0
-        # deliveries are stored: the database drives sending now (a lost ack only redelivers
-        # the message, and creating its deliveries again adds nothing)
-        await _settle(message.ack())
+    def wake(self) -> None:
+        """New deliveries were stored: the sender loops look for them at once."""
         self._wakeup.set()
 
     async def send(self, stopping: asyncio.Event) -> None:
@@ -374,11 +326,3 @@ def _log_relay_pause(result: SendResult) -> None:
         )
     else:
         log.warning("SMTP relay unavailable: pausing sends (%s)", result)
-
-
-async def _settle(acknowledgement: Awaitable[None]) -> None:
-    """Acks, naks and terms are best effort: a lost one means JetStream redelivers."""
-    try:
-        await acknowledgement
-    except Exception as exc:
-        log.warning("acknowledging a message failed (%s); it will be redelivered", exc)

@@ -1,79 +1,61 @@
-"""Anchored certificates written straight into a real database, for notify's store tests."""
+"""Anchored certificates put into notify's own store the way its consumers do (recipients,
+then the anchored window), for the store and sender-loop tests."""
 
 import os
 import uuid
 from datetime import UTC, date, datetime
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session, sessionmaker
+import orjson
 
-from services.anchor import tables as anchor_tables
-from services.ingest import tables as ingest_tables
+from services.notify.intake import AnchoredWindow, AnchorFacts, RecipientContent
+from services.notify.store import Deliveries
+
+
+def recipients(emails: list[str], *, batch_id: str) -> list[RecipientContent]:
+    return [
+        RecipientContent(
+            certificate_id=(cid := str(uuid.uuid4())),
+            batch_id=batch_id,
+            recipient_name=f"Student {n}",
+            recipient_email=email,
+            title="Resilience 101",
+            completion_date=date(2026, 6, 30),
+            issuer_name="Example U",
+            document=orjson.dumps({"id": f"urn:uuid:{cid}", "name": "Resilience 101"}),
+            leaf_salt=os.urandom(32),
+            leaf_hash=os.urandom(32),
+        )
+        for n, email in enumerate(emails)
+    ]
+
+
+def window_of(certificate_ids: list[str]) -> AnchoredWindow:
+    facts = AnchorFacts(
+        window_id=str(uuid.uuid4()),
+        merkle_root=os.urandom(32),
+        chain_id=31337,
+        registry_address="0x" + "11" * 20,
+        transaction_hash="0x" + "22" * 32,
+        block_number=7,
+    )
+    return AnchoredWindow(facts, {cid: os.urandom(64) for cid in certificate_ids})
+
+
+def seed_content(
+    store: Deliveries, emails: list[str], *, batch_id: str | None = None
+) -> tuple[str, list[str]]:
+    """Recipient content only (not anchored yet); (batch id, certificate ids)."""
+    batch_id = batch_id or str(uuid.uuid4())
+    content = recipients(emails, batch_id=batch_id)
+    store.store_recipients(content)
+    return batch_id, [c.certificate_id for c in content]
 
 
 def seed_anchored(
-    sessions: sessionmaker[Session], emails: list[str], *, batch_id: str | None = None
+    store: Deliveries, emails: list[str], *, batch_id: str | None = None
 ) -> tuple[str, list[str]]:
-    """One batch of confirmed-anchored certificates, one per email; (batch id, cert ids)."""
-    batch_id = batch_id or str(uuid.uuid4())
-    issuer_id = str(uuid.uuid4())
-    window_id = str(uuid.uuid4())
-    ids = [str(uuid.uuid4()) for _ in emails]
-    with sessions.begin() as session:
-        session.execute(
-            insert(ingest_tables.Issuer),
-            [{"id": issuer_id, "uri": f"https://{issuer_id}.example", "name": "Example U"}],
-        )
-        session.execute(
-            insert(ingest_tables.Batch), [{"id": batch_id, "issuer_id": issuer_id, "source": "api"}]
-        )
-        session.execute(
-            insert(ingest_tables.Certificate),
-            [
-                {
-                    "id": cid,
-                    "batch_id": batch_id,
-                    "issuer_id": issuer_id,
-                    "dedupe_key": cid.replace("-", "") + "0000",
-                    "recipient_name": f"Student {n}",
-                    "recipient_email": email,
-                    "title": "Resilience 101",
-                    "completion_date": date(2026, 6, 30),
-                    "expiry_date": None,
-                    "document": b'{"id": "urn:uuid:x"}',
-                    "leaf_salt": os.urandom(32),
-                    "leaf_hash": os.urandom(32),
-                }
-                for n, (cid, email) in enumerate(zip(ids, emails, strict=True))
-            ],
-        )
-        session.execute(
-            insert(anchor_tables.AnchorWindow),
-            [
-                {
-                    "id": window_id,
-                    "state": "confirmed",
-                    "leaf_count": len(ids),
-                    "merkle_root": os.urandom(32),
-                    "chain_id": 31337,
-                    "registry_address": "0x" + "11" * 20,
-                    "transaction_hash": "0x" + "22" * 32,
-                    "block_number": 7,
-                    "confirmed_at": datetime.now(UTC),
-                }
-            ],
-        )
-        session.execute(
-            insert(anchor_tables.CertificateProof),
-            [
-                {
-                    "certificate_id": cid,
-                    "window_id": window_id,
-                    "leaf_index": n,
-                    "leaf_hash": os.urandom(32),
-                    "merkle_path": b"",
-                }
-                for n, cid in enumerate(ids)
-            ],
-        )
+    """A batch of anchored certificates with their deliveries; (batch id, certificate ids)."""
+    batch_id, ids = seed_content(store, emails, batch_id=batch_id)
+    stored = store.store_anchored(window_of(ids), now=datetime.now(UTC))
+    assert stored.created == len(ids) and not stored.missing
     return batch_id, ids

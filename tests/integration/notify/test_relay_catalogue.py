@@ -20,7 +20,6 @@ from certflow.platform.db.migrate import upgrade
 from certflow.platform.rate_limit import TokenBucket
 from devstack.smtp_sink import RelayBehaviour, SaveToFolder, smtp_server
 from services.notify import tables as notify_tables
-from services.notify.deliveries import Deliveries
 from services.notify.outcome_policy import (
     Accepted,
     Refused,
@@ -35,8 +34,9 @@ from services.notify.outcome_policy import (
 from services.notify.relay_breaker import RelayBreaker
 from services.notify.rendering import RenderedEmail, Sender
 from services.notify.sender import SmtpPool
+from services.notify.store import Deliveries
 from services.notify.worker import Notifier, Sending, SendingRules
-from tests.unit.notify.seeding import seed_anchored
+from tests.integration.notify.seeding import seed_anchored
 
 MESSAGE = RenderedEmail("ada@example.org", b"Subject: hi\r\n\r\nhello\r\n")
 
@@ -183,9 +183,8 @@ async def test_the_sender_loop_delivers_everything_once_through_an_unlucky_relay
 ):
     recipients = [f"s{i}@example.org" for i in range(24)] + ["user@bücher.example"]
     sessions, engine = _database(tmp_path)
-    _, ids = seed_anchored(sessions, recipients)
     store = Deliveries(sessions, message_id_domain="uni.example")
-    store.create(ids)
+    _, ids = seed_anchored(store, recipients)
     server, port = await start_relay(tmp_path / "mail", behaviour)
     pool = pool_for(port, connections=3)
     notifier = Notifier(_sending(store, pool))
@@ -211,9 +210,8 @@ async def test_a_failing_message_does_not_stop_the_others(tmp_path):
     """One recipient the wire cannot carry (bad IDNA) fails alone; the loop carries on."""
     recipients = ["ok1@example.org", "user@bü..cher.example", "ok2@example.org"]
     sessions, engine = _database(tmp_path)
-    _, ids = seed_anchored(sessions, recipients)
     store = Deliveries(sessions, message_id_domain="uni.example")
-    store.create(ids)
+    seed_anchored(store, recipients)
     server, port = await start_relay(tmp_path / "mail", RelayBehaviour())
     pool = pool_for(port)
     stopping = asyncio.Event()
@@ -245,9 +243,8 @@ async def test_a_relay_slower_than_the_timeout_gets_each_message_at_most_once_pe
     and the same message went out again about once per probe interval, for ever."""
     recipients = ["slow1@example.org", "slow2@example.org"]
     sessions, engine = _database(tmp_path)
-    _, ids = seed_anchored(sessions, recipients)
     store = Deliveries(sessions, message_id_domain="uni.example")
-    store.create(ids)
+    _, ids = seed_anchored(store, recipients)
     server, port = await start_relay(tmp_path / "mail", RelayBehaviour(delay_seconds=1.0))
     pool = pool_for(port, connections=2, timeout=0.2)
     notifier = Notifier(_sending(store, pool, max_attempts=3))
@@ -283,9 +280,8 @@ async def test_a_relay_refusing_our_sender_pauses_sending_and_spends_no_attempt(
     assert await pool.send(MESSAGE) == SenderRefused(553, "5.7.1 not yours")
     assert await pool.probe() is False  # the probe asks MAIL FROM too: the breaker stays open
     sessions, engine = _database(tmp_path)
-    _, ids = seed_anchored(sessions, [f"s{i}@example.org" for i in range(10)])
     store = Deliveries(sessions, message_id_domain="uni.example")
-    store.create(ids)
+    seed_anchored(store, [f"s{i}@example.org" for i in range(10)])
     sending = _sending(store, pool, max_attempts=1)
     stopping = asyncio.Event()
     loop = asyncio.create_task(Notifier(sending).send(stopping))
@@ -312,9 +308,8 @@ async def test_stopping_does_not_wait_for_rate_tokens(tmp_path):
     """At one message per 100 s, stopping after the first send must not wait for the next
     token (before the fix each remaining delivery waited for a token, then was skipped)."""
     sessions, engine = _database(tmp_path)
-    _, ids = seed_anchored(sessions, [f"s{i}@example.org" for i in range(3)])
     store = Deliveries(sessions, message_id_domain="uni.example")
-    store.create(ids)
+    seed_anchored(store, [f"s{i}@example.org" for i in range(3)])
     server, port = await start_relay(tmp_path / "mail", RelayBehaviour())
     pool = pool_for(port)
     sending = _sending(store, pool, rate=TokenBucket(0.01, burst=1))

@@ -5,10 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notify.outcome_policy import (
-    FAILED,
-    PENDING,
-    SENT,
     Accepted,
+    DeliveryState,
     Refused,
     RelayUnavailable,
     RetryPolicy,
@@ -28,7 +26,7 @@ def test_accepted_is_sent_and_counts_the_attempt():
     update = decide(Accepted(), attempts=2, policy=POLICY, now=NOW)
     assert (update.verdict, update.state, update.attempts, update.error) == (
         Verdict.SENT,
-        SENT,
+        DeliveryState.SENT,
         3,
         "",
     )
@@ -45,14 +43,22 @@ def test_accepted_is_sent_and_counts_the_attempt():
 def test_an_unavailable_relay_spends_no_attempt_and_requeues_now(result):
     update = decide(result, attempts=3, policy=POLICY, now=NOW)
     assert update.verdict is Verdict.RELAY_UNAVAILABLE
-    assert (update.state, update.attempts, update.next_attempt_at) == (PENDING, 3, NOW)
+    assert (update.state, update.attempts, update.next_attempt_at) == (
+        DeliveryState.PENDING,
+        3,
+        NOW,
+    )
     assert update.error.startswith("relay unavailable")
 
 
 @pytest.mark.parametrize("code", [550, 552, 553, 554])
 def test_a_permanent_refusal_fails_at_once(code):
     update = decide(Refused(code, "no"), attempts=0, policy=POLICY, now=NOW)
-    assert (update.verdict, update.state, update.attempts) == (Verdict.PERMANENT, FAILED, 1)
+    assert (update.verdict, update.state, update.attempts) == (
+        Verdict.PERMANENT,
+        DeliveryState.FAILED,
+        1,
+    )
     assert update.error == f"{code} no"
 
 
@@ -63,7 +69,7 @@ def test_a_transient_refusal_retries_with_exponential_backoff(code):
         update = decide(Refused(code, "later"), attempts=attempts, policy=POLICY, now=NOW)
         assert (update.verdict, update.state, update.attempts) == (
             Verdict.RETRY,
-            PENDING,
+            DeliveryState.PENDING,
             attempts + 1,
         )
         delays.append((update.next_attempt_at - NOW).total_seconds())
@@ -72,7 +78,11 @@ def test_a_transient_refusal_retries_with_exponential_backoff(code):
 
 def test_transient_refusals_give_up_when_the_attempt_budget_is_spent():
     update = decide(Refused(451, "later"), attempts=3, policy=POLICY, now=NOW)
-    assert (update.verdict, update.state, update.attempts) == (Verdict.PERMANENT, FAILED, 4)
+    assert (update.verdict, update.state, update.attempts) == (
+        Verdict.PERMANENT,
+        DeliveryState.FAILED,
+        4,
+    )
     assert "gave up after 4 attempts" in update.error
 
 
@@ -80,7 +90,7 @@ def test_an_unsendable_message_fails_for_good_with_its_reason():
     update = decide(Unsendable("no SMTPUTF8"), attempts=0, policy=POLICY, now=NOW)
     assert (update.verdict, update.state, update.error) == (
         Verdict.PERMANENT,
-        FAILED,
+        DeliveryState.FAILED,
         "no SMTPUTF8",
     )
 
@@ -89,7 +99,7 @@ def test_an_unexpected_error_is_counted_so_it_cannot_loop_for_ever():
     first = decide(Unexpected("KeyError: x"), attempts=0, policy=POLICY, now=NOW)
     last = decide(Unexpected("KeyError: x"), attempts=3, policy=POLICY, now=NOW)
     assert (first.verdict, first.attempts) == (Verdict.RETRY, 1)
-    assert (last.verdict, last.state) == (Verdict.PERMANENT, FAILED)
+    assert (last.verdict, last.state) == (Verdict.PERMANENT, DeliveryState.FAILED)
 
 
 def test_backoff_is_capped():
