@@ -22,21 +22,23 @@ from certflow.platform.bus import STREAM, SUBJECT_ISSUED
 from certflow.v1 import events_pb2
 from devstack.client import StackClient, status_name
 from devstack.stack import SERVICES, LocalStack, StackOptions
+from tests.conftest import BACKENDS, discard_database, fresh_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADUATES = ROOT / "examples" / "graduates.csv"
 
 
-@pytest.fixture(scope="module")
-def verify_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("verify-own-db") / "verify.db"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, verify_database: Path) -> Iterator[LocalStack]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    """The other services on the shared database (SQLite or PostgreSQL), verify on its own."""
+    state = tmp_path_factory.mktemp(f"stack-verify-read-model-{request.param}")
+    url = fresh_database_url(request.param, state)
     options = StackOptions(
-        state_dir=tmp_path_factory.mktemp("stack-verify-read-model"),
-        database_urls={"verify": f"sqlite:///{verify_database}"},
+        state_dir=state,
+        database_url=url,
+        database_urls={"verify": f"sqlite:///{state / 'verify' / 'verify.db'}"},
         window_max_age_seconds=0.3,
         # every certificate is looked up again and again while waiting: no per-client limit
         service_env={
@@ -46,6 +48,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, verify_database: Path) -> It
     )
     with LocalStack(options) as running:
         yield running
+    discard_database(url)
 
 
 @pytest.fixture(scope="module")
@@ -155,10 +158,12 @@ def test_after_anchoring_every_certificate_verifies_by_id_and_by_document(
 
 
 def test_verify_database_has_no_certificates_table_and_no_email(
-    verify_database: Path, anchored_batch: list[str]
+    stack: LocalStack, anchored_batch: list[str]
 ) -> None:
     emails = {row["email"] for row in csv.DictReader(io.StringIO(GRADUATES.read_text()))}
-    engine = create_engine(f"sqlite:///{verify_database}")
+    verify_url = stack.database_url_of("verify")
+    assert verify_url != stack.database_url and verify_url.startswith("sqlite:///")
+    engine = create_engine(verify_url)
     try:
         inspector = inspect(engine)
         tables = set(inspector.get_table_names())
