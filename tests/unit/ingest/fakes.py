@@ -141,6 +141,9 @@ class FakeIngestStore:
         found = self.state.certificates.get(certificate_id)
         return found.record if found else None
 
+    def anchoring_of(self, certificate_id: str) -> CertificateAnchoring | None:
+        return self.state.certificates[certificate_id].record.anchoring
+
     # ---- progress ----
 
     def _maybe_fail(self) -> None:

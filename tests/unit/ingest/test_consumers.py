@@ -68,7 +68,8 @@ def anchored_payload(certificate_id: str, **overrides: object) -> bytes:
 
 
 def deliveries_payload(
-    certificate_id: str, outcome: int = events_pb2.DELIVERY_OUTCOME_SENT
+    certificate_id: str,
+    outcome: events_pb2.DeliveryOutcome = events_pb2.DELIVERY_OUTCOME_SENT,
 ) -> bytes:
     stamp = Timestamp()
     stamp.FromDatetime(NOW)
@@ -77,7 +78,7 @@ def deliveries_payload(
             events_pb2.DeliveryUpdate(
                 certificate_id=certificate_id,
                 batch_id="b",
-                outcome=outcome,  # type: ignore[arg-type]
+                outcome=outcome,
                 update_time=stamp,
                 attempts=2,
             )
@@ -111,7 +112,7 @@ async def test_a_failed_write_is_nakked_with_a_growing_delay_and_the_consumer_go
         ("nak", bus.retry_delay(2)),
         ("ack", None),
     ]
-    assert store.certificate(certificate_id).anchoring is not None  # type: ignore[union-attr]
+    assert store.anchoring_of(certificate_id) is not None
 
 
 async def test_unreadable_messages_are_terminated_and_counted() -> None:
@@ -133,7 +134,7 @@ async def test_unreadable_messages_are_terminated_and_counted() -> None:
     )
     await deliveries.handle(message)
     assert message.settled == [("term", None)] and deliveries.unreadable_messages == 1
-    assert store.certificate(certificate_id).anchoring is None  # type: ignore[union-attr]
+    assert store.anchoring_of(certificate_id) is None
 
 
 async def test_a_delivery_update_is_stored_then_acked() -> None:

@@ -85,7 +85,7 @@ def test_anchored_event_counts_once_even_when_redelivered() -> None:
     assert progress.record_anchored(WINDOW, leaves) == 1
     status = ingest.batch_status(batch_id)
     assert (status.anchored_count, status.state) == (3, BatchState.ANCHORED)
-    anchoring = store.certificate(certificates[0]).anchoring  # type: ignore[union-attr]
+    anchoring = store.anchoring_of(certificates[0])
     assert anchoring is not None and anchoring.window == WINDOW and anchoring.anchored_at == T0
 
 
