@@ -27,7 +27,7 @@ from services.notify.servicer import NotifyServicer
 from services.notify.settings import NotifySettings
 from services.notify.store import Deliveries
 from services.notify.tables import NotifyOutbox
-from services.notify.worker import Notifier, Sending, SendingRules, utc_now
+from services.notify.worker import Notifier, Relay, Sending, SendingRules, utc_now
 
 FETCH_BATCH = 50
 
@@ -47,7 +47,7 @@ def assemble(
     settings: NotifySettings,
     *,
     store: NotifyStore,
-    pool: SmtpPool,
+    pool: Relay,
     clock: Callable[[], datetime] = utc_now,
 ) -> Notify:
     notifier = Notifier(sending(settings, store, pool, clock))
@@ -58,7 +58,7 @@ def assemble(
 def sending(
     settings: NotifySettings,
     store: DeliveryStore,
-    pool: SmtpPool,
+    pool: Relay,
     clock: Callable[[], datetime] = utc_now,
 ) -> Sending:
     rate = settings.rate_limit_per_second

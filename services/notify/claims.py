@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from services.notify.outcome_policy import DeliveryUpdate
+from services.notify.outcome_policy import DeliveryState, DeliveryUpdate
 from services.notify.rendering import CertificateEmail
 
 
@@ -37,6 +37,39 @@ class Outcome:
     claim_token: str
     delivery_id: str
     update: DeliveryUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """A claimed row as a recording write finds it."""
+
+    claim_token: str
+    certificate_id: str
+    batch_id: str
+
+
+def is_due(state: str, next_attempt_at: datetime, *, now: datetime) -> bool:
+    """Claimable: pending and its retry time has come, or sending and its lease ran out."""
+    return state in (DeliveryState.PENDING, DeliveryState.SENDING) and next_attempt_at <= now
+
+
+def holds(state: str, claim_token: str, token: str) -> bool:
+    """The claim `token` still holds the row: claimed by it and not yet given an outcome."""
+    return state == DeliveryState.SENDING and claim_token == token
+
+
+def outcomes_to_store(
+    outcomes: Sequence[Outcome], holders: dict[str, Holder]
+) -> list[tuple[Outcome, Holder]]:
+    """The outcomes a write stores: each only while its claim still holds the row (a lease that
+    ran out may have been re-claimed by another sender, whose outcome then counts). `holders`:
+    the claimed ("sending") rows among the outcomes' deliveries, by delivery id."""
+    stored = []
+    for outcome in outcomes:
+        holder = holders.get(outcome.delivery_id)
+        if holder is not None and holder.claim_token == outcome.claim_token:
+            stored.append((outcome, holder))
+    return stored
 
 
 class DeliveryStore(Protocol):

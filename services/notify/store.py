@@ -34,7 +34,7 @@ from certflow.core.merkle import unpack_proof
 from certflow.platform.bus import SUBJECT_DELIVERIES
 from certflow.platform.db.batching import chunked
 from services.notify import tables
-from services.notify.claims import Claim, ClaimedDelivery, Outcome
+from services.notify.claims import Claim, ClaimedDelivery, Holder, Outcome, outcomes_to_store
 from services.notify.intake import AnchoredStored, AnchoredWindow, RecipientContent
 from services.notify.operations import DeliveryView
 from services.notify.outcome_events import (
@@ -200,12 +200,9 @@ class Deliveries:
         if not outcomes:
             return 0
         with self._writing() as session:
-            held = _holders(session, [o.delivery_id for o in outcomes])
-            stored = [
-                (o, held[o.delivery_id])
-                for o in outcomes
-                if o.delivery_id in held and held[o.delivery_id][0] == o.claim_token
-            ]
+            stored = outcomes_to_store(
+                outcomes, _holders(session, [o.delivery_id for o in outcomes])
+            )
             if not stored:
                 return 0
             session.connection().execute(
@@ -228,12 +225,12 @@ class Deliveries:
                     StoredOutcome(
                         o.claim_token,
                         o.delivery_id,
-                        certificate_id,
-                        batch_id,
+                        holder.certificate_id,
+                        holder.batch_id,
                         o.update.state,
                         o.update.attempts,
                     )
-                    for o, (_, certificate_id, batch_id) in stored
+                    for o, holder in stored
                 ],
                 recorded_at=now,
             )
@@ -412,10 +409,10 @@ def _held_by(token: str | BindParameter[str]) -> tuple[ColumnElement[bool], Colu
     return (_DELIVERIES.c.state == DeliveryState.SENDING, _DELIVERIES.c.claim_token == token)
 
 
-def _holders(session: Session, delivery_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
-    """Claimed rows among these: id -> (claim token, certificate id, batch id), locked until
-    the transaction ends (PostgreSQL), so what is decided here is what the update changes."""
-    found: dict[str, tuple[str, str, str]] = {}
+def _holders(session: Session, delivery_ids: Sequence[str]) -> dict[str, Holder]:
+    """Claimed rows among these, by id, locked until the transaction ends (PostgreSQL), so what
+    is decided from them is what the update changes."""
+    found: dict[str, Holder] = {}
     for chunk in chunked(list(dict.fromkeys(delivery_ids))):
         query = select(
             _DELIVERIES.c.id,
@@ -425,9 +422,8 @@ def _holders(session: Session, delivery_ids: Sequence[str]) -> dict[str, tuple[s
         ).where(_DELIVERIES.c.id.in_(chunk), _DELIVERIES.c.state == DeliveryState.SENDING)
         if _is_postgresql(session):
             query = query.with_for_update()
-        found.update(
-            (r.id, (r.claim_token, r.certificate_id, r.batch_id)) for r in session.execute(query)
-        )
+        rows = session.execute(query)
+        found.update((r.id, Holder(r.claim_token, r.certificate_id, r.batch_id)) for r in rows)
     return found
 
 

@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from opentelemetry import trace
 
@@ -40,7 +42,6 @@ from services.notify.rendering import (
     UnsafeHeader,
     render,
 )
-from services.notify.sender import SmtpPool
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("certflow.notify")
@@ -68,12 +69,28 @@ class SendingRules:
         return self.lease / 2
 
 
+class RelayConnection(Protocol):
+    async def send(self, message: RenderedEmail) -> SendResult: ...
+
+
+class Relay(Protocol):
+    """The SMTP relay as the sender loops use it (sender.SmtpPool, or a fake in tests)."""
+
+    def connection(self) -> AbstractAsyncContextManager[RelayConnection]:
+        """Waits for a free connection; it is free again when the block ends."""
+        ...
+
+    async def probe(self) -> bool:
+        """Does the relay answer and accept our sender? Sends no mail."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Sending:
     """What the sender loops share: the store, the relay, the limits and the clock."""
 
     deliveries: DeliveryStore
-    pool: SmtpPool
+    pool: Relay
     sender: Sender
     rate: TokenBucket  # shared by every loop: the relay's ceiling
     rules: SendingRules

@@ -345,14 +345,14 @@ def _sending(
     )
 
 
-def _database(tmp_path: Path):  # type: ignore[no-untyped-def]
+def _database(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'notify.db'}"
     upgrade(url)
     engine = make_engine(url)
     return make_session_factory(engine), engine
 
 
-def _count(sessions, state: str) -> int:  # type: ignore[no-untyped-def]
+def _count(sessions, state: str) -> int:
     with sessions() as session:
         return len(
             session.scalars(
@@ -361,7 +361,7 @@ def _count(sessions, state: str) -> int:  # type: ignore[no-untyped-def]
         )
 
 
-async def _wait_until(condition, within: float) -> None:  # type: ignore[no-untyped-def]
+async def _wait_until(condition, within: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while not await asyncio.to_thread(condition):
@@ -370,7 +370,7 @@ async def _wait_until(condition, within: float) -> None:  # type: ignore[no-unty
         await asyncio.sleep(0.05)
 
 
-def _now():  # type: ignore[no-untyped-def]
+def _now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
