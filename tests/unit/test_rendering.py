@@ -2,6 +2,7 @@ import email
 import json
 from dataclasses import replace
 from email.header import decode_header, make_header
+from email.message import Message
 
 import pytest
 
@@ -20,6 +21,12 @@ EMAIL = CertificateEmail(
 )
 
 
+def payload(part: Message) -> bytes:
+    data = part.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    return data
+
+
 def decoded(value: str) -> str:
     return str(make_header(decode_header(value)))
 
@@ -34,14 +41,14 @@ def test_rendered_bytes_parse_as_the_intended_mime_message():
     assert message["Message-ID"] == "<d1@uni.example>"
     assert message.get_content_type() == "multipart/mixed"
     parts = {p.get_content_type(): p for p in message.walk()}
-    text = parts["text/plain"].get_payload(decode=True).decode()
-    html = parts["text/html"].get_payload(decode=True).decode()
+    text = payload(parts["text/plain"]).decode()
+    html = payload(parts["text/html"]).decode()
     assert "https://verify.example/verify/0b8c0d3e-0000-4000-8000-000000000001" in text
     assert "Dear Zoë Ångström 张伟" in text
     assert "&lt;Science&gt;" in html and "<Science>" not in html  # escaped in HTML
     attachment = parts["application/json"]
     assert attachment.get_filename() == "certificate-0b8c0d3e-0000-4000-8000-000000000001.json"
-    assert json.loads(attachment.get_payload(decode=True)) == EMAIL.document
+    assert json.loads(payload(attachment)) == EMAIL.document
     assert all(len(line) <= 998 for line in rendered.data.split(b"\r\n"))
 
 
