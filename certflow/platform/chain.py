@@ -1,6 +1,5 @@
 """The CertificateRegistry on an EVM chain, through web3.py (async)."""
 
-from dataclasses import dataclass
 from typing import Any, cast
 
 from aiohttp import ClientTimeout
@@ -12,15 +11,7 @@ from web3.exceptions import TransactionNotFound
 from web3.types import Nonce, TxParams
 
 from certflow.contracts import registry_artifact
-
-
-@dataclass(frozen=True, slots=True)
-class MinedTransaction:
-    transaction_hash: str
-    block_number: int
-    block_hash: str
-    gas_used: int
-    succeeded: bool
+from certflow.core.transactions import MinedTransaction
 
 
 class RegistryClient:

@@ -15,7 +15,7 @@ from typing import Generic, Protocol, TypeVar
 
 from opentelemetry import trace
 
-from certflow.platform.chain import MinedTransaction
+from certflow.core.transactions import MinedTransaction
 from services.anchor.anchored_events import AnchoredMessage, ConfirmedWindow, anchored_events
 from services.anchor.submission import Step, WindowState, next_step, nonce_for, nonce_taken
 from services.anchor.windows import WindowToSend

@@ -10,8 +10,8 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from certflow.core.transactions import MinedTransaction
 from certflow.platform.bus import SUBJECT_ANCHORED
-from certflow.platform.chain import MinedTransaction
 from certflow.platform.db.batching import chunked
 from services.anchor import tables as t
 from services.anchor.anchored_events import AnchoredMessage

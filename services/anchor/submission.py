@@ -3,7 +3,7 @@
 
 from enum import StrEnum
 
-from certflow.platform.chain import MinedTransaction
+from certflow.core.transactions import MinedTransaction
 
 
 class WindowState(StrEnum):

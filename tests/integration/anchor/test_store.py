@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.merkle import unpack_proof, verify_proof
-from certflow.platform.chain import MinedTransaction
+from certflow.core.transactions import MinedTransaction
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from certflow.v1 import events_pb2

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from certflow.platform.chain import MinedTransaction
+from certflow.core.transactions import MinedTransaction
 from certflow.v1 import events_pb2
 from services.anchor.anchored_events import AnchoredMessage
 from services.anchor.submission import WindowState

@@ -2,7 +2,7 @@
 
 import pytest
 
-from certflow.platform.chain import MinedTransaction
+from certflow.core.transactions import MinedTransaction
 from services.anchor.submission import (
     Step,
     WindowState,

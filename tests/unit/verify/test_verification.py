@@ -20,8 +20,8 @@ from certflow.core.document import (
     with_anchor_proof,
 )
 from certflow.core.errors import InvalidInput, Unavailable
+from certflow.core.transactions import MinedTransaction
 from certflow.core.visible_text import displayable
-from certflow.platform.chain import MinedTransaction
 from services.verify.by_id import verify_by_id
 from services.verify.display import MAX_SHOWN_CHARACTERS
 from services.verify.http_api import _PAGES, MalformedRequestLogFilter, as_json

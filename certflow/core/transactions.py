@@ -1,0 +1,12 @@
+"""Pure facts about a mined transaction, so decision code needs no chain library."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class MinedTransaction:
+    transaction_hash: str
+    block_number: int
+    block_hash: str
+    gas_used: int
+    succeeded: bool
