@@ -49,6 +49,8 @@ from services.notify.rendering import CertificateEmail
 
 _DELIVERIES = cast(Table, tables.Delivery.__table__)
 _CONTENT = cast(Table, tables.NotifyCertificate.__table__)
+_REDRIVES = cast(Table, tables.DeliveryRedrive.__table__)
+_OUTBOX = cast(Table, tables.NotifyOutbox.__table__)
 _CONTENT_FIELDS = (
     "batch_id",
     "recipient_name",
@@ -86,9 +88,10 @@ class Deliveries:
         """Upserts by certificate id (a certificate's content never changes, so a redelivered
         event rewrites the same values); the proof columns are left as they are."""
         rows = list({r.certificate_id: _content_row(r) for r in recipients}.values())
+        if not rows:
+            return 0
         with self._writing() as session:
-            for chunk in chunked(rows):
-                session.execute(_upsert_content(session, chunk))
+            session.connection().execute(_upsert_content(session), rows)
         return len(rows)
 
     def store_anchored(self, window: AnchoredWindow, *, now: datetime) -> AnchoredStored:
@@ -126,9 +129,9 @@ class Deliveries:
                 )
             rows = [self._new_delivery(cid, batch, now) for cid, (batch, _) in present.items()]
             created = 0
-            for some in chunked(rows):
-                inserted = _insert_ignoring_duplicates(session, tables.Delivery, some)
-                created += len(session.execute(inserted.returning(_DELIVERIES.c.id)).all())
+            if rows:  # rowcount is -1 on psycopg: count what RETURNING gives back
+                inserted = _insert_ignoring_duplicates(session, _DELIVERIES)
+                created = len(session.connection().execute(inserted, rows).all())
         return AnchoredStored(created, tuple(cid for cid in ids if cid not in present))
 
     def _new_delivery(self, certificate_id: str, batch_id: str, now: datetime) -> dict[str, Any]:
@@ -294,7 +297,8 @@ class Deliveries:
                     "requeued_count": count,
                     "created_at": now,
                 }
-                session.execute(_insert_ignoring_duplicates(session, tables.DeliveryRedrive, [row]))
+                redrive = _insert_ignoring_duplicates(session, _REDRIVES, returning=False)
+                session.connection().execute(redrive, [row])
                 answered = _redrive_answer(session, batch_id, request_id)
                 count = count if answered is None else answered
         if messages:
@@ -361,9 +365,10 @@ def _content_row(recipient: RecipientContent) -> dict[str, Any]:
     }
 
 
-def _upsert_content(session: Session, rows: Sequence[dict[str, Any]]) -> Insert:
-    dialect = postgresql if _is_postgresql(session) else sqlite
-    statement = dialect.insert(tables.NotifyCertificate).values(list(rows))
+def _upsert_content(session: Session) -> Insert:
+    """INSERT … ON CONFLICT (certificate_id) DO UPDATE of the content columns, for executemany
+    (one compiled statement for any number of rows)."""
+    statement = _dialect(session).insert(_CONTENT)
     return statement.on_conflict_do_update(
         index_elements=[_CONTENT.c.certificate_id],
         set_={name: statement.excluded[name] for name in _CONTENT_FIELDS},
@@ -371,17 +376,22 @@ def _upsert_content(session: Session, rows: Sequence[dict[str, Any]]) -> Insert:
 
 
 def _insert_ignoring_duplicates(
-    session: Session, model: type[tables.Base], rows: Sequence[dict[str, Any]]
+    session: Session, table: Table, *, returning: bool = True
 ) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING in the session's dialect (SQLite or PostgreSQL)."""
-    dialect = postgresql if _is_postgresql(session) else sqlite
-    return dialect.insert(model).values(list(rows)).on_conflict_do_nothing()
+    """INSERT … ON CONFLICT DO NOTHING [RETURNING the key] in the session's dialect (SQLite or
+    PostgreSQL), for executemany."""
+    statement = _dialect(session).insert(table).on_conflict_do_nothing()
+    return statement.returning(*table.primary_key.columns) if returning else statement
+
+
+def _dialect(session: Session) -> Any:
+    return postgresql if _is_postgresql(session) else sqlite
 
 
 def _add_to_outbox(session: Session, messages: Sequence[OutboxMessage], now: datetime) -> None:
     if messages:
-        session.execute(
-            insert(tables.NotifyOutbox),
+        session.connection().execute(
+            insert(_OUTBOX),
             [
                 {
                     "subject": SUBJECT_DELIVERIES,
@@ -409,20 +419,24 @@ def _held_by(token: str | BindParameter[str]) -> tuple[ColumnElement[bool], Colu
     return (_DELIVERIES.c.state == DeliveryState.SENDING, _DELIVERIES.c.claim_token == token)
 
 
+_HOLDERS = select(
+    _DELIVERIES.c.id,
+    _DELIVERIES.c.claim_token,
+    _DELIVERIES.c.certificate_id,
+    _DELIVERIES.c.batch_id,
+).where(
+    _DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+    _DELIVERIES.c.state == DeliveryState.SENDING,
+)
+
+
 def _holders(session: Session, delivery_ids: Sequence[str]) -> dict[str, Holder]:
     """Claimed rows among these, by id, locked until the transaction ends (PostgreSQL), so what
     is decided from them is what the update changes."""
+    query = _HOLDERS.with_for_update() if _is_postgresql(session) else _HOLDERS
     found: dict[str, Holder] = {}
     for chunk in chunked(list(dict.fromkeys(delivery_ids))):
-        query = select(
-            _DELIVERIES.c.id,
-            _DELIVERIES.c.claim_token,
-            _DELIVERIES.c.certificate_id,
-            _DELIVERIES.c.batch_id,
-        ).where(_DELIVERIES.c.id.in_(chunk), _DELIVERIES.c.state == DeliveryState.SENDING)
-        if _is_postgresql(session):
-            query = query.with_for_update()
-        rows = session.execute(query)
+        rows = session.connection().execute(query, {"ids": list(chunk)})
         found.update((r.id, Holder(r.claim_token, r.certificate_id, r.batch_id)) for r in rows)
     return found
 

@@ -25,7 +25,7 @@ from services.notify.outcome_policy import (
     RetryPolicy,
     decide,
 )
-from services.notify.store import Deliveries, _insert_ignoring_duplicates
+from services.notify.store import _DELIVERIES, Deliveries, _insert_ignoring_duplicates
 from tests.integration.notify.seeding import recipients, seed_anchored, seed_content, window_of
 
 T0 = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -178,7 +178,8 @@ def test_a_row_committed_between_check_and_insert_is_skipped_not_an_error(store,
     row = other._new_delivery(ids[0], batch_id, T0)
     # the pool is left only after the other replica's transaction commits (inner block)
     with ThreadPoolExecutor(1) as pool, sessions.begin() as session:
-        session.execute(_insert_ignoring_duplicates(session, notify_tables.Delivery, [row]))
+        new_row = _insert_ignoring_duplicates(session, _DELIVERIES)
+        session.connection().execute(new_row, [row])
         racing = pool.submit(store.store_anchored, window_of(ids), now=T0)
         _wait_for_lock_wait(sessions)
     assert racing.result(timeout=30).created == 1
