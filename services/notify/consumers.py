@@ -34,6 +34,7 @@ RECIPIENTS_DURABLE = "notify-recipients"
 ANCHORED_DURABLE = "notify"
 HASH_BYTES = 32
 MAX_ID = 36  # certificate ids are UUIDs (String(36) columns)
+LONG_WAIT_DELIVERIES = 8  # about 90 s of redeliveries at bus.retry_delay's pace
 
 
 class MalformedEvent(ValueError):
@@ -134,8 +135,11 @@ class IntakeConsumers:
             # redelivers the message, and creating its deliveries again adds nothing)
             await bus.settle(message.ack())
             return
-        delay = bus.retry_delay(_times_delivered(message))
-        log.info(
+        delivered = _times_delivered(message)
+        delay = bus.retry_delay(delivered)
+        log.log(
+            # a few rounds are the normal race between the two subjects; many are not
+            logging.WARNING if delivered >= LONG_WAIT_DELIVERIES else logging.INFO,
             "window %s: %s; %d deliveries stored, the event comes back in %.1f s",
             window.facts.window_id,
             _waiting(taken),
