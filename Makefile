@@ -55,10 +55,11 @@ proto: $(PY_STAMP)
 contracts: $(NODE_STAMP)
 	node contracts/compile.mjs
 
-## lint: ruff check and format check, buf lint of the protos
+## lint: ruff check and format check, mypy, buf lint of the protos
 lint: $(PY_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	cd protos && ../node_modules/.bin/buf lint
 
 ## lock: re-pin the Python dependency tree (requirements.lock for images, -dev for the rest)
