@@ -24,8 +24,10 @@ SERVICES = ("ingest", "anchor", "notify", "verify")
 @dataclass
 class StackOptions:
     state_dir: Path
-    database_url: str = ""  # default: a SQLite file in state_dir
-    # a service → its own database URL (each service owns its tables; by default they share one)
+    # one database for every service (e.g. a PostgreSQL URL); default: a SQLite file per service
+    # in state_dir (each service owns its tables, and separate files do not queue for one lock)
+    database_url: str = ""
+    # a service → its own database URL, overriding the two above
     database_urls: dict[str, str] = field(default_factory=dict)
     window_max_age_seconds: float = 0.5
     window_max_leaves: int = 200_000
@@ -42,7 +44,7 @@ class LocalStack:
     def __init__(self, options: StackOptions) -> None:
         self.options = options
         self.state_dir = options.state_dir.resolve()
-        self.database_url = options.database_url or f"sqlite:///{self.state_dir / 'certflow.db'}"
+        self.database_url = options.database_url
         self.mail_dir = self.state_dir / "mail"
         self.logs_dir = self.state_dir / "logs"
         self.token = secrets.token_urlsafe(24)
@@ -65,7 +67,8 @@ class LocalStack:
         return f"http://127.0.0.1:{self.ports['http']}"
 
     def database_url_of(self, service: str) -> str:
-        return self.options.database_urls.get(service, self.database_url)
+        default = self.database_url or f"sqlite:///{self.state_dir / f'{service}.db'}"
+        return self.options.database_urls.get(service, default)
 
     def target(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
