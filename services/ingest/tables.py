@@ -9,6 +9,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -62,7 +63,11 @@ class BatchRowError(Base):
 
 class Certificate(Base):
     __tablename__ = "certificates"
-    __table_args__ = (UniqueConstraint("issuer_id", "dedupe_key", name="uq_certificates_dedupe"),)
+    __table_args__ = (
+        UniqueConstraint("issuer_id", "dedupe_key", name="uq_certificates_dedupe"),
+        # GetBatch counts from this index alone, never reading the wide rows (their credentials)
+        Index("ix_certificates_progress", "batch_id", "window_id", "delivery_outcome"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
