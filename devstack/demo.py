@@ -152,7 +152,11 @@ def show_verification(client: StackClient, stack: LocalStack, mail_path: Path) -
     console.print(
         f"the same file with its title changed: [bold red]{status_name(tampered.status)}[/]"
     )
-    console.print(f"verification page: {stack.verify_http_url}/verify/{certificate_id}")
+    console.print(
+        f"verification page: {stack.verify_http_url}/verify/{certificate_id}",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":
