@@ -1,16 +1,18 @@
 """All of ingest's SQL, behind `usecases.IngestStore` and `progress.ProgressStore`.
 
 Reads and writes only ingest's own tables (services/ingest/tables.py): batch progress comes
-from the anchoring facts and delivery outcomes the consumers copy onto ingest's certificates.
+from the anchoring facts and delivery outcomes the consumers copy into ingest's narrow
+`certificate_progress` rows (never onto the wide certificate rows that hold the credentials).
 """
 
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, case, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +35,7 @@ from services.ingest.usecases import (
     WriteRace,
 )
 
-_certificates = cast(Table, tables.Certificate.__table__)
+_progress = cast(Table, tables.CertificateProgress.__table__)
 
 
 class SqlIngestStore:
@@ -89,17 +91,17 @@ class SqlIngestStore:
     # ---- reads ----
 
     def batch_status(self, batch_id: str) -> BatchStatus | None:
-        certificate = tables.Certificate
+        progress = tables.CertificateProgress
         with self._sessions() as session:
             batch = session.get(tables.Batch, batch_id)
             if batch is None:
                 return None
             anchored, emailed, failed = session.execute(
                 select(
-                    func.count(certificate.window_id),
+                    func.count(progress.window_id),
                     _count_outcome(DeliveryOutcome.SENT),
                     _count_outcome(DeliveryOutcome.FAILED),
-                ).where(certificate.batch_id == batch_id)
+                ).where(progress.batch_id == batch_id)
             ).one()
             return BatchStatus(
                 batch_id=batch.id,
@@ -130,7 +132,9 @@ class SqlIngestStore:
     def certificate(self, certificate_id: str) -> CertificateRecord | None:
         with self._sessions() as session:
             row = session.get(tables.Certificate, certificate_id)
-            return None if row is None else _record(row)
+            if row is None:
+                return None
+            return _record(row, session.get(tables.CertificateProgress, certificate_id))
 
     # ---- progress (from events) ----
 
@@ -139,9 +143,9 @@ class SqlIngestStore:
         with self._sessions() as session:
             for chunk in chunked(certificate_ids):
                 rows = session.execute(
-                    select(tables.Certificate.id, tables.Certificate.window_id).where(
-                        tables.Certificate.id.in_(chunk)
-                    )
+                    select(tables.Certificate.id, tables.CertificateProgress.window_id)
+                    .outerjoin(tables.CertificateProgress)
+                    .where(tables.Certificate.id.in_(chunk))
                 )
                 found.update({cid: window_id for cid, window_id in rows})
         return found
@@ -149,67 +153,77 @@ class SqlIngestStore:
     def store_anchorings(
         self, window: AnchoredWindow, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
     ) -> None:
-        statement = (
-            update(_certificates)
-            # only where none is stored: a racing replica's first window stays
-            .where(_certificates.c.id == bindparam("b_id"), _certificates.c.window_id.is_(None))
-            .values(
-                window_id=window.window_id,
-                merkle_root=window.merkle_root,
-                merkle_path=bindparam("b_path"),
-                chain_id=window.chain_id,
-                registry_address=window.registry_address,
-                transaction_hash=window.transaction_hash,
-                block_number=window.block_number,
-                anchored_at=_utc(anchored_at),
-            )
-        )
+        facts = {
+            "window_id": window.window_id,
+            "merkle_root": window.merkle_root,
+            "chain_id": window.chain_id,
+            "registry_address": window.registry_address,
+            "transaction_hash": window.transaction_hash,
+            "block_number": window.block_number,
+            "anchored_at": _utc(anchored_at),
+        }
         with self._sessions.begin() as session:
-            session.execute(
-                statement,
-                [{"b_id": leaf.certificate_id, "b_path": leaf.merkle_path} for leaf in leaves],
+            statement = _dialect(session).insert(_progress)
+            statement = statement.on_conflict_do_update(
+                index_elements=[_progress.c.certificate_id],
+                set_={name: statement.excluded[name] for name in (*facts, "merkle_path")},
+                # only where none is stored: a racing replica's first window stays
+                where=_progress.c.window_id.is_(None),
             )
+            batches = _batches_of(session, [leaf.certificate_id for leaf in leaves])
+            rows = [
+                {
+                    "certificate_id": leaf.certificate_id,
+                    "batch_id": batches[leaf.certificate_id],
+                    "merkle_path": leaf.merkle_path,
+                    **facts,
+                }
+                # one key order for every writer: racing replicas cannot deadlock
+                for leaf in sorted(leaves, key=lambda leaf: leaf.certificate_id)
+                if leaf.certificate_id in batches
+            ]
+            if rows:
+                session.execute(statement, rows)
 
     def stored_delivery_times(self, certificate_ids: Sequence[str]) -> dict[str, datetime | None]:
         found: dict[str, datetime | None] = {}
         with self._sessions() as session:
             for chunk in chunked(certificate_ids):
                 rows = session.execute(
-                    select(tables.Certificate.id, tables.Certificate.delivery_updated_at).where(
-                        tables.Certificate.id.in_(chunk)
-                    )
+                    select(tables.Certificate.id, tables.CertificateProgress.delivery_updated_at)
+                    .outerjoin(tables.CertificateProgress)
+                    .where(tables.Certificate.id.in_(chunk))
                 )
                 found.update({cid: _aware(at) for cid, at in rows})
         return found
 
     def store_deliveries(self, reports: Sequence[DeliveryReport]) -> None:
-        updated_at = _certificates.c.delivery_updated_at
-        statement = (
-            update(_certificates)
-            # only over an older outcome: a racing replica's newer one stays
-            .where(
-                _certificates.c.id == bindparam("b_id"),
-                or_(updated_at.is_(None), updated_at < bindparam("b_time")),
-            )
-            .values(
-                delivery_outcome=bindparam("b_outcome"),
-                delivery_updated_at=bindparam("b_time"),
-                delivery_attempts=bindparam("b_attempts"),
-            )
-        )
+        updated_at = _progress.c.delivery_updated_at
+        fields = ("delivery_outcome", "delivery_updated_at", "delivery_attempts")
         with self._sessions.begin() as session:
-            session.execute(
-                statement,
-                [
-                    {
-                        "b_id": r.certificate_id,
-                        "b_outcome": r.outcome.value,
-                        "b_time": _utc(r.update_time),
-                        "b_attempts": r.attempts,
-                    }
-                    for r in reports
-                ],
+            statement = _dialect(session).insert(_progress)
+            statement = statement.on_conflict_do_update(
+                index_elements=[_progress.c.certificate_id],
+                set_={name: statement.excluded[name] for name in fields},
+                # only over an older outcome: a racing replica's newer one stays
+                where=or_(
+                    updated_at.is_(None), updated_at < statement.excluded.delivery_updated_at
+                ),
             )
+            batches = _batches_of(session, [r.certificate_id for r in reports])
+            rows = [
+                {
+                    "certificate_id": r.certificate_id,
+                    "batch_id": batches[r.certificate_id],
+                    "delivery_outcome": r.outcome.value,
+                    "delivery_updated_at": _utc(r.update_time),
+                    "delivery_attempts": r.attempts,
+                }
+                for r in sorted(reports, key=lambda r: r.certificate_id)
+                if r.certificate_id in batches
+            ]
+            if rows:
+                session.execute(statement, rows)
 
 
 class SqlIngestWrites:
@@ -313,24 +327,44 @@ class SqlIngestWrites:
         self._session.add(tables.IssueRequest(request_id=request_id, certificate_id=certificate_id))
 
 
+def _batches_of(session: Session, certificate_ids: Sequence[str]) -> dict[str, str]:
+    """The batch of each of these certificates that is ingest's (others are left out)."""
+    found: dict[str, str] = {}
+    for chunk in chunked(list(dict.fromkeys(certificate_ids))):
+        rows = session.execute(
+            select(tables.Certificate.id, tables.Certificate.batch_id).where(
+                tables.Certificate.id.in_(chunk)
+            )
+        )
+        found.update({cid: batch_id for cid, batch_id in rows})
+    return found
+
+
+def _dialect(session: Session) -> Any:
+    """The session's dialect module (SQLite or PostgreSQL), for INSERT … ON CONFLICT."""
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+
+
 def _count_outcome(outcome: DeliveryOutcome) -> ColumnElement[int]:
-    return func.count(case((tables.Certificate.delivery_outcome == outcome.value, 1)))
+    return func.count(case((tables.CertificateProgress.delivery_outcome == outcome.value, 1)))
 
 
-def _record(row: tables.Certificate) -> CertificateRecord:
+def _record(
+    row: tables.Certificate, progress: tables.CertificateProgress | None
+) -> CertificateRecord:
     anchoring = None
-    if row.window_id is not None:
+    if progress is not None and progress.window_id is not None:
         anchoring = CertificateAnchoring(
             window=AnchoredWindow(
-                window_id=row.window_id,
-                merkle_root=row.merkle_root or b"",
-                chain_id=row.chain_id or 0,
-                registry_address=row.registry_address or "",
-                transaction_hash=row.transaction_hash or "",
-                block_number=row.block_number or 0,
+                window_id=progress.window_id,
+                merkle_root=progress.merkle_root or b"",
+                chain_id=progress.chain_id or 0,
+                registry_address=progress.registry_address or "",
+                transaction_hash=progress.transaction_hash or "",
+                block_number=progress.block_number or 0,
             ),
-            merkle_path=row.merkle_path or b"",
-            anchored_at=_aware(row.anchored_at) or datetime.min.replace(tzinfo=UTC),
+            merkle_path=progress.merkle_path or b"",
+            anchored_at=_aware(progress.anchored_at) or datetime.min.replace(tzinfo=UTC),
         )
     return CertificateRecord(
         certificate_id=row.id,

@@ -1,6 +1,7 @@
-"""ingest's tables: issuers, batches and their refused rows, certificates (with their anchoring
-facts and newest delivery outcome, kept from anchor's and notify's events), idempotency keys of
-single issues, and the outbox that announces them. No other service imports this module."""
+"""ingest's tables: issuers, batches and their refused rows, certificates, their progress (the
+anchoring facts and newest delivery outcome, kept from anchor's and notify's events, in a narrow
+table of their own), idempotency keys of single issues, and the outbox that announces them. No
+other service imports this module."""
 
 from datetime import date, datetime
 
@@ -63,11 +64,7 @@ class BatchRowError(Base):
 
 class Certificate(Base):
     __tablename__ = "certificates"
-    __table_args__ = (
-        UniqueConstraint("issuer_id", "dedupe_key", name="uq_certificates_dedupe"),
-        # GetBatch counts from this index alone, never reading the wide rows (their credentials)
-        Index("ix_certificates_progress", "batch_id", "window_id", "delivery_outcome"),
-    )
+    __table_args__ = (UniqueConstraint("issuer_id", "dedupe_key", name="uq_certificates_dedupe"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
@@ -84,6 +81,21 @@ class Certificate(Base):
     leaf_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CertificateProgress(Base):
+    """What happened to a certificate after it was issued, kept from anchor's and notify's
+    events: a narrow row of its own (written when the first such event arrives), so applying an
+    event never rewrites the wide certificate row with its credential."""
+
+    __tablename__ = "certificate_progress"
+    __table_args__ = (
+        # GetBatch counts from this index alone
+        Index("ix_certificate_progress_batch", "batch_id", "window_id", "delivery_outcome"),
+    )
+
+    certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(36))
     # from "certs.anchored": what makes the anchored document; set once (first window wins)
     window_id: Mapped[str | None] = mapped_column(String(36))
     merkle_root: Mapped[bytes | None] = mapped_column(LargeBinary(32))

@@ -197,3 +197,34 @@ def test_batch_progress_is_kept_on_ingest_s_rows_idempotent_and_in_any_order(ses
         BatchState.COMPLETED,
     )
     assert store.stored_delivery_times([ids[1]]) == {ids[1]: later + timedelta(days=1)}
+
+
+def test_progress_lives_in_narrow_rows_whatever_event_comes_first(sessions) -> None:
+    ingest = make_ingest(sessions)
+    batch_id = ingest.upload_csv(CSV, request_id="r", display_name="").batch.batch_id
+    with sessions() as session:
+        ids = sorted(session.scalars(select(ingest_tables.Certificate.id)))
+    store = SqlIngestStore(sessions)
+    progress = BatchProgress(store, clock=clock)
+    window = AnchoredWindow("w1", b"\x01" * 32, 1337, "0x" + "ab" * 20, "0x" + "cd" * 32, 12)
+
+    # a delivery before the anchoring (another consumer, its own pace), and a certificate
+    # that is not ingest's: both fine
+    progress.record_deliveries([DeliveryReport(ids[0], DeliveryOutcome.SENT, NOW, 1)])
+    store.store_deliveries([DeliveryReport("not-ours", DeliveryOutcome.SENT, NOW, 1)])
+    store.store_anchorings(window, [AnchoredLeaf("not-ours", b"")], NOW)
+    assert progress.record_anchored(window, [AnchoredLeaf(i, b"\x03" * 32) for i in ids]) == 2
+
+    status = ingest.batch_status(batch_id)
+    assert (status.anchored_count, status.emailed_count) == (2, 1)
+    assert count(sessions, ingest_tables.CertificateProgress) == 2
+    with sessions() as session:
+        kept = session.get(ingest_tables.CertificateProgress, ids[0])
+        assert kept is not None and kept.batch_id == batch_id
+        assert (kept.window_id, kept.merkle_path, kept.delivery_outcome) == (
+            "w1",
+            b"\x03" * 32,
+            DeliveryOutcome.SENT.value,
+        )
+    assert store.stored_windows([*ids, "not-ours"]) == {ids[0]: "w1", ids[1]: "w1"}
+    assert read_anchor_proof(ingest.certificate(ids[1]).document).block_number == 12
