@@ -36,6 +36,11 @@ from services.ingest.usecases import (
 )
 
 _progress = cast(Table, tables.CertificateProgress.__table__)
+# Core tables for the upload's bulk inserts: a plain executemany, without the ORM's bulk path
+_batches = cast(Table, tables.Batch.__table__)
+_certificates = cast(Table, tables.Certificate.__table__)
+_row_errors = cast(Table, tables.BatchRowError.__table__)
+_outbox = cast(Table, tables.IngestOutbox.__table__)
 
 
 class SqlIngestStore:
@@ -259,7 +264,7 @@ class SqlIngestWrites:
     def add_batch(self, batch: NewBatch) -> None:
         session = self._session
         session.execute(
-            insert(tables.Batch).values(
+            insert(_batches).values(
                 id=batch.batch_id,
                 issuer_id=batch.issuer_row_id,
                 request_id=batch.request_id,
@@ -273,7 +278,7 @@ class SqlIngestWrites:
         )
         if batch.certificates:
             session.execute(
-                insert(tables.Certificate),
+                insert(_certificates),
                 [
                     {
                         "id": p.certificate_id,
@@ -296,7 +301,7 @@ class SqlIngestWrites:
             )
         if batch.refused:
             session.execute(
-                insert(tables.BatchRowError),
+                insert(_row_errors),
                 [
                     {
                         "batch_id": batch.batch_id,
@@ -310,7 +315,7 @@ class SqlIngestWrites:
             )
         if batch.messages:
             session.execute(
-                insert(tables.IngestOutbox),
+                insert(_outbox),
                 [
                     {
                         "subject": m.subject,
