@@ -8,6 +8,7 @@ is announced in several events, each under half that. Message ids are determinis
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.v1 import events_pb2
 
 # A 1,000,000-leaf window has 20-level paths (640 bytes): 500 leaves make about 360 KB.
@@ -18,23 +19,13 @@ _WINDOW_FIELDS_BYTES = 1024  # window id, root, chain, registry, transaction, bl
 
 
 @dataclass(frozen=True, slots=True)
-class ConfirmedWindow:
-    window_id: str
-    merkle_root: bytes
-    chain_id: int
-    registry_address: str
-    transaction_hash: str
-    block_number: int
-
-
-@dataclass(frozen=True, slots=True)
 class AnchoredMessage:
     msg_id: str
     payload: bytes  # a serialized CertificatesAnchoredEvent
 
 
 def anchored_events(
-    window: ConfirmedWindow, leaves: Sequence[tuple[str, bytes]]
+    window: AnchoredWindowFacts, leaves: Sequence[tuple[str, bytes]]
 ) -> list[AnchoredMessage]:
     """`leaves` are (certificate id, packed Merkle path) in leaf order."""
     return [

@@ -15,8 +15,9 @@ from typing import Generic, Protocol, TypeVar
 
 from opentelemetry import trace
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.transactions import MinedTransaction
-from services.anchor.anchored_events import AnchoredMessage, ConfirmedWindow, anchored_events
+from services.anchor.anchored_events import AnchoredMessage, anchored_events
 from services.anchor.submission import Step, WindowState, next_step, nonce_for, nonce_taken
 from services.anchor.windows import WindowToSend
 
@@ -225,7 +226,7 @@ class Anchorer(Generic[Tx]):
         with tracer.start_as_current_span("anchor.confirm_window"):
             paths = await asyncio.to_thread(self._store.window_paths, window.window_id)
             events = anchored_events(
-                ConfirmedWindow(
+                AnchoredWindowFacts(
                     window_id=window.window_id,
                     merkle_root=window.merkle_root,
                     chain_id=window.chain_id,

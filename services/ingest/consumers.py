@@ -14,15 +14,10 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from google.protobuf.message import DecodeError
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.platform import bus
 from certflow.v1 import events_pb2
-from services.ingest.progress import (
-    AnchoredLeaf,
-    AnchoredWindow,
-    BatchProgress,
-    DeliveryOutcome,
-    DeliveryReport,
-)
+from services.ingest.progress import AnchoredLeaf, BatchProgress, DeliveryOutcome, DeliveryReport
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +48,7 @@ class Message(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class AnchoredEvent:
-    window: AnchoredWindow
+    window: AnchoredWindowFacts
     leaves: list[AnchoredLeaf]
 
 
@@ -76,7 +71,7 @@ def parse_anchored(data: bytes) -> AnchoredEvent | None:
     )
     if not usable or not leaves:
         return None
-    window = AnchoredWindow(
+    window = AnchoredWindowFacts(
         window_id=event.window_id,
         merkle_root=event.merkle_root,
         chain_id=event.chain_id,

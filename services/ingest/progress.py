@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from certflow.core.anchoring import AnchoredWindowFacts
+
 
 class BatchState(StrEnum):
     ISSUED = "issued"
@@ -59,18 +61,6 @@ class BatchStatus:
             emailed=self.emailed_count,
             email_failed=self.email_failed_count,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class AnchoredWindow:
-    """The facts of an anchor window every certificate in it shares."""
-
-    window_id: str
-    merkle_root: bytes
-    chain_id: int
-    registry_address: str
-    transaction_hash: str
-    block_number: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +119,7 @@ class ProgressStore(Protocol):
     def stored_windows(self, certificate_ids: Sequence[str]) -> dict[str, str | None]: ...
 
     def store_anchorings(
-        self, window: AnchoredWindow, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
+        self, window: AnchoredWindowFacts, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
     ) -> None: ...
 
     def stored_delivery_times(
@@ -146,7 +136,7 @@ class BatchProgress:
         self._store = store
         self._clock = clock
 
-    def record_anchored(self, window: AnchoredWindow, leaves: Sequence[AnchoredLeaf]) -> int:
+    def record_anchored(self, window: AnchoredWindowFacts, leaves: Sequence[AnchoredLeaf]) -> int:
         """Stores each newly anchored certificate's facts; returns how many were new."""
         stored = self._store.stored_windows([leaf.certificate_id for leaf in leaves])
         fresh = anchorings_to_store(stored, leaves)

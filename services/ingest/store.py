@@ -16,17 +16,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.document import IssuerProfile
 from certflow.core.validation import RowError
 from certflow.platform.db.batching import chunked
 from services.ingest import tables
-from services.ingest.progress import (
-    AnchoredLeaf,
-    AnchoredWindow,
-    BatchStatus,
-    DeliveryOutcome,
-    DeliveryReport,
-)
+from services.ingest.progress import AnchoredLeaf, BatchStatus, DeliveryOutcome, DeliveryReport
 from services.ingest.usecases import (
     WRITE_ATTEMPTS,
     CertificateAnchoring,
@@ -156,7 +151,7 @@ class SqlIngestStore:
         return found
 
     def store_anchorings(
-        self, window: AnchoredWindow, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
+        self, window: AnchoredWindowFacts, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
     ) -> None:
         facts = {
             "window_id": window.window_id,
@@ -360,7 +355,7 @@ def _record(
     anchoring = None
     if progress is not None and progress.window_id is not None:
         anchoring = CertificateAnchoring(
-            window=AnchoredWindow(
+            window=AnchoredWindowFacts(
                 window_id=progress.window_id,
                 merkle_root=progress.merkle_root or b"",
                 chain_id=progress.chain_id or 0,

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.csv_intake import CsvFormatError, CsvRow, read_csv
 from certflow.core.document import AnchorProof, CertificateContent, IssuerProfile, with_anchor_proof
 from certflow.core.errors import (
@@ -33,7 +34,7 @@ from certflow.core.issuance import PlannedCertificate, key_requests, plan_certif
 from certflow.core.merkle import unpack_proof
 from certflow.core.validation import RowError, validate_certificate
 from services.ingest.announcements import CERTIFICATES_PER_MESSAGE, OutboxMessage, announce
-from services.ingest.progress import AnchoredWindow, BatchStatus
+from services.ingest.progress import BatchStatus
 
 MAX_ERRORS_IN_RESPONSE = 100
 WRITE_ATTEMPTS = 3
@@ -74,7 +75,7 @@ class NewBatch:
 
 @dataclass(frozen=True, slots=True)
 class CertificateAnchoring:
-    window: AnchoredWindow
+    window: AnchoredWindowFacts
     merkle_path: bytes
     anchored_at: datetime
 

@@ -14,13 +14,13 @@ from typing import Any, Protocol
 
 from opentelemetry import trace
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.platform import bus
 from certflow.platform.telemetry import extract_context
 from certflow.v1 import events_pb2
 from services.notify.intake import (
     AnchoredTaken,
     AnchoredWindow,
-    AnchorFacts,
     IntakeStore,
     RecipientContent,
     take_anchored,
@@ -235,7 +235,7 @@ def read_anchored(payload: bytes) -> AnchoredWindow:
     unproven = tuple(dict.fromkeys(c for c in event.certificate_ids if c not in paths))
     if not paths and not unproven:
         raise MalformedEvent("an anchored event naming no certificate")
-    facts = AnchorFacts(
+    facts = AnchoredWindowFacts(
         window_id=event.window_id,
         merkle_root=bytes(event.merkle_root),
         chain_id=event.chain_id,

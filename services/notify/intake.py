@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from certflow.core.anchoring import AnchoredWindowFacts
+
 
 @dataclass(frozen=True, slots=True)
 class RecipientContent:
@@ -30,20 +32,8 @@ class RecipientContent:
 
 
 @dataclass(frozen=True, slots=True)
-class AnchorFacts:
-    """What every certificate of one anchored window shares."""
-
-    window_id: str
-    merkle_root: bytes
-    chain_id: int
-    registry_address: str
-    transaction_hash: str
-    block_number: int
-
-
-@dataclass(frozen=True, slots=True)
 class AnchoredWindow:
-    facts: AnchorFacts
+    facts: AnchoredWindowFacts
     paths: Mapping[str, bytes]  # certificate id -> its Merkle path (siblings concatenated)
     # named by the event without a path (an anchor that does not send paths yet): not ready
     unproven: tuple[str, ...] = ()

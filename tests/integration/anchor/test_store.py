@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.merkle import unpack_proof, verify_proof
 from certflow.core.transactions import MinedTransaction
 from certflow.platform.db.engine import make_engine, make_session_factory
@@ -130,12 +131,12 @@ def test_paths_and_views_come_back_as_stored(store: AnchorStore) -> None:
 def test_the_anchored_events_written_on_confirmation_carry_every_path(
     store: AnchorStore, sessions: sessionmaker[Session]
 ) -> None:
-    from services.anchor.anchored_events import ConfirmedWindow, anchored_events
+    from services.anchor.anchored_events import anchored_events
 
     window = build_window("w1", leaves("c", 1_200))
     store.add_window(window)
     store.record_signed("w1", sender="0xS", nonce=0, raw=b"r", tx_hash="0x" + "ab" * 32)
-    confirmed = ConfirmedWindow("w1", window.merkle_root, 31337, REGISTRY, "0x" + "ab" * 32, 7)
+    confirmed = AnchoredWindowFacts("w1", window.merkle_root, 31337, REGISTRY, "0x" + "ab" * 32, 7)
     store.record_confirmed("w1", mined(), anchored_events(confirmed, store.window_paths("w1")))
     with sessions() as session:
         payloads = session.scalars(select(t.AnchorOutbox.payload).order_by(t.AnchorOutbox.id))

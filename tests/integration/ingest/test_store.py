@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.document import IssuerProfile, read_anchor_proof
 from certflow.core.errors import Conflict, InvalidInput
 from certflow.core.merkle import MerkleTree, pack_proof, verify_proof
@@ -18,7 +19,6 @@ from certflow.v1 import events_pb2
 from services.ingest import tables as ingest_tables
 from services.ingest.progress import (
     AnchoredLeaf,
-    AnchoredWindow,
     BatchProgress,
     BatchState,
     DeliveryOutcome,
@@ -147,13 +147,13 @@ def test_batch_progress_is_kept_on_ingest_s_rows_idempotent_and_in_any_order(ses
     store = SqlIngestStore(sessions)
     progress = BatchProgress(store, clock=clock)
     tree = MerkleTree.build(leaves)
-    window = AnchoredWindow("w1", tree.root, 1337, "0x" + "ab" * 20, "0x" + "cd" * 32, 12)
+    window = AnchoredWindowFacts("w1", tree.root, 1337, "0x" + "ab" * 20, "0x" + "cd" * 32, 12)
     anchored = [AnchoredLeaf(cid, pack_proof(tree.proof(i))) for i, cid in enumerate(ids)]
 
     assert progress.record_anchored(window, anchored[:1]) == 1
     assert ingest.batch_status(batch_id).state == BatchState.ISSUED
     assert progress.record_anchored(window, anchored) == 1  # the first is not counted again
-    other = AnchoredWindow("w2", b"\x02" * 32, 1337, "0x" + "ab" * 20, "0x" + "ef" * 32, 13)
+    other = AnchoredWindowFacts("w2", b"\x02" * 32, 1337, "0x" + "ab" * 20, "0x" + "ef" * 32, 13)
     # the store's own guard: a second window never replaces the first
     store.store_anchorings(other, [AnchoredLeaf(ids[0], b"")], NOW)
     status = ingest.batch_status(batch_id)
@@ -206,7 +206,7 @@ def test_progress_lives_in_narrow_rows_whatever_event_comes_first(sessions) -> N
         ids = sorted(session.scalars(select(ingest_tables.Certificate.id)))
     store = SqlIngestStore(sessions)
     progress = BatchProgress(store, clock=clock)
-    window = AnchoredWindow("w1", b"\x01" * 32, 1337, "0x" + "ab" * 20, "0x" + "cd" * 32, 12)
+    window = AnchoredWindowFacts("w1", b"\x01" * 32, 1337, "0x" + "ab" * 20, "0x" + "cd" * 32, 12)
 
     # a delivery before the anchoring (another consumer, its own pace), and a certificate
     # that is not ingest's: both fine

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 
 import orjson
 
-from services.notify.intake import AnchoredWindow, AnchorFacts, RecipientContent
+from certflow.core.anchoring import AnchoredWindowFacts
+from services.notify.intake import AnchoredWindow, RecipientContent
 from services.notify.store import Deliveries
 
 
@@ -30,7 +31,7 @@ def recipients(emails: list[str], *, batch_id: str) -> list[RecipientContent]:
 
 
 def window_of(certificate_ids: list[str]) -> AnchoredWindow:
-    facts = AnchorFacts(
+    facts = AnchoredWindowFacts(
         window_id=str(uuid.uuid4()),
         merkle_root=os.urandom(32),
         chain_id=31337,

@@ -5,17 +5,13 @@ import uuid
 
 import pytest
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.merkle import MerkleTree, pack_proof, unpack_proof, verify_proof
 from certflow.v1 import events_pb2
-from services.anchor.anchored_events import (
-    MAX_EVENT_BYTES,
-    MAX_LEAVES_PER_EVENT,
-    ConfirmedWindow,
-    anchored_events,
-)
+from services.anchor.anchored_events import MAX_EVENT_BYTES, MAX_LEAVES_PER_EVENT, anchored_events
 
 NATS_MAX_PAYLOAD = 1024 * 1024
-WINDOW = ConfirmedWindow(
+WINDOW = AnchoredWindowFacts(
     window_id=str(uuid.UUID(int=7)),
     merkle_root=b"\x11" * 32,
     chain_id=2**63,  # the widest varints: the worst case
@@ -62,7 +58,7 @@ def test_every_event_carries_the_window_the_registry_and_each_certificates_path(
     hashes = [bytes([i]) * 32 for i in range(1, 8)]
     tree = MerkleTree.build(hashes)
     ids = [f"cert-{i}" for i in range(7)]
-    window = ConfirmedWindow("w", tree.root, 31337, "0x" + "Ab" * 20, "0x" + "cd" * 32, 42)
+    window = AnchoredWindowFacts("w", tree.root, 31337, "0x" + "Ab" * 20, "0x" + "cd" * 32, 42)
     [event] = anchored_events(
         window, [(c, pack_proof(p)) for c, p in zip(ids, tree.proofs(), strict=True)]
     )

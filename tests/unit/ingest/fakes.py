@@ -6,16 +6,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.document import IssuerProfile
 from certflow.core.validation import RowError
 from services.ingest.announcements import OutboxMessage
-from services.ingest.progress import (
-    AnchoredLeaf,
-    AnchoredWindow,
-    BatchStatus,
-    DeliveryOutcome,
-    DeliveryReport,
-)
+from services.ingest.progress import AnchoredLeaf, BatchStatus, DeliveryOutcome, DeliveryReport
 from services.ingest.usecases import (
     CertificateAnchoring,
     CertificateRecord,
@@ -159,7 +154,7 @@ class FakeIngestStore:
         }
 
     def store_anchorings(
-        self, window: AnchoredWindow, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
+        self, window: AnchoredWindowFacts, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
     ) -> None:
         self._maybe_fail()
         for leaf in leaves:

@@ -3,9 +3,9 @@
 import itertools
 from datetime import timedelta
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from services.ingest.progress import (
     AnchoredLeaf,
-    AnchoredWindow,
     BatchProgress,
     BatchState,
     DeliveryOutcome,
@@ -23,8 +23,8 @@ CSV = (
     b"Bob,bob@example.edu,BSc,2026-06-30\n"
     b"Cy,cy@example.edu,BSc,2026-06-30\n"
 )
-WINDOW = AnchoredWindow("w1", b"\x01" * 32, 1337, "0x" + "ab" * 20, "0x" + "cd" * 32, 7)
-OTHER_WINDOW = AnchoredWindow("w2", b"\x02" * 32, 1337, "0x" + "ab" * 20, "0x" + "ef" * 32, 9)
+WINDOW = AnchoredWindowFacts("w1", b"\x01" * 32, 1337, "0x" + "ab" * 20, "0x" + "cd" * 32, 7)
+OTHER_WINDOW = AnchoredWindowFacts("w2", b"\x02" * 32, 1337, "0x" + "ab" * 20, "0x" + "ef" * 32, 9)
 T0 = NOW + timedelta(minutes=5)
 
 

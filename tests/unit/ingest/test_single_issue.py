@@ -6,11 +6,12 @@ from contextlib import contextmanager
 
 import pytest
 
+from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.document import read_anchor_proof, recompute_leaf
 from certflow.core.errors import Conflict, InvalidInput
 from certflow.core.merkle import MerkleTree, pack_proof, verify_proof
 from certflow.platform.bus import SUBJECT_ISSUED, SUBJECT_RECIPIENTS
-from services.ingest.progress import AnchoredLeaf, AnchoredWindow, BatchProgress
+from services.ingest.progress import AnchoredLeaf, BatchProgress
 from services.ingest.usecases import Ingest
 from tests.unit.ingest.fakes import NOW, FakeIngestStore, FakeWrites
 from tests.unit.ingest.planning import ISSUER
@@ -98,7 +99,7 @@ def test_the_document_gets_its_anchor_proof_from_ingest_s_own_copy() -> None:
     )
     assert not one.anchored and "proof" not in one.document
     tree = MerkleTree.build([one.leaf_hash, two.leaf_hash])
-    window = AnchoredWindow("w1", tree.root, 1337, "0x" + "ab" * 20, "0x" + "cd" * 32, 42)
+    window = AnchoredWindowFacts("w1", tree.root, 1337, "0x" + "ab" * 20, "0x" + "cd" * 32, 42)
     BatchProgress(store, clock=lambda: NOW).record_anchored(
         window,
         [
