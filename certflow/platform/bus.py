@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 STREAM = "CERTS"
 # the payloads and who publishes and consumes each: protos/certflow/v1/events.proto
+SUBJECT_LEAVES = "certs.leaves"
 SUBJECT_ISSUED = "certs.issued"
 SUBJECT_RECIPIENTS = "certs.recipients"
 SUBJECT_ANCHORED = "certs.anchored"

@@ -2,11 +2,16 @@
 
 A crash between commit and publish loses nothing (the row stays unpublished); a crash between
 publish and marking re-publishes with the same Nats-Msg-Id, and consumers are idempotent anyway.
+
+A service may store a small reference in a row instead of the message and give the relay a
+`render` that turns it into the payload at publish time, from rows committed in the same
+transaction that never change (ingest does this for the credentials it announces).
 """
 
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
@@ -19,6 +24,11 @@ from certflow.platform.db.tables import OutboxColumns
 log = logging.getLogger(__name__)
 
 OutboxTable = type[OutboxColumns]  # a service's outbox table (OutboxColumns on its Base)
+RenderPayload = Callable[[str, bytes], bytes]  # (subject, stored payload) → published payload
+
+
+def _as_stored(subject: str, payload: bytes) -> bytes:
+    return payload
 
 
 class OutboxRelay:
@@ -30,12 +40,16 @@ class OutboxRelay:
         *,
         batch_size: int = 200,
         poll_seconds: float = 0.5,
+        group_size: int = 16,
+        render: RenderPayload = _as_stored,
     ) -> None:
         self._sessions = sessions
         self._table = table
         self._js = js
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
+        self._group_size = group_size
+        self._render = render
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -64,22 +78,28 @@ class OutboxRelay:
         await self.publish_pending()  # flush what was committed before the stop
 
     async def publish_pending(self) -> int:
+        """Publishes up to `batch_size` rows in order, a group at a time: a group is rendered,
+        published concurrently and marked before the next is rendered, so the first rows go out
+        without waiting for the rest to render and at most a group's payloads are in memory."""
         rows = await asyncio.to_thread(self._pending)
-        if not rows:
-            return 0
-        await asyncio.gather(
-            *(
-                publish(
-                    self._js,
-                    subject,
-                    payload,
-                    msg_id=msg_id,
-                    headers=json.loads(trace_context) if trace_context else None,
+        for start in range(0, len(rows), self._group_size):
+            group = rows[start : start + self._group_size]
+            payloads = await asyncio.to_thread(self._rendered, group)
+            await asyncio.gather(
+                *(
+                    publish(
+                        self._js,
+                        subject,
+                        payload,
+                        msg_id=msg_id,
+                        headers=json.loads(trace_context) if trace_context else None,
+                    )
+                    for (_, subject, msg_id, _, trace_context), payload in zip(
+                        group, payloads, strict=True
+                    )
                 )
-                for _, subject, msg_id, payload, trace_context in rows
             )
-        )
-        await asyncio.to_thread(self._mark_published, [row[0] for row in rows])
+            await asyncio.to_thread(self._mark_published, [row[0] for row in group])
         return len(rows)
 
     def _pending(self) -> list[tuple[int, str, str, bytes, str]]:
@@ -92,6 +112,9 @@ class OutboxRelay:
                 .limit(self._batch_size)
             )
             return [tuple(row) for row in result]  # type: ignore[misc]
+
+    def _rendered(self, rows: list[tuple[int, str, str, bytes, str]]) -> list[bytes]:
+        return [self._render(subject, payload) for _, subject, _, payload, _ in rows]
 
     def _mark_published(self, ids: list[int]) -> None:
         table = self._table

@@ -125,8 +125,10 @@ async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
     subscription = await bus.pull_subscription(
         js,
         bus.ConsumerSpec(
-            durable="anchor",
-            subject=bus.SUBJECT_ISSUED,
+            # "anchor-leaves" since certs.leaves: the durable "anchor" of certs.issued is
+            # no longer read (CHANGELOG: remove it once it has nothing pending)
+            durable="anchor-leaves",
+            subject=bus.SUBJECT_LEAVES,
             ack_wait_seconds=max(60, settings.window_max_age_seconds * 3),
         ),
     )

@@ -1,4 +1,4 @@
-"""NATS entrypoint: "certs.issued" leaves into anchor windows.
+"""NATS entrypoint: "certs.leaves" leaves into anchor windows.
 
 Acknowledgement order: a message is acked only once its certificates are stored in a built
 window (tree and proofs committed). From then on the database drives the window to the chain.
@@ -108,8 +108,9 @@ class IssuedConsumer:
 
 
 def parse_issued(data: bytes) -> list[Leaf] | None:
-    """The leaves of a "certs.issued" event (its other fields are for verify); None when it
-    cannot be parsed or a leaf is malformed."""
+    """The leaves of a "certs.leaves" event (a CertificatesIssuedEvent with only ids and leaf
+    hashes; a full "certs.issued" one parses the same); None when it cannot be parsed or a leaf
+    is malformed."""
     try:
         event = events_pb2.CertificatesIssuedEvent.FromString(data)
     except Exception:

@@ -86,7 +86,8 @@ async def serve(settings: IngestSettings) -> None:
     runtime = new_runtime("ingest", settings, settings.ingest_port)
     _, sessions = database(runtime, settings.database_url)
     _, js = await jetstream(runtime, settings.nats_url, "certflow-ingest")
-    relay = OutboxRelay(sessions, IngestOutbox, js)
+    store = SqlIngestStore(sessions)
+    relay = OutboxRelay(sessions, IngestOutbox, js, render=store.render_outbox_payload)
     loop = asyncio.get_running_loop()
 
     def wake_relay() -> None:
@@ -95,7 +96,7 @@ async def serve(settings: IngestSettings) -> None:
 
     app = build(
         settings,
-        SqlIngestStore(sessions),
+        store,
         trace_headers=inject_context,
         on_committed=wake_relay,
     )

@@ -9,8 +9,8 @@ class IngestSettings(CommonSettings):
     issuer_email: str = ""
     max_upload_bytes: int = 64 * 1024 * 1024
     max_rows_per_upload: int = 200_000
-    # certificates per "certs.issued" and "certs.recipients" message (many ride in one message;
-    # a message also closes at 512 KiB, well under NATS's 1 MB payload limit)
+    # certificates per "certs.leaves", "certs.issued" and "certs.recipients" message (many ride
+    # in one message; a message also closes at 512 KiB, well under NATS's 1 MB payload limit)
     leaves_per_message: int = 250
     # threads that parse and store uploads; the short RPCs keep the default executor's threads
     upload_workers: int = 2

@@ -21,6 +21,7 @@ from certflow.core.document import IssuerProfile
 from certflow.core.validation import RowError
 from certflow.platform.db.batching import chunked
 from services.ingest import tables
+from services.ingest.announcements import AnnouncedCertificate, reference_of, render
 from services.ingest.progress import AnchoredLeaf, BatchStatus, DeliveryOutcome, DeliveryReport
 from services.ingest.usecases import (
     WRITE_ATTEMPTS,
@@ -135,6 +136,43 @@ class SqlIngestStore:
             if row is None:
                 return None
             return _record(row, session.get(tables.CertificateProgress, certificate_id))
+
+    # ---- the outbox relay ----
+
+    def render_outbox_payload(self, subject: str, payload: bytes) -> bytes:
+        """The event an outbox row announces: a reference is rendered from the certificate
+        rows committed with it; a row holding a rendered event goes out as it is."""
+        reference = reference_of(payload)
+        if reference is None:
+            return payload
+        c = tables.Certificate
+        with self._sessions() as session:
+            rows = session.execute(
+                select(
+                    c.id,
+                    c.recipient_name,
+                    c.recipient_email,
+                    c.title,
+                    c.completion_date,
+                    c.document,
+                    c.leaf_salt,
+                    c.leaf_hash,
+                ).where(c.id.in_(reference.certificate_ids))
+            )
+            stored = {
+                row.id: AnnouncedCertificate(
+                    certificate_id=row.id,
+                    recipient_name=row.recipient_name,
+                    recipient_email=row.recipient_email,
+                    title=row.title,
+                    completion_date=row.completion_date.isoformat(),
+                    document=row.document,
+                    leaf_salt=row.leaf_salt,
+                    leaf_hash=row.leaf_hash,
+                )
+                for row in rows
+            }
+        return render(subject, reference, stored)
 
     # ---- progress (from events) ----
 

@@ -1,6 +1,7 @@
 """The transactional outbox relay against a real nats-server and a real database: committed rows
 go out once, in order, with their message ids and trace headers; a crash between publishing and
-marking re-publishes under the same id, and JetStream keeps one copy."""
+marking re-publishes under the same id, and JetStream keeps one copy; ingest's references go out
+rendered."""
 
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -17,9 +18,13 @@ from certflow.platform import bus
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from certflow.platform.outbox import OutboxRelay
+from certflow.v1 import events_pb2
 from devstack import tools
 from devstack.processes import ManagedProcess, free_port, wait_for_port
-from services.ingest.tables import IngestOutbox
+from services.ingest.bootstrap import build
+from services.ingest.settings import IngestSettings
+from services.ingest.store import SqlIngestStore
+from services.ingest.tables import Certificate, IngestOutbox
 
 
 @pytest.fixture
@@ -116,3 +121,52 @@ async def test_a_crash_between_publishing_and_marking_republishes_under_the_same
     assert await relay.publish_pending() == 4
     assert unpublished(sessions) == 0
     assert len(await stream_messages(js)) == 4  # JetStream dropped the repeats by message id
+
+
+async def test_an_upload_s_references_go_out_as_the_events_they_announce(
+    js: JetStreamContext, sessions: sessionmaker[Session]
+) -> None:
+    """ingest stores a reference per message in the upload's transaction; the relay renders
+    the event from the certificate rows committed with it."""
+    store = SqlIngestStore(sessions)
+    ingest = build(IngestSettings(leaves_per_message=2), store).ingest
+    csv = b"name,email,title,completion_date\n" + b"".join(
+        f"Zoë {n},zoe{n}@example.org,Course,2026-06-30\n".encode() for n in range(5)
+    )
+    result = ingest.upload_csv(csv, request_id="r1", display_name="June")
+    assert result.batch.accepted_count == 5
+    with sessions() as session:
+        stored = session.execute(select(IngestOutbox.payload)).scalars().all()
+        documents = dict(session.execute(select(Certificate.id, Certificate.document)).all())
+    assert all(b"zoe" not in payload for payload in stored)  # references, not credentials
+    relay = OutboxRelay(sessions, IngestOutbox, js, render=store.render_outbox_payload)
+    assert await relay.publish_pending() == 9
+    messages = await stream_messages(js)
+    subjects = [subject for subject, _, _ in messages]
+    assert (
+        subjects
+        == [bus.SUBJECT_LEAVES] * 3 + [bus.SUBJECT_ISSUED] * 3 + [bus.SUBJECT_RECIPIENTS] * 3
+    )
+    bare = [
+        leaf
+        for _, data, _ in messages[:3]
+        for leaf in events_pb2.CertificatesIssuedEvent.FromString(data).leaves
+    ]
+    assert all(leaf.leaf_hash and not leaf.document for leaf in bare)
+    leaves = [
+        leaf
+        for _, data, _ in messages[3:6]
+        for leaf in events_pb2.CertificatesIssuedEvent.FromString(data).leaves
+    ]
+    assert {leaf.certificate_id: leaf.document for leaf in leaves} == documents
+    recipients = [
+        r
+        for _, data, _ in messages[6:]
+        for r in events_pb2.CertificateRecipientsEvent.FromString(data).recipients
+    ]
+    assert [r.certificate_id for r in recipients] == [leaf.certificate_id for leaf in leaves]
+    assert [leaf.certificate_id for leaf in bare] == [leaf.certificate_id for leaf in leaves]
+    assert sorted(r.recipient_email for r in recipients) == [
+        f"zoe{n}@example.org" for n in range(5)
+    ]
+    assert {r.recipient_name for r in recipients} == {f"Zoë {n}" for n in range(5)}

@@ -12,7 +12,7 @@ from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.document import IssuerProfile, read_anchor_proof
 from certflow.core.errors import Conflict, InvalidInput
 from certflow.core.merkle import MerkleTree, pack_proof, verify_proof
-from certflow.platform.bus import SUBJECT_ISSUED, SUBJECT_RECIPIENTS
+from certflow.platform.bus import SUBJECT_ISSUED, SUBJECT_LEAVES, SUBJECT_RECIPIENTS
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from certflow.v1 import events_pb2
@@ -83,18 +83,26 @@ def test_upload_stores_batch_certificates_errors_and_outbox_in_one_go(sessions) 
         outbox = session.scalars(
             select(ingest_tables.IngestOutbox).order_by(ingest_tables.IngestOutbox.id)
         ).all()
-        # 1 certificate per message (leaves_per_message=1), on both subjects
-        assert [o.subject for o in outbox] == [SUBJECT_ISSUED, SUBJECT_RECIPIENTS] * 2
+        # 1 certificate per message (leaves_per_message=1), on every subject
+        subjects = [SUBJECT_LEAVES, SUBJECT_ISSUED, SUBJECT_RECIPIENTS]
+        assert [o.subject for o in outbox] == [s for s in subjects for _ in (0, 1)]
         assert all(o.published_at is None for o in outbox)
         assert {o.msg_id for o in outbox} == {
-            f"{kind}:{batch.batch_id}:{n}" for kind in ("issued", "recipients") for n in (0, 1)
+            f"{kind}:{batch.batch_id}:{n}"
+            for kind in ("leaves", "issued", "recipients")
+            for n in (0, 1)
         }
-        recipient = events_pb2.CertificateRecipientsEvent.FromString(outbox[1].payload)
-        assert recipient.recipients[0].recipient_email in {"ada@example.edu", "zoe@example.edu"}
+        # the rows hold references; the relay renders the events from the certificate rows
+        assert all(b"@example.edu" not in o.payload for o in outbox)
         certificate = session.scalars(select(ingest_tables.Certificate)).first()
         assert certificate is not None
         assert b"ada@example.edu" not in certificate.document  # email only as salted hash
-        assert all(b"@example.edu" not in o.payload for o in outbox if o.subject == SUBJECT_ISSUED)
+    store = SqlIngestStore(sessions)
+    published = {o.subject: store.render_outbox_payload(o.subject, o.payload) for o in outbox}
+    recipient = events_pb2.CertificateRecipientsEvent.FromString(published[SUBJECT_RECIPIENTS])
+    assert recipient.recipients[0].recipient_email in {"ada@example.edu", "zoe@example.edu"}
+    assert b"@example.edu" not in published[SUBJECT_ISSUED]
+    assert b"@example.edu" not in published[SUBJECT_LEAVES]
     assert woken == [1]
 
 

@@ -300,7 +300,7 @@ class FakeLease:
 class FakeMessage:
     """A JetStream message: records how it was settled."""
 
-    subject = "certs.issued"
+    subject = "certs.leaves"
     headers: dict[str, str] | None = None
 
     def __init__(self, data: bytes) -> None:

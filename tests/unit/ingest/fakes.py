@@ -9,7 +9,12 @@ from datetime import UTC, datetime
 from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.document import IssuerProfile
 from certflow.core.validation import RowError
-from services.ingest.announcements import OutboxMessage
+from services.ingest.announcements import (
+    AnnouncedCertificate,
+    OutboxMessage,
+    reference_of,
+    render,
+)
 from services.ingest.progress import AnchoredLeaf, BatchStatus, DeliveryOutcome, DeliveryReport
 from services.ingest.usecases import (
     CertificateAnchoring,
@@ -105,6 +110,32 @@ class FakeIngestStore:
 
     def batch_for_request(self, request_id: str) -> str | None:
         return FakeWrites(self.state).batch_for_request(request_id)
+
+    def render_outbox_payload(self, subject: str, payload: bytes) -> bytes:
+        reference = reference_of(payload)
+        if reference is None:
+            return payload
+        stored = {
+            cid: AnnouncedCertificate(
+                certificate_id=cid,
+                recipient_name=c.record.recipient_name,
+                recipient_email=c.record.recipient_email,
+                title=c.record.title,
+                completion_date=c.record.completion_date.isoformat(),
+                document=c.record.document,
+                leaf_salt=c.record.leaf_salt,
+                leaf_hash=c.record.leaf_hash,
+            )
+            for cid, c in self.state.certificates.items()
+        }
+        return render(subject, reference, stored)
+
+    def published(self) -> list[OutboxMessage]:
+        """The outbox as the relay publishes it."""
+        return [
+            replace(m, payload=self.render_outbox_payload(m.subject, m.payload))
+            for m in self.state.outbox
+        ]
 
     def certificate_for_request(self, request_id: str) -> str | None:
         return FakeWrites(self.state).certificate_for_request(request_id)

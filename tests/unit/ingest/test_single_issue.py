@@ -10,7 +10,7 @@ from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.document import read_anchor_proof, recompute_leaf
 from certflow.core.errors import Conflict, InvalidInput
 from certflow.core.merkle import MerkleTree, pack_proof, verify_proof
-from certflow.platform.bus import SUBJECT_ISSUED, SUBJECT_RECIPIENTS
+from certflow.platform.bus import SUBJECT_ISSUED, SUBJECT_LEAVES, SUBJECT_RECIPIENTS
 from services.ingest.progress import AnchoredLeaf, BatchProgress
 from services.ingest.usecases import Ingest
 from tests.unit.ingest.fakes import NOW, FakeIngestStore, FakeWrites
@@ -36,7 +36,11 @@ def test_the_same_request_id_gets_the_same_certificate_and_stores_one() -> None:
     again = ingest.issue_one(request_id="k1", fields=FIELDS, custom_fields={})
     assert again == first
     assert len(store.state.certificates) == 1
-    assert [m.subject for m in store.state.outbox] == [SUBJECT_ISSUED, SUBJECT_RECIPIENTS]
+    assert [m.subject for m in store.state.outbox] == [
+        SUBJECT_LEAVES,
+        SUBJECT_ISSUED,
+        SUBJECT_RECIPIENTS,
+    ]
 
 
 def test_the_same_certificate_under_another_request_id_is_a_conflict_naming_it() -> None:

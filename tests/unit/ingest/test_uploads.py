@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import pytest
 
 from certflow.core.errors import Cancelled, InvalidInput
-from certflow.platform.bus import SUBJECT_ISSUED, SUBJECT_RECIPIENTS
+from certflow.platform.bus import SUBJECT_ISSUED, SUBJECT_LEAVES, SUBJECT_RECIPIENTS
 from certflow.v1 import events_pb2
 from services.ingest.progress import BatchState
 from services.ingest.usecases import WRITE_ATTEMPTS, Ingest, WriteRace
@@ -58,8 +58,12 @@ def test_valid_rows_are_issued_and_every_refused_row_is_reported() -> None:
         (5, "DUPLICATE_IN_FILE"),
     }
     assert len(store.state.certificates) == 2
-    assert [m.subject for m in store.state.outbox] == [SUBJECT_ISSUED, SUBJECT_RECIPIENTS]
-    issued = events_pb2.CertificatesIssuedEvent.FromString(store.state.outbox[0].payload)
+    assert [m.subject for m in store.state.outbox] == [
+        SUBJECT_LEAVES,
+        SUBJECT_ISSUED,
+        SUBJECT_RECIPIENTS,
+    ]
+    issued = events_pb2.CertificatesIssuedEvent.FromString(store.published()[1].payload)
     assert {leaf.certificate_id for leaf in issued.leaves} == set(store.state.certificates)
     assert woken == [1]
 
@@ -74,7 +78,7 @@ def test_an_earlier_batch_s_certificates_are_refused_as_already_issued() -> None
     refused = {e.reason for e in again.row_errors}
     assert refused == {"ALREADY_ISSUED", "INVALID_EMAIL", "DUPLICATE_IN_FILE"}
     assert len(store.state.certificates) == 2
-    assert len(store.state.outbox) == 2  # nothing announced for the refused batch
+    assert len(store.state.outbox) == 3  # nothing announced for the refused batch
     assert first.batch.batch_id != again.batch.batch_id
 
 
