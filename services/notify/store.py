@@ -49,6 +49,7 @@ from services.notify.rendering import CertificateEmail
 
 _DELIVERIES = cast(Table, tables.Delivery.__table__)
 _CONTENT = cast(Table, tables.NotifyCertificate.__table__)
+_PROOFS = cast(Table, tables.NotifyProof.__table__)
 _REDRIVES = cast(Table, tables.DeliveryRedrive.__table__)
 _OUTBOX = cast(Table, tables.NotifyOutbox.__table__)
 _CONTENT_FIELDS = (
@@ -95,39 +96,38 @@ class Deliveries:
         return len(rows)
 
     def store_anchored(self, window: AnchoredWindow, *, now: datetime) -> AnchoredStored:
-        """In one transaction: the proof on the content rows that lack it, and a delivery for
-        every certificate with content (INSERT … ON CONFLICT DO NOTHING, so a redelivered
-        event or a racing replica creates nothing twice). Certificates whose content has not
-        arrived are named, not lost: the caller retries the event later."""
+        """In one transaction: the proof of every certificate with content that has none yet,
+        and a delivery for each (INSERT … ON CONFLICT DO NOTHING both, so a redelivered event,
+        a second window or a racing replica changes nothing). Certificates whose content has
+        not arrived are named, not lost: the caller retries the event later."""
         ids = list(window.paths)
         with self._writing() as session:
-            present: dict[str, tuple[str, bool]] = {}  # id -> (batch, proof stored already)
+            present: dict[str, str] = {}  # id -> batch
             for chunk in chunked(ids):
                 found = session.execute(
-                    select(
-                        _CONTENT.c.certificate_id,
-                        _CONTENT.c.batch_id,
-                        _CONTENT.c.merkle_root.is_not(None),
-                    ).where(_CONTENT.c.certificate_id.in_(chunk))
+                    select(_CONTENT.c.certificate_id, _CONTENT.c.batch_id).where(
+                        _CONTENT.c.certificate_id.in_(chunk)
+                    )
                 )
-                present.update((cid, (batch, proven)) for cid, batch, proven in found)
-            unproven = [cid for cid, (_, proven) in present.items() if not proven]
-            if unproven:
+                present.update((cid, batch) for cid, batch in found)
+            if present:
                 facts = window.facts
                 session.connection().execute(
-                    update(_CONTENT)
-                    .where(_CONTENT.c.certificate_id == bindparam("b_id"))
-                    .values(
-                        merkle_root=facts.merkle_root,
-                        merkle_path=bindparam("b_path"),
-                        chain_id=facts.chain_id,
-                        registry_address=facts.registry_address,
-                        transaction_hash=facts.transaction_hash,
-                        block_number=facts.block_number,
-                    ),
-                    [{"b_id": cid, "b_path": window.paths[cid]} for cid in unproven],
+                    _insert_ignoring_duplicates(session, _PROOFS, returning=False),
+                    [
+                        {
+                            "certificate_id": cid,
+                            "merkle_root": facts.merkle_root,
+                            "merkle_path": window.paths[cid],
+                            "chain_id": facts.chain_id,
+                            "registry_address": facts.registry_address,
+                            "transaction_hash": facts.transaction_hash,
+                            "block_number": facts.block_number,
+                        }
+                        for cid in present
+                    ],
                 )
-            rows = [self._new_delivery(cid, batch, now) for cid, (batch, _) in present.items()]
+            rows = [self._new_delivery(cid, batch, now) for cid, batch in present.items()]
             created = 0
             if rows:  # rowcount is -1 on psycopg: count what RETURNING gives back
                 inserted = _insert_ignoring_duplicates(session, _DELIVERIES)
@@ -445,14 +445,14 @@ def _emails(session: Session, message_ids: dict[str, str]) -> dict[str, Certific
     """What each claimed delivery needs to render, by certificate id (anchored ones only),
     from notify's own copy."""
     emails: dict[str, CertificateEmail] = {}
+    content, proof = tables.NotifyCertificate, tables.NotifyProof
     for chunk in chunked(list(message_ids)):
-        rows = session.scalars(
-            select(tables.NotifyCertificate).where(
-                tables.NotifyCertificate.certificate_id.in_(chunk),
-                tables.NotifyCertificate.merkle_root.is_not(None),
-            )
+        rows = session.execute(
+            select(content, proof)
+            .join(proof, proof.certificate_id == content.certificate_id)
+            .where(content.certificate_id.in_(chunk))
         )
-        for c in rows:
+        for c, p in rows.tuples():
             emails[c.certificate_id] = CertificateEmail(
                 certificate_id=c.certificate_id,
                 message_id=message_ids[c.certificate_id],
@@ -461,24 +461,25 @@ def _emails(session: Session, message_ids: dict[str, str]) -> dict[str, Certific
                 issuer_name=c.issuer_name,
                 title=c.title,
                 completion_date=c.completion_date.isoformat(),
-                document=anchored_document(c),
+                document=anchored_document(c, p),
             )
     return emails
 
 
-def anchored_document(row: tables.NotifyCertificate) -> dict[str, Any]:
+def anchored_document(
+    content: tables.NotifyCertificate, proof: tables.NotifyProof
+) -> dict[str, Any]:
     """The credential with its anchor proof: the file the recipient can verify alone."""
-    assert row.merkle_root is not None and row.merkle_path is not None
     return with_anchor_proof(
-        orjson.loads(row.document),
+        orjson.loads(content.document),
         AnchorProof(
-            leaf_salt=row.leaf_salt,
-            leaf_hash=row.leaf_hash,
-            merkle_root=row.merkle_root,
-            merkle_path=tuple(unpack_proof(row.merkle_path)),
-            chain_id=row.chain_id or 0,
-            registry_address=row.registry_address or "",
-            transaction_hash=row.transaction_hash or "",
-            block_number=row.block_number or 0,
+            leaf_salt=content.leaf_salt,
+            leaf_hash=content.leaf_hash,
+            merkle_root=proof.merkle_root,
+            merkle_path=tuple(unpack_proof(proof.merkle_path)),
+            chain_id=proof.chain_id,
+            registry_address=proof.registry_address,
+            transaction_hash=proof.transaction_hash,
+            block_number=proof.block_number,
         ),
     )

@@ -61,8 +61,8 @@ class DeliveryRedrive(Base):
 
 
 class NotifyCertificate(Base):
-    """What one certificate's email needs: its recipient and content (from "certs.recipients")
-    and, once anchored, its proof (from "certs.anchored"). notify's own copy: no read of another
+    """What one certificate's email needs: its recipient and content (from "certs.recipients";
+    its proof, once anchored, is a `NotifyProof`). notify's own copy: no read of another
     service's tables at send time."""
 
     __tablename__ = "notify_certificates"
@@ -77,14 +77,23 @@ class NotifyCertificate(Base):
     document: Mapped[bytes] = mapped_column(LargeBinary)  # RFC 8785 bytes, no anchor proof
     leaf_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    # the anchor proof: all NULL until the "anchored" event for this certificate is stored
-    merkle_root: Mapped[bytes | None] = mapped_column(LargeBinary(32))
-    merkle_path: Mapped[bytes | None] = mapped_column(LargeBinary)  # siblings concatenated
-    chain_id: Mapped[int | None] = mapped_column(BigInteger)
-    registry_address: Mapped[str | None] = mapped_column(String(42))
-    transaction_hash: Mapped[str | None] = mapped_column(String(66))
-    block_number: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NotifyProof(Base):
+    """A certificate's anchor proof, from "certs.anchored" (the first window wins). A narrow row
+    of its own: storing 10,000 proofs inserts them instead of rewriting 10,000 content rows that
+    hold the credentials."""
+
+    __tablename__ = "notify_proofs"
+
+    certificate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    merkle_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    merkle_path: Mapped[bytes] = mapped_column(LargeBinary)  # siblings concatenated
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    registry_address: Mapped[str] = mapped_column(String(42))
+    transaction_hash: Mapped[str] = mapped_column(String(66))
+    block_number: Mapped[int] = mapped_column(BigInteger)
 
 
 class NotifyOutbox(OutboxColumns, Base):

@@ -136,7 +136,8 @@ def test_recipients_are_upserted_and_a_stored_proof_is_kept(store, sessions):
     assert store.store_recipients(content + content) == 1  # redelivered, repeated
     with sessions() as session:
         rows = session.scalars(select(notify_tables.NotifyCertificate)).all()
-    assert len(rows) == 1 and rows[0].merkle_root is not None
+        proofs = session.scalars(select(notify_tables.NotifyProof)).all()
+    assert len(rows) == 1 and [p.certificate_id for p in proofs] == [rows[0].certificate_id]
     assert rows[0].completion_date.isoformat() == "2026-06-30"
 
 
@@ -146,7 +147,7 @@ def test_a_second_window_for_a_certificate_does_not_replace_its_proof(store, ses
     store.store_anchored(first, now=T0)
     assert store.store_anchored(window_of(ids), now=T0).created == 0
     with sessions() as session:
-        root = session.scalar(select(notify_tables.NotifyCertificate.merkle_root))
+        root = session.scalar(select(notify_tables.NotifyProof.merkle_root))
     assert root == first.facts.merkle_root
 
 
