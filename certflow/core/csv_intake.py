@@ -42,6 +42,7 @@ class CsvRow:
     known: dict[str, str]
     custom: dict[str, str]
     error: str = ""  # set when the row's shape is wrong (cell count, cell size)
+    cells: tuple[str, ...] = ()  # as uploaded, in the file's column order (the error report)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class CsvFile:
     columns: tuple[str, ...]
     custom_columns: tuple[str, ...]
     rows: list[CsvRow]  # every non-blank data row: the file was read to its end
+    header: tuple[str, ...] = ()  # the column names as uploaded (the error report)
 
 
 def normalise_header(name: str) -> str:
@@ -141,7 +143,7 @@ def read_csv(data: bytes, *, max_rows: int, cancel: CancelSignal = NOT_CANCELLED
     if not rows:
         raise CsvFormatError("NO_ROWS", "the file has a header but no data rows")
     custom_columns = tuple(c for c in columns if c not in KNOWN_COLUMNS)
-    return CsvFile(columns, custom_columns, rows)
+    return CsvFile(columns, custom_columns, rows, header=tuple(header))
 
 
 def _records(reader: "_csv.Reader") -> Iterator[tuple[int, list[str]]]:
@@ -179,12 +181,22 @@ def _rows(reader: "_csv.Reader", columns: tuple[str, ...], max_rows: int) -> Ite
 def _row(row_number: int, cells: list[str], columns: tuple[str, ...]) -> CsvRow:
     if len(cells) != len(columns):
         return CsvRow(
-            row_number, {}, {}, error=f"has {len(cells)} cells, the header has {len(columns)}"
+            row_number,
+            {},
+            {},
+            error=f"has {len(cells)} cells, the header has {len(columns)}",
+            cells=tuple(cells[: len(columns)]),  # the report has the header's columns only
         )
     if any(len(c) > MAX_FIELD_BYTES for c in cells):
-        return CsvRow(row_number, {}, {}, error=f"a cell is longer than {MAX_FIELD_BYTES}")
+        return CsvRow(
+            row_number,
+            {},
+            {},
+            error=f"a cell is longer than {MAX_FIELD_BYTES}",
+            cells=tuple(cells),
+        )
     known: dict[str, str] = {}
     custom: dict[str, str] = {}
     for column, cell in zip(columns, cells, strict=True):
         (custom if column not in KNOWN_COLUMNS else known)[column] = cell
-    return CsvRow(row_number, known, custom)
+    return CsvRow(row_number, known, custom, cells=tuple(cells))

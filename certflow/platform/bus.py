@@ -27,6 +27,7 @@ SUBJECT_ISSUED = "certs.issued"
 SUBJECT_RECIPIENTS = "certs.recipients"
 SUBJECT_ANCHORED = "certs.anchored"
 SUBJECT_DELIVERIES = "certs.deliveries"
+SUBJECT_CANCELLED = "certs.cancelled"
 
 
 async def connect(url: str, name: str) -> Client:

@@ -118,3 +118,11 @@ class DeliveryUpdate(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     attempts: int
     def __init__(self, certificate_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., outcome: _Optional[_Union[DeliveryOutcome, str]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ...) -> None: ...
+
+class CertificatesCancelledEvent(_message.Message):
+    __slots__ = ("batch_id", "certificate_ids")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_IDS_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    certificate_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, batch_id: _Optional[str] = ..., certificate_ids: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -14,20 +14,24 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class BatchState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     BATCH_STATE_UNSPECIFIED: _ClassVar[BatchState]
-    BATCH_STATE_ISSUED: _ClassVar[BatchState]
-    BATCH_STATE_ANCHORED: _ClassVar[BatchState]
+    BATCH_STATE_ANCHORING: _ClassVar[BatchState]
+    BATCH_STATE_NOTIFYING: _ClassVar[BatchState]
     BATCH_STATE_COMPLETED: _ClassVar[BatchState]
     BATCH_STATE_REJECTED: _ClassVar[BatchState]
     BATCH_STATE_COMPLETED_WITH_FAILURES: _ClassVar[BatchState]
+    BATCH_STATE_VALIDATING: _ClassVar[BatchState]
+    BATCH_STATE_CANCELLED: _ClassVar[BatchState]
 BATCH_STATE_UNSPECIFIED: BatchState
-BATCH_STATE_ISSUED: BatchState
-BATCH_STATE_ANCHORED: BatchState
+BATCH_STATE_ANCHORING: BatchState
+BATCH_STATE_NOTIFYING: BatchState
 BATCH_STATE_COMPLETED: BatchState
 BATCH_STATE_REJECTED: BatchState
 BATCH_STATE_COMPLETED_WITH_FAILURES: BatchState
+BATCH_STATE_VALIDATING: BatchState
+BATCH_STATE_CANCELLED: BatchState
 
 class Batch(_message.Message):
-    __slots__ = ("name", "batch_id", "display_name", "source", "state", "row_count", "accepted_count", "rejected_count", "anchored_count", "emailed_count", "email_failed_count", "create_time")
+    __slots__ = ("name", "batch_id", "display_name", "source", "state", "row_count", "accepted_count", "rejected_count", "anchored_count", "emailed_count", "email_failed_count", "create_time", "stored_count", "cancel_time", "cancelled_count")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +44,9 @@ class Batch(_message.Message):
     EMAILED_COUNT_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FAILED_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    STORED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_TIME_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     batch_id: str
     display_name: str
@@ -52,7 +59,10 @@ class Batch(_message.Message):
     emailed_count: int
     email_failed_count: int
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., batch_id: _Optional[str] = ..., display_name: _Optional[str] = ..., source: _Optional[str] = ..., state: _Optional[_Union[BatchState, str]] = ..., row_count: _Optional[int] = ..., accepted_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., anchored_count: _Optional[int] = ..., emailed_count: _Optional[int] = ..., email_failed_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    stored_count: int
+    cancel_time: _timestamp_pb2.Timestamp
+    cancelled_count: int
+    def __init__(self, name: _Optional[str] = ..., batch_id: _Optional[str] = ..., display_name: _Optional[str] = ..., source: _Optional[str] = ..., state: _Optional[_Union[BatchState, str]] = ..., row_count: _Optional[int] = ..., accepted_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., anchored_count: _Optional[int] = ..., emailed_count: _Optional[int] = ..., email_failed_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stored_count: _Optional[int] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_count: _Optional[int] = ...) -> None: ...
 
 class UploadCsvRequest(_message.Message):
     __slots__ = ("metadata", "chunk")
@@ -138,3 +148,61 @@ class ListRowErrorsResponse(_message.Message):
     row_errors: _containers.RepeatedCompositeFieldContainer[_certificate_pb2.RowError]
     next_page_token: str
     def __init__(self, row_errors: _Optional[_Iterable[_Union[_certificate_pb2.RowError, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListBatchesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "states", "create_time_start", "create_time_end")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_START_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_END_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    states: _containers.RepeatedScalarFieldContainer[BatchState]
+    create_time_start: _timestamp_pb2.Timestamp
+    create_time_end: _timestamp_pb2.Timestamp
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., states: _Optional[_Iterable[_Union[BatchState, str]]] = ..., create_time_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListBatchesResponse(_message.Message):
+    __slots__ = ("batches", "next_page_token")
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    batches: _containers.RepeatedCompositeFieldContainer[Batch]
+    next_page_token: str
+    def __init__(self, batches: _Optional[_Iterable[_Union[Batch, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WatchBatchRequest(_message.Message):
+    __slots__ = ("batch_id",)
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    def __init__(self, batch_id: _Optional[str] = ...) -> None: ...
+
+class WatchBatchResponse(_message.Message):
+    __slots__ = ("batch",)
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    batch: Batch
+    def __init__(self, batch: _Optional[_Union[Batch, _Mapping]] = ...) -> None: ...
+
+class CancelBatchRequest(_message.Message):
+    __slots__ = ("batch_id",)
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    def __init__(self, batch_id: _Optional[str] = ...) -> None: ...
+
+class CancelBatchResponse(_message.Message):
+    __slots__ = ("batch",)
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    batch: Batch
+    def __init__(self, batch: _Optional[_Union[Batch, _Mapping]] = ...) -> None: ...
+
+class DownloadErrorReportRequest(_message.Message):
+    __slots__ = ("batch_id",)
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    def __init__(self, batch_id: _Optional[str] = ...) -> None: ...
+
+class DownloadErrorReportResponse(_message.Message):
+    __slots__ = ("chunk",)
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    chunk: bytes
+    def __init__(self, chunk: _Optional[bytes] = ...) -> None: ...

@@ -55,6 +55,26 @@ class IngestServiceStub:
                 request_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListRowErrorsRequest.SerializeToString,
                 response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListRowErrorsResponse.FromString,
                 _registered_method=True)
+        self.ListBatches = channel.unary_unary(
+                '/certflow.v1.IngestService/ListBatches',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListBatchesRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListBatchesResponse.FromString,
+                _registered_method=True)
+        self.WatchBatch = channel.unary_stream(
+                '/certflow.v1.IngestService/WatchBatch',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.WatchBatchRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.WatchBatchResponse.FromString,
+                _registered_method=True)
+        self.CancelBatch = channel.unary_unary(
+                '/certflow.v1.IngestService/CancelBatch',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.CancelBatchRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.CancelBatchResponse.FromString,
+                _registered_method=True)
+        self.DownloadErrorReport = channel.unary_stream(
+                '/certflow.v1.IngestService/DownloadErrorReport',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -92,6 +112,41 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBatches(self, request, context):
+        """Lists batches, newest first, paginated (AIP-132), optionally filtered by state and by
+        create time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchBatch(self, request, context):
+        """Sends the batch now and again on every change of its state or counts, until it reaches a
+        final state (completed, completed with failures, rejected, cancelled) or the client goes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelBatch(self, request, context):
+        """Stops what is not anchored yet (AIP-136 custom method): certificates not yet in an anchor
+        window are never anchored, and no email is sent that has not been sent yet. Certificates
+        already anchored stay valid and are counted as anchored. Idempotent; a batch in a final
+        state cannot be cancelled (FAILED_PRECONDITION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadErrorReport(self, request, context):
+        """The refused rows as a CSV file (UTF-8, RFC 4180), streamed in chunks: the file's own
+        columns as uploaded, then line, field, code and message; one line per refusal. Every cell
+        that a spreadsheet would run as a formula is prefixed with a single quote.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +169,26 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.ListRowErrors,
                     request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListRowErrorsRequest.FromString,
                     response_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListRowErrorsResponse.SerializeToString,
+            ),
+            'ListBatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBatches,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListBatchesRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListBatchesResponse.SerializeToString,
+            ),
+            'WatchBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchBatch,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.WatchBatchRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.WatchBatchResponse.SerializeToString,
+            ),
+            'CancelBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelBatch,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.CancelBatchRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.CancelBatchResponse.SerializeToString,
+            ),
+            'DownloadErrorReport': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadErrorReport,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +300,114 @@ class IngestService:
             '/certflow.v1.IngestService/ListRowErrors',
             certflow_dot_v1_dot_ingest__service__pb2.ListRowErrorsRequest.SerializeToString,
             certflow_dot_v1_dot_ingest__service__pb2.ListRowErrorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/ListBatches',
+            certflow_dot_v1_dot_ingest__service__pb2.ListBatchesRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.ListBatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/certflow.v1.IngestService/WatchBatch',
+            certflow_dot_v1_dot_ingest__service__pb2.WatchBatchRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.WatchBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/CancelBatch',
+            certflow_dot_v1_dot_ingest__service__pb2.CancelBatchRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.CancelBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadErrorReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/certflow.v1.IngestService/DownloadErrorReport',
+            certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -14,6 +14,7 @@ from certflow.platform.outbox import OutboxRelay
 from certflow.platform.service_setup import database, jetstream, new_runtime
 from certflow.platform.telemetry import inject_context
 from certflow.v1 import ingest_service_pb2, ingest_service_pb2_grpc
+from services.ingest.batch_watch import BatchWatchHub
 from services.ingest.consumers import (
     ANCHORED_CONSUMER,
     DELIVERIES_CONSUMER,
@@ -22,6 +23,7 @@ from services.ingest.consumers import (
     anchored_consumer,
     deliveries_consumer,
 )
+from services.ingest.lifecycle import BatchLifecycle, BatchStore
 from services.ingest.progress import BatchProgress, DeliveryReport, ProgressStore
 from services.ingest.servicer import IngestServicer
 from services.ingest.settings import IngestSettings
@@ -30,7 +32,7 @@ from services.ingest.tables import IngestOutbox
 from services.ingest.usecases import Ingest, IngestStore
 
 
-class Store(IngestStore, ProgressStore, Protocol):
+class Store(IngestStore, ProgressStore, BatchStore, Protocol):
     """Everything ingest stores: SqlIngestStore, or a fake."""
 
 
@@ -38,6 +40,7 @@ class Store(IngestStore, ProgressStore, Protocol):
 class IngestApp:
     ingest: Ingest
     progress: BatchProgress
+    lifecycle: BatchLifecycle
     anchored: EventConsumer[AnchoredEvent]
     deliveries: EventConsumer[list[DeliveryReport]]
 
@@ -61,8 +64,10 @@ def build(
     *,
     trace_headers: Callable[[], dict[str, str]] = dict,
     on_committed: Callable[[], None] = lambda: None,
+    on_changed: Callable[[set[str]], None] = lambda batch_ids: None,
     clock: Callable[[], datetime] = _utcnow,
 ) -> IngestApp:
+    """`on_committed` wakes the outbox relay; `on_changed` rings WatchBatch's hub."""
     ingest = Ingest(
         store,
         issuer_of(settings),
@@ -73,10 +78,13 @@ def build(
         clock=clock,
         allow_smtputf8=settings.allow_smtputf8_addresses,
     )
-    progress = BatchProgress(store, clock=clock)
+    progress = BatchProgress(store, clock=clock, on_changed=on_changed)
     return IngestApp(
         ingest=ingest,
         progress=progress,
+        lifecycle=BatchLifecycle(
+            store, clock=clock, on_committed=on_committed, on_changed=on_changed
+        ),
         anchored=anchored_consumer(progress),
         deliveries=deliveries_consumer(progress),
     )
@@ -94,11 +102,13 @@ async def serve(settings: IngestSettings) -> None:
         # use cases run in worker threads; the relay is woken on the event loop's thread
         loop.call_soon_threadsafe(relay.wake)
 
+    hub = BatchWatchHub(loop)
     app = build(
         settings,
         store,
         trace_headers=inject_context,
         on_committed=wake_relay,
+        on_changed=hub.changed,
     )
     uploads = ThreadPoolExecutor(settings.upload_workers, thread_name_prefix="ingest-upload")
 
@@ -108,7 +118,12 @@ async def serve(settings: IngestSettings) -> None:
     runtime.on_shutdown(stop_uploads)
     ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
         IngestServicer(
-            app.ingest, max_upload_bytes=settings.max_upload_bytes, upload_executor=uploads
+            app.ingest,
+            max_upload_bytes=settings.max_upload_bytes,
+            upload_executor=uploads,
+            lifecycle=app.lifecycle,
+            hub=hub,
+            watch_poll_seconds=settings.watch_poll_seconds,
         ),
         runtime.server,
     )

@@ -16,11 +16,23 @@ from certflow.core.anchoring import AnchoredWindowFacts
 
 
 class BatchState(StrEnum):
-    ISSUED = "issued"
-    ANCHORED = "anchored"
+    VALIDATING = "validating"
+    ANCHORING = "anchoring"
+    NOTIFYING = "notifying"
     COMPLETED = "completed"
     COMPLETED_WITH_FAILURES = "completed_with_failures"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATES = frozenset(
+    {
+        BatchState.COMPLETED,
+        BatchState.COMPLETED_WITH_FAILURES,
+        BatchState.REJECTED,
+        BatchState.CANCELLED,
+    }
+)
 
 
 class DeliveryOutcome(StrEnum):
@@ -30,14 +42,29 @@ class DeliveryOutcome(StrEnum):
     REQUEUED = "requeued"
 
 
-def batch_state(*, accepted: int, anchored: int, emailed: int, email_failed: int) -> BatchState:
+def batch_state(
+    *,
+    accepted: int,
+    anchored: int,
+    emailed: int,
+    email_failed: int,
+    cancelled: bool = False,
+    intake_open: bool = False,
+) -> BatchState:
+    """The one rule for a batch's state; store.py's `state_expression` is its SQL mirror (for
+    ListBatches' filter) and a test holds the two equal. A batch that finished before its
+    cancellation took effect reports how it finished."""
+    if intake_open:
+        return BatchState.VALIDATING
     if accepted == 0:
         return BatchState.REJECTED
     if emailed + email_failed >= accepted:
         return BatchState.COMPLETED_WITH_FAILURES if email_failed else BatchState.COMPLETED
+    if cancelled:
+        return BatchState.CANCELLED
     if anchored >= accepted:
-        return BatchState.ANCHORED
-    return BatchState.ISSUED
+        return BatchState.NOTIFYING
+    return BatchState.ANCHORING
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +79,21 @@ class BatchStatus:
     emailed_count: int
     email_failed_count: int
     created_at: datetime
+    cancelled_at: datetime | None = None
+    # rows still being stored (the streaming intake); a batch written in one transaction never is
+    intake_open: bool = False
+
+    @property
+    def stored_count(self) -> int:
+        return self.accepted_count
+
+    @property
+    def cancelled_count(self) -> int:
+        """Certificates that will never be anchored: not anchored when the batch was cancelled
+        (nor since, by a window anchor had already built)."""
+        if self.cancelled_at is None:
+            return 0
+        return max(self.accepted_count - self.anchored_count, 0)
 
     @property
     def state(self) -> BatchState:
@@ -60,7 +102,13 @@ class BatchStatus:
             anchored=self.anchored_count,
             emailed=self.emailed_count,
             email_failed=self.email_failed_count,
+            cancelled=self.cancelled_at is not None,
+            intake_open=self.intake_open,
         )
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,28 +168,40 @@ class ProgressStore(Protocol):
 
     def store_anchorings(
         self, window: AnchoredWindowFacts, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
-    ) -> None: ...
+    ) -> set[str]:
+        """Returns the batches of the certificates written."""
+        ...
 
     def stored_delivery_times(
         self, certificate_ids: Sequence[str]
     ) -> dict[str, datetime | None]: ...
 
-    def store_deliveries(self, reports: Sequence[DeliveryReport]) -> None: ...
+    def store_deliveries(self, reports: Sequence[DeliveryReport]) -> set[str]:
+        """Returns the batches of the certificates written."""
+        ...
 
 
 class BatchProgress:
-    """Use cases of the progress consumers; the clock is passed in."""
+    """Use cases of the progress consumers; the clock is passed in. `on_changed` is told the
+    batches whose progress changed, after the change is committed (WatchBatch's hub)."""
 
-    def __init__(self, store: ProgressStore, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: ProgressStore,
+        *,
+        clock: Callable[[], datetime],
+        on_changed: Callable[[set[str]], None] = lambda batch_ids: None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._on_changed = on_changed
 
     def record_anchored(self, window: AnchoredWindowFacts, leaves: Sequence[AnchoredLeaf]) -> int:
         """Stores each newly anchored certificate's facts; returns how many were new."""
         stored = self._store.stored_windows([leaf.certificate_id for leaf in leaves])
         fresh = anchorings_to_store(stored, leaves)
         if fresh:
-            self._store.store_anchorings(window, fresh, self._clock())
+            self._on_changed(self._store.store_anchorings(window, fresh, self._clock()))
         return len(fresh)
 
     def record_deliveries(self, reports: Sequence[DeliveryReport]) -> int:
@@ -151,5 +211,5 @@ class BatchProgress:
         )
         newer = deliveries_to_store(stored, reports)
         if newer:
-            self._store.store_deliveries(newer)
+            self._on_changed(self._store.store_deliveries(newer))
         return len(newer)

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
+from datetime import UTC
 
 import grpc
 import orjson
@@ -16,24 +17,42 @@ from certflow.platform import pagination
 from certflow.platform.grpc_errors import translate_errors
 from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
+from services.ingest.batch_watch import BatchWatchHub, watch_batch
+from services.ingest.lifecycle import BatchLifecycle, BatchQuery
 from services.ingest.progress import BatchState, BatchStatus
 from services.ingest.usecases import Ingest, IssuedCertificate, UploadResult
 
 log = logging.getLogger(__name__)
 
 BATCH_STATES = {
-    BatchState.ISSUED: ingest_service_pb2.BATCH_STATE_ISSUED,
-    BatchState.ANCHORED: ingest_service_pb2.BATCH_STATE_ANCHORED,
+    BatchState.VALIDATING: ingest_service_pb2.BATCH_STATE_VALIDATING,
+    BatchState.ANCHORING: ingest_service_pb2.BATCH_STATE_ANCHORING,
+    BatchState.NOTIFYING: ingest_service_pb2.BATCH_STATE_NOTIFYING,
     BatchState.COMPLETED: ingest_service_pb2.BATCH_STATE_COMPLETED,
     BatchState.COMPLETED_WITH_FAILURES: ingest_service_pb2.BATCH_STATE_COMPLETED_WITH_FAILURES,
     BatchState.REJECTED: ingest_service_pb2.BATCH_STATE_REJECTED,
+    BatchState.CANCELLED: ingest_service_pb2.BATCH_STATE_CANCELLED,
 }
+PROTO_STATES = {proto: state for state, proto in BATCH_STATES.items()}
 MAX_REQUEST_ID = 128
+MAX_BATCH_ID = 64  # ours are 36-character UUIDs
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
-    def __init__(self, ingest: Ingest, *, max_upload_bytes: int, upload_executor: Executor) -> None:
+    def __init__(
+        self,
+        ingest: Ingest,
+        *,
+        max_upload_bytes: int,
+        upload_executor: Executor,
+        lifecycle: BatchLifecycle,
+        hub: BatchWatchHub,
+        watch_poll_seconds: float,
+    ) -> None:
         self._ingest = ingest
+        self._lifecycle = lifecycle
+        self._hub = hub
+        self._watch_poll_seconds = watch_poll_seconds
         self._max_upload_bytes = max_upload_bytes
         # uploads are CPU-heavy: their own few threads, so they cannot take every thread the
         # short RPCs (GetBatch, IssueCertificate, ListRowErrors) run on
@@ -145,6 +164,81 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             next_page_token=page.next_token(len(errors)),
         )
 
+    @translate_errors
+    async def ListBatches(
+        self, request: ingest_service_pb2.ListBatchesRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_service_pb2.ListBatchesResponse:
+        page = pagination.Page(request.page_size, request.page_token)
+        batches = await asyncio.to_thread(
+            self._lifecycle.list_batches, batch_query(request), offset=page.offset, limit=page.size
+        )
+        return ingest_service_pb2.ListBatchesResponse(
+            batches=[batch_message(b) for b in batches],
+            next_page_token=page.next_token(len(batches)),
+        )
+
+    @translate_errors
+    async def WatchBatch(
+        self, request: ingest_service_pb2.WatchBatchRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        batch_id = _required_batch_id(request.batch_id)
+
+        async def read() -> BatchStatus:
+            return await asyncio.to_thread(self._lifecycle.status, batch_id)
+
+        async for status in watch_batch(
+            self._hub, batch_id, read, poll_seconds=self._watch_poll_seconds
+        ):
+            await context.write(ingest_service_pb2.WatchBatchResponse(batch=batch_message(status)))
+
+    @translate_errors
+    async def CancelBatch(
+        self, request: ingest_service_pb2.CancelBatchRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_service_pb2.CancelBatchResponse:
+        batch_id = _required_batch_id(request.batch_id)
+        status = await asyncio.to_thread(self._lifecycle.cancel, batch_id)
+        return ingest_service_pb2.CancelBatchResponse(batch=batch_message(status))
+
+    @translate_errors
+    async def DownloadErrorReport(
+        self,
+        request: ingest_service_pb2.DownloadErrorReportRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        """Each chunk is read and rendered in a worker thread, one page of refusals at a time:
+        a report of 100,000 refused rows is never held whole."""
+        batch_id = _required_batch_id(request.batch_id)
+        chunks = await asyncio.to_thread(self._lifecycle.error_report, batch_id)
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            await context.write(ingest_service_pb2.DownloadErrorReportResponse(chunk=chunk))
+
+
+def batch_query(request: ingest_service_pb2.ListBatchesRequest) -> BatchQuery:
+    states = set()
+    for value in request.states:
+        state = PROTO_STATES.get(value)
+        if state is None:
+            raise invalid_field("states", f"{value} is not a batch state")
+        states.add(state)
+    start = request.create_time_start if request.HasField("create_time_start") else None
+    end = request.create_time_end if request.HasField("create_time_end") else None
+    query = BatchQuery(
+        states=frozenset(states),
+        created_from=start.ToDatetime(tzinfo=UTC) if start else None,
+        created_before=end.ToDatetime(tzinfo=UTC) if end else None,
+    )
+    if query.created_from and query.created_before and query.created_from >= query.created_before:
+        raise invalid_field("create_time_end", "create_time_end must be after create_time_start")
+    return query
+
+
+def _required_batch_id(batch_id: str) -> str:
+    if not batch_id:
+        raise invalid_field("batch_id", "batch_id is required")
+    if len(batch_id) > MAX_BATCH_ID:
+        raise invalid_field("batch_id", f"batch_id is longer than {MAX_BATCH_ID} characters")
+    return batch_id
+
 
 def _check_request_id(request_id: str) -> None:
     if len(request_id) > MAX_REQUEST_ID:
@@ -165,6 +259,9 @@ def batch_message(status: BatchStatus) -> ingest_service_pb2.Batch:
         emailed_count=status.emailed_count,
         email_failed_count=status.email_failed_count,
         create_time=to_timestamp(status.created_at),
+        stored_count=status.stored_count,
+        cancel_time=to_timestamp(status.cancelled_at) if status.cancelled_at else None,
+        cancelled_count=status.cancelled_count,
     )
 
 

@@ -17,3 +17,6 @@ class IngestSettings(CommonSettings):
     # accept addresses with a non-ASCII local part (jösé@…): only if the SMTP relay announces
     # SMTPUTF8; IDN domains (user@bücher.example) are accepted either way
     allow_smtputf8_addresses: bool = False
+    # WatchBatch re-reads a watched batch this often without a change notice from this process
+    # (the fallback for progress another replica stored)
+    watch_poll_seconds: float = 2.0

@@ -5,13 +5,14 @@ from the anchoring facts and delivery outcomes the consumers copy into ingest's 
 `certificate_progress` rows (never onto the wide certificate rows that hold the credentials).
 """
 
+import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, case, func, insert, or_, select
+from sqlalchemy import ColumnElement, Table, and_, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,8 +22,15 @@ from certflow.core.document import IssuerProfile
 from certflow.core.validation import RowError
 from certflow.platform.db.batching import chunked
 from services.ingest import tables
-from services.ingest.announcements import AnnouncedCertificate, reference_of, render
-from services.ingest.progress import AnchoredLeaf, BatchStatus, DeliveryOutcome, DeliveryReport
+from services.ingest.announcements import AnnouncedCertificate, OutboxMessage, reference_of, render
+from services.ingest.lifecycle import BatchQuery, Refusal
+from services.ingest.progress import (
+    AnchoredLeaf,
+    BatchState,
+    BatchStatus,
+    DeliveryOutcome,
+    DeliveryReport,
+)
 from services.ingest.usecases import (
     WRITE_ATTEMPTS,
     CertificateAnchoring,
@@ -37,6 +45,7 @@ _batches = cast(Table, tables.Batch.__table__)
 _certificates = cast(Table, tables.Certificate.__table__)
 _row_errors = cast(Table, tables.BatchRowError.__table__)
 _outbox = cast(Table, tables.IngestOutbox.__table__)
+_refused_rows = cast(Table, tables.BatchRefusedRow.__table__)
 
 
 class SqlIngestStore:
@@ -104,18 +113,112 @@ class SqlIngestStore:
                     _count_outcome(DeliveryOutcome.FAILED),
                 ).where(progress.batch_id == batch_id)
             ).one()
-            return BatchStatus(
-                batch_id=batch.id,
-                display_name=batch.display_name,
-                source=batch.source,
-                row_count=batch.row_count,
-                accepted_count=batch.accepted_count,
-                rejected_count=batch.rejected_count,
-                anchored_count=anchored or 0,
-                emailed_count=emailed or 0,
-                email_failed_count=failed or 0,
-                created_at=batch.created_at,
+            return _status(batch, anchored or 0, emailed or 0, failed or 0)
+
+    def list_batches(self, query: BatchQuery, *, offset: int, limit: int) -> list[BatchStatus]:
+        """Newest first. Each batch's counts are correlated subqueries on the covering index
+        of certificate_progress, so a page reads the progress of the batches it scans only."""
+        b = tables.Batch
+        anchored, emailed, failed = _progress_counts()
+        statement = select(b, anchored, emailed, failed).order_by(b.created_at.desc(), b.id.desc())
+        if query.created_from is not None:
+            statement = statement.where(b.created_at >= _utc(query.created_from))
+        if query.created_before is not None:
+            statement = statement.where(b.created_at < _utc(query.created_before))
+        if query.states:
+            statement = statement.where(
+                state_expression(anchored, emailed, failed).in_([s.value for s in query.states])
             )
+        with self._sessions() as session:
+            rows = session.execute(statement.offset(offset).limit(limit)).all()
+            return [_status(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def upload_digest(self, batch_id: str) -> str | None:
+        with self._sessions() as session:
+            return session.scalar(
+                select(tables.Batch.content_sha256).where(tables.Batch.id == batch_id)
+            )
+
+    def cancel_batch(
+        self,
+        batch_id: str,
+        cancelled_at: datetime,
+        announce: Callable[[Sequence[str]], Sequence[OutboxMessage]],
+    ) -> bool:
+        """Marks the batch cancelled and, in the same transaction, queues the announcement of
+        its certificates with no final delivery outcome; False when it already was cancelled
+        (the guarded update lets one of two racing calls through)."""
+        b = tables.Batch
+        with self._sessions.begin() as session:
+            marked = session.execute(
+                update(b)
+                .where(b.id == batch_id, b.cancelled_at.is_(None))
+                .values(cancelled_at=_utc(cancelled_at))
+            )
+            if marked.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            c, p = tables.Certificate, tables.CertificateProgress
+            pending = session.scalars(
+                select(c.id)
+                .outerjoin(p, p.certificate_id == c.id)
+                .where(
+                    c.batch_id == batch_id,
+                    or_(
+                        p.delivery_outcome.is_(None),
+                        p.delivery_outcome.not_in(
+                            [DeliveryOutcome.SENT.value, DeliveryOutcome.FAILED.value]
+                        ),
+                    ),
+                )
+                .order_by(c.id)
+            ).all()
+            messages = announce(pending)
+            if messages:
+                session.execute(
+                    insert(_outbox),
+                    [
+                        {
+                            "subject": m.subject,
+                            "msg_id": m.msg_id,
+                            "payload": m.payload,
+                            "trace_context": "",
+                            "created_at": _utc(cancelled_at),
+                        }
+                        for m in messages
+                    ],
+                )
+            return True
+
+    def report_columns(self, batch_id: str) -> list[str] | None:
+        """The uploaded header of a batch ([] when not recorded); None: no such batch."""
+        with self._sessions() as session:
+            found = session.execute(
+                select(tables.Batch.source_columns).where(tables.Batch.id == batch_id)
+            ).first()
+            if found is None:
+                return None
+            return list(json.loads(found[0])) if found[0] else []
+
+    def refusals(self, batch_id: str, *, after: int, limit: int) -> list[Refusal]:
+        """The next refusals (keyset on the error id, in line order: the upload writes them
+        sorted) with the cells of their row."""
+        e, r = tables.BatchRowError, tables.BatchRefusedRow
+        with self._sessions() as session:
+            rows = session.execute(
+                select(e.id, e.row_number, e.field, e.reason, e.message, r.cells)
+                .outerjoin(r, and_(r.batch_id == e.batch_id, r.row_number == e.row_number))
+                .where(e.batch_id == batch_id, e.id > after)
+                .order_by(e.id)
+                .limit(limit)
+            )
+            return [
+                Refusal(
+                    key=row.id,
+                    error=RowError(row.row_number, row.field, row.reason, row.message),
+                    cells=tuple(json.loads(row.cells)) if row.cells else (),
+                )
+                for row in rows
+            ]
 
     def row_errors(self, batch_id: str, *, offset: int, limit: int) -> list[RowError] | None:
         with self._sessions() as session:
@@ -190,7 +293,7 @@ class SqlIngestStore:
 
     def store_anchorings(
         self, window: AnchoredWindowFacts, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
-    ) -> None:
+    ) -> set[str]:
         facts = {
             "window_id": window.window_id,
             "merkle_root": window.merkle_root,
@@ -222,6 +325,7 @@ class SqlIngestStore:
             ]
             if rows:
                 session.execute(statement, rows)
+            return {str(row["batch_id"]) for row in rows}
 
     def stored_delivery_times(self, certificate_ids: Sequence[str]) -> dict[str, datetime | None]:
         found: dict[str, datetime | None] = {}
@@ -235,7 +339,7 @@ class SqlIngestStore:
                 found.update({cid: _aware(at) for cid, at in rows})
         return found
 
-    def store_deliveries(self, reports: Sequence[DeliveryReport]) -> None:
+    def store_deliveries(self, reports: Sequence[DeliveryReport]) -> set[str]:
         updated_at = _progress.c.delivery_updated_at
         fields = ("delivery_outcome", "delivery_updated_at", "delivery_attempts")
         with self._sessions.begin() as session:
@@ -262,6 +366,7 @@ class SqlIngestStore:
             ]
             if rows:
                 session.execute(statement, rows)
+            return {str(row["batch_id"]) for row in rows}
 
 
 class SqlIngestWrites:
@@ -307,6 +412,10 @@ class SqlIngestWrites:
                 accepted_count=len(batch.certificates),
                 rejected_count=len(batch.refused),
                 created_at=_utc(batch.created_at),
+                content_sha256=batch.content_sha256,
+                source_columns=json.dumps(list(batch.source_columns))
+                if batch.source_columns
+                else None,
             )
         )
         if batch.certificates:
@@ -343,7 +452,16 @@ class SqlIngestWrites:
                         "reason": e.reason,
                         "message": e.message,
                     }
-                    for e in batch.refused
+                    # in line order: the error report and ListRowErrors page by id
+                    for e in sorted(batch.refused, key=lambda e: e.row_number)
+                ],
+            )
+        if batch.refused_cells:
+            session.execute(
+                insert(_refused_rows),
+                [
+                    {"batch_id": batch.batch_id, "row_number": number, "cells": json.dumps(cells)}
+                    for number, cells in batch.refused_cells.items()
                 ],
             )
         if batch.messages:
@@ -385,6 +503,61 @@ def _dialect(session: Session) -> Any:
 
 def _count_outcome(outcome: DeliveryOutcome) -> ColumnElement[int]:
     return func.count(case((tables.CertificateProgress.delivery_outcome == outcome.value, 1)))
+
+
+def _progress_counts() -> tuple[ColumnElement[int], ColumnElement[int], ColumnElement[int]]:
+    """A batch's anchored, emailed and failed counts, as correlated scalar subqueries."""
+    p = tables.CertificateProgress
+
+    def counted(column: ColumnElement[int]) -> ColumnElement[int]:
+        return (
+            select(column)
+            .where(p.batch_id == tables.Batch.id)
+            .correlate(tables.Batch)
+            .scalar_subquery()
+        )
+
+    return (
+        counted(func.count(p.window_id)),
+        counted(_count_outcome(DeliveryOutcome.SENT)),
+        counted(_count_outcome(DeliveryOutcome.FAILED)),
+    )
+
+
+def state_expression(
+    anchored: ColumnElement[int], emailed: ColumnElement[int], failed: ColumnElement[int]
+) -> ColumnElement[str]:
+    """progress.batch_state in SQL, for ListBatches' state filter (a test holds them equal)."""
+    b = tables.Batch
+    return case(
+        (b.accepted_count == 0, BatchState.REJECTED.value),
+        (
+            emailed + failed >= b.accepted_count,
+            case(
+                (failed > 0, BatchState.COMPLETED_WITH_FAILURES.value),
+                else_=BatchState.COMPLETED.value,
+            ),
+        ),
+        (b.cancelled_at.is_not(None), BatchState.CANCELLED.value),
+        (anchored >= b.accepted_count, BatchState.NOTIFYING.value),
+        else_=BatchState.ANCHORING.value,
+    )
+
+
+def _status(batch: tables.Batch, anchored: int, emailed: int, failed: int) -> BatchStatus:
+    return BatchStatus(
+        batch_id=batch.id,
+        display_name=batch.display_name,
+        source=batch.source,
+        row_count=batch.row_count,
+        accepted_count=batch.accepted_count,
+        rejected_count=batch.rejected_count,
+        anchored_count=anchored,
+        emailed_count=emailed,
+        email_failed_count=failed,
+        created_at=_aware(batch.created_at) or batch.created_at,
+        cancelled_at=_aware(batch.cancelled_at),
+    )
 
 
 def _record(

@@ -1,7 +1,7 @@
-"""ingest's tables: issuers, batches and their refused rows, certificates, their progress (the
-anchoring facts and newest delivery outcome, kept from anchor's and notify's events, in a narrow
-table of their own), idempotency keys of single issues, and the outbox that announces them. No
-other service imports this module."""
+"""ingest's tables: issuers, batches and their refused rows (reasons and original cells),
+certificates, their progress (the anchoring facts and newest delivery outcome, kept from
+anchor's and notify's events, in a narrow table of their own), idempotency keys of single
+issues, and the outbox that announces them. No other service imports this module."""
 
 from datetime import date, datetime
 
@@ -39,6 +39,8 @@ class Issuer(Base):
 
 class Batch(Base):
     __tablename__ = "batches"
+    # ListBatches: newest first, optionally from/to a create time
+    __table_args__ = (Index("ix_batches_created", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"))
@@ -49,6 +51,21 @@ class Batch(Base):
     accepted_count: Mapped[int] = mapped_column(Integer, default=0)
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # SHA-256 (hex) of the uploaded bytes: a request_id reused with another file is refused
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    # the file's header as uploaded (JSON list): the error report's first columns
+    source_columns: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BatchRefusedRow(Base):
+    """The cells of a refused row as they were uploaded (JSON list), for the error report."""
+
+    __tablename__ = "batch_refused_rows"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cells: Mapped[str] = mapped_column(Text)
 
 
 class BatchRowError(Base):

@@ -6,18 +6,19 @@ Everything of one batch is written in ONE transaction: batch, certificates, refu
 the outbox messages that announce them. The clock and the ids are passed in.
 """
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from certflow.core.anchoring import AnchoredWindowFacts
-from certflow.core.csv_intake import CsvFormatError, CsvRow, read_csv
+from certflow.core.csv_intake import MAX_FIELD_BYTES, CsvFormatError, CsvRow, read_csv
 from certflow.core.document import AnchorProof, CertificateContent, IssuerProfile, with_anchor_proof
 from certflow.core.errors import (
     NOT_CANCELLED,
@@ -71,6 +72,10 @@ class NewBatch:
     messages: Sequence[OutboxMessage]
     trace_context: str  # JSON of the trace headers, "" when none
     created_at: datetime
+    content_sha256: str | None = None  # of the uploaded bytes (request_id reuse is checked)
+    source_columns: Sequence[str] = ()  # the file's header as uploaded
+    # row number → its cells as uploaded, for each refused row of the file (the error report)
+    refused_cells: Mapping[int, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,10 @@ class IngestStore(Protocol):
         ...
 
     def batch_for_request(self, request_id: str) -> str | None: ...
+
+    def upload_digest(self, batch_id: str) -> str | None:
+        """The SHA-256 (hex) of the file a batch was uploaded from (None: not recorded)."""
+        ...
 
     def certificate_for_request(self, request_id: str) -> str | None: ...
 
@@ -240,10 +249,12 @@ class Ingest:
     ) -> UploadResult:
         """Reads, validates and plans the whole file before writing anything; stops (writing
         nothing) at the next check once `cancel` is set because the caller has gone."""
+        digest = hashlib.sha256(data).hexdigest()
         if request_id and (previous := self._store.batch_for_request(request_id)):
-            return self._result(previous)
+            return self._same_upload(previous, request_id, digest)
         try:
-            rows = read_csv(data, max_rows=self._max_rows, cancel=cancel).rows
+            csv_file = read_csv(data, max_rows=self._max_rows, cancel=cancel)
+            rows = csv_file.rows
         except CsvFormatError as exc:
             raise InvalidInput(
                 exc.reason, exc.message, violations=[FieldViolation("file", exc.message)]
@@ -265,21 +276,30 @@ class Ingest:
                     return done
                 issued = tx.issued_certificates(self.issuer_row_id, [p.dedupe_key for p in planned])
                 fresh, refused = split_already_issued(planned, issued)
+                all_refused = errors + refused
                 tx.add_batch(
-                    self._new_batch(
-                        batch_id,
-                        fresh,
-                        errors + refused,
-                        row_count=len(rows),
-                        source="csv",
-                        request_id=request_id or None,
-                        display_name=display_name,
+                    replace(
+                        self._new_batch(
+                            batch_id,
+                            fresh,
+                            all_refused,
+                            row_count=len(rows),
+                            source="csv",
+                            request_id=request_id or None,
+                            display_name=display_name,
+                        ),
+                        content_sha256=digest,
+                        source_columns=csv_file.header,
+                        refused_cells=refused_cells(rows, all_refused),
                     )
                 )
             self._on_committed()
             return batch_id
 
-        return self._result(_retrying(write))
+        written = _retrying(write)
+        if written != batch_id:  # a concurrent upload with the same request_id won
+            return self._same_upload(written, request_id, digest)
+        return self._result(written)
 
     def issue_one(
         self,
@@ -420,11 +440,35 @@ class Ingest:
             created_at=self._clock(),
         )
 
+    def _same_upload(self, batch_id: str, request_id: str, digest: str) -> UploadResult:
+        """The batch of an earlier upload with this request_id, if it was the same file."""
+        stored = self._store.upload_digest(batch_id)
+        if stored is not None and stored != digest:
+            raise Conflict(
+                "REQUEST_ID_REUSED",
+                f"request_id {request_id!r} was already used for a different file (batch "
+                f"{batch_id}); use a new request_id for a new file",
+                metadata={"batch_id": batch_id},
+            )
+        return self._result(batch_id)
+
     def _result(self, batch_id: str) -> UploadResult:
         return UploadResult(
             self.batch_status(batch_id),
             self.row_errors(batch_id, offset=0, limit=MAX_ERRORS_IN_RESPONSE),
         )
+
+
+def refused_cells(
+    rows: Sequence[CsvRow], refused: Sequence[RowError]
+) -> dict[int, tuple[str, ...]]:
+    """The uploaded cells of each refused row (for the error report), capped per cell."""
+    numbers = {e.row_number for e in refused}
+    return {
+        row.row_number: tuple(cell[:MAX_FIELD_BYTES] for cell in row.cells)
+        for row in rows
+        if row.row_number in numbers
+    }
 
 
 def _retrying(write: Callable[[], T]) -> T:

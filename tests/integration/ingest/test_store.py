@@ -159,13 +159,13 @@ def test_batch_progress_is_kept_on_ingest_s_rows_idempotent_and_in_any_order(ses
     anchored = [AnchoredLeaf(cid, pack_proof(tree.proof(i))) for i, cid in enumerate(ids)]
 
     assert progress.record_anchored(window, anchored[:1]) == 1
-    assert ingest.batch_status(batch_id).state == BatchState.ISSUED
+    assert ingest.batch_status(batch_id).state == BatchState.ANCHORING
     assert progress.record_anchored(window, anchored) == 1  # the first is not counted again
     other = AnchoredWindowFacts("w2", b"\x02" * 32, 1337, "0x" + "ab" * 20, "0x" + "ef" * 32, 13)
     # the store's own guard: a second window never replaces the first
     store.store_anchorings(other, [AnchoredLeaf(ids[0], b"")], NOW)
     status = ingest.batch_status(batch_id)
-    assert (status.anchored_count, status.state) == (2, BatchState.ANCHORED)
+    assert (status.anchored_count, status.state) == (2, BatchState.NOTIFYING)
 
     document = ingest.certificate(ids[0]).document
     proof = read_anchor_proof(document)

@@ -1,7 +1,7 @@
 """An in-memory ingest store: the same contract as services/ingest/store.py, no database."""
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -15,6 +15,7 @@ from services.ingest.announcements import (
     reference_of,
     render,
 )
+from services.ingest.lifecycle import BatchQuery, Refusal
 from services.ingest.progress import AnchoredLeaf, BatchStatus, DeliveryOutcome, DeliveryReport
 from services.ingest.usecases import (
     CertificateAnchoring,
@@ -39,6 +40,7 @@ class FakeState:
     certificates: dict[str, FakeCertificate] = field(default_factory=dict)
     issue_requests: dict[str, str] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
+    cancelled: dict[str, datetime] = field(default_factory=dict)  # batch id → when
 
 
 class FakeWrites:
@@ -111,6 +113,53 @@ class FakeIngestStore:
     def batch_for_request(self, request_id: str) -> str | None:
         return FakeWrites(self.state).batch_for_request(request_id)
 
+    def upload_digest(self, batch_id: str) -> str | None:
+        batch = self.state.batches.get(batch_id)
+        return batch.content_sha256 if batch else None
+
+    def list_batches(self, query: BatchQuery, *, offset: int, limit: int) -> list[BatchStatus]:
+        found = [
+            status
+            for batch_id in self.state.batches
+            if (status := self.batch_status(batch_id)) is not None
+            and (not query.states or status.state in query.states)
+            and (query.created_from is None or status.created_at >= query.created_from)
+            and (query.created_before is None or status.created_at < query.created_before)
+        ]
+        found.sort(key=lambda s: (s.created_at, s.batch_id), reverse=True)
+        return found[offset : offset + limit]
+
+    def cancel_batch(
+        self,
+        batch_id: str,
+        cancelled_at: datetime,
+        announce: Callable[[Sequence[str]], Sequence[OutboxMessage]],
+    ) -> bool:
+        if batch_id in self.state.cancelled:
+            return False
+        self.state.cancelled[batch_id] = cancelled_at
+        pending = sorted(
+            cid
+            for cid, c in self.state.certificates.items()
+            if c.record.batch_id == batch_id
+            and (c.delivery is None or c.delivery.outcome == DeliveryOutcome.REQUEUED)
+        )
+        self.state.outbox.extend(announce(pending))
+        return True
+
+    def report_columns(self, batch_id: str) -> list[str] | None:
+        batch = self.state.batches.get(batch_id)
+        return None if batch is None else list(batch.source_columns)
+
+    def refusals(self, batch_id: str, *, after: int, limit: int) -> list[Refusal]:
+        batch = self.state.batches[batch_id]
+        ordered = sorted(batch.refused, key=lambda e: e.row_number)
+        return [
+            Refusal(key, error, tuple(batch.refused_cells.get(error.row_number, ())))
+            for key, error in enumerate(ordered, start=1)
+            if key > after
+        ][:limit]
+
     def render_outbox_payload(self, subject: str, payload: bytes) -> bytes:
         reference = reference_of(payload)
         if reference is None:
@@ -157,6 +206,7 @@ class FakeIngestStore:
             emailed_count=outcomes.count(DeliveryOutcome.SENT),
             email_failed_count=outcomes.count(DeliveryOutcome.FAILED),
             created_at=batch.created_at,
+            cancelled_at=self.state.cancelled.get(batch_id),
         )
 
     def row_errors(self, batch_id: str, *, offset: int, limit: int) -> list[RowError] | None:
@@ -186,15 +236,18 @@ class FakeIngestStore:
 
     def store_anchorings(
         self, window: AnchoredWindowFacts, leaves: Sequence[AnchoredLeaf], anchored_at: datetime
-    ) -> None:
+    ) -> set[str]:
         self._maybe_fail()
+        batches = set()
         for leaf in leaves:
             c = self.state.certificates[leaf.certificate_id]
+            batches.add(c.record.batch_id)
             if c.record.anchoring is None:
                 c.record = replace(
                     c.record,
                     anchoring=CertificateAnchoring(window, leaf.merkle_path, anchored_at),
                 )
+        return batches
 
     def stored_delivery_times(self, certificate_ids: Sequence[str]) -> dict[str, datetime | None]:
         return {
@@ -203,12 +256,15 @@ class FakeIngestStore:
             if (c := self.state.certificates.get(cid))
         }
 
-    def store_deliveries(self, reports: Sequence[DeliveryReport]) -> None:
+    def store_deliveries(self, reports: Sequence[DeliveryReport]) -> set[str]:
         self._maybe_fail()
+        batches = set()
         for report in reports:
             c = self.state.certificates[report.certificate_id]
+            batches.add(c.record.batch_id)
             if c.delivery is None or c.delivery.update_time < report.update_time:
                 c.delivery = report
+        return batches
 
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -10,10 +10,10 @@ from services.ingest.servicer import BATCH_STATES
     ("counts", "state"),
     [
         ((0, 0, 0, 0), BatchState.REJECTED),
-        ((3, 0, 0, 0), BatchState.ISSUED),
-        ((3, 2, 0, 0), BatchState.ISSUED),
-        ((3, 3, 0, 0), BatchState.ANCHORED),
-        ((3, 3, 2, 0), BatchState.ANCHORED),
+        ((3, 0, 0, 0), BatchState.ANCHORING),
+        ((3, 2, 0, 0), BatchState.ANCHORING),
+        ((3, 3, 0, 0), BatchState.NOTIFYING),
+        ((3, 3, 2, 0), BatchState.NOTIFYING),
         ((3, 3, 2, 1), BatchState.COMPLETED_WITH_FAILURES),  # every email final, one failed
         ((3, 3, 0, 3), BatchState.COMPLETED_WITH_FAILURES),
         ((3, 3, 3, 0), BatchState.COMPLETED),

@@ -80,11 +80,11 @@ def test_anchored_event_counts_once_even_when_redelivered() -> None:
     leaves = [leaf(cid) for cid in certificates]
     assert progress.record_anchored(WINDOW, leaves[:2]) == 2
     assert ingest.batch_status(batch_id).anchored_count == 2
-    assert ingest.batch_status(batch_id).state == BatchState.ISSUED
+    assert ingest.batch_status(batch_id).state == BatchState.ANCHORING
     assert progress.record_anchored(WINDOW, leaves[:2]) == 0  # redelivery
     assert progress.record_anchored(WINDOW, leaves) == 1
     status = ingest.batch_status(batch_id)
-    assert (status.anchored_count, status.state) == (3, BatchState.ANCHORED)
+    assert (status.anchored_count, status.state) == (3, BatchState.NOTIFYING)
     anchoring = store.anchoring_of(certificates[0])
     assert anchoring is not None and anchoring.window == WINDOW and anchoring.anchored_at == T0
 
@@ -105,14 +105,14 @@ def test_deliveries_complete_the_batch_and_an_older_outcome_arriving_late_is_ign
     progress.record_deliveries(
         [report(a, DeliveryOutcome.SENT, 1), report(b, DeliveryOutcome.FAILED, 1)]
     )
-    assert ingest.batch_status(batch_id).state == BatchState.ANCHORED
+    assert ingest.batch_status(batch_id).state == BatchState.NOTIFYING
     progress.record_deliveries([report(c, DeliveryOutcome.SENT, 2)])
     status = ingest.batch_status(batch_id)
     assert (status.emailed_count, status.email_failed_count) == (2, 1)
     assert status.state == BatchState.COMPLETED_WITH_FAILURES
     # an operator re-drives b, and it is sent ...
     progress.record_deliveries([report(b, DeliveryOutcome.REQUEUED, 3)])
-    assert ingest.batch_status(batch_id).state == BatchState.ANCHORED
+    assert ingest.batch_status(batch_id).state == BatchState.NOTIFYING
     progress.record_deliveries([report(b, DeliveryOutcome.SENT, 4)])
     # ... then the old "failed" and "requeued" arrive again, late: nothing changes
     assert (

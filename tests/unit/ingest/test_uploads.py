@@ -52,7 +52,7 @@ def test_valid_rows_are_issued_and_every_refused_row_is_reported() -> None:
     )
     batch = result.batch
     assert (batch.row_count, batch.accepted_count, batch.rejected_count) == (4, 2, 2)
-    assert batch.state == BatchState.ISSUED
+    assert batch.state == BatchState.ANCHORING
     assert {(e.row_number, e.reason) for e in result.row_errors} == {
         (4, "INVALID_EMAIL"),
         (5, "DUPLICATE_IN_FILE"),
