@@ -12,13 +12,20 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from certflow.core.issuer_binding import RegistryRef, issuer_domain
 from certflow.platform.chain import deploy_registry
 from certflow.platform.db.migrate import upgrade
 from devstack import tools
+from devstack.issuer_identity import demo_issuer_records
 from devstack.processes import ManagedProcess, free_port, wait_for_port
 from devstack.smtp_sink import RelayBehaviour
 
 SERVICES = ("ingest", "anchor", "notify", "verify")
+# the demo issuer; its domain's TXT records and its profile are served by the local identity
+# servers (devstack/issuer_identity.py), which verify is pointed at
+DEMO_ISSUER_ID = "https://certflow.localhost/issuers/demo"
+DEMO_ISSUER_NAME = "certflow Demo Academy"
+ANVIL_CHAIN_ID = 31337
 
 
 @dataclass
@@ -48,8 +55,13 @@ class LocalStack:
         self.mail_dir = self.state_dir / "mail"
         self.logs_dir = self.state_dir / "logs"
         self.token = secrets.token_urlsafe(24)
-        self.ports = {name: free_port() for name in ("nats", "anvil", "smtp", *SERVICES, "http")}
+        self.ports = {
+            name: free_port()
+            for name in ("nats", "anvil", "smtp", "identity", "dns", *SERVICES, "http")
+        }
         self.registry_address = ""
+        self.issuer_id = options.service_env.get("CERTFLOW_ISSUER_ID", DEMO_ISSUER_ID)
+        self.issuer_records = self.state_dir / "issuer-identity.json"
         self.processes: dict[str, ManagedProcess] = {}
 
     # ---- addresses ----
@@ -103,6 +115,8 @@ class LocalStack:
         self.registry_address = asyncio.run(
             deploy_registry(self.rpc_url, tools.ANVIL_DEV_PRIVATE_KEY, "certflow local registry")
         )
+        self.publish_issuer_registries([self.registry_address])
+        self.start_identity()
         for service in SERVICES:
             upgrade(self.database_url_of(service), [service])
         self.start_smtp()
@@ -144,6 +158,37 @@ class LocalStack:
         )
         wait_for_port(self.ports["anvil"], 30, process)
 
+    def publish_issuer_registries(self, addresses: list[str]) -> None:
+        """What the demo issuer publishes as its registries (DNS TXT and profile alike); verify
+        reads it again once its cache (CERTFLOW_ISSUER_BINDING_CACHE_SECONDS) has expired."""
+        domain = issuer_domain(self.issuer_id)
+        if domain is None:
+            raise ValueError(f"the issuer id {self.issuer_id} names no domain")
+        demo_issuer_records(
+            self.issuer_records,
+            self.issuer_id,
+            DEMO_ISSUER_NAME,
+            domain,
+            [RegistryRef.of(ANVIL_CHAIN_ID, address) for address in addresses],
+        )
+
+    def start_identity(self) -> None:
+        process = self._spawn(
+            "identity",
+            [
+                sys.executable,
+                "-m",
+                "devstack.issuer_identity",
+                "--dns-port",
+                str(self.ports["dns"]),
+                "--http-port",
+                str(self.ports["identity"]),
+                "--records",
+                str(self.issuer_records),
+            ],
+        )
+        wait_for_port(self.ports["identity"], 20, process)
+
     def start_smtp(self) -> None:
         b = self.options.smtp_behaviour
         process = self._spawn(
@@ -175,6 +220,10 @@ class LocalStack:
             "CERTFLOW_GRPC_HOST": "127.0.0.1",
             "CERTFLOW_ETH_RPC_URL": self.rpc_url,
             "CERTFLOW_REGISTRY_ADDRESS": self.registry_address,
+            "CERTFLOW_ISSUER_ID": self.issuer_id,
+            "CERTFLOW_ISSUER_NAME": DEMO_ISSUER_NAME,
+            "CERTFLOW_ISSUER_DNS_RESOLVER": f"127.0.0.1:{self.ports['dns']}",
+            "CERTFLOW_ISSUER_PROFILE_BASE_URL": f"http://127.0.0.1:{self.ports['identity']}",
             "CERTFLOW_INGEST_PORT": str(self.ports["ingest"]),
             "CERTFLOW_ANCHOR_PORT": str(self.ports["anchor"]),
             "CERTFLOW_NOTIFY_PORT": str(self.ports["notify"]),
@@ -234,7 +283,7 @@ class LocalStack:
 
     def stop(self) -> None:
         # services first (they drain into NATS and the database), then the infrastructure
-        for name in (*reversed(SERVICES), "smtp", "anvil", "nats"):
+        for name in (*reversed(SERVICES), "smtp", "identity", "anvil", "nats"):
             process = self.processes.get(name)
             if process is not None:
                 process.stop()

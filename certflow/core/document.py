@@ -194,6 +194,11 @@ def read_anchor_proof(document: Mapping[str, Any]) -> AnchorProof:
         raise MalformedDocument("proof.anchor.chainId must be a positive integer")
     if not isinstance(block_number, int) or isinstance(block_number, bool) or block_number < 0:
         raise MalformedDocument("proof.anchor.blockNumber must be an integer")
+    # two names for one chain: if they could disagree, two verifiers could read two chains
+    if anchor.get("network") != f"eip155:{chain_id}":
+        raise MalformedDocument(
+            f"proof.anchor.network must be 'eip155:{chain_id}', the chainId it names"
+        )
     registry = anchor.get("registry")
     tx_hash = anchor.get("transactionHash")
     if not isinstance(registry, str) or not isinstance(tx_hash, str):

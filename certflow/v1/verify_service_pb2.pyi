@@ -21,6 +21,8 @@ class VerificationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERIFICATION_STATUS_MALFORMED: _ClassVar[VerificationStatus]
     VERIFICATION_STATUS_NOT_FOUND: _ClassVar[VerificationStatus]
     VERIFICATION_STATUS_UNKNOWN_ISSUER: _ClassVar[VerificationStatus]
+    VERIFICATION_STATUS_REGISTRY_NOT_LISTED: _ClassVar[VerificationStatus]
+    VERIFICATION_STATUS_NOT_YET_VALID: _ClassVar[VerificationStatus]
 
 class CheckStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -37,6 +39,8 @@ VERIFICATION_STATUS_PENDING: VerificationStatus
 VERIFICATION_STATUS_MALFORMED: VerificationStatus
 VERIFICATION_STATUS_NOT_FOUND: VerificationStatus
 VERIFICATION_STATUS_UNKNOWN_ISSUER: VerificationStatus
+VERIFICATION_STATUS_REGISTRY_NOT_LISTED: VerificationStatus
+VERIFICATION_STATUS_NOT_YET_VALID: VerificationStatus
 CHECK_STATUS_UNSPECIFIED: CheckStatus
 CHECK_STATUS_PASSED: CheckStatus
 CHECK_STATUS_FAILED: CheckStatus

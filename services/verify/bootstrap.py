@@ -9,6 +9,7 @@ from aiohttp import web
 
 from certflow.platform import bus
 from certflow.platform.chain import RegistryClient
+from certflow.platform.issuer_identity import IdentitySettings, IssuerIdentity
 from certflow.platform.rate_limit import KeyedRateLimiter
 from certflow.platform.service_setup import database, jetstream, new_runtime
 from services.verify.consumers import (
@@ -24,7 +25,13 @@ from services.verify.read_model import AnchoredCertificate, CertificateStore, Is
 from services.verify.servicer import SERVICE_NAME, VerifyServicer, add_verify_service
 from services.verify.settings import VerifySettings
 from services.verify.store import SqlCertificateStore
-from services.verify.verification import ChainView, RegistryReader, RevocationIndex, Verifier
+from services.verify.verification import (
+    ChainView,
+    IssuerDirectory,
+    RegistryReader,
+    RevocationIndex,
+    Verifier,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +40,7 @@ log = logging.getLogger(__name__)
 class Adapters:
     store: CertificateStore
     registry: RegistryReader
+    issuers: IssuerDirectory
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,7 @@ def build(settings: VerifySettings, adapters: Adapters) -> VerifyService:
         ChainView(
             adapters.registry, anchor_seconds=settings.anchor_cache_seconds, revocations=revocations
         ),
+        issuers=adapters.issuers,
         registry_address=settings.registry_address,
         deadline_seconds=settings.verify_deadline_seconds,
         is_pending=lookups.is_pending,
@@ -87,6 +96,15 @@ def build(settings: VerifySettings, adapters: Adapters) -> VerifyService:
     )
 
 
+def identity_settings(settings: VerifySettings) -> IdentitySettings:
+    return IdentitySettings(
+        dns_resolver=settings.issuer_dns_resolver,
+        profile_base_url=settings.issuer_profile_base_url,
+        cache_seconds=settings.issuer_binding_cache_seconds,
+        timeout_seconds=settings.issuer_binding_timeout_seconds,
+    )
+
+
 async def serve(settings: VerifySettings) -> None:
     runtime = new_runtime("verify", settings, settings.verify_port, public_services=[SERVICE_NAME])
     _, writes = database(runtime, settings.database_url)
@@ -100,7 +118,9 @@ async def serve(settings: VerifySettings) -> None:
         retries=False,
     )
     runtime.on_shutdown(registry.close)
-    service = build(settings, Adapters(SqlCertificateStore(writes, reads), registry))
+    issuers = IssuerIdentity(identity_settings(settings))
+    runtime.on_shutdown(issuers.close)
+    service = build(settings, Adapters(SqlCertificateStore(writes, reads), registry, issuers))
 
     _, js = await jetstream(runtime, settings.nats_url, "certflow-verify")
     for spec, consumer in ((ISSUED, service.issued), (ANCHORED, service.anchored)):

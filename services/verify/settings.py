@@ -6,8 +6,17 @@ class VerifySettings(CommonSettings):
     verify_http_host: str = "0.0.0.0"
     verify_http_port: int = 8080
     eth_rpc_url: str = "http://127.0.0.1:8545"
-    # The registry this verifier trusts; documents anchored elsewhere are UNKNOWN_ISSUER.
+    # The registry this verifier trusts (an allow-list on top of the issuer binding: a registry
+    # the issuer lists but this is not is UNKNOWN_ISSUER).
     registry_address: str
+    # Issuer binding (docs/document.md): the DNS server asked for issuers' TXT records,
+    # "host:port" (empty: the system's resolvers), and an origin that replaces scheme and host
+    # of issuer profile URLs (empty: each issuer's own https id; set by the local stack and tests)
+    issuer_dns_resolver: str = ""
+    issuer_profile_base_url: str = ""
+    # how long what an issuer publishes is reused (one DNS query per issuer per this long)
+    issuer_binding_cache_seconds: float = 300.0
+    issuer_binding_timeout_seconds: float = 3.0
     issuer_name: str = "certflow Demo Academy"
     max_document_bytes: int = 1_000_000
     # per client address, on the public HTTP API and the public gRPC VerifyService alike

@@ -1,12 +1,16 @@
-"""Verification, step by step: format, integrity, Merkle proof, issuer, anchoring, revocation,
-expiry. A document needs no database: only the chain. The database only answers look-ups by id
-and tells "not anchored yet" apart from "forged".
+"""Verification, step by step: format, integrity, Merkle proof, issuer (the issuer's own DNS
+TXT record or profile lists the proof's registry), registry (this verifier's allow-list and
+chain), anchoring, revocation, validity period — the order docs/merkle.md states. A document
+needs no database: only the chain and the issuer's published identity. The database only answers
+look-ups by id and tells "not anchored yet" apart from "forged".
 
 Refusals of the request itself are errors, not verdicts: a posted text nested deeper than
 MAX_JSON_DEPTH is InvalidInput (HTTP 400, gRPC INVALID_ARGUMENT) and is refused before it is
 parsed; a chain that does not answer within the deadline, or answers with an error, is
 Unavailable with reason CHAIN_UNAVAILABLE (HTTP 503, gRPC UNAVAILABLE): the caller may retry,
-and no verdict is given on a document that could not be checked.
+and no verdict is given on a document that could not be checked. The same holds when neither
+the issuer's DNS nor its profile lists the registry and one of them could not be asked:
+ISSUER_UNAVAILABLE (HTTP 503, gRPC UNAVAILABLE).
 """
 
 import asyncio
@@ -15,7 +19,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -29,6 +33,7 @@ from certflow.core.document import (
     recompute_leaf,
 )
 from certflow.core.errors import DomainError, FieldViolation, InvalidInput, Unavailable
+from certflow.core.issuer_binding import Binding, Published, RegistryRef, decide
 from certflow.core.json_limits import MAX_JSON_DEPTH, JsonTooDeep, check_json_depth
 from certflow.core.merkle import verify_proof
 from services.verify.display import shown
@@ -53,9 +58,20 @@ class VerificationStatus(StrEnum):
     MALFORMED = "malformed"
     NOT_FOUND = "not_found"
     UNKNOWN_ISSUER = "unknown_issuer"
+    REGISTRY_NOT_LISTED = "registry_not_listed"
+    NOT_YET_VALID = "not_yet_valid"
 
 
-CHECK_ORDER = ("format", "integrity", "merkle_proof", "issuer", "anchored", "revocation", "expiry")
+CHECK_ORDER = (
+    "format",
+    "integrity",
+    "merkle_proof",
+    "issuer",
+    "registry",
+    "anchored",
+    "revocation",
+    "expiry",
+)
 # Reported only when names or titles had to be neutralised for display.
 DISPLAY_CHECK = "display"
 
@@ -105,6 +121,16 @@ class Verification:
                     " document itself was checked as it is",
                 )
             )
+
+
+def issuer_unavailable(detail: str) -> Unavailable:
+    return Unavailable("ISSUER_UNAVAILABLE", f"{detail}; try again shortly")
+
+
+class IssuerDirectory(Protocol):
+    """What the issuers publish about their registries (certflow.platform.issuer_identity)."""
+
+    async def published(self, issuer_id: str) -> Sequence[Published]: ...
 
 
 def chain_unavailable(detail: str) -> Unavailable:
@@ -327,6 +353,7 @@ class Verifier:
         self,
         chain: ChainView,
         *,
+        issuers: IssuerDirectory,
         registry_address: str,
         deadline_seconds: float = 5.0,
         max_depth: int = MAX_JSON_DEPTH,
@@ -334,6 +361,7 @@ class Verifier:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._chain = chain
+        self._issuers = issuers
         self._registry = registry_address.lower()
         self._deadline_seconds = deadline_seconds
         self._max_depth = max_depth
@@ -387,6 +415,7 @@ class Verifier:
         describe(result, document)
         try:
             result.certificate_id = certificate_id_of(document)
+            issuer_id = issuer_id_of(document)
             proof = read_anchor_proof(document)
         except MalformedDocument as exc:
             unanchored = "not anchored yet" in str(exc) and result.certificate_id
@@ -423,21 +452,34 @@ class Verifier:
             Check("merkle_proof", CheckStatus.PASSED, f"{len(proof.merkle_path)} steps to the root")
         )
 
+        # the issuer's own word on its registries: a copy of the contract is not theirs
+        registry = RegistryRef.of(proof.chain_id, proof.registry_address)
+        published = await self._issuers.published(issuer_id)
+        binding = decide(registry, published)
+        if binding.binding is Binding.UNKNOWN:
+            raise issuer_unavailable(binding.message)
+        if binding.binding is Binding.NOT_LISTED:
+            result.checks.append(Check("issuer", CheckStatus.FAILED, binding.message))
+            return result.finish(VerificationStatus.REGISTRY_NOT_LISTED)
+        result.checks.append(Check("issuer", CheckStatus.PASSED, binding.message))
+
+        # this verifier's own allow-list, and the chain it can read
         trusted = proof.registry_address.lower() == self._registry and (
             proof.chain_id == await self._within(deadline, self._chain.chain_id())
         )
         if not trusted:
             result.checks.append(
                 Check(
-                    "issuer",
+                    "registry",
                     CheckStatus.FAILED,
-                    f"registry {proof.registry_address} on chain {proof.chain_id} is not trusted",
+                    f"registry {proof.registry_address} on chain {proof.chain_id} is not one"
+                    " this verifier trusts",
                 )
             )
             return result.finish(VerificationStatus.UNKNOWN_ISSUER)
         result.checks.append(
             Check(
-                "issuer",
+                "registry",
                 CheckStatus.PASSED,
                 f"registry {proof.registry_address} on chain {proof.chain_id}",
             )
@@ -476,26 +518,63 @@ class Verifier:
             return result.finish(VerificationStatus.REVOKED)
         result.checks.append(Check("revocation", CheckStatus.PASSED, "not revoked"))
 
-        valid_until = document.get("validUntil")
-        if isinstance(valid_until, str):
-            try:
-                expires = datetime.fromisoformat(valid_until.replace("Z", "+00:00"))
-            except ValueError:
+        return self._validity_period(result, document)
+
+    def _validity_period(self, result: Verification, document: dict[str, Any]) -> Verification:
+        """validFrom must have come (a future one is NOT_YET_VALID), validUntil not passed."""
+        now = self._now()
+        valid_from = document.get("validFrom")
+        if valid_from is not None:
+            starts = _instant(valid_from)
+            if starts is None:
                 result.checks.append(
-                    Check("expiry", CheckStatus.FAILED, "validUntil is not a date")
+                    Check("expiry", CheckStatus.FAILED, "validFrom is not a date-time")
                 )
                 return result.finish(VerificationStatus.MALFORMED)
-            if expires <= self._now():
+            if starts > now:
                 result.checks.append(
-                    Check("expiry", CheckStatus.FAILED, f"expired on {valid_until[:10]}")
+                    Check("expiry", CheckStatus.FAILED, f"not valid before {valid_from}")
+                )
+                return result.finish(VerificationStatus.NOT_YET_VALID)
+        valid_until = document.get("validUntil")
+        if valid_until is not None:
+            expires = _instant(valid_until)
+            if expires is None:
+                result.checks.append(
+                    Check("expiry", CheckStatus.FAILED, "validUntil is not a date-time")
+                )
+                return result.finish(VerificationStatus.MALFORMED)
+            if expires <= now:
+                result.checks.append(
+                    Check("expiry", CheckStatus.FAILED, f"expired on {str(valid_until)[:10]}")
                 )
                 return result.finish(VerificationStatus.EXPIRED)
             result.checks.append(
-                Check("expiry", CheckStatus.PASSED, f"valid until {valid_until[:10]}")
+                Check("expiry", CheckStatus.PASSED, f"valid until {str(valid_until)[:10]}")
             )
         else:
             result.checks.append(Check("expiry", CheckStatus.PASSED, "does not expire"))
         return result.finish(VerificationStatus.VALID)
+
+
+def _instant(value: object) -> datetime | None:
+    """An RFC 3339 date-time with a zone (VC 2.0 dateTimeStamp); None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def issuer_id_of(document: dict[str, Any]) -> str:
+    """The issuer's id: `issuer.id`, or `issuer` itself when it is a URL string (VC 2.0)."""
+    issuer = document.get("issuer")
+    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+    if not isinstance(issuer_id, str) or not issuer_id:
+        raise MalformedDocument("the credential names no issuer id")
+    return issuer_id
 
 
 def malformed(reason: str) -> Verification:

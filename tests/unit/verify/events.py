@@ -15,6 +15,7 @@ from certflow.core.document import (
     leaf_hash,
     new_salt,
 )
+from certflow.core.issuer_binding import Publication, Published, RegistryRef
 from certflow.core.merkle import MerkleTree, pack_proof
 from certflow.v1 import events_pb2
 from services.verify.read_model import (
@@ -27,6 +28,23 @@ from services.verify.read_model import (
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 CHAIN_ID = 31337
 RECIPIENT_EMAIL = "alice.martin@example.org"
+
+
+class PublishedIssuers:
+    """The issuers' published registries, held in memory (an IssuerDirectory): by default every
+    issuer's DNS TXT record lists REGISTRY on CHAIN_ID."""
+
+    def __init__(self, *published: Published) -> None:
+        self.answers = published or (
+            Published(
+                "DNS TXT", Publication.LISTS, frozenset({RegistryRef.of(CHAIN_ID, REGISTRY)})
+            ),
+        )
+        self.asked: list[str] = []
+
+    async def published(self, issuer_id: str) -> tuple[Published, ...]:
+        self.asked.append(issuer_id)
+        return self.answers
 
 
 @dataclass(frozen=True)

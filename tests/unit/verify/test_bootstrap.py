@@ -10,7 +10,14 @@ import pytest
 from certflow.v1 import verify_service_pb2 as pb
 from services.verify.bootstrap import Adapters, build
 from services.verify.settings import VerifySettings
-from tests.unit.verify.events import REGISTRY, MemoryStore, anchored_event, issued_event, new_leaf
+from tests.unit.verify.events import (
+    REGISTRY,
+    MemoryStore,
+    PublishedIssuers,
+    anchored_event,
+    issued_event,
+    new_leaf,
+)
 from tests.unit.verify.test_read_model import deliver
 from tests.unit.verify.test_verification import MemoryRegistry
 
@@ -31,7 +38,9 @@ class Context:
 
 async def test_events_through_the_consumers_are_answered_by_the_servicer() -> None:
     store, registry = MemoryStore(), MemoryRegistry()
-    service = build(VerifySettings(registry_address=REGISTRY), Adapters(store, registry))
+    service = build(
+        VerifySettings(registry_address=REGISTRY), Adapters(store, registry, PublishedIssuers())
+    )
     leaves = [new_leaf(), new_leaf(), new_leaf()]
     servicer: Any = service.servicer  # its methods take the context Protocol loosely
 
@@ -59,7 +68,10 @@ async def test_events_through_the_consumers_are_answered_by_the_servicer() -> No
 
 async def test_a_pending_certificate_has_no_document_yet() -> None:
     store = MemoryStore()
-    service = build(VerifySettings(registry_address=REGISTRY), Adapters(store, MemoryRegistry()))
+    service = build(
+        VerifySettings(registry_address=REGISTRY),
+        Adapters(store, MemoryRegistry(), PublishedIssuers()),
+    )
     leaf = new_leaf()
     await deliver(service.issued, issued_event([leaf]))
     context = Context()

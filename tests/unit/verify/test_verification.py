@@ -20,6 +20,7 @@ from certflow.core.document import (
     with_anchor_proof,
 )
 from certflow.core.errors import InvalidInput, Unavailable
+from certflow.core.issuer_binding import Publication, Published, RegistryRef
 from certflow.core.transactions import MinedTransaction
 from certflow.core.visible_text import displayable
 from services.verify.by_id import verify_by_id
@@ -34,6 +35,7 @@ from services.verify.verification import (
     Verifier,
     next_block_range,
 )
+from tests.unit.verify.events import PublishedIssuers
 
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 CHAIN_ID = 31337
@@ -97,10 +99,21 @@ def anchored_document(registry: MemoryRegistry, recipient_name: str) -> dict[str
     return with_anchor_proof(document, proof)
 
 
-def verifier_on(registry: MemoryRegistry, deadline_seconds: float = 5.0) -> Verifier:
+def verifier_on(
+    registry: MemoryRegistry,
+    deadline_seconds: float = 5.0,
+    issuers: PublishedIssuers | None = None,
+    now: datetime | None = None,
+) -> Verifier:
     revocations = RevocationIndex(registry, poll_seconds=60)
     chain = ChainView(registry, anchor_seconds=0, revocations=revocations)
-    return Verifier(chain, registry_address=REGISTRY, deadline_seconds=deadline_seconds)
+    return Verifier(
+        chain,
+        issuers=issuers or PublishedIssuers(),
+        registry_address=REGISTRY,
+        deadline_seconds=deadline_seconds,
+        now=(lambda: now) if now else (lambda: datetime.now(UTC)),
+    )
 
 
 async def test_a_genuine_document_is_valid() -> None:
@@ -346,3 +359,82 @@ def test_real_server_errors_are_still_logged() -> None:
     record = log_record(RuntimeError("a bug"))
     assert MalformedRequestLogFilter().filter(record) is True
     assert record.levelno == logging.ERROR and record.exc_info is not None
+
+
+# ---- issuer binding, validity period, anchor network ----
+
+
+async def test_a_registry_the_issuer_does_not_list_is_refused_before_the_chain_is_asked() -> None:
+    registry = MemoryRegistry()
+    document = anchored_document(registry, "Alice Martin")
+    copy = RegistryRef.of(CHAIN_ID, "0x" + "c0" * 20)
+    issuers = PublishedIssuers(
+        Published("DNS TXT of academy.example", Publication.LISTS, frozenset({copy}))
+    )
+    registry.mode = "broken"  # asking the chain would fail the test with Unavailable
+    result = await verifier_on(registry, issuers=issuers).verify(document)
+    assert result.status == VerificationStatus.REGISTRY_NOT_LISTED
+    assert issuers.asked == ["https://academy.example"]
+    statuses = {c.name: c.status for c in result.checks}
+    assert statuses["issuer"] == "failed"
+    assert [statuses[n] for n in ("registry", "anchored", "revocation", "expiry")] == [
+        "skipped"
+    ] * 4
+    issuer_check = next(c for c in result.checks if c.name == "issuer")
+    assert REGISTRY.lower() in issuer_check.message and str(copy) in issuer_check.message
+
+
+async def test_a_listed_registry_this_verifier_does_not_trust_is_unknown_issuer() -> None:
+    registry = MemoryRegistry()
+    document = anchored_document(registry, "Alice Martin")
+    other = "0x" + "c0" * 20
+    document["proof"]["anchor"]["registry"] = other  # outside the fingerprint
+    issuers = PublishedIssuers(
+        Published("DNS TXT", Publication.LISTS, frozenset({RegistryRef.of(CHAIN_ID, other)}))
+    )
+    result = await verifier_on(registry, issuers=issuers).verify(document)
+    assert result.status == VerificationStatus.UNKNOWN_ISSUER
+    assert {c.name: c.status for c in result.checks}["issuer"] == "passed"
+
+
+async def test_an_issuer_that_cannot_be_asked_gives_no_verdict() -> None:
+    registry = MemoryRegistry()
+    document = anchored_document(registry, "Alice Martin")
+    issuers = PublishedIssuers(
+        Published.absent("DNS TXT of academy.example"),
+        Published.unreachable("issuer profile https://academy.example"),
+    )
+    with pytest.raises(Unavailable) as info:
+        await verifier_on(registry, issuers=issuers).verify(document)
+    assert info.value.reason == "ISSUER_UNAVAILABLE"
+
+
+async def test_a_credential_naming_no_issuer_id_is_malformed() -> None:
+    registry = MemoryRegistry()
+    document = anchored_document(registry, "Alice Martin")
+    del document["issuer"]["id"]
+    result = await verifier_on(registry).verify(document)
+    assert result.status == VerificationStatus.MALFORMED
+    assert "issuer id" in result.checks[0].message
+
+
+async def test_validity_period_from_and_until() -> None:
+    registry = MemoryRegistry()
+    document = anchored_document(registry, "Alice Martin")  # validFrom 2026-05-01T00:00:00Z
+    before = datetime(2026, 4, 30, 23, 59, 59, tzinfo=UTC)
+    result = await verifier_on(registry, now=before).verify(document)
+    assert result.status == VerificationStatus.NOT_YET_VALID
+    assert next(c for c in result.checks if c.name == "expiry").message == (
+        "not valid before 2026-05-01T00:00:00Z"
+    )
+    at_start = datetime(2026, 5, 1, tzinfo=UTC)
+    assert (await verifier_on(registry, now=at_start).verify(document)).status == "valid"
+
+
+async def test_an_anchor_network_that_disagrees_with_its_chain_id_is_malformed() -> None:
+    registry = MemoryRegistry()
+    document = anchored_document(registry, "Alice Martin")
+    document["proof"]["anchor"]["network"] = "eip155:1"
+    result = await verifier_on(registry).verify(document)
+    assert result.status == VerificationStatus.MALFORMED
+    assert "eip155:31337" in result.checks[0].message

@@ -1,0 +1,137 @@
+"""Reads what an issuer publishes about its registries: its domain's DNS TXT records
+(dnspython) and its profile over HTTPS (aiohttp), both cached. What the answers mean is decided
+in certflow.core.issuer_binding; this module only asks.
+
+Every answer (records found, or none) is reused for `cache_seconds`, so a page of look-ups asks
+DNS once per issuer per TTL, not once per look-up; a source that could not be asked is not
+remembered (the next verification asks again). Profiles are read only from https ids on the
+default port of a DNS name (no IP addresses: a posted document must not make the service fetch
+from inside its own network), at most MAX_PROFILE_BYTES, without following redirects.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
+
+from certflow.core.issuer_binding import (
+    Publication,
+    Published,
+    issuer_domain,
+    profile_url,
+    registries_in_profile,
+    registries_in_txt,
+)
+
+log = logging.getLogger(__name__)
+MAX_PROFILE_BYTES = 256 * 1024
+MAX_CACHED_ISSUERS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class IdentitySettings:
+    # "host:port" of the DNS server to ask; empty: the system's resolvers
+    dns_resolver: str = ""
+    # replaces scheme and host of profile URLs (a local stack or test serves them); empty: the
+    # issuer's own https URL
+    profile_base_url: str = ""
+    cache_seconds: float = 300.0
+    timeout_seconds: float = 3.0
+
+
+class IssuerIdentity:
+    """What an issuer publishes, per source; shared by the verify service and any standalone
+    verifier."""
+
+    def __init__(self, settings: IdentitySettings) -> None:
+        self._settings = settings
+        self._resolver = _resolver(settings.dns_resolver)
+        self._session: aiohttp.ClientSession | None = None
+        self._cache: dict[str, tuple[float, tuple[Published, ...]]] = {}
+
+    async def published(self, issuer_id: str) -> tuple[Published, ...]:
+        """The DNS TXT and profile answers for this issuer id (cached)."""
+        now = time.monotonic()
+        hit = self._cache.get(issuer_id)
+        if hit and hit[0] > now:
+            return hit[1]
+        answers = await self._ask(issuer_id)
+        if all(a.state is not Publication.UNREACHABLE for a in answers):
+            if len(self._cache) >= MAX_CACHED_ISSUERS:
+                self._cache.clear()
+            self._cache[issuer_id] = (now + self._settings.cache_seconds, answers)
+        return answers
+
+    async def _ask(self, issuer_id: str) -> tuple[Published, ...]:
+        domain = issuer_domain(issuer_id)
+        url = profile_url(issuer_id, self._settings.profile_base_url)
+        if domain is None or url is None:
+            return ()
+        dns_answer, profile_answer = await asyncio.gather(self.dns_txt(domain), self.profile(url))
+        return dns_answer, profile_answer
+
+    async def dns_txt(self, domain: str) -> Published:
+        source = f"DNS TXT of {domain}"
+        try:
+            answer = await self._resolver.resolve(
+                domain, "TXT", lifetime=self._settings.timeout_seconds, search=False
+            )
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return Published.absent(source)
+        except dns.exception.DNSException as exc:
+            log.info("%s could not be asked: %s", source, type(exc).__name__)
+            return Published.unreachable(source)
+        records = [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
+        return Published(source, Publication.LISTS, registries_in_txt(records))
+
+    async def profile(self, url: str) -> Published:
+        source = f"issuer profile {url}"
+        timeout = aiohttp.ClientTimeout(total=self._settings.timeout_seconds)
+        try:
+            async with self._client().get(
+                url,
+                timeout=timeout,
+                allow_redirects=False,
+                headers={"Accept": "application/ld+json, application/json"},
+            ) as response:
+                if response.status in (404, 410):
+                    return Published.absent(source)
+                if response.status != 200:
+                    log.info("%s answered HTTP %d", source, response.status)
+                    return Published.unreachable(source)
+                body = await response.content.read(MAX_PROFILE_BYTES + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("%s could not be read: %s", source, type(exc).__name__)
+            return Published.unreachable(source)
+        if len(body) > MAX_PROFILE_BYTES:
+            return Published.absent(source)  # not a profile anyone publishes
+        try:
+            profile = json.loads(body)
+        except ValueError:
+            return Published.absent(source)  # answered, but nothing readable is published
+        return Published(source, Publication.LISTS, registries_in_profile(profile))
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def _resolver(address: str) -> dns.asyncresolver.Resolver:
+    if not address:
+        return dns.asyncresolver.Resolver()
+    host, _, port = address.rpartition(":")
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    resolver.nameservers = [host.strip("[]")]
+    resolver.port = int(port)
+    return resolver

@@ -1,0 +1,195 @@
+"""The issuer identity adapter against real servers: a dnslib DNS server (UDP and TCP) and an
+HTTP server for profiles (devstack/issuer_identity.py, its own process on free 127.0.0.1 ports),
+what they publish changed between cases by rewriting their records file."""
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from certflow.core.issuer_binding import (
+    Binding,
+    Publication,
+    RegistryRef,
+    decide,
+    profile_document,
+    txt_record,
+)
+from certflow.platform.issuer_identity import IdentitySettings, IssuerIdentity
+from devstack.issuer_identity import write_records
+from devstack.processes import ManagedProcess, free_port, wait_for_port
+
+ISSUER_ID = "https://registrar.example.edu/issuer"
+DOMAIN = "registrar.example.edu"
+OURS = RegistryRef.of(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
+COPY = RegistryRef.of(31337, "0x" + "c0" * 20)
+
+
+@dataclass
+class IdentityServers:
+    records: Path
+    dns_port: int
+    http_port: int
+
+    def identity(self, *, cache_seconds: float = 0.0, timeout: float = 2.0) -> IssuerIdentity:
+        return IssuerIdentity(
+            IdentitySettings(
+                dns_resolver=f"127.0.0.1:{self.dns_port}",
+                profile_base_url=f"http://127.0.0.1:{self.http_port}",
+                cache_seconds=cache_seconds,
+                timeout_seconds=timeout,
+            )
+        )
+
+    def publish(
+        self, *, dns: list[RegistryRef] | None = None, profile: list[RegistryRef] | None = None
+    ) -> None:
+        write_records(
+            self.records,
+            txt={DOMAIN: ["v=spf1 -all", *(txt_record(r) for r in dns)]} if dns is not None else {},
+            documents=(
+                {"/issuer": profile_document(ISSUER_ID, "Registrar", profile)}
+                if profile is not None
+                else {}
+            ),
+        )
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityServers]:
+    folder = tmp_path_factory.mktemp("identity")
+    found = IdentityServers(folder / "records.json", free_port(), free_port())
+    write_records(found.records)
+    process = ManagedProcess(
+        "identity",
+        [
+            sys.executable,
+            "-m",
+            "devstack.issuer_identity",
+            f"--dns-port={found.dns_port}",
+            f"--http-port={found.http_port}",
+            f"--records={found.records}",
+        ],
+        folder / "identity.log",
+    ).start()
+    try:
+        wait_for_port(found.http_port, 20, process)
+        wait_for_port(found.dns_port, 20, process)  # the TCP side of the DNS server
+        yield found
+    finally:
+        process.stop()
+
+
+async def binding_of(servers: IdentityServers, registry: RegistryRef = OURS) -> Binding:
+    identity = servers.identity()
+    try:
+        return decide(registry, await identity.published(ISSUER_ID)).binding
+    finally:
+        await identity.close()
+
+
+@pytest.mark.parametrize(
+    ("dns", "profile", "expected"),
+    [
+        ([OURS], [OURS], Binding.BOUND),
+        ([OURS], None, Binding.BOUND),  # DNS alone is enough
+        (None, [OURS], Binding.BOUND),  # and so is the profile alone
+        ([COPY], [OURS], Binding.BOUND),
+        ([], [], Binding.NOT_LISTED),  # TXT records and a profile, neither naming a registry
+        ([COPY], [COPY], Binding.NOT_LISTED),  # the issuer's registry is another one
+        (None, None, Binding.NOT_LISTED),  # NXDOMAIN and 404: nothing published
+    ],
+)
+async def test_what_the_issuer_publishes_decides_the_binding(
+    servers: IdentityServers,
+    dns: list[RegistryRef] | None,
+    profile: list[RegistryRef] | None,
+    expected: Binding,
+) -> None:
+    servers.publish(dns=dns, profile=profile)
+    assert await binding_of(servers) is expected
+
+
+async def test_both_sources_are_read_and_reported(servers: IdentityServers) -> None:
+    servers.publish(dns=[OURS, COPY], profile=[COPY])
+    identity = servers.identity()
+    try:
+        dns, profile = await identity.published(ISSUER_ID)
+    finally:
+        await identity.close()
+    assert (dns.source, dns.state, dns.registries) == (
+        f"DNS TXT of {DOMAIN}",
+        Publication.LISTS,
+        frozenset({OURS, COPY}),
+    )
+    assert profile.source == f"issuer profile http://127.0.0.1:{servers.http_port}/issuer"
+    assert profile.registries == frozenset({COPY})
+
+
+async def test_an_unreachable_profile_is_no_verdict_unless_dns_lists_the_registry(
+    servers: IdentityServers, tmp_path: Path
+) -> None:
+    servers.publish(dns=[COPY])
+    nobody = IdentityServers(servers.records, servers.dns_port, free_port())  # nothing listens
+    identity = nobody.identity()
+    try:
+        published = await identity.published(ISSUER_ID)
+        assert published[1].state is Publication.UNREACHABLE
+        assert decide(OURS, published).binding is Binding.UNKNOWN
+        assert decide(COPY, published).binding is Binding.BOUND
+    finally:
+        await identity.close()
+
+
+async def test_an_unreachable_dns_server_is_no_verdict(servers: IdentityServers) -> None:
+    servers.publish(profile=[COPY])
+    silent = IdentityServers(servers.records, free_port(), servers.http_port)
+    identity = silent.identity(timeout=0.3)
+    try:
+        published = await identity.published(ISSUER_ID)
+    finally:
+        await identity.close()
+    assert published[0].state is Publication.UNREACHABLE
+    assert decide(OURS, published).binding is Binding.UNKNOWN
+
+
+async def test_answers_are_cached_for_their_ttl(servers: IdentityServers) -> None:
+    servers.publish(dns=[OURS])
+    identity = servers.identity(cache_seconds=3600)
+    try:
+        assert decide(OURS, await identity.published(ISSUER_ID)).binding is Binding.BOUND
+        servers.publish(dns=[COPY])  # the issuer changes its record: not asked again yet
+        assert decide(OURS, await identity.published(ISSUER_ID)).binding is Binding.BOUND
+    finally:
+        await identity.close()
+    fresh = servers.identity(cache_seconds=3600)
+    try:
+        assert decide(OURS, await fresh.published(ISSUER_ID)).binding is Binding.NOT_LISTED
+    finally:
+        await fresh.close()
+
+
+async def test_an_unreachable_answer_is_not_cached(servers: IdentityServers) -> None:
+    servers.publish()
+    nobody_port = free_port()
+    identity = IdentityServers(servers.records, servers.dns_port, nobody_port).identity(
+        cache_seconds=3600
+    )
+    try:
+        first = await identity.published(ISSUER_ID)
+        assert first[1].state is Publication.UNREACHABLE
+        assert identity._cache == {}  # asked again next time
+    finally:
+        await identity.close()
+
+
+async def test_ids_that_name_no_domain_publish_nothing(servers: IdentityServers) -> None:
+    identity = servers.identity()
+    try:
+        for issuer_id in ("urn:uuid:1", "https://127.0.0.1/issuer", "http://registrar.example.edu"):
+            assert await identity.published(issuer_id) == ()
+            assert decide(OURS, ()).binding is Binding.NOT_LISTED
+    finally:
+        await identity.close()
