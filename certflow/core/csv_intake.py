@@ -1,39 +1,60 @@
 """Reading an uploaded CSV file into rows: decoding, delimiter, header checks, limits.
 
 A file is read to its end before anything is issued: a file that cannot be parsed to its end
-is refused whole, so valid rows never vanish silently behind an unreadable line.
+is refused whole, so valid rows never vanish silently behind an unreadable line. Encodings are
+handled in certflow.core.text_encoding, headers and the column mapping in certflow.core.columns.
 """
 
 import _csv
 import csv
 import io
 import re
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
-from certflow.core.errors import NOT_CANCELLED, CancelSignal, until_cancelled
+from certflow.core.columns import (
+    CORE_FIELDS,
+    REQUIRED_FIELDS,
+    ColumnError,
+    ColumnPlan,
+    plan_columns,
+)
+from certflow.core.dates import DateOrder
+from certflow.core.errors import NOT_CANCELLED, CancelSignal, FieldViolation, until_cancelled
+from certflow.core.text_encoding import DecodeError, decode
 
-REQUIRED_COLUMNS = ("name", "email", "title", "completion_date")
-KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "expiry_date")
+REQUIRED_COLUMNS = REQUIRED_FIELDS
+KNOWN_COLUMNS = CORE_FIELDS
 MAX_FIELD_BYTES = 10_000
 # 5 known columns + 20 custom fields is the most a valid file uses; 200 leaves room for
 # ignored export columns while keeping every per-column step trivially cheap
 MAX_COLUMNS = 200
 # 200 columns of up to 64-character names, quoted, with room to spare
 MAX_HEADER_CHARS = 16_384
-_HEADER_CLEANUP = re.compile(r"[\s\-]+")
 _LINE_END = re.compile(r"[\r\n]")
+_QUOTED = re.compile(r'"[^"]*"')
 _DELIMITERS = (",", ";", "\t")
 
 
 class CsvFormatError(ValueError):
     """The file as a whole cannot be read; nothing from it is issued."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(
+        self, reason: str, message: str, violations: list[FieldViolation] | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.violations = violations or [FieldViolation("file", message)]
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeOptions:
+    """What the client says about its file; the defaults detect everything."""
+
+    encoding: str = ""  # declared encoding; "" = a BOM, else detected
+    column_mapping: Mapping[str, str] = field(default_factory=dict)  # header → field ("" drops)
+    date_order: DateOrder = DateOrder.UNSPECIFIED
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,32 +68,12 @@ class CsvRow:
 
 @dataclass(frozen=True, slots=True)
 class CsvFile:
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # per column of the file: the field it feeds, "" when dropped
     custom_columns: tuple[str, ...]
     rows: list[CsvRow]  # every non-blank data row: the file was read to its end
+    encoding: str = "utf-8"  # what the file was read as ("utf-8", "windows-1252", …)
+    delimiter: str = ","
     header: tuple[str, ...] = ()  # the column names as uploaded (the error report)
-
-
-def normalise_header(name: str) -> str:
-    return _HEADER_CLEANUP.sub("_", name.strip().lower())
-
-
-def looks_like_utf16(data: bytes) -> bool:
-    """UTF-16 text without a byte-order mark: ASCII characters leave a NUL in every other byte."""
-    sample = data[:4096]
-    half = len(sample) // 2
-    return half >= 2 and max(sample[0::2].count(0), sample[1::2].count(0)) > half * 0.4
-
-
-def decode(data: bytes) -> str:
-    if looks_like_utf16(data):
-        raise CsvFormatError("NOT_UTF8", "the file looks like UTF-16; save it as UTF-8")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CsvFormatError(
-            "NOT_UTF8", f"the file is not UTF-8 (invalid byte at offset {exc.start}); save as UTF-8"
-        ) from exc
 
 
 def first_line(text: str) -> str:
@@ -83,7 +84,8 @@ def first_line(text: str) -> str:
 
 def delimiter_of(header_line: str) -> str:
     """Comma by default; semicolon or tab when the header clearly uses it (Excel exports)."""
-    counts = {d: header_line.count(d) for d in _DELIMITERS}
+    unquoted = _QUOTED.sub("", header_line) if '"' in header_line else header_line
+    counts = {d: unquoted.count(d) for d in _DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] > 0 else ","
 
@@ -102,31 +104,32 @@ def check_header_size(header_line: str, delimiter: str) -> None:
         )
 
 
-def header_columns(header: list[str]) -> tuple[str, ...]:
+def header_plan(header: list[str], mapping: Mapping[str, str]) -> ColumnPlan:
     if len(header) > MAX_COLUMNS:  # quoted line breaks can hide columns from the line count
         raise CsvFormatError(
             "TOO_MANY_COLUMNS", f"the header has {len(header)} columns (at most {MAX_COLUMNS})"
         )
-    columns = tuple(normalise_header(h) for h in header)
-    if any(not c for c in columns):
-        raise CsvFormatError("INVALID_HEADER", "the header has an empty column name")
-    duplicated = sorted(c for c, n in Counter(columns).items() if n > 1)
-    if duplicated:
-        raise CsvFormatError("INVALID_HEADER", f"duplicate columns: {', '.join(duplicated)}")
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing:
-        raise CsvFormatError(
-            "MISSING_COLUMNS",
-            f"missing required columns: {', '.join(missing)} "
-            f"(required: {', '.join(REQUIRED_COLUMNS)})",
-        )
-    return columns
+    try:
+        return plan_columns(header, mapping)
+    except ColumnError as exc:
+        raise CsvFormatError(exc.reason, exc.message, exc.violations) from exc
 
 
-def read_csv(data: bytes, *, max_rows: int, cancel: CancelSignal = NOT_CANCELLED) -> CsvFile:
+def read_csv(
+    data: bytes,
+    *,
+    max_rows: int,
+    cancel: CancelSignal = NOT_CANCELLED,
+    encoding: str = "",
+    column_mapping: Mapping[str, str] | None = None,
+) -> CsvFile:
     """Reads the whole file; raises CsvFormatError when it cannot be read to its end."""
-    text = decode(data)
-    if not text.strip():
+    try:
+        decoded = decode(data, encoding)
+    except DecodeError as exc:
+        raise CsvFormatError(exc.reason, exc.message, exc.violations) from exc
+    text = decoded.text
+    if not text or text.isspace():
         raise CsvFormatError("EMPTY_FILE", "the file is empty")
     if "\x00" in text:
         raise CsvFormatError("BINARY_FILE", "the file contains NUL bytes: it is not a CSV file")
@@ -138,12 +141,13 @@ def read_csv(data: bytes, *, max_rows: int, cancel: CancelSignal = NOT_CANCELLED
         header = next(reader)
     except csv.Error as exc:
         raise CsvFormatError("INVALID_HEADER", f"the header line cannot be read: {exc}") from exc
-    columns = header_columns(header)
-    rows = list(until_cancelled(_rows(reader, columns, max_rows), cancel))
+    plan = header_plan(header, column_mapping or {})
+    rows = list(until_cancelled(_rows(reader, plan, max_rows), cancel))
     if not rows:
         raise CsvFormatError("NO_ROWS", "the file has a header but no data rows")
-    custom_columns = tuple(c for c in columns if c not in KNOWN_COLUMNS)
-    return CsvFile(columns, custom_columns, rows, header=tuple(header))
+    return CsvFile(
+        plan.targets, plan.custom_keys, rows, decoded.encoding, delimiter, header=tuple(header)
+    )
 
 
 def _records(reader: "_csv.Reader") -> Iterator[tuple[int, list[str]]]:
@@ -167,36 +171,46 @@ def _records(reader: "_csv.Reader") -> Iterator[tuple[int, list[str]]]:
         yield start, cells
 
 
-def _rows(reader: "_csv.Reader", columns: tuple[str, ...], max_rows: int) -> Iterator[CsvRow]:
+def _rows(reader: "_csv.Reader", plan: ColumnPlan, max_rows: int) -> Iterator[CsvRow]:
     data_rows = 0
+    width = len(plan.targets)
     for row_number, cells in _records(reader):
         if not cells or all(not c.strip() for c in cells):
             continue
         data_rows += 1
         if data_rows > max_rows:
             raise CsvFormatError("TOO_MANY_ROWS", f"the file has more than {max_rows} rows")
-        yield _row(row_number, cells, columns)
-
-
-def _row(row_number: int, cells: list[str], columns: tuple[str, ...]) -> CsvRow:
-    if len(cells) != len(columns):
-        return CsvRow(
+        if len(cells) != width:
+            cells = _fitted(cells, width)
+            if len(cells) != width:
+                yield CsvRow(
+                    row_number,
+                    {},
+                    {},
+                    error=f"has {len(cells)} cells, the header has {width}",
+                    cells=tuple(cells[:width]),  # the report has the header's columns only
+                )
+                continue
+        if any(len(c) > MAX_FIELD_BYTES for c in cells):
+            yield CsvRow(
+                row_number,
+                {},
+                {},
+                error=f"a cell is longer than {MAX_FIELD_BYTES}",
+                cells=tuple(cells),
+            )
+            continue
+        yield CsvRow(
             row_number,
-            {},
-            {},
-            error=f"has {len(cells)} cells, the header has {len(columns)}",
-            cells=tuple(cells[: len(columns)]),  # the report has the header's columns only
-        )
-    if any(len(c) > MAX_FIELD_BYTES for c in cells):
-        return CsvRow(
-            row_number,
-            {},
-            {},
-            error=f"a cell is longer than {MAX_FIELD_BYTES}",
+            {key: cells[i] for i, key in plan.known},
+            {key: cells[i] for i, key in plan.custom},
             cells=tuple(cells),
         )
-    known: dict[str, str] = {}
-    custom: dict[str, str] = {}
-    for column, cell in zip(columns, cells, strict=True):
-        (custom if column not in KNOWN_COLUMNS else known)[column] = cell
-    return CsvRow(row_number, known, custom, cells=tuple(cells))
+
+
+def _fitted(cells: list[str], width: int) -> list[str]:
+    """A row's cells cut to the header's named columns when all it has beyond them is empty
+    (trailing delimiters, as spreadsheets write them); otherwise unchanged."""
+    if len(cells) > width and not any(c.strip() for c in cells[width:]):
+        return cells[:width]
+    return cells

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 
+from certflow.core.dates import DateOrder, DateProblem, parse_date
 from certflow.core.document import CertificateContent
 from certflow.core.visible_text import first_invisible_formatting
 
@@ -18,8 +19,10 @@ MAX_EMAIL_LENGTH = 254
 MAX_CUSTOM_FIELDS = 20
 MAX_CUSTOM_VALUE_LENGTH = 1000
 CUSTOM_FIELD_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_EARLIEST_DATE = date(1900, 1, 1)
+# runs of spaces, tabs and no-break spaces in a name become one space; line breaks and other
+# separators stay, to be refused (they must never reach an email header)
+_NAME_SPACES = re.compile(r"[\t \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_DIGIT = re.compile(r"\d")
 # Unicode category Cc is exactly U+0000–U+001F and U+007F–U+009F; a regex is ~10x faster
 # than unicodedata.category per character on the hot path
 _CONTROL_EXCEPT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
@@ -31,6 +34,16 @@ class RowError:
     row_number: int  # line in the CSV file (header = 1); 0 for a request-level error
     field: str
     reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RowWarning:
+    """Something that looks wrong in an accepted row: the certificate is still issued."""
+
+    row_number: int  # line in the CSV file (header = 1); 0 for a single issue
+    field: str
+    code: str
     message: str
 
 
@@ -74,6 +87,8 @@ def _text_field(
     raw: Mapping[str, str], key: str, row: int, max_length: int, errors: list[RowError]
 ) -> str:
     value = unicodedata.normalize("NFC", (raw.get(key) or "").strip())
+    if key == "name":
+        value = _NAME_SPACES.sub(" ", value)
     if not value:
         errors.append(RowError(row, key, "MISSING_VALUE", f"{key} is empty"))
     elif len(value) > max_length:
@@ -86,23 +101,21 @@ def _text_field(
 
 
 def _date_field(
-    raw: Mapping[str, str], key: str, row: int, errors: list[RowError], required: bool
+    raw: Mapping[str, str],
+    key: str,
+    row: int,
+    errors: list[RowError],
+    required: bool,
+    order: DateOrder,
 ) -> date | None:
     text = (raw.get(key) or "").strip()
     if not text:
         if required:
             errors.append(RowError(row, key, "MISSING_VALUE", f"{key} is empty"))
         return None
-    if not _ISO_DATE.match(text):
-        errors.append(RowError(row, key, "INVALID_DATE", f"{key} {text!r} is not YYYY-MM-DD"))
-        return None
-    try:
-        value = date.fromisoformat(text)
-    except ValueError:
-        errors.append(RowError(row, key, "INVALID_DATE", f"{key} {text!r} is not a real date"))
-        return None
-    if value < _EARLIEST_DATE:
-        errors.append(RowError(row, key, "INVALID_DATE", f"{key} {text} is before 1900"))
+    value = parse_date(text, order)
+    if isinstance(value, DateProblem):
+        errors.append(RowError(row, key, value.reason, f"{key} {value.message}"))
         return None
     return value
 
@@ -152,14 +165,17 @@ def validate_certificate(
     row_number: int,
     today: date,
     allow_smtputf8: bool = False,
+    date_order: DateOrder = DateOrder.UNSPECIFIED,
 ) -> CertificateContent | list[RowError]:
-    """Validated, normalised content, or every reason the input is refused."""
+    """Validated, normalised content, or every reason the input is refused.
+
+    `today` is the issue date: a certificate that would be expired by then is refused."""
     errors: list[RowError] = []
     name = _text_field(raw, "name", row_number, MAX_NAME_LENGTH, errors)
     email = _email_field(raw, row_number, errors, allow_smtputf8)
     title = _text_field(raw, "title", row_number, MAX_TITLE_LENGTH, errors)
-    completed = _date_field(raw, "completion_date", row_number, errors, required=True)
-    expires = _date_field(raw, "expiry_date", row_number, errors, required=False)
+    completed = _date_field(raw, "completion_date", row_number, errors, True, date_order)
+    expires = _date_field(raw, "expiry_date", row_number, errors, False, date_order)
     # one day of grace for time zones ahead of UTC
     if completed and completed > today + timedelta(days=1):
         errors.append(
@@ -168,6 +184,16 @@ def validate_certificate(
     if completed and expires and expires <= completed:
         errors.append(
             RowError(row_number, "expiry_date", "INVALID_DATE", "expiry is not after completion")
+        )
+    elif expires and expires <= today:
+        errors.append(
+            RowError(
+                row_number,
+                "expiry_date",
+                "EXPIRED_AT_ISSUE",
+                f"expiry_date {expires} is not after the issue date {today}: the certificate "
+                "would be expired when issued",
+            )
         )
     custom_fields = _custom_fields(custom, row_number, errors)
     if errors:
@@ -181,6 +207,25 @@ def validate_certificate(
         expiry_date=expires,
         custom_fields=custom_fields,
     )
+
+
+def name_warnings(name: str, row_number: int) -> list[RowWarning]:
+    """What looks wrong in an accepted name (a typing slip or a shifted column, usually)."""
+    warnings: list[RowWarning] = []
+
+    def warn(code: str, message: str) -> None:
+        warnings.append(RowWarning(row_number, "name", code, f"name {name[:64]!r} {message}"))
+
+    if "@" in name:
+        warn("NAME_LOOKS_LIKE_EMAIL", "looks like an email address")
+    if _DIGIT.search(name):
+        warn("NAME_HAS_DIGITS", "has digits")
+    letters = sum(1 for c in name if c.isalpha())
+    if letters == 1:
+        warn("NAME_SINGLE_LETTER", "has a single letter")
+    elif letters > 1 and name.isupper():
+        warn("NAME_ALL_CAPITALS", "is all capitals")
+    return warnings
 
 
 def _custom_fields(custom: Mapping[str, str], row: int, errors: list[RowError]) -> dict[str, str]:
