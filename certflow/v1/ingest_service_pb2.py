@@ -26,55 +26,63 @@ from certflow.v1 import certificate_pb2 as certflow_dot_v1_dot_certificate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n certflow/v1/ingest_service.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1d\x63\x65rtflow/v1/certificate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x03\n\x05\x42\x61tch\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12&\n\x05state\x18\x05 \x01(\x0e\x32\x17.certflow.v1.BatchState\x12\x11\n\trow_count\x18\x06 \x01(\x03\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x07 \x01(\x03\x12\x16\n\x0erejected_count\x18\x08 \x01(\x03\x12\x16\n\x0e\x61nchored_count\x18\t \x01(\x03\x12\x15\n\remailed_count\x18\n \x01(\x03\x12\x1a\n\x12\x65mail_failed_count\x18\x0b \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstored_count\x18\r \x01(\x03\x12/\n\x0b\x63\x61ncel_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63\x61ncelled_count\x18\x0f \x01(\x03\"b\n\x10UploadCsvRequest\x12\x32\n\x08metadata\x18\x01 \x01(\x0b\x32\x1e.certflow.v1.UploadCsvMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"=\n\x11UploadCsvMetadata\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"a\n\x11UploadCsvResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.certflow.v1.Batch\x12)\n\nrow_errors\x18\x02 \x03(\x0b\x32\x15.certflow.v1.RowError\"\x9f\x02\n\x17IssueCertificateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0erecipient_name\x18\x02 \x01(\t\x12\x17\n\x0frecipient_email\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x17\n\x0f\x63ompletion_date\x18\x05 \x01(\t\x12\x13\n\x0b\x65xpiry_date\x18\x06 \x01(\t\x12M\n\rcustom_fields\x18\x07 \x03(\x0b\x32\x36.certflow.v1.IssueCertificateRequest.CustomFieldsEntry\x1a\x33\n\x11\x43ustomFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x18IssueCertificateResponse\x12-\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0b\x32\x18.certflow.v1.Certificate\"#\n\x0fGetBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"5\n\x10GetBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.certflow.v1.Batch\"O\n\x14ListRowErrorsRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"[\n\x15ListRowErrorsResponse\x12)\n\nrow_errors\x18\x01 \x03(\x0b\x32\x15.certflow.v1.RowError\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xd0\x01\n\x12ListBatchesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x06states\x18\x03 \x03(\x0e\x32\x17.certflow.v1.BatchState\x12\x35\n\x11\x63reate_time_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x63reate_time_end\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"S\n\x13ListBatchesResponse\x12#\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x12.certflow.v1.Batch\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x11WatchBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"7\n\x12WatchBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.certflow.v1.Batch\"&\n\x12\x43\x61ncelBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"8\n\x13\x43\x61ncelBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.certflow.v1.Batch\".\n\x1a\x44ownloadErrorReportRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\",\n\x1b\x44ownloadErrorReportResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c*\xf4\x01\n\nBatchState\x12\x1b\n\x17\x42\x41TCH_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42\x41TCH_STATE_ANCHORING\x10\x01\x12\x19\n\x15\x42\x41TCH_STATE_NOTIFYING\x10\x02\x12\x19\n\x15\x42\x41TCH_STATE_COMPLETED\x10\x03\x12\x18\n\x14\x42\x41TCH_STATE_REJECTED\x10\x04\x12\'\n#BATCH_STATE_COMPLETED_WITH_FAILURES\x10\x05\x12\x1a\n\x16\x42\x41TCH_STATE_VALIDATING\x10\x06\x12\x19\n\x15\x42\x41TCH_STATE_CANCELLED\x10\x07\x32\xc0\x05\n\rIngestService\x12L\n\tUploadCsv\x12\x1d.certflow.v1.UploadCsvRequest\x1a\x1e.certflow.v1.UploadCsvResponse(\x01\x12_\n\x10IssueCertificate\x12$.certflow.v1.IssueCertificateRequest\x1a%.certflow.v1.IssueCertificateResponse\x12G\n\x08GetBatch\x12\x1c.certflow.v1.GetBatchRequest\x1a\x1d.certflow.v1.GetBatchResponse\x12V\n\rListRowErrors\x12!.certflow.v1.ListRowErrorsRequest\x1a\".certflow.v1.ListRowErrorsResponse\x12P\n\x0bListBatches\x12\x1f.certflow.v1.ListBatchesRequest\x1a .certflow.v1.ListBatchesResponse\x12O\n\nWatchBatch\x12\x1e.certflow.v1.WatchBatchRequest\x1a\x1f.certflow.v1.WatchBatchResponse0\x01\x12P\n\x0b\x43\x61ncelBatch\x12\x1f.certflow.v1.CancelBatchRequest\x1a .certflow.v1.CancelBatchResponse\x12j\n\x13\x44ownloadErrorReport\x12\'.certflow.v1.DownloadErrorReportRequest\x1a(.certflow.v1.DownloadErrorReportResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n certflow/v1/ingest_service.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1d\x63\x65rtflow/v1/certificate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x03\n\x05\x42\x61tch\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12&\n\x05state\x18\x05 \x01(\x0e\x32\x17.certflow.v1.BatchState\x12\x11\n\trow_count\x18\x06 \x01(\x03\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x07 \x01(\x03\x12\x16\n\x0erejected_count\x18\x08 \x01(\x03\x12\x16\n\x0e\x61nchored_count\x18\t \x01(\x03\x12\x15\n\remailed_count\x18\n \x01(\x03\x12\x1a\n\x12\x65mail_failed_count\x18\x0b \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstored_count\x18\r \x01(\x03\x12/\n\x0b\x63\x61ncel_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x63\x61ncelled_count\x18\x0f \x01(\x03\"b\n\x10UploadCsvRequest\x12\x32\n\x08metadata\x18\x01 \x01(\x0b\x32\x1e.certflow.v1.UploadCsvMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"\xfc\x01\n\x11UploadCsvMetadata\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x10\n\x08\x65ncoding\x18\x03 \x01(\t\x12I\n\x0e\x63olumn_mapping\x18\x04 \x03(\x0b\x32\x31.certflow.v1.UploadCsvMetadata.ColumnMappingEntry\x12*\n\ndate_order\x18\x05 \x01(\x0e\x32\x16.certflow.v1.DateOrder\x1a\x34\n\x12\x43olumnMappingEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc8\x01\n\x11UploadCsvResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.certflow.v1.Batch\x12)\n\nrow_errors\x18\x02 \x03(\x0b\x32\x15.certflow.v1.RowError\x12)\n\x08warnings\x18\x03 \x03(\x0b\x32\x17.certflow.v1.RowWarning\x12\x15\n\rwarning_count\x18\x04 \x01(\x03\x12\x10\n\x08\x65ncoding\x18\x05 \x01(\t\x12\x11\n\tdelimiter\x18\x06 \x01(\t\"N\n\nRowWarning\x12\x12\n\nrow_number\x18\x01 \x01(\x03\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"\xcb\x02\n\x17IssueCertificateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0erecipient_name\x18\x02 \x01(\t\x12\x17\n\x0frecipient_email\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x17\n\x0f\x63ompletion_date\x18\x05 \x01(\t\x12\x13\n\x0b\x65xpiry_date\x18\x06 \x01(\t\x12M\n\rcustom_fields\x18\x07 \x03(\x0b\x32\x36.certflow.v1.IssueCertificateRequest.CustomFieldsEntry\x12*\n\ndate_order\x18\x08 \x01(\x0e\x32\x16.certflow.v1.DateOrder\x1a\x33\n\x11\x43ustomFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"t\n\x18IssueCertificateResponse\x12-\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0b\x32\x18.certflow.v1.Certificate\x12)\n\x08warnings\x18\x02 \x03(\x0b\x32\x17.certflow.v1.RowWarning\"#\n\x0fGetBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"5\n\x10GetBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.certflow.v1.Batch\"O\n\x14ListRowErrorsRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"[\n\x15ListRowErrorsResponse\x12)\n\nrow_errors\x18\x01 \x03(\x0b\x32\x15.certflow.v1.RowError\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xd0\x01\n\x12ListBatchesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x06states\x18\x03 \x03(\x0e\x32\x17.certflow.v1.BatchState\x12\x35\n\x11\x63reate_time_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x63reate_time_end\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"S\n\x13ListBatchesResponse\x12#\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x12.certflow.v1.Batch\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x11WatchBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"7\n\x12WatchBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.certflow.v1.Batch\"&\n\x12\x43\x61ncelBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"8\n\x13\x43\x61ncelBatchResponse\x12!\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x12.certflow.v1.Batch\".\n\x1a\x44ownloadErrorReportRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\",\n\x1b\x44ownloadErrorReportResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c*\xf4\x01\n\nBatchState\x12\x1b\n\x17\x42\x41TCH_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42\x41TCH_STATE_ANCHORING\x10\x01\x12\x19\n\x15\x42\x41TCH_STATE_NOTIFYING\x10\x02\x12\x19\n\x15\x42\x41TCH_STATE_COMPLETED\x10\x03\x12\x18\n\x14\x42\x41TCH_STATE_REJECTED\x10\x04\x12\'\n#BATCH_STATE_COMPLETED_WITH_FAILURES\x10\x05\x12\x1a\n\x16\x42\x41TCH_STATE_VALIDATING\x10\x06\x12\x19\n\x15\x42\x41TCH_STATE_CANCELLED\x10\x07*]\n\tDateOrder\x12\x1a\n\x16\x44\x41TE_ORDER_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44\x41TE_ORDER_DAY_FIRST\x10\x01\x12\x1a\n\x16\x44\x41TE_ORDER_MONTH_FIRST\x10\x02\x32\xc0\x05\n\rIngestService\x12L\n\tUploadCsv\x12\x1d.certflow.v1.UploadCsvRequest\x1a\x1e.certflow.v1.UploadCsvResponse(\x01\x12_\n\x10IssueCertificate\x12$.certflow.v1.IssueCertificateRequest\x1a%.certflow.v1.IssueCertificateResponse\x12G\n\x08GetBatch\x12\x1c.certflow.v1.GetBatchRequest\x1a\x1d.certflow.v1.GetBatchResponse\x12V\n\rListRowErrors\x12!.certflow.v1.ListRowErrorsRequest\x1a\".certflow.v1.ListRowErrorsResponse\x12P\n\x0bListBatches\x12\x1f.certflow.v1.ListBatchesRequest\x1a .certflow.v1.ListBatchesResponse\x12O\n\nWatchBatch\x12\x1e.certflow.v1.WatchBatchRequest\x1a\x1f.certflow.v1.WatchBatchResponse0\x01\x12P\n\x0b\x43\x61ncelBatch\x12\x1f.certflow.v1.CancelBatchRequest\x1a .certflow.v1.CancelBatchResponse\x12j\n\x13\x44ownloadErrorReport\x12\'.certflow.v1.DownloadErrorReportRequest\x1a(.certflow.v1.DownloadErrorReportResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'certflow.v1.ingest_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_UPLOADCSVMETADATA_COLUMNMAPPINGENTRY']._loaded_options = None
+  _globals['_UPLOADCSVMETADATA_COLUMNMAPPINGENTRY']._serialized_options = b'8\001'
   _globals['_ISSUECERTIFICATEREQUEST_CUSTOMFIELDSENTRY']._loaded_options = None
   _globals['_ISSUECERTIFICATEREQUEST_CUSTOMFIELDSENTRY']._serialized_options = b'8\001'
-  _globals['_BATCHSTATE']._serialized_start=1998
-  _globals['_BATCHSTATE']._serialized_end=2242
+  _globals['_BATCHSTATE']._serialized_start=2461
+  _globals['_BATCHSTATE']._serialized_end=2705
+  _globals['_DATEORDER']._serialized_start=2707
+  _globals['_DATEORDER']._serialized_end=2800
   _globals['_BATCH']._serialized_start=114
   _globals['_BATCH']._serialized_end=518
   _globals['_UPLOADCSVREQUEST']._serialized_start=520
   _globals['_UPLOADCSVREQUEST']._serialized_end=618
-  _globals['_UPLOADCSVMETADATA']._serialized_start=620
-  _globals['_UPLOADCSVMETADATA']._serialized_end=681
-  _globals['_UPLOADCSVRESPONSE']._serialized_start=683
-  _globals['_UPLOADCSVRESPONSE']._serialized_end=780
-  _globals['_ISSUECERTIFICATEREQUEST']._serialized_start=783
-  _globals['_ISSUECERTIFICATEREQUEST']._serialized_end=1070
-  _globals['_ISSUECERTIFICATEREQUEST_CUSTOMFIELDSENTRY']._serialized_start=1019
-  _globals['_ISSUECERTIFICATEREQUEST_CUSTOMFIELDSENTRY']._serialized_end=1070
-  _globals['_ISSUECERTIFICATERESPONSE']._serialized_start=1072
-  _globals['_ISSUECERTIFICATERESPONSE']._serialized_end=1145
-  _globals['_GETBATCHREQUEST']._serialized_start=1147
-  _globals['_GETBATCHREQUEST']._serialized_end=1182
-  _globals['_GETBATCHRESPONSE']._serialized_start=1184
-  _globals['_GETBATCHRESPONSE']._serialized_end=1237
-  _globals['_LISTROWERRORSREQUEST']._serialized_start=1239
-  _globals['_LISTROWERRORSREQUEST']._serialized_end=1318
-  _globals['_LISTROWERRORSRESPONSE']._serialized_start=1320
-  _globals['_LISTROWERRORSRESPONSE']._serialized_end=1411
-  _globals['_LISTBATCHESREQUEST']._serialized_start=1414
-  _globals['_LISTBATCHESREQUEST']._serialized_end=1622
-  _globals['_LISTBATCHESRESPONSE']._serialized_start=1624
-  _globals['_LISTBATCHESRESPONSE']._serialized_end=1707
-  _globals['_WATCHBATCHREQUEST']._serialized_start=1709
-  _globals['_WATCHBATCHREQUEST']._serialized_end=1746
-  _globals['_WATCHBATCHRESPONSE']._serialized_start=1748
-  _globals['_WATCHBATCHRESPONSE']._serialized_end=1803
-  _globals['_CANCELBATCHREQUEST']._serialized_start=1805
-  _globals['_CANCELBATCHREQUEST']._serialized_end=1843
-  _globals['_CANCELBATCHRESPONSE']._serialized_start=1845
-  _globals['_CANCELBATCHRESPONSE']._serialized_end=1901
-  _globals['_DOWNLOADERRORREPORTREQUEST']._serialized_start=1903
-  _globals['_DOWNLOADERRORREPORTREQUEST']._serialized_end=1949
-  _globals['_DOWNLOADERRORREPORTRESPONSE']._serialized_start=1951
-  _globals['_DOWNLOADERRORREPORTRESPONSE']._serialized_end=1995
-  _globals['_INGESTSERVICE']._serialized_start=2245
-  _globals['_INGESTSERVICE']._serialized_end=2949
+  _globals['_UPLOADCSVMETADATA']._serialized_start=621
+  _globals['_UPLOADCSVMETADATA']._serialized_end=873
+  _globals['_UPLOADCSVMETADATA_COLUMNMAPPINGENTRY']._serialized_start=821
+  _globals['_UPLOADCSVMETADATA_COLUMNMAPPINGENTRY']._serialized_end=873
+  _globals['_UPLOADCSVRESPONSE']._serialized_start=876
+  _globals['_UPLOADCSVRESPONSE']._serialized_end=1076
+  _globals['_ROWWARNING']._serialized_start=1078
+  _globals['_ROWWARNING']._serialized_end=1156
+  _globals['_ISSUECERTIFICATEREQUEST']._serialized_start=1159
+  _globals['_ISSUECERTIFICATEREQUEST']._serialized_end=1490
+  _globals['_ISSUECERTIFICATEREQUEST_CUSTOMFIELDSENTRY']._serialized_start=1439
+  _globals['_ISSUECERTIFICATEREQUEST_CUSTOMFIELDSENTRY']._serialized_end=1490
+  _globals['_ISSUECERTIFICATERESPONSE']._serialized_start=1492
+  _globals['_ISSUECERTIFICATERESPONSE']._serialized_end=1608
+  _globals['_GETBATCHREQUEST']._serialized_start=1610
+  _globals['_GETBATCHREQUEST']._serialized_end=1645
+  _globals['_GETBATCHRESPONSE']._serialized_start=1647
+  _globals['_GETBATCHRESPONSE']._serialized_end=1700
+  _globals['_LISTROWERRORSREQUEST']._serialized_start=1702
+  _globals['_LISTROWERRORSREQUEST']._serialized_end=1781
+  _globals['_LISTROWERRORSRESPONSE']._serialized_start=1783
+  _globals['_LISTROWERRORSRESPONSE']._serialized_end=1874
+  _globals['_LISTBATCHESREQUEST']._serialized_start=1877
+  _globals['_LISTBATCHESREQUEST']._serialized_end=2085
+  _globals['_LISTBATCHESRESPONSE']._serialized_start=2087
+  _globals['_LISTBATCHESRESPONSE']._serialized_end=2170
+  _globals['_WATCHBATCHREQUEST']._serialized_start=2172
+  _globals['_WATCHBATCHREQUEST']._serialized_end=2209
+  _globals['_WATCHBATCHRESPONSE']._serialized_start=2211
+  _globals['_WATCHBATCHRESPONSE']._serialized_end=2266
+  _globals['_CANCELBATCHREQUEST']._serialized_start=2268
+  _globals['_CANCELBATCHREQUEST']._serialized_end=2306
+  _globals['_CANCELBATCHRESPONSE']._serialized_start=2308
+  _globals['_CANCELBATCHRESPONSE']._serialized_end=2364
+  _globals['_DOWNLOADERRORREPORTREQUEST']._serialized_start=2366
+  _globals['_DOWNLOADERRORREPORTREQUEST']._serialized_end=2412
+  _globals['_DOWNLOADERRORREPORTRESPONSE']._serialized_start=2414
+  _globals['_DOWNLOADERRORREPORTRESPONSE']._serialized_end=2458
+  _globals['_INGESTSERVICE']._serialized_start=2803
+  _globals['_INGESTSERVICE']._serialized_end=3507
 # @@protoc_insertion_point(module_scope)

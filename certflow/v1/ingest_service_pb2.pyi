@@ -21,6 +21,12 @@ class BatchState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BATCH_STATE_COMPLETED_WITH_FAILURES: _ClassVar[BatchState]
     BATCH_STATE_VALIDATING: _ClassVar[BatchState]
     BATCH_STATE_CANCELLED: _ClassVar[BatchState]
+
+class DateOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DATE_ORDER_UNSPECIFIED: _ClassVar[DateOrder]
+    DATE_ORDER_DAY_FIRST: _ClassVar[DateOrder]
+    DATE_ORDER_MONTH_FIRST: _ClassVar[DateOrder]
 BATCH_STATE_UNSPECIFIED: BatchState
 BATCH_STATE_ANCHORING: BatchState
 BATCH_STATE_NOTIFYING: BatchState
@@ -29,6 +35,9 @@ BATCH_STATE_REJECTED: BatchState
 BATCH_STATE_COMPLETED_WITH_FAILURES: BatchState
 BATCH_STATE_VALIDATING: BatchState
 BATCH_STATE_CANCELLED: BatchState
+DATE_ORDER_UNSPECIFIED: DateOrder
+DATE_ORDER_DAY_FIRST: DateOrder
+DATE_ORDER_MONTH_FIRST: DateOrder
 
 class Batch(_message.Message):
     __slots__ = ("name", "batch_id", "display_name", "source", "state", "row_count", "accepted_count", "rejected_count", "anchored_count", "emailed_count", "email_failed_count", "create_time", "stored_count", "cancel_time", "cancelled_count")
@@ -73,23 +82,56 @@ class UploadCsvRequest(_message.Message):
     def __init__(self, metadata: _Optional[_Union[UploadCsvMetadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class UploadCsvMetadata(_message.Message):
-    __slots__ = ("request_id", "display_name")
+    __slots__ = ("request_id", "display_name", "encoding", "column_mapping", "date_order")
+    class ColumnMappingEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_MAPPING_FIELD_NUMBER: _ClassVar[int]
+    DATE_ORDER_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     display_name: str
-    def __init__(self, request_id: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+    encoding: str
+    column_mapping: _containers.ScalarMap[str, str]
+    date_order: DateOrder
+    def __init__(self, request_id: _Optional[str] = ..., display_name: _Optional[str] = ..., encoding: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ..., date_order: _Optional[_Union[DateOrder, str]] = ...) -> None: ...
 
 class UploadCsvResponse(_message.Message):
-    __slots__ = ("batch", "row_errors")
+    __slots__ = ("batch", "row_errors", "warnings", "warning_count", "encoding", "delimiter")
     BATCH_FIELD_NUMBER: _ClassVar[int]
     ROW_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    WARNING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
     batch: Batch
     row_errors: _containers.RepeatedCompositeFieldContainer[_certificate_pb2.RowError]
-    def __init__(self, batch: _Optional[_Union[Batch, _Mapping]] = ..., row_errors: _Optional[_Iterable[_Union[_certificate_pb2.RowError, _Mapping]]] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[RowWarning]
+    warning_count: int
+    encoding: str
+    delimiter: str
+    def __init__(self, batch: _Optional[_Union[Batch, _Mapping]] = ..., row_errors: _Optional[_Iterable[_Union[_certificate_pb2.RowError, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[RowWarning, _Mapping]]] = ..., warning_count: _Optional[int] = ..., encoding: _Optional[str] = ..., delimiter: _Optional[str] = ...) -> None: ...
+
+class RowWarning(_message.Message):
+    __slots__ = ("row_number", "field", "code", "message")
+    ROW_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    row_number: int
+    field: str
+    code: str
+    message: str
+    def __init__(self, row_number: _Optional[int] = ..., field: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class IssueCertificateRequest(_message.Message):
-    __slots__ = ("request_id", "recipient_name", "recipient_email", "title", "completion_date", "expiry_date", "custom_fields")
+    __slots__ = ("request_id", "recipient_name", "recipient_email", "title", "completion_date", "expiry_date", "custom_fields", "date_order")
     class CustomFieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +146,7 @@ class IssueCertificateRequest(_message.Message):
     COMPLETION_DATE_FIELD_NUMBER: _ClassVar[int]
     EXPIRY_DATE_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    DATE_ORDER_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     recipient_name: str
     recipient_email: str
@@ -111,13 +154,16 @@ class IssueCertificateRequest(_message.Message):
     completion_date: str
     expiry_date: str
     custom_fields: _containers.ScalarMap[str, str]
-    def __init__(self, request_id: _Optional[str] = ..., recipient_name: _Optional[str] = ..., recipient_email: _Optional[str] = ..., title: _Optional[str] = ..., completion_date: _Optional[str] = ..., expiry_date: _Optional[str] = ..., custom_fields: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    date_order: DateOrder
+    def __init__(self, request_id: _Optional[str] = ..., recipient_name: _Optional[str] = ..., recipient_email: _Optional[str] = ..., title: _Optional[str] = ..., completion_date: _Optional[str] = ..., expiry_date: _Optional[str] = ..., custom_fields: _Optional[_Mapping[str, str]] = ..., date_order: _Optional[_Union[DateOrder, str]] = ...) -> None: ...
 
 class IssueCertificateResponse(_message.Message):
-    __slots__ = ("certificate",)
+    __slots__ = ("certificate", "warnings")
     CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     certificate: _certificate_pb2.Certificate
-    def __init__(self, certificate: _Optional[_Union[_certificate_pb2.Certificate, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[RowWarning]
+    def __init__(self, certificate: _Optional[_Union[_certificate_pb2.Certificate, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[RowWarning, _Mapping]]] = ...) -> None: ...
 
 class GetBatchRequest(_message.Message):
     __slots__ = ("batch_id",)
