@@ -24,6 +24,11 @@ from certflow.platform.service_setup import database, jetstream
 from certflow.platform.telemetry import inject_context
 from certflow.v1 import anchor_service_pb2, anchor_service_pb2_grpc
 from services.anchor.anchorer import Anchorer, Chain, Lease, Signer, SubmissionStore
+from services.anchor.cancellations import (
+    CancellationReader,
+    CancelledCertificates,
+    SkippingCancelled,
+)
 from services.anchor.consumers import IssuedConsumer
 from services.anchor.lease import SignerLeaseHolder
 from services.anchor.servicer import AnchorServicer
@@ -61,6 +66,8 @@ def assemble(
     on_confirmed: Callable[[], None] = lambda: None,
     clock: Callable[[], float] = time.monotonic,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    cancelled: CancelledCertificates | None = None,
+    catch_up_cancellations: Callable[[], None] = lambda: None,
 ) -> Anchor[Tx]:
     anchorer = Anchorer(
         store,
@@ -73,7 +80,9 @@ def assemble(
         clock=clock,
     )
     consumer = IssuedConsumer(
-        store,
+        # leaves of certificates cancelled (certs.cancelled) before their window is built are
+        # left out of it
+        SkippingCancelled(store, cancelled or CancelledCertificates(), catch_up_cancellations),
         WindowBuffer(settings.window_max_leaves, settings.window_max_age_seconds),
         new_id=new_id,
         on_built=anchorer.wake,
@@ -119,8 +128,19 @@ async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
         await asyncio.to_thread(lease.release)  # a restarted replica need not wait it out
 
     runtime.on_shutdown(release_lease)
+    cancelled = CancelledCertificates()
+    cancellations = CancellationReader(js, cancelled)
+    await cancellations.start()  # from the stream's start: the set is rebuilt at every start
+    runtime.on_shutdown(cancellations.stop)
     anchor = assemble(
-        settings, store=store, chain=registry, signer=key, lease=lease, on_confirmed=relay.wake
+        settings,
+        store=store,
+        chain=registry,
+        signer=key,
+        lease=lease,
+        on_confirmed=relay.wake,
+        cancelled=cancelled,
+        catch_up_cancellations=cancellations.blocking_catch_up(asyncio.get_running_loop()),
     )
     subscription = await bus.pull_subscription(
         js,
