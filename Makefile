@@ -12,7 +12,7 @@ NODE_STAMP := node_modules/.installed
 help:
 	@grep -E '^## ' $(MAKEFILE_LIST) | sed -e 's/^## /  make /' -e 's/: /\t/' | expand -t 24
 
-## install: the virtualenv (.venv) and the pinned node tools (node_modules)
+## install: the virtualenv (.venv, with the `certflow` command) and the pinned node tools (node_modules)
 install: $(PY_STAMP) $(NODE_STAMP)
 
 # the whole Python tree from the lock (hash-checked), then the project itself without deps
@@ -62,12 +62,12 @@ lint: $(PY_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/mypy
 	cd protos && ../node_modules/.bin/buf lint
 
-## lock: re-pin the Python dependency tree (requirements.lock for images, -dev for the rest)
+## lock: re-pin the Python dependency tree (requirements.lock for images, -dev with the dev and cli extras)
 lock: $(PY_STAMP)
 	$(VENV)/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
 		--no-emit-find-links -o requirements.lock pyproject.toml
 	$(VENV)/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
-		--no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml
+		--no-emit-find-links --extra dev --extra cli -o requirements-dev.lock pyproject.toml
 
 ## clean: remove local state (.state)
 clean:

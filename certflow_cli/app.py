@@ -1,0 +1,76 @@
+"""The `certflow` command group: global options, the commands, the exit codes in --help."""
+
+from pathlib import Path
+
+import click
+
+from certflow_cli.commands.batches import batch, errors
+from certflow_cli.commands.issue import issue
+from certflow_cli.commands.upload import upload
+from certflow_cli.commands.validate import validate
+from certflow_cli.config import DEFAULT_INGEST_ADDRESS, DEFAULT_TIMEOUT_SECONDS, Flags
+from certflow_cli.exit_codes import exit_code_table
+
+EPILOG = f"""\b
+Configuration, first found wins: flags; environment (CERTFLOW_INGEST_ADDRESS,
+CERTFLOW_TOKEN_FILE, CERTFLOW_TIMEOUT, CERTFLOW_CONFIG); the config file
+(TOML, keys ingest_address, token_file, timeout; default
+~/.config/certflow/config.toml). The internal token is read from
+CERTFLOW_INTERNAL_TOKEN or from a token file, never from a flag.
+
+\b
+Exit codes:
+{exit_code_table()}
+"""
+
+
+@click.group(
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML config file [default: ~/.config/certflow/config.toml, or CERTFLOW_CONFIG].",
+)
+@click.option(
+    "--ingest-address",
+    metavar="HOST:PORT",
+    help=f"The ingest service's gRPC address [default: {DEFAULT_INGEST_ADDRESS}].",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the services' internal token.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True, max=86_400),
+    help=f"Seconds to wait for each call [default: {DEFAULT_TIMEOUT_SECONDS:g}].",
+)
+@click.version_option(package_name="certflow", prog_name="certflow")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config: Path | None,
+    ingest_address: str | None,
+    token_file: Path | None,
+    timeout: float | None,
+) -> None:
+    """Issue blockchain-anchored certificates in bulk with the certflow services.
+
+    Check a CSV file before sending it (validate), upload it and follow it through
+    anchoring and email (upload), read a batch (batch) and its refused rows (errors),
+    or issue one certificate (issue). Every command takes --json and --help.
+    """
+    ctx.obj = Flags(
+        config=config, ingest_address=ingest_address, token_file=token_file, timeout=timeout
+    )
+
+
+for command in (validate, upload, batch, errors, issue):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="certflow")

@@ -1,0 +1,1 @@
+"""One module per command group; app.py registers them."""

@@ -1,0 +1,142 @@
+"""`certflow upload FILE`: stream a CSV file to ingest, then follow the batch to its end."""
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+from rich.console import Console
+
+from certflow.v1 import ingest_service_pb2 as pb
+from certflow_cli.connection import IngestClient, connected
+from certflow_cli.exit_codes import CliError, ExitCode
+from certflow_cli.invocation import Invocation, certflow_command
+from certflow_cli.output import (
+    JsonDocument,
+    batch_document,
+    reasons_summary,
+    row_error_document,
+    row_errors_table,
+    shown,
+)
+from certflow_cli.progress import BatchProgress, is_final
+
+CHUNK_BYTES = 256 * 1024
+POLL_SECONDS = 0.5
+MAX_REQUEST_ID = 128  # what ingest accepts (services/ingest/servicer.py)
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", "display_name", help="The batch's display name [default: the file name].")
+@click.option(
+    "--request-id",
+    default="",
+    help="Idempotency key: running again with the same id returns the first batch "
+    "instead of issuing twice.",
+)
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Return once the batch is stored, without following anchoring and email.",
+)
+@certflow_command
+def upload(
+    run: Invocation, file: Path, display_name: str | None, request_id: str, no_wait: bool
+) -> ExitCode:
+    """Upload a CSV file and follow its batch: stored → anchored → emailed.
+
+    Valid rows are issued, invalid rows refused with their reasons (all of them:
+    `certflow errors BATCH`). Waits until the batch reaches a final state unless
+    --no-wait. Exit 0 when every row was issued (and emailed), 3 when some rows were
+    refused, 9 when some emails failed, 4 when the file is refused as a whole.
+    """
+    if len(request_id) > MAX_REQUEST_ID:
+        raise click.BadParameter(f"at most {MAX_REQUEST_ID} characters", param_hint="--request-id")
+    metadata = pb.UploadCsvMetadata(
+        request_id=request_id, display_name=display_name if display_name is not None else file.name
+    )
+    settings = run.settings()
+    try:
+        handle = file.open("rb")
+    except OSError as exc:
+        raise CliError(
+            ExitCode.INVALID_INPUT,
+            f"cannot read {file}: {exc.strerror or exc}",
+            reason="UNREADABLE_FILE",
+        ) from None
+    size = file.stat().st_size
+    with handle, connected(settings) as client:
+        progress = BatchProgress(
+            run.output.stderr, file_size=size, enabled=not run.output.json_mode
+        )
+        with progress:
+            response = client.upload_csv(upload_requests(handle, metadata, progress.sent))
+            batch = response.batch
+            progress.show(batch)
+            if not no_wait:
+                batch = follow(client, batch, progress.show)
+    document = {
+        "batch": batch_document(batch),
+        # the first refused rows (at most 100); `certflow errors BATCH` lists them all
+        "row_errors": [row_error_document(e) for e in response.row_errors],
+    }
+    run.output.result(document, lambda console: render(console, document, waited=not no_wait))
+    return outcome(batch)
+
+
+def upload_requests(
+    handle: BinaryIO, metadata: pb.UploadCsvMetadata, on_sent: Callable[[int], None]
+) -> Iterator[pb.UploadCsvRequest]:
+    """The metadata, then the file in chunks as it is read: never the whole file in memory."""
+    yield pb.UploadCsvRequest(metadata=metadata)
+    sent = 0
+    while chunk := handle.read(CHUNK_BYTES):
+        yield pb.UploadCsvRequest(chunk=chunk)
+        sent += len(chunk)
+        on_sent(sent)
+
+
+def follow(
+    client: IngestClient,
+    batch: pb.Batch,
+    on_update: Callable[[pb.Batch], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> pb.Batch:
+    """Polls GetBatch until the batch reaches a final state."""
+    while not is_final(batch):
+        sleep(POLL_SECONDS)
+        batch = client.get_batch(batch.batch_id)
+        on_update(batch)
+    return batch
+
+
+def outcome(batch: pb.Batch) -> ExitCode:
+    if batch.rejected_count:
+        return ExitCode.ROWS_REFUSED
+    if batch.email_failed_count:
+        return ExitCode.EMAILS_FAILED
+    return ExitCode.OK
+
+
+def render(console: Console, document: JsonDocument, *, waited: bool) -> None:
+    batch = document["batch"]
+    # the id whole, on a line of its own: people paste it into the next command
+    console.print(shown(f"batch {batch['batch_id']}"))
+    console.print(
+        shown(
+            f"{batch['state']}: {batch['row_count']} rows, {batch['accepted_count']} accepted, "
+            f"{batch['rejected_count']} refused"
+            + (
+                f"; {batch['anchored_count']} anchored, {batch['emailed_count']} emailed, "
+                f"{batch['email_failed_count']} emails failed"
+                if waited
+                else ""
+            )
+        )
+    )
+    if document["row_errors"]:
+        console.print(shown(f"refused: {reasons_summary(document['row_errors'])}"))
+        console.print(row_errors_table(document["row_errors"], title="Refused rows"))
+        console.print(shown(f"every refused row: certflow errors {batch['batch_id']} --csv FILE"))

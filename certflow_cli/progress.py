@@ -1,0 +1,97 @@
+"""A batch's way through stored → anchored → emailed: what is final, and the live bars."""
+
+from dataclasses import dataclass
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from certflow.v1 import ingest_service_pb2
+from certflow_cli.output import state_name
+
+# states after which nothing changes any more (by name: newer services may add states)
+FINAL_STATES = frozenset({"COMPLETED", "COMPLETED_WITH_FAILURES", "REJECTED", "CANCELLED"})
+STAGES = ("stored", "anchored", "emailed")
+
+
+def is_final(batch: ingest_service_pb2.Batch) -> bool:
+    return state_name(batch.state) in FINAL_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    label: str
+    done: int
+    total: int
+
+
+def stages(batch: ingest_service_pb2.Batch) -> list[Stage]:
+    """Each stage out of the accepted certificates; a failed email has reached its end too."""
+    total = batch.accepted_count
+    return [
+        Stage("stored", total, total),
+        Stage("anchored", batch.anchored_count, total),
+        Stage("emailed", batch.emailed_count + batch.email_failed_count, total),
+    ]
+
+
+def size_text(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / (1024 * 1024):.1f} MiB"
+
+
+class BatchProgress:
+    """Bars on stderr: bytes sent, then each stage. Shows nothing when `enabled` is false."""
+
+    def __init__(self, console: Console, *, file_size: int, enabled: bool) -> None:
+        self._enabled = enabled
+        self._file_size = file_size
+        self._progress = Progress(
+            TextColumn("{task.description:<9}"),
+            BarColumn(),
+            TextColumn("{task.fields[figure]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not enabled,
+        )
+        self._upload = self._progress.add_task(
+            "upload", total=max(file_size, 1), figure=f"0 B / {size_text(file_size)}"
+        )
+        self._stages: dict[str, TaskID] = {}
+
+    def __enter__(self) -> "BatchProgress":
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def sent(self, byte_count: int) -> None:
+        """Called from gRPC's sending thread as chunks go out (rich's Progress is thread-safe)."""
+        self._progress.update(
+            self._upload,
+            completed=byte_count,
+            figure=f"{size_text(byte_count)} / {size_text(self._file_size)}",
+        )
+
+    def show(self, batch: ingest_service_pb2.Batch) -> None:
+        for stage in stages(batch):
+            figure = f"{stage.done:,}/{stage.total:,}"
+            if stage.label not in self._stages:
+                self._stages[stage.label] = self._progress.add_task(
+                    stage.label, total=max(stage.total, 1), figure=figure
+                )
+            self._progress.update(
+                self._stages[stage.label],
+                completed=stage.done if stage.total else 1,
+                total=max(stage.total, 1),
+                figure=figure,
+            )
