@@ -57,6 +57,9 @@ class IntakeOptions:
     date_order: DateOrder = DateOrder.UNSPECIFIED
 
 
+DETECT_ALL = IntakeOptions()
+
+
 @dataclass(frozen=True, slots=True)
 class CsvRow:
     row_number: int  # line number in the file where the row starts (the header is line 1)

@@ -11,8 +11,10 @@ from datetime import UTC
 import grpc
 import orjson
 
+from certflow.core.csv_intake import IntakeOptions
+from certflow.core.dates import DateOrder
 from certflow.core.errors import Cancelled, TooLarge, invalid_field
-from certflow.core.validation import RowError
+from certflow.core.validation import RowError, RowWarning
 from certflow.platform import pagination
 from certflow.platform.grpc_errors import translate_errors
 from certflow.platform.proto_time import to_timestamp
@@ -92,6 +94,10 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         return ingest_service_pb2.UploadCsvResponse(
             batch=batch_message(result.batch),
             row_errors=[row_error_message(e) for e in result.row_errors],
+            warnings=[row_warning_message(w) for w in result.warnings],
+            warning_count=result.warning_count,
+            encoding=result.encoding,
+            delimiter=result.delimiter,
         )
 
     async def _upload(
@@ -101,6 +107,11 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         its deadline) the worker stops at its next check instead of running on for nobody."""
         cancel = threading.Event()
         request_id = metadata.request_id
+        options = IntakeOptions(
+            encoding=metadata.encoding,
+            column_mapping=dict(metadata.column_mapping),
+            date_order=date_order(metadata.date_order),
+        )
 
         def work() -> UploadResult:
             try:
@@ -109,6 +120,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
                     request_id=request_id,
                     display_name=metadata.display_name[:200],
                     cancel=cancel,
+                    options=options,
                 )
             except Cancelled:
                 log.info("upload %r stopped: its caller cancelled or ran out of time", request_id)
@@ -139,8 +151,12 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
                 "expiry_date": request.expiry_date,
             },
             custom_fields=dict(request.custom_fields),
+            date_order=date_order(request.date_order),
         )
-        return ingest_service_pb2.IssueCertificateResponse(certificate=certificate_message(stored))
+        return ingest_service_pb2.IssueCertificateResponse(
+            certificate=certificate_message(stored),
+            warnings=[row_warning_message(w) for w in stored.warnings],
+        )
 
     @translate_errors
     async def GetBatch(
@@ -262,6 +278,28 @@ def batch_message(status: BatchStatus) -> ingest_service_pb2.Batch:
         stored_count=status.stored_count,
         cancel_time=to_timestamp(status.cancelled_at) if status.cancelled_at else None,
         cancelled_count=status.cancelled_count,
+    )
+
+
+DATE_ORDERS: dict[ingest_service_pb2.DateOrder, DateOrder] = {
+    ingest_service_pb2.DATE_ORDER_UNSPECIFIED: DateOrder.UNSPECIFIED,
+    ingest_service_pb2.DATE_ORDER_DAY_FIRST: DateOrder.DAY_FIRST,
+    ingest_service_pb2.DATE_ORDER_MONTH_FIRST: DateOrder.MONTH_FIRST,
+}
+
+
+def date_order(value: ingest_service_pb2.DateOrder) -> DateOrder:
+    if value not in DATE_ORDERS:
+        raise invalid_field("date_order", f"unknown date order {value}")
+    return DATE_ORDERS[value]
+
+
+def row_warning_message(warning: RowWarning) -> ingest_service_pb2.RowWarning:
+    return ingest_service_pb2.RowWarning(
+        row_number=warning.row_number,
+        field=warning.field,
+        code=warning.code,
+        message=warning.message,
     )
 
 

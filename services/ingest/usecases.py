@@ -18,7 +18,15 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from certflow.core.anchoring import AnchoredWindowFacts
-from certflow.core.csv_intake import MAX_FIELD_BYTES, CsvFormatError, CsvRow, read_csv
+from certflow.core.csv_intake import (
+    DETECT_ALL,
+    MAX_FIELD_BYTES,
+    CsvFormatError,
+    CsvRow,
+    IntakeOptions,
+    read_csv,
+)
+from certflow.core.dates import DateOrder
 from certflow.core.document import AnchorProof, CertificateContent, IssuerProfile, with_anchor_proof
 from certflow.core.errors import (
     NOT_CANCELLED,
@@ -33,11 +41,12 @@ from certflow.core.errors import (
 )
 from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
 from certflow.core.merkle import unpack_proof
-from certflow.core.validation import RowError, validate_certificate
+from certflow.core.validation import RowError, RowWarning, name_warnings, validate_certificate
 from services.ingest.announcements import CERTIFICATES_PER_MESSAGE, OutboxMessage, announce
 from services.ingest.progress import BatchStatus
 
 MAX_ERRORS_IN_RESPONSE = 100
+MAX_WARNINGS_IN_RESPONSE = 100
 WRITE_ATTEMPTS = 3
 T = TypeVar("T")
 
@@ -55,6 +64,11 @@ class WriteRace(Unavailable):
 class UploadResult:
     batch: BatchStatus
     row_errors: list[RowError]
+    # of this upload only (not stored: a retry with the same request_id has none of these)
+    warnings: list[RowWarning] = field(default_factory=list)  # the first 100
+    warning_count: int = 0
+    encoding: str = ""  # what the file was read as
+    delimiter: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +126,7 @@ class IssuedCertificate:
     leaf_hash: bytes
     document: dict[str, Any]
     anchored: bool
+    warnings: tuple[RowWarning, ...] = ()  # what looked wrong in the request (IssueCertificate)
 
 
 class IngestWrites(Protocol):
@@ -246,6 +261,7 @@ class Ingest:
         request_id: str,
         display_name: str,
         cancel: CancelSignal = NOT_CANCELLED,
+        options: IntakeOptions = DETECT_ALL,
     ) -> UploadResult:
         """Reads, validates and plans the whole file before writing anything; stops (writing
         nothing) at the next check once `cancel` is set because the caller has gone."""
@@ -253,14 +269,20 @@ class Ingest:
         if request_id and (previous := self._store.batch_for_request(request_id)):
             return self._same_upload(previous, request_id, digest)
         try:
-            csv_file = read_csv(data, max_rows=self._max_rows, cancel=cancel)
+            csv_file = read_csv(
+                data,
+                max_rows=self._max_rows,
+                cancel=cancel,
+                encoding=options.encoding,
+                column_mapping=options.column_mapping,
+            )
             rows = csv_file.rows
         except CsvFormatError as exc:
-            raise InvalidInput(
-                exc.reason, exc.message, violations=[FieldViolation("file", exc.message)]
-            ) from exc
+            raise InvalidInput(exc.reason, exc.message, violations=exc.violations) from exc
         now = self._clock()
-        valid, errors = self._validate_rows(until_cancelled(rows, cancel), now.date())
+        valid, errors, warnings = self._validate_rows(
+            until_cancelled(rows, cancel), now.date(), options.date_order
+        )
         keyed, duplicates = key_requests(self._issuer.id, valid)
         errors.extend(duplicates)
         planned = plan_certificates(
@@ -269,6 +291,7 @@ class Ingest:
         if cancel.is_set():
             raise Cancelled("CANCELLED", "the caller cancelled the request; nothing was written")
         batch_id = self._new_id()
+        issued_rows: set[int] = set()
 
         def write() -> str:
             with self._store.transaction() as tx:
@@ -276,6 +299,8 @@ class Ingest:
                     return done
                 issued = tx.issued_certificates(self.issuer_row_id, [p.dedupe_key for p in planned])
                 fresh, refused = split_already_issued(planned, issued)
+                issued_rows.clear()
+                issued_rows.update(p.row_number for p in fresh)
                 all_refused = errors + refused
                 tx.add_batch(
                     replace(
@@ -299,7 +324,14 @@ class Ingest:
         written = _retrying(write)
         if written != batch_id:  # a concurrent upload with the same request_id won
             return self._same_upload(written, request_id, digest)
-        return self._result(written)
+        warned = [w for w in warnings if w.row_number in issued_rows]
+        return replace(
+            self._result(written),
+            warnings=warned[:MAX_WARNINGS_IN_RESPONSE],
+            warning_count=len(warned),
+            encoding=csv_file.encoding,
+            delimiter=csv_file.delimiter,
+        )
 
     def issue_one(
         self,
@@ -308,9 +340,12 @@ class Ingest:
         fields: dict[str, str],
         custom_fields: dict[str, str],
         source: str = "api",
+        date_order: DateOrder = DateOrder.UNSPECIFIED,
     ) -> IssuedCertificate:
+        """Issues one certificate; its warnings are those of the stored name (a retry with the
+        same request_id gets the same ones)."""
         if request_id and (certificate_id := self._store.certificate_for_request(request_id)):
-            return self.certificate(certificate_id)
+            return _with_warnings(self.certificate(certificate_id))
         now = self._clock()
         result = validate_certificate(
             fields,
@@ -318,6 +353,7 @@ class Ingest:
             row_number=0,
             today=now.date(),
             allow_smtputf8=self._allow_smtputf8,
+            date_order=date_order,
         )
         if isinstance(result, list):
             raise InvalidInput(
@@ -361,7 +397,7 @@ class Ingest:
             self._on_committed()
             return planned.certificate_id
 
-        return self.certificate(_retrying(write))
+        return _with_warnings(self.certificate(_retrying(write)))
 
     def batch_status(self, batch_id: str) -> BatchStatus:
         status = self._store.batch_status(batch_id)
@@ -384,10 +420,11 @@ class Ingest:
     # ---- helpers ----
 
     def _validate_rows(
-        self, rows: Iterable[CsvRow], today: date
-    ) -> tuple[list[tuple[int, CertificateContent]], list[RowError]]:
+        self, rows: Iterable[CsvRow], today: date, date_order: DateOrder
+    ) -> tuple[list[tuple[int, CertificateContent]], list[RowError], list[RowWarning]]:
         valid: list[tuple[int, CertificateContent]] = []
         errors: list[RowError] = []
+        warnings: list[RowWarning] = []
         for row in rows:
             if row.error:
                 errors.append(
@@ -402,12 +439,14 @@ class Ingest:
                 row_number=row.row_number,
                 today=today,
                 allow_smtputf8=self._allow_smtputf8,
+                date_order=date_order,
             )
             if isinstance(result, list):
                 errors.extend(result)
             else:
                 valid.append((row.row_number, result))
-        return valid, errors
+                warnings.extend(name_warnings(result.recipient_name, row.row_number))
+        return valid, errors, warnings
 
     def _new_batch(
         self,
@@ -457,6 +496,10 @@ class Ingest:
             self.batch_status(batch_id),
             self.row_errors(batch_id, offset=0, limit=MAX_ERRORS_IN_RESPONSE),
         )
+
+
+def _with_warnings(certificate: IssuedCertificate) -> IssuedCertificate:
+    return replace(certificate, warnings=tuple(name_warnings(certificate.recipient_name, 0)))
 
 
 def refused_cells(

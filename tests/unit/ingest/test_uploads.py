@@ -3,9 +3,12 @@
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 
 import pytest
 
+from certflow.core.csv_intake import IntakeOptions
+from certflow.core.dates import DateOrder
 from certflow.core.errors import Cancelled, InvalidInput
 from certflow.platform.bus import SUBJECT_ISSUED, SUBJECT_LEAVES, SUBJECT_RECIPIENTS
 from certflow.v1 import events_pb2
@@ -87,7 +90,14 @@ def test_the_same_request_id_answers_the_first_batch() -> None:
     ingest = make_ingest(store)
     first = ingest.upload_csv(CSV, request_id="same", display_name="")
     again = ingest.upload_csv(CSV, request_id="same", display_name="")
-    assert again == first
+    assert (again.batch, again.row_errors) == (first.batch, first.row_errors)
+    # how the file was read is not stored: a retry does not read it again
+    assert (first.encoding, first.delimiter, again.encoding, again.delimiter) == (
+        "utf-8",
+        ",",
+        "",
+        "",
+    )
     assert len(store.state.batches) == 1
 
 
@@ -131,3 +141,93 @@ def test_losing_every_attempt_is_unavailable_not_a_crash() -> None:
         make_ingest(store).upload_csv(CSV, request_id="r", display_name="")
     assert info.value.reason == "WRITE_CONFLICT"
     assert not store.state.batches
+
+
+# A registrar's export: Windows-1252, semicolons, aliased headers, day-first dates, an extra
+# column, a name in capitals, CRLF and trailing blank lines.
+EXPORT = (
+    "Full Name;E-mail;Course Name;Completion Date;Expires;Student ID\r\n"
+    "José Müller;jose@example.edu;Café Management;10/06/2026;10/06/2030;S1\r\n"
+    "ZOË  ÅNGSTRÖM;zoe@example.edu;Café Management;11.06.2026;;S2\r\n"
+    "Ada Lovelace;ada@example.edu;Café Management;12/06/2026;20/11/2026;S3\r\n"
+    "\r\n\r\n"
+).encode("cp1252")
+
+
+def test_an_export_in_windows_1252_with_aliases_and_day_first_dates_is_issued() -> None:
+    store = FakeIngestStore()
+    result = make_ingest(store).upload_csv(
+        EXPORT,
+        request_id="export",
+        display_name="",
+        options=IntakeOptions(date_order=DateOrder.DAY_FIRST),
+    )
+    assert (result.encoding, result.delimiter) == ("windows-1252", ";")
+    assert result.batch.accepted_count == 2
+    # the expiry date is before the issue date (NOW): refused, not issued and emailed
+    assert [(e.row_number, e.field, e.reason) for e in result.row_errors] == [
+        (4, "expiry_date", "EXPIRED_AT_ISSUE")
+    ]
+    stored = {c.record.recipient_name: c.record for c in store.state.certificates.values()}
+    assert set(stored) == {"José Müller", "ZOË ÅNGSTRÖM"}  # whitespace collapsed
+    assert stored["José Müller"].completion_date == date(2026, 6, 10)
+    assert b'"validUntil":"2030-06-10' in stored["José Müller"].document  # ISO 8601
+    assert [(w.row_number, w.code) for w in result.warnings] == [(3, "NAME_ALL_CAPITALS")]
+    assert result.warning_count == 1
+
+
+def test_without_a_date_order_an_ambiguous_date_is_a_row_error() -> None:
+    result = make_ingest(FakeIngestStore()).upload_csv(EXPORT, request_id="r", display_name="")
+    refused = {(e.row_number, e.field, e.reason) for e in result.row_errors}
+    assert (2, "completion_date", "AMBIGUOUS_DATE") in refused
+    assert (3, "completion_date", "AMBIGUOUS_DATE") in refused
+    message = next(e.message for e in result.row_errors if e.row_number == 2)
+    assert "10 June or October 6, 2026" in message
+
+
+def test_an_explicit_mapping_names_the_columns_and_drops_one() -> None:
+    data = (
+        b"Student,Contact,Programme Title,Finished,Internal Note\n"
+        b"Ada Lovelace,ada@example.edu,BSc,2026-06-30,do not print\n"
+    )
+    store = FakeIngestStore()
+    mapping = {
+        "Student": "name",
+        "contact": "email",
+        "programme title": "title",
+        "Finished": "completion_date",
+        "Internal Note": "",
+    }
+    result = make_ingest(store).upload_csv(
+        data, request_id="m", display_name="", options=IntakeOptions(column_mapping=mapping)
+    )
+    assert result.batch.accepted_count == 1
+    (certificate,) = store.state.certificates.values()
+    assert certificate.record.recipient_name == "Ada Lovelace"
+    assert b"do not print" not in certificate.record.document
+
+
+def test_a_mapping_naming_absent_columns_is_refused_with_a_violation_each() -> None:
+    store = FakeIngestStore()
+    with pytest.raises(InvalidInput) as info:
+        make_ingest(store).upload_csv(
+            CSV,
+            request_id="m",
+            display_name="",
+            options=IntakeOptions(column_mapping={"Student": "name", "Mail": "email"}),
+        )
+    assert info.value.reason == "INVALID_HEADER"
+    assert {v.field for v in info.value.violations} == {
+        "column_mapping['Student']",
+        "column_mapping['Mail']",
+    }
+    assert not store.state.batches
+
+
+def test_an_unknown_declared_encoding_is_a_violation_of_that_field() -> None:
+    with pytest.raises(InvalidInput) as info:
+        make_ingest(FakeIngestStore()).upload_csv(
+            CSV, request_id="e", display_name="", options=IntakeOptions(encoding="klingon-8")
+        )
+    assert info.value.reason == "UNKNOWN_ENCODING"
+    assert [v.field for v in info.value.violations] == ["encoding"]
