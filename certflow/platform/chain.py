@@ -1,93 +1,245 @@
-"""The CertificateRegistry on an EVM chain, through web3.py (async)."""
+"""The CertificateRegistry on an EVM chain, through web3.py (async), over one or several RPC
+endpoints: a connection error or timeout is retried with backoff, then the next URL is tried."""
 
-from typing import Any, cast
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
 
-from aiohttp import ClientTimeout
+from aiohttp import ClientError, ClientTimeout
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
+from eth_utils import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.exceptions import TransactionNotFound
-from web3.types import Nonce, TxParams
+from web3.contract import AsyncContract
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.types import Nonce, TxParams, Wei
 
 from certflow.contracts import registry_artifact
 from certflow.core.transactions import MinedTransaction
 
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# what an unreachable, overloaded or hung endpoint looks like; a JSON-RPC error is an answer
+_TRANSIENT = (ClientError, TimeoutError, OSError)
+
+
+class ChainUnavailable(ConnectionError):
+    """Every RPC endpoint failed, each after its retries."""
+
 
 class RegistryClient:
-    """`timeout` bounds each RPC request. `retries=False` turns off web3's own retries with
-    backoff (several seconds on a dead node): for callers with a deadline of their own, such as
-    a public look-up that must answer "chain unavailable" quickly rather than late."""
+    """`rpc_url` is one URL or several in order of preference: each call goes to the endpoint
+    that last answered, is retried `attempts_per_url` times with doubling backoff on a
+    connection error or timeout, then moves on to the next URL. `timeout` bounds each request.
+    `retries=False` makes that one attempt per URL: for callers with a deadline of their own,
+    such as a public look-up that must answer "chain unavailable" quickly rather than late."""
 
     def __init__(
-        self, rpc_url: str, registry_address: str, *, timeout: float = 30, retries: bool = True
+        self,
+        rpc_url: str | Sequence[str],
+        registry_address: str,
+        *,
+        timeout: float = 30,
+        retries: bool = True,
+        attempts_per_url: int = 3,
+        backoff_seconds: float = 0.25,
     ) -> None:
-        no_retries: dict[str, Any] = {} if retries else {"exception_retry_configuration": None}
-        self.w3 = AsyncWeb3(
-            AsyncHTTPProvider(
-                rpc_url, request_kwargs={"timeout": ClientTimeout(total=timeout)}, **no_retries
-            )
-        )
+        self.urls = [rpc_url] if isinstance(rpc_url, str) else list(rpc_url)
+        if not self.urls:
+            raise ValueError("at least one RPC URL is needed")
         self.address = AsyncWeb3.to_checksum_address(registry_address)
-        self.contract = self.w3.eth.contract(address=self.address, abi=registry_artifact()["abi"])
+        abi = registry_artifact()["abi"]
+        self._endpoints: list[tuple[AsyncWeb3, AsyncContract]] = []
+        for url in self.urls:
+            # web3's own retries are off: ours move on to the next URL after backing off
+            w3 = AsyncWeb3(
+                AsyncHTTPProvider(
+                    url,
+                    request_kwargs={"timeout": ClientTimeout(total=timeout)},
+                    exception_retry_configuration=None,
+                )
+            )
+            self._endpoints.append((w3, w3.eth.contract(address=self.address, abi=abi)))
+        self._attempts = max(attempts_per_url, 1) if retries else 1
+        self._backoff = backoff_seconds
+        self._current = 0
+        self._errors = _error_names(abi)
+
+    @property
+    def w3(self) -> AsyncWeb3:
+        return self._endpoints[self._current][0]
+
+    @property
+    def contract(self) -> AsyncContract:
+        return self._endpoints[self._current][1]
+
+    @property
+    def current_url(self) -> str:
+        return self.urls[self._current]
+
+    async def _call(self, operation: Callable[[AsyncWeb3, AsyncContract], Awaitable[T]]) -> T:
+        failure: BaseException | None = None
+        for offset in range(len(self._endpoints)):
+            index = (self._current + offset) % len(self._endpoints)
+            w3, contract = self._endpoints[index]
+            delay = self._backoff
+            for attempt in range(self._attempts):
+                try:
+                    result = await operation(w3, contract)
+                except _TRANSIENT as exc:
+                    failure = exc
+                    if attempt + 1 < self._attempts:
+                        await asyncio.sleep(delay)
+                        delay *= 2
+                    continue
+                if index != self._current:
+                    log.warning(
+                        "chain RPC %s failed (%s); now using %s",
+                        self.urls[self._current],
+                        failure,
+                        self.urls[index],
+                    )
+                    self._current = index
+                return result
+        raise ChainUnavailable(f"no chain RPC endpoint answered: {failure}") from failure
 
     async def chain_id(self) -> int:
-        return await self.w3.eth.chain_id
+        return await self._call(lambda w3, _: w3.eth.chain_id)
 
     async def anchored_at(self, root: bytes) -> tuple[int, int]:
         """(block number, timestamp) when `root` was anchored; (0, 0) when never."""
-        block, timestamp = await self.contract.functions.anchoredAt(root).call()
+        block, timestamp = await self._call(
+            lambda _, contract: contract.functions.anchoredAt(root).call()
+        )
         return int(block), int(timestamp)
 
     async def is_revoked(self, leaf_or_root: bytes) -> bool:
-        return bool(await self.contract.functions.isRevoked(leaf_or_root).call())
+        return bool(
+            await self._call(lambda _, contract: contract.functions.isRevoked(leaf_or_root).call())
+        )
 
     async def revoked_since(self, from_block: int, to_block: int) -> list[bytes]:
         """Hashes revoked in blocks [from_block, to_block], from DocumentRevoked events."""
-        logs = await self.contract.events.DocumentRevoked.get_logs(
-            from_block=from_block, to_block=to_block
+        logs = await self._call(
+            lambda _, contract: contract.events.DocumentRevoked.get_logs(
+                from_block=from_block, to_block=to_block
+            )
         )
         return [bytes(log["args"]["document"]) for log in logs]
 
     async def revoke(self, account: LocalAccount, documents: list[bytes]) -> MinedTransaction:
         """Revokes hashes (leaves or roots) in one transaction and waits for it to be mined."""
         nonce = await self.pending_nonce(account.address)
-        transaction = await self.contract.functions.bulkRevoke(documents).build_transaction(
-            _params(account.address, nonce)
+        transaction = await self._call(
+            lambda _, contract: contract.functions.bulkRevoke(documents).build_transaction(
+                _params(account.address, nonce)
+            )
         )
         raw, tx_hash = sign(account, transaction)
         await self.send_raw(raw)
-        await self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=60)
+        await self._call(
+            lambda w3, _: w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=60)
+        )
         mined = await self.mined(tx_hash)
         assert mined is not None
         return mined
 
     async def pending_nonce(self, address: str) -> int:
-        return await self.w3.eth.get_transaction_count(
-            AsyncWeb3.to_checksum_address(address), "pending"
+        sender = AsyncWeb3.to_checksum_address(address)
+        return await self._call(lambda w3, _: w3.eth.get_transaction_count(sender, "pending"))
+
+    async def balance(self, address: str) -> int:
+        """Wei held by `address` at the latest block."""
+        holder = AsyncWeb3.to_checksum_address(address)
+        return int(await self._call(lambda w3, _: w3.eth.get_balance(holder)))
+
+    async def fees(self) -> tuple[int, int]:
+        """(base fee of the next block, the node's suggested tip), both in wei: the last entry
+        of eth_feeHistory is the block to come, and eth_maxPriorityFeePerGas the tip."""
+        history = await self._call(lambda w3, _: w3.eth.fee_history(1, "latest", []))
+        tip = await self._call(lambda w3, _: w3.eth.max_priority_fee)
+        return int(history["baseFeePerGas"][-1]), int(tip)
+
+    async def build_anchor_transaction(
+        self, root: bytes, sender: str, nonce: int, fees: tuple[int, int]
+    ) -> TxParams:
+        """issue(root) at `nonce` with (max fee per gas, tip), gas estimated by the node."""
+        params = _params(sender, nonce)
+        params["maxFeePerGas"], params["maxPriorityFeePerGas"] = Wei(fees[0]), Wei(fees[1])
+        return await self._call(
+            lambda _, contract: contract.functions.issue(root).build_transaction(params)
         )
 
-    async def build_anchor_transaction(self, root: bytes, sender: str, nonce: int) -> TxParams:
-        return await self.contract.functions.issue(root).build_transaction(_params(sender, nonce))
+    async def would_revert(self, root: bytes, sender: str) -> str | None:
+        """Why issue(root) sent by `sender` would revert now (the contract's error name, e.g.
+        NotOwner or AlreadyIssued), None when it would succeed."""
+        caller = AsyncWeb3.to_checksum_address(sender)
+        try:
+            await self._call(
+                lambda _, contract: contract.functions.issue(root).call({"from": caller})
+            )
+        except ContractLogicError as exc:
+            return self._error_name(exc)
+        return None
+
+    async def ran_out_of_gas(self, transaction_hash: str) -> bool:
+        """A mined transaction that used all the gas it was given."""
+        tx = await self._call(lambda w3, _: w3.eth.get_transaction(HexStr(transaction_hash)))
+        receipt = await self._call(
+            lambda w3, _: w3.eth.get_transaction_receipt(HexStr(transaction_hash))
+        )
+        return int(receipt["gasUsed"]) >= int(tx["gas"])
+
+    async def anchoring_transaction(self, root: bytes) -> MinedTransaction | None:
+        """The transaction that anchored `root`, from its DocumentIssued event; None when the
+        root is not anchored."""
+        block, _ = await self.anchored_at(root)
+        if not block:
+            return None
+        logs = await self._call(
+            lambda _, contract: contract.events.DocumentIssued.get_logs(
+                from_block=block, to_block=block, argument_filters={"document": root}
+            )
+        )
+        if not logs:
+            return None
+        return await self.mined("0x" + bytes(logs[0]["transactionHash"]).hex())
 
     async def send_raw(self, raw_transaction: bytes) -> bool:
         """Broadcasts. True when the node accepted it or already has it (a re-send after a
-        restart); False when its nonce is already used — mined, or taken by another
-        transaction, which the caller tells apart by looking for the receipt."""
+        restart, or an older transaction of ours at this nonce replaced by a better one);
+        False when its nonce is already used — mined, or taken by another transaction, which
+        the caller tells apart by looking for the receipt."""
         try:
-            await self.w3.eth.send_raw_transaction(raw_transaction)
-        except ValueError as exc:
+            await self._call(lambda w3, _: w3.eth.send_raw_transaction(raw_transaction))
+        except Web3RPCError as exc:
             text = str(exc).lower()
             if "already known" in text or "already imported" in text:
                 return True
+            if "replacement transaction underpriced" in text:
+                return True  # the pool holds a better-paying transaction at this nonce
             if "nonce too low" in text:
                 return False
             raise
         return True
 
+    async def known(self, transaction_hash: str) -> bool:
+        """Whether the node has the transaction (pending or mined): False once it dropped it."""
+        try:
+            await self._call(lambda w3, _: w3.eth.get_transaction(HexStr(transaction_hash)))
+        except TransactionNotFound:
+            return False
+        return True
+
     async def mined(self, transaction_hash: str) -> MinedTransaction | None:
         try:
-            receipt = await self.w3.eth.get_transaction_receipt(HexStr(transaction_hash))
+            receipt = await self._call(
+                lambda w3, _: w3.eth.get_transaction_receipt(HexStr(transaction_hash))
+            )
         except TransactionNotFound:
             return None
         return MinedTransaction(
@@ -99,16 +251,35 @@ class RegistryClient:
         )
 
     async def block_number(self) -> int:
-        return await self.w3.eth.block_number
+        return await self._call(lambda w3, _: w3.eth.block_number)
 
     async def block_hash(self, number: int) -> str | None:
-        block = await self.w3.eth.get_block(number)
+        block = await self._call(lambda w3, _: w3.eth.get_block(number))
         return "0x" + bytes(block["hash"]).hex() if block else None
 
     async def close(self) -> None:
-        provider = self.w3.provider
-        if hasattr(provider, "disconnect"):
-            await provider.disconnect()
+        for w3, _ in self._endpoints:
+            provider = w3.provider
+            if hasattr(provider, "disconnect"):
+                await provider.disconnect()
+
+    def _error_name(self, exc: ContractLogicError) -> str:
+        data = exc.data if isinstance(exc.data, str) else ""
+        name = self._errors.get(data[:10].lower())
+        if name:
+            return name
+        return exc.message or str(exc) or "reverted"
+
+
+def _error_names(abi: list[dict[str, Any]]) -> dict[str, str]:
+    """0x selector → name of each custom error the contract declares."""
+    names = {}
+    for entry in abi:
+        if entry.get("type") == "error":
+            types = ",".join(i["type"] for i in entry.get("inputs", []))
+            selector = "0x" + keccak(text=f"{entry['name']}({types})")[:4].hex()
+            names[selector] = entry["name"]
+    return names
 
 
 def signer(private_key: str) -> LocalAccount:

@@ -22,7 +22,7 @@ ANCHOR_WINDOW_STATE_SUBMITTED: AnchorWindowState
 ANCHOR_WINDOW_STATE_CONFIRMED: AnchorWindowState
 
 class AnchorWindow(_message.Message):
-    __slots__ = ("name", "window_id", "state", "leaf_count", "merkle_root", "chain_id", "contract_address", "transaction_hash", "block_number", "gas_used", "create_time", "confirm_time")
+    __slots__ = ("name", "window_id", "state", "leaf_count", "merkle_root", "chain_id", "contract_address", "transaction_hash", "block_number", "gas_used", "create_time", "confirm_time", "waiting_reason", "transaction_count")
     NAME_FIELD_NUMBER: _ClassVar[int]
     WINDOW_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,8 @@ class AnchorWindow(_message.Message):
     GAS_USED_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CONFIRM_TIME_FIELD_NUMBER: _ClassVar[int]
+    WAITING_REASON_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     window_id: str
     state: AnchorWindowState
@@ -47,7 +49,9 @@ class AnchorWindow(_message.Message):
     gas_used: int
     create_time: _timestamp_pb2.Timestamp
     confirm_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., window_id: _Optional[str] = ..., state: _Optional[_Union[AnchorWindowState, str]] = ..., leaf_count: _Optional[int] = ..., merkle_root: _Optional[bytes] = ..., chain_id: _Optional[int] = ..., contract_address: _Optional[str] = ..., transaction_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., gas_used: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    waiting_reason: str
+    transaction_count: int
+    def __init__(self, name: _Optional[str] = ..., window_id: _Optional[str] = ..., state: _Optional[_Union[AnchorWindowState, str]] = ..., leaf_count: _Optional[int] = ..., merkle_root: _Optional[bytes] = ..., chain_id: _Optional[int] = ..., contract_address: _Optional[str] = ..., transaction_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., gas_used: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., waiting_reason: _Optional[str] = ..., transaction_count: _Optional[int] = ...) -> None: ...
 
 class GetAnchorWindowRequest(_message.Message):
     __slots__ = ("window_id",)
@@ -96,3 +100,25 @@ class GetCertificateProofResponse(_message.Message):
     merkle_root: bytes
     window_state: AnchorWindowState
     def __init__(self, window_id: _Optional[str] = ..., leaf_hash: _Optional[bytes] = ..., merkle_path: _Optional[_Iterable[bytes]] = ..., merkle_root: _Optional[bytes] = ..., window_state: _Optional[_Union[AnchorWindowState, str]] = ...) -> None: ...
+
+class GetSignerStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetSignerStatusResponse(_message.Message):
+    __slots__ = ("signer_address", "balance_wei", "balance_low", "low_balance_threshold_wei", "next_base_fee_wei", "max_fee_per_gas_cap_wei", "rpc_url")
+    SIGNER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_WEI_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_LOW_FIELD_NUMBER: _ClassVar[int]
+    LOW_BALANCE_THRESHOLD_WEI_FIELD_NUMBER: _ClassVar[int]
+    NEXT_BASE_FEE_WEI_FIELD_NUMBER: _ClassVar[int]
+    MAX_FEE_PER_GAS_CAP_WEI_FIELD_NUMBER: _ClassVar[int]
+    RPC_URL_FIELD_NUMBER: _ClassVar[int]
+    signer_address: str
+    balance_wei: str
+    balance_low: bool
+    low_balance_threshold_wei: str
+    next_base_fee_wei: str
+    max_fee_per_gas_cap_wei: str
+    rpc_url: str
+    def __init__(self, signer_address: _Optional[str] = ..., balance_wei: _Optional[str] = ..., balance_low: _Optional[bool] = ..., low_balance_threshold_wei: _Optional[str] = ..., next_base_fee_wei: _Optional[str] = ..., max_fee_per_gas_cap_wei: _Optional[str] = ..., rpc_url: _Optional[str] = ...) -> None: ...

@@ -50,6 +50,11 @@ class AnchorServiceStub:
                 request_serializer=certflow_dot_v1_dot_anchor__service__pb2.GetCertificateProofRequest.SerializeToString,
                 response_deserializer=certflow_dot_v1_dot_anchor__service__pb2.GetCertificateProofResponse.FromString,
                 _registered_method=True)
+        self.GetSignerStatus = channel.unary_unary(
+                '/certflow.v1.AnchorService/GetSignerStatus',
+                request_serializer=certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusResponse.FromString,
+                _registered_method=True)
 
 
 class AnchorServiceServicer:
@@ -75,6 +80,13 @@ class AnchorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSignerStatus(self, request, context):
+        """The signing account as the submitter last saw it: balance, fees, the RPC endpoint in use.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnchorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +104,11 @@ def add_AnchorServiceServicer_to_server(servicer, server):
                     servicer.GetCertificateProof,
                     request_deserializer=certflow_dot_v1_dot_anchor__service__pb2.GetCertificateProofRequest.FromString,
                     response_serializer=certflow_dot_v1_dot_anchor__service__pb2.GetCertificateProofResponse.SerializeToString,
+            ),
+            'GetSignerStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSignerStatus,
+                    request_deserializer=certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +193,33 @@ class AnchorService:
             '/certflow.v1.AnchorService/GetCertificateProof',
             certflow_dot_v1_dot_anchor__service__pb2.GetCertificateProofRequest.SerializeToString,
             certflow_dot_v1_dot_anchor__service__pb2.GetCertificateProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSignerStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.AnchorService/GetSignerStatus',
+            certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusRequest.SerializeToString,
+            certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

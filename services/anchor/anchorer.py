@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Generic, Protocol, TypeVar
 
 from opentelemetry import trace
@@ -18,7 +19,17 @@ from opentelemetry import trace
 from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.transactions import MinedTransaction
 from services.anchor.anchored_events import AnchoredMessage, anchored_events
-from services.anchor.submission import Step, WindowState, next_step, nonce_for, nonce_taken
+from services.anchor.fees import GWEI, FeePolicy, Fees, bumped, initial_fees
+from services.anchor.submission import (
+    Step,
+    WindowState,
+    at_depth,
+    next_step,
+    nonce_for,
+    nonce_taken,
+    retry_delay,
+)
+from services.anchor.views import SignerStatus
 from services.anchor.windows import WindowToSend
 
 log = logging.getLogger(__name__)
@@ -42,11 +53,31 @@ class Chain(Protocol[Tx_co]):
         """False when the node refuses it for its nonce (mined, or taken by another)."""
         ...
 
-    async def anchored_at(self, root: bytes) -> tuple[int, int]: ...
+    async def known(self, transaction_hash: str) -> bool:
+        """False once the node has forgotten (dropped) a transaction it was sent."""
+        ...
+
+    async def anchoring_transaction(self, root: bytes) -> MinedTransaction | None:
+        """The transaction that anchored `root` on chain, whoever sent it; None if none did."""
+        ...
+
+    async def would_revert(self, root: bytes, sender: str) -> str | None:
+        """The contract's reason to refuse anchoring `root` now (NotOwner, …), None if none."""
+        ...
+
+    async def ran_out_of_gas(self, transaction_hash: str) -> bool: ...
 
     async def pending_nonce(self, address: str) -> int: ...
 
-    async def build_anchor_transaction(self, root: bytes, sender: str, nonce: int) -> Tx_co: ...
+    async def balance(self, address: str) -> int: ...
+
+    async def fees(self) -> tuple[int, int]:
+        """(next block's base fee, suggested tip), in wei."""
+        ...
+
+    async def build_anchor_transaction(
+        self, root: bytes, sender: str, nonce: int, fees: tuple[int, int]
+    ) -> Tx_co: ...
 
 
 class Signer(Protocol[Tx_contra]):
@@ -70,12 +101,21 @@ class SubmissionStore(Protocol):
     def highest_used_nonce(self, sender: str) -> int | None: ...
 
     def record_signed(
-        self, window_id: str, *, sender: str, nonce: int, raw: bytes, tx_hash: str
+        self, window_id: str, *, sender: str, nonce: int, raw: bytes, tx_hash: str, fees: Fees
     ) -> None: ...
 
-    def reset_to_built(self, window_id: str) -> None:
-        """Forgets a signed transaction that can never be mined (its nonce was used)."""
+    def record_replacement(self, window_id: str, *, raw: bytes, tx_hash: str, fees: Fees) -> None:
+        """Another transaction at the window's nonce, now the latest; the others stay watched."""
         ...
+
+    def reset_to_built(
+        self, window_id: str, *, outcome: str = "abandoned", reason: str = ""
+    ) -> None:
+        """Gives up the window's transactions, which can never be mined (their nonce was used
+        by another, or they reverted), marking them `outcome`; the window waits for `reason`."""
+        ...
+
+    def set_waiting_reason(self, window_id: str, reason: str) -> None: ...
 
     def window_paths(self, window_id: str) -> list[tuple[str, bytes]]:
         """(certificate id, packed Merkle path) of the window's leaves, in leaf order."""
@@ -89,6 +129,11 @@ class SubmissionStore(Protocol):
         ...
 
 
+_DEFAULT_FEES = FeePolicy(max_fee_cap=500 * GWEI)
+# a transaction the node forgot is re-sent at once, then at most this often while still unknown
+_DROPPED_RESEND_SECONDS = 2.0
+
+
 class Anchorer(Generic[Tx]):
     def __init__(
         self,
@@ -99,6 +144,13 @@ class Anchorer(Generic[Tx]):
         *,
         confirmations: int,
         rebroadcast_seconds: float,
+        fee_policy: FeePolicy = _DEFAULT_FEES,
+        replace_after_seconds: float = 180.0,
+        retry_first_seconds: float = 30.0,
+        retry_longest_seconds: float = 1800.0,
+        low_balance_wei: int = 0,
+        balance_check_seconds: float = 60.0,
+        rpc_url: Callable[[], str] = str,
         on_confirmed: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -108,12 +160,28 @@ class Anchorer(Generic[Tx]):
         self._lease = lease
         self._confirmations = max(confirmations, 1)
         self._rebroadcast_seconds = rebroadcast_seconds
+        self._fee_policy = fee_policy
+        self._replace_after = replace_after_seconds
+        self._retry_first = retry_first_seconds
+        self._retry_longest = retry_longest_seconds
+        self._balance_every = balance_check_seconds
+        self._rpc_url = rpc_url
         self._on_confirmed = on_confirmed
         self._clock = clock
         self._wakeup = asyncio.Event()
-        self._last_broadcast: dict[str, float] = {}
-        self._reported: set[str] = set()  # windows an operator must look at, logged once
+        self._last_broadcast: dict[str, float] = {}  # by window
+        self._sent_at: dict[str, float] = {}  # by transaction: its replacement deadline runs
+        self._failures: dict[str, int] = {}  # reverts and refusals per window
+        self._retry_at: dict[str, float] = {}  # a window to sign again no sooner than this
+        self._reasons: dict[str, str] = {}  # waiting reason last stored per window
+        self._reported: set[tuple[str, str]] = set()  # (window, fault) logged at ERROR once
         self._standing_by = False
+        self._balance_checked: float | None = None
+        self.status = SignerStatus(
+            address=signer.address,
+            low_balance_wei=low_balance_wei,
+            max_fee_cap_wei=fee_policy.max_fee_cap,
+        )
 
     def wake(self) -> None:
         """A window was built: look at it now rather than at the next poll."""
@@ -141,16 +209,42 @@ class Anchorer(Generic[Tx]):
                 log.warning("another anchor replica holds the signer lease; standing by")
             return
         self._standing_by = False
+        await self._check_balance()
         for window in await asyncio.to_thread(self._store.unfinished):
             await self._advance(window)
 
+    async def _check_balance(self) -> None:
+        now = self._clock()
+        if self._balance_checked is not None and now - self._balance_checked < self._balance_every:
+            return
+        self._balance_checked = now
+        was_low = self.status.balance_low
+        balance = await self._chain.balance(self._signer.address)
+        self.status = replace(self.status, balance_wei=balance, rpc_url=self._rpc_url())
+        if self.status.balance_low and not was_low:
+            log.warning(
+                "signing account %s is running dry: %.6f ETH left, below the %.6f ETH threshold;"
+                " top it up before anchoring stops",
+                self._signer.address,
+                balance / 10**18,
+                self.status.low_balance_wei / 10**18,
+            )
+
     async def _advance(self, window: WindowToSend) -> None:
+        if window.state == WindowState.BUILT:
+            if self._clock() >= self._retry_at.get(window.window_id, 0.0):
+                await self._sign_and_send(window)
+            return
+        assert window.transaction_hash and window.raw_transaction
         mined = head = None
-        if window.state != WindowState.BUILT:
-            assert window.transaction_hash and window.raw_transaction
-            mined = await self._chain.mined(window.transaction_hash)
-            if mined is not None and mined.succeeded:
-                head = await self._chain.block_number()
+        # the original and its replacements share the nonce: at most one can be mined
+        for tx_hash in window.transaction_hashes or (window.transaction_hash,):
+            mined = await self._chain.mined(tx_hash)
+            if mined is not None:
+                break
+        if mined is not None and mined.succeeded:
+            head = await self._chain.block_number()
+        known = mined is not None or await self._chain.known(window.transaction_hash)
         step = next_step(
             state=window.state,
             mined=mined,
@@ -159,39 +253,54 @@ class Anchorer(Generic[Tx]):
             last_broadcast=self._last_broadcast.get(window.window_id),
             now=self._clock(),
             rebroadcast_seconds=self._rebroadcast_seconds,
+            known=known,
+            sent_at=self._sent_at.get(window.transaction_hash),
+            replace_after_seconds=self._replace_after,
+            dropped_resend_seconds=_DROPPED_RESEND_SECONDS,
         )
-        if step is Step.SIGN:
-            await self._sign_and_send(window)
-        elif step is Step.REBROADCAST:
+        if step is Step.REBROADCAST:
+            if not known:
+                log.warning(
+                    "node dropped transaction %s of window %s; re-sending the stored bytes",
+                    window.transaction_hash,
+                    window.window_id,
+                )
             await self._rebroadcast(window)
+        elif step is Step.REPLACE:
+            await self._replace(window)
         elif step is Step.REVERTED:
             assert mined is not None
-            # a revert is a configuration fault (e.g. the key does not own the registry):
-            # report it once and leave the window for an operator rather than spin on it
-            self._report_once(
-                window,
-                "anchor transaction %s of window %s reverted; its certificates wait",
-                mined.transaction_hash,
-                window.window_id,
-            )
+            await self._reverted(window, mined)
         elif step is Step.CONFIRM:
             assert mined is not None
             await self._confirm(window, mined)
 
     async def _sign_and_send(self, window: WindowToSend) -> None:
         sender = self._signer.address
-        anchored_block, _ = await self._chain.anchored_at(window.merkle_root)
-        if anchored_block:
-            self._report_once(
+        if await self._anchored_already(window):
+            return
+        refusal = await self._chain.would_revert(window.merkle_root, sender)
+        if refusal is not None:
+            # e.g. NotOwner: the key no longer owns the registry; no gas is spent finding out
+            await self._fault(window, f"the registry refuses it: {refusal}")
+            return
+        base_fee, tip = await self._chain.fees()
+        self.status = replace(self.status, next_base_fee_wei=base_fee)
+        fees = initial_fees(self._fee_policy, base_fee=base_fee, suggested_tip=tip)
+        if fees is None:
+            await self._wait_for(
                 window,
-                "root of window %s is already on chain without a stored transaction",
-                window.window_id,
+                f"base fee {base_fee / GWEI:.3f} gwei is above the cap"
+                f" {self._fee_policy.max_fee_cap / GWEI:.3f} gwei",
+                logging.WARNING,
             )
             return
         chain_nonce = await self._chain.pending_nonce(sender)
         stored = await asyncio.to_thread(self._store.highest_used_nonce, sender)
         nonce = nonce_for(chain_nonce, stored)
-        transaction = await self._chain.build_anchor_transaction(window.merkle_root, sender, nonce)
+        transaction = await self._chain.build_anchor_transaction(
+            window.merkle_root, sender, nonce, (fees.max_fee_per_gas, fees.max_priority_fee_per_gas)
+        )
         raw, tx_hash = self._signer.sign(transaction)
         # stored before broadcast: a crash after this point re-sends these bytes, never new ones
         await asyncio.to_thread(
@@ -201,19 +310,27 @@ class Anchorer(Generic[Tx]):
             nonce=nonce,
             raw=raw,
             tx_hash=tx_hash,
+            fees=fees,
         )
+        self._reasons.pop(window.window_id, None)
         await self._chain.send_raw(raw)  # if this fails, the next pass re-sends at once
-        self._last_broadcast[window.window_id] = self._clock()
+        self._last_broadcast[window.window_id] = self._sent_at[tx_hash] = self._clock()
         self._wakeup.set()
 
     async def _rebroadcast(self, window: WindowToSend) -> None:
         """After a restart, or a node that dropped it: the same signed bytes again."""
         assert window.transaction_hash and window.raw_transaction
         accepted = await self._chain.send_raw(window.raw_transaction)
-        self._last_broadcast[window.window_id] = self._clock()
+        now = self._clock()
+        self._last_broadcast[window.window_id] = now
+        self._sent_at.setdefault(window.transaction_hash, now)  # after a restart: from now
         if accepted:
             return
-        mined_now = await self._chain.mined(window.transaction_hash) is not None
+        mined_now = False
+        for tx_hash in window.transaction_hashes or (window.transaction_hash,):
+            if await self._chain.mined(tx_hash) is not None:
+                mined_now = True
+                break
         if nonce_taken(rebroadcast_accepted=accepted, mined_now=mined_now):
             log.error(
                 "nonce of window %s was used by another transaction; re-signing", window.window_id
@@ -221,6 +338,123 @@ class Anchorer(Generic[Tx]):
             await asyncio.to_thread(self._store.reset_to_built, window.window_id)
             self._last_broadcast.pop(window.window_id, None)
             self._wakeup.set()
+
+    async def _replace(self, window: WindowToSend) -> None:
+        """Not mined by the deadline: the same nonce again, fees bumped as the pool requires."""
+        assert window.transaction_hash and window.nonce is not None
+        now = self._clock()
+        base_fee, tip = await self._chain.fees()
+        self.status = replace(self.status, next_base_fee_wei=base_fee)
+        previous = Fees(window.max_fee_per_gas, window.max_priority_fee_per_gas)
+        fees = bumped(previous, self._fee_policy, base_fee=base_fee, suggested_tip=tip)
+        if fees is None:
+            self._sent_at[window.transaction_hash] = now  # look again after another deadline
+            await self._wait_for(
+                window,
+                f"stuck at {previous.max_fee_per_gas / GWEI:.3f} gwei and no replacement fits"
+                f" under the cap {self._fee_policy.max_fee_cap / GWEI:.3f} gwei"
+                f" (base fee {base_fee / GWEI:.3f} gwei)",
+                logging.WARNING,
+            )
+            return
+        if await self._chain.would_revert(window.merkle_root, self._signer.address) is not None:
+            return  # mined meanwhile (or refused): the next pass sees which
+        transaction = await self._chain.build_anchor_transaction(
+            window.merkle_root,
+            self._signer.address,
+            window.nonce,
+            (fees.max_fee_per_gas, fees.max_priority_fee_per_gas),
+        )
+        raw, tx_hash = self._signer.sign(transaction)
+        # stored before broadcast, like the original; both stay watched until one is mined
+        await asyncio.to_thread(
+            self._store.record_replacement, window.window_id, raw=raw, tx_hash=tx_hash, fees=fees
+        )
+        self._reasons.pop(window.window_id, None)
+        log.warning(
+            "transaction %s of window %s not mined after %.0fs; replaced by %s at nonce %d,"
+            " max fee %.3f → %.3f gwei, tip %.3f → %.3f gwei",
+            window.transaction_hash,
+            window.window_id,
+            self._replace_after,
+            tx_hash,
+            window.nonce,
+            previous.max_fee_per_gas / GWEI,
+            fees.max_fee_per_gas / GWEI,
+            previous.max_priority_fee_per_gas / GWEI,
+            fees.max_priority_fee_per_gas / GWEI,
+        )
+        await self._chain.send_raw(raw)  # refused when the original was just mined: it wins
+        self._last_broadcast[window.window_id] = self._sent_at[tx_hash] = self._clock()
+
+    async def _reverted(self, window: WindowToSend, mined: MinedTransaction) -> None:
+        """Diagnosed: a root anchored by an earlier transaction is adopted; any other cause is
+        an operator's alert, and the window is signed again after a growing pause."""
+        if await self._anchored_already(window):
+            return
+        if await self._chain.ran_out_of_gas(mined.transaction_hash):
+            cause = "out of gas"
+        else:
+            cause = (
+                await self._chain.would_revert(window.merkle_root, self._signer.address)
+                or "no reason the registry gives now"
+            )
+        await asyncio.to_thread(
+            self._store.reset_to_built,
+            window.window_id,
+            outcome="reverted",
+            reason=f"transaction {mined.transaction_hash} reverted: {cause}",
+        )
+        await self._fault(window, f"transaction {mined.transaction_hash} reverted: {cause}")
+
+    async def _anchored_already(self, window: WindowToSend) -> bool:
+        """The root is on chain (an earlier transaction of ours, say one whose nonce we thought
+        lost): the window is anchored by that transaction, at depth like any other."""
+        earlier = await self._chain.anchoring_transaction(window.merkle_root)
+        if earlier is None or not earlier.succeeded:
+            return False
+        ours = earlier.transaction_hash in (
+            *window.transaction_hashes,
+            window.transaction_hash or "",
+        )
+        key = (window.window_id, "adopted")
+        if not ours and key not in self._reported:
+            self._reported.add(key)
+            log.warning(
+                "root of window %s was anchored by transaction %s in block %d; the window is"
+                " anchored by it",
+                window.window_id,
+                earlier.transaction_hash,
+                earlier.block_number,
+            )
+        head = await self._chain.block_number()
+        if at_depth(head, earlier.block_number, self._confirmations):
+            await self._confirm(window, earlier)
+        return True
+
+    async def _fault(self, window: WindowToSend, reason: str) -> None:
+        """An operator must look (ERROR once per fault); the window is retried with backoff,
+        never left waiting for ever."""
+        failures = self._failures.get(window.window_id, 0) + 1
+        self._failures[window.window_id] = failures
+        delay = retry_delay(failures, first=self._retry_first, longest=self._retry_longest)
+        self._retry_at[window.window_id] = self._clock() + delay
+        self._last_broadcast.pop(window.window_id, None)
+        await self._wait_for(
+            window, f"{reason}; retry {failures} in {delay:.0f}s", logging.ERROR, key=reason
+        )
+
+    async def _wait_for(
+        self, window: WindowToSend, reason: str, level: int, *, key: str | None = None
+    ) -> None:
+        """Shows why the window waits (stored, so ListAnchorWindows shows it) and logs it once."""
+        fault = (window.window_id, key or reason.split(" ", 2)[0])
+        if fault not in self._reported:
+            self._reported.add(fault)
+            log.log(level, "window %s waits: %s", window.window_id, reason)
+        if self._reasons.get(window.window_id) != reason:
+            self._reasons[window.window_id] = reason
+            await asyncio.to_thread(self._store.set_waiting_reason, window.window_id, reason)
 
     async def _confirm(self, window: WindowToSend, mined: MinedTransaction) -> None:
         with tracer.start_as_current_span("anchor.confirm_window"):
@@ -239,7 +473,7 @@ class Anchorer(Generic[Tx]):
             confirmed = await asyncio.to_thread(
                 self._store.record_confirmed, window.window_id, mined, events
             )
-        self._last_broadcast.pop(window.window_id, None)
+        self._forget(window)
         if not confirmed:
             return
         log.info(
@@ -253,8 +487,9 @@ class Anchorer(Generic[Tx]):
         )
         self._on_confirmed()
 
-    def _report_once(self, window: WindowToSend, message: str, *args: object) -> None:
-        if window.window_id in self._reported:
-            return
-        self._reported.add(window.window_id)
-        log.error(message, *args)
+    def _forget(self, window: WindowToSend) -> None:
+        for tx_hash in (*window.transaction_hashes, window.transaction_hash or ""):
+            self._sent_at.pop(tx_hash, None)
+        for per_window in (self._last_broadcast, self._failures, self._retry_at, self._reasons):
+            per_window.pop(window.window_id, None)
+        self._reported = {r for r in self._reported if r[0] != window.window_id}

@@ -30,6 +30,7 @@ from services.anchor.cancellations import (
     SkippingCancelled,
 )
 from services.anchor.consumers import IssuedConsumer
+from services.anchor.fees import GWEI, FeePolicy
 from services.anchor.lease import SignerLeaseHolder
 from services.anchor.servicer import AnchorServicer
 from services.anchor.settings import AnchorSettings
@@ -68,7 +69,9 @@ def assemble(
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     cancelled: CancelledCertificates | None = None,
     catch_up_cancellations: Callable[[], None] = lambda: None,
+    rpc_url: Callable[[], str] = str,
 ) -> Anchor[Tx]:
+    tip = settings.priority_fee_gwei
     anchorer = Anchorer(
         store,
         chain,
@@ -76,6 +79,16 @@ def assemble(
         lease,
         confirmations=settings.confirmations,
         rebroadcast_seconds=settings.rebroadcast_seconds,
+        fee_policy=FeePolicy(
+            max_fee_cap=int(settings.max_fee_per_gas_cap_gwei * GWEI),
+            tip=int(tip * GWEI) if tip is not None else None,
+        ),
+        replace_after_seconds=settings.replace_after_seconds,
+        retry_first_seconds=settings.retry_first_seconds,
+        retry_longest_seconds=settings.retry_longest_seconds,
+        low_balance_wei=int(settings.low_balance_eth * 10**18),
+        balance_check_seconds=settings.balance_check_seconds,
+        rpc_url=rpc_url,
         on_confirmed=on_confirmed,
         clock=clock,
     )
@@ -88,7 +101,11 @@ def assemble(
         on_built=anchorer.wake,
         clock=clock,
     )
-    return Anchor(consumer=consumer, anchorer=anchorer, servicer=AnchorServicer(store))
+    return Anchor(
+        consumer=consumer,
+        anchorer=anchorer,
+        servicer=AnchorServicer(store, signer_status=lambda: anchorer.status),
+    )
 
 
 class AccountSigner:
@@ -110,7 +127,12 @@ async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
     chain answered."""
     _, sessions = database(runtime, settings.database_url)
     _, js = await jetstream(runtime, settings.nats_url, "certflow-anchor")
-    registry = RegistryClient(settings.eth_rpc_url, settings.registry_address)
+    registry = RegistryClient(
+        settings.rpc_urls,
+        settings.registry_address,
+        timeout=settings.rpc_timeout_seconds,
+        attempts_per_url=settings.rpc_attempts_per_url,
+    )
     runtime.on_shutdown(registry.close)
     chain_id = await _chain_id(registry, runtime.stopping)
     if chain_id is None:
@@ -141,6 +163,7 @@ async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
         on_confirmed=relay.wake,
         cancelled=cancelled,
         catch_up_cancellations=cancellations.blocking_catch_up(asyncio.get_running_loop()),
+        rpc_url=lambda: registry.current_url,
     )
     subscription = await bus.pull_subscription(
         js,

@@ -2,6 +2,7 @@
 are use cases in views.py, domain errors become statuses in translate_errors."""
 
 import asyncio
+from collections.abc import Callable
 
 import grpc
 
@@ -12,7 +13,13 @@ from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import anchor_service_pb2 as pb
 from certflow.v1 import anchor_service_pb2_grpc
 from services.anchor.submission import WindowState
-from services.anchor.views import WindowView, WindowViews, get_proof, get_window
+from services.anchor.views import (
+    SignerStatus,
+    WindowView,
+    WindowViews,
+    get_proof,
+    get_window,
+)
 
 _STATES = {
     WindowState.BUILT: pb.ANCHOR_WINDOW_STATE_BUILT,
@@ -22,8 +29,28 @@ _STATES = {
 
 
 class AnchorServicer(anchor_service_pb2_grpc.AnchorServiceServicer):
-    def __init__(self, views: WindowViews) -> None:
+    def __init__(
+        self, views: WindowViews, *, signer_status: Callable[[], SignerStatus | None] = lambda: None
+    ) -> None:
         self._views = views
+        self._signer_status = signer_status
+
+    @translate_errors
+    async def GetSignerStatus(
+        self, request: pb.GetSignerStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetSignerStatusResponse:
+        status = self._signer_status()
+        if status is None:
+            return pb.GetSignerStatusResponse()
+        return pb.GetSignerStatusResponse(
+            signer_address=status.address,
+            balance_wei=_decimal(status.balance_wei),
+            balance_low=status.balance_low,
+            low_balance_threshold_wei=str(status.low_balance_wei),
+            next_base_fee_wei=_decimal(status.next_base_fee_wei),
+            max_fee_per_gas_cap_wei=str(status.max_fee_cap_wei),
+            rpc_url=status.rpc_url,
+        )
 
     @translate_errors
     async def GetAnchorWindow(
@@ -71,8 +98,14 @@ def window_message(window: WindowView) -> pb.AnchorWindow:
         transaction_hash=window.transaction_hash or "",
         block_number=window.block_number or 0,
         gas_used=window.gas_used or 0,
+        waiting_reason=window.waiting_reason,
+        transaction_count=window.transaction_count,
     )
     message.create_time.CopyFrom(to_timestamp(window.created_at))
     if window.confirmed_at:
         message.confirm_time.CopyFrom(to_timestamp(window.confirmed_at))
     return message
+
+
+def _decimal(value: int | None) -> str:
+    return "" if value is None else str(value)

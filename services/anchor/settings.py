@@ -6,6 +6,12 @@ from certflow.platform.settings import CommonSettings
 class AnchorSettings(CommonSettings):
     anchor_port: int = 50052
     eth_rpc_url: str = "http://127.0.0.1:8545"
+    # Several endpoints, comma-separated, in order of preference (overrides eth_rpc_url): a
+    # failing one is retried with backoff, then the next is used.
+    eth_rpc_urls: str = ""
+    # Per RPC request, and tries per endpoint before moving on to the next.
+    rpc_timeout_seconds: float = 10.0
+    rpc_attempts_per_url: int = 3
     # The registry owner's key: from the environment or a mounted secret, never logged.
     anchor_private_key: SecretStr
     registry_address: str
@@ -16,4 +22,23 @@ class AnchorSettings(CommonSettings):
     confirmations: int = 1
     # Re-send the stored signed transaction when it is not mined after this long.
     rebroadcast_seconds: float = 30.0
+    # EIP-1559: never pay more than this per gas; while the next block's base fee is above it,
+    # nothing is sent. The tip: fixed, or (unset) the node's eth_maxPriorityFeePerGas.
+    max_fee_per_gas_cap_gwei: float = 200.0
+    priority_fee_gwei: float | None = None
+    # A transaction not mined after this long is replaced at its nonce with bumped fees.
+    replace_after_seconds: float = 180.0
+    # After a revert or a refusal (say the key no longer owns the registry): first pause
+    # before trying again, doubling up to the longest.
+    retry_first_seconds: float = 30.0
+    retry_longest_seconds: float = 1800.0
+    # Warn (log, GetSignerStatus) when the signing account holds less than this; checked
+    # this often.
+    low_balance_eth: float = 0.05
+    balance_check_seconds: float = 60.0
     fetch_batch: int = 200
+
+    @property
+    def rpc_urls(self) -> list[str]:
+        listed = [url.strip() for url in self.eth_rpc_urls.split(",") if url.strip()]
+        return listed or [self.eth_rpc_url]

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +15,7 @@ from certflow.platform.bus import SUBJECT_ANCHORED
 from certflow.platform.db.batching import chunked
 from services.anchor import tables as t
 from services.anchor.anchored_events import AnchoredMessage
+from services.anchor.fees import Fees
 from services.anchor.submission import WindowState
 from services.anchor.views import ProofView, WindowView
 from services.anchor.windows import NewWindow, WindowToSend
@@ -84,36 +85,36 @@ class AnchorStore:
 
     def unfinished(self) -> list[WindowToSend]:
         with self._sessions() as session:
-            rows = session.scalars(
-                select(t.AnchorWindow)
-                .where(t.AnchorWindow.state.in_((WindowState.BUILT, WindowState.SUBMITTED)))
-                .order_by(t.AnchorWindow.created_at, t.AnchorWindow.id)
-            )
-            return [
-                WindowToSend(
-                    window_id=r.id,
-                    state=WindowState(r.state),
-                    merkle_root=r.merkle_root,
-                    chain_id=r.chain_id,
-                    registry_address=r.registry_address,
-                    nonce=r.nonce,
-                    raw_transaction=r.raw_transaction,
-                    transaction_hash=r.transaction_hash,
+            rows = list(
+                session.scalars(
+                    select(t.AnchorWindow)
+                    .where(t.AnchorWindow.state.in_((WindowState.BUILT, WindowState.SUBMITTED)))
+                    .order_by(t.AnchorWindow.created_at, t.AnchorWindow.id)
                 )
-                for r in rows
-            ]
+            )
+            pending: dict[str, list[t.AnchorTransaction]] = {}
+            for chunk in chunked([r.id for r in rows if r.state == WindowState.SUBMITTED]):
+                for tx in session.scalars(
+                    select(t.AnchorTransaction)
+                    .where(
+                        t.AnchorTransaction.window_id.in_(chunk),
+                        t.AnchorTransaction.state == _PENDING,
+                    )
+                    .order_by(t.AnchorTransaction.created_at)
+                ):
+                    pending.setdefault(tx.window_id, []).append(tx)
+            return [_to_send(r, pending.get(r.id, [])) for r in rows]
 
     def highest_used_nonce(self, sender: str) -> int | None:
         with self._sessions() as session:
             return session.scalar(
-                select(t.AnchorWindow.nonce)
-                .where(t.AnchorWindow.sender_address == sender, t.AnchorWindow.nonce.is_not(None))
-                .order_by(t.AnchorWindow.nonce.desc())
-                .limit(1)
+                select(func.max(t.AnchorTransaction.nonce)).where(
+                    t.AnchorTransaction.sender_address == sender
+                )
             )
 
     def record_signed(
-        self, window_id: str, *, sender: str, nonce: int, raw: bytes, tx_hash: str
+        self, window_id: str, *, sender: str, nonce: int, raw: bytes, tx_hash: str, fees: Fees
     ) -> None:
         with self._sessions.begin() as session:
             window = session.get(t.AnchorWindow, window_id, with_for_update=True)
@@ -123,8 +124,21 @@ class AnchorStore:
             window.raw_transaction = raw
             window.transaction_hash = tx_hash
             window.state = WindowState.SUBMITTED
+            window.waiting_reason = ""
+            session.add(_transaction(window, fees))
 
-    def reset_to_built(self, window_id: str) -> None:
+    def record_replacement(self, window_id: str, *, raw: bytes, tx_hash: str, fees: Fees) -> None:
+        with self._sessions.begin() as session:
+            window = session.get(t.AnchorWindow, window_id, with_for_update=True)
+            assert window is not None and window.state == WindowState.SUBMITTED, "replaces"
+            window.raw_transaction = raw
+            window.transaction_hash = tx_hash
+            window.waiting_reason = ""
+            session.add(_transaction(window, fees))
+
+    def reset_to_built(
+        self, window_id: str, *, outcome: str = "abandoned", reason: str = ""
+    ) -> None:
         with self._sessions.begin() as session:
             window = session.get(t.AnchorWindow, window_id, with_for_update=True)
             if window is not None and window.state == WindowState.SUBMITTED:
@@ -132,6 +146,25 @@ class AnchorStore:
                 window.raw_transaction = None
                 window.transaction_hash = None
                 window.nonce = None
+                window.waiting_reason = reason[:200]
+                session.execute(
+                    update(t.AnchorTransaction)
+                    .where(
+                        t.AnchorTransaction.window_id == window_id,
+                        t.AnchorTransaction.state == _PENDING,
+                    )
+                    .values(state=outcome)
+                    .execution_options(synchronize_session=False)
+                )
+
+    def set_waiting_reason(self, window_id: str, reason: str) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                update(t.AnchorWindow)
+                .where(t.AnchorWindow.id == window_id)
+                .values(waiting_reason=reason[:200])
+                .execution_options(synchronize_session=False)
+            )
 
     def window_paths(self, window_id: str) -> list[tuple[str, bytes]]:
         with self._sessions() as session:
@@ -156,6 +189,15 @@ class AnchorStore:
             window.block_hash = mined.block_hash
             window.gas_used = mined.gas_used
             window.confirmed_at = datetime.now(UTC)
+            window.waiting_reason = ""
+            # one nonce for all of them: the mined one won, the others can never be mined
+            for tx in session.scalars(
+                select(t.AnchorTransaction).where(
+                    t.AnchorTransaction.window_id == window_id,
+                    t.AnchorTransaction.state == _PENDING,
+                )
+            ):
+                tx.state = "mined" if tx.transaction_hash == mined.transaction_hash else "replaced"
             headers = self._trace_headers()
             trace_context = json.dumps(headers) if headers else ""
             if events:
@@ -214,7 +256,9 @@ class AnchorStore:
     def window(self, window_id: str) -> WindowView | None:
         with self._sessions() as session:
             row = session.get(t.AnchorWindow, window_id)
-            return _window_view(row) if row is not None else None
+            if row is None:
+                return None
+            return _window_view(row, self._transaction_counts(session, [row.id])[row.id])
 
     def windows(self, *, offset: int, limit: int) -> list[WindowView]:
         with self._sessions() as session:
@@ -224,7 +268,30 @@ class AnchorStore:
                 .offset(offset)
                 .limit(limit)
             )
-            return [_window_view(row) for row in rows]
+            listed = list(rows)
+            counts = self._transaction_counts(session, [row.id for row in listed])
+            return [_window_view(row, counts[row.id]) for row in listed]
+
+    def _transaction_counts(self, session: Session, window_ids: list[str]) -> dict[str, int]:
+        counts = dict.fromkeys(window_ids, 0)
+        for chunk in chunked(window_ids):
+            for window_id, count in session.execute(
+                select(t.AnchorTransaction.window_id, func.count())
+                .where(t.AnchorTransaction.window_id.in_(chunk))
+                .group_by(t.AnchorTransaction.window_id)
+            ):
+                counts[window_id] = count
+        return counts
+
+    def transactions(self, window_id: str) -> list[tuple[str, str]]:
+        """(hash, state) of every transaction signed for the window, oldest first."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(t.AnchorTransaction.transaction_hash, t.AnchorTransaction.state)
+                .where(t.AnchorTransaction.window_id == window_id)
+                .order_by(t.AnchorTransaction.created_at, t.AnchorTransaction.nonce)
+            )
+            return [(h, state) for h, state in rows]
 
     def proof(self, certificate_id: str) -> ProofView | None:
         with self._sessions() as session:
@@ -251,7 +318,41 @@ class AnchorStore:
         )
 
 
-def _window_view(row: t.AnchorWindow) -> WindowView:
+_PENDING = "pending"
+
+
+def _transaction(window: t.AnchorWindow, fees: Fees) -> t.AnchorTransaction:
+    assert window.transaction_hash and window.raw_transaction and window.nonce is not None
+    return t.AnchorTransaction(
+        transaction_hash=window.transaction_hash,
+        window_id=window.id,
+        sender_address=window.sender_address,
+        nonce=window.nonce,
+        raw_transaction=window.raw_transaction,
+        max_fee_per_gas=fees.max_fee_per_gas,
+        max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
+        state=_PENDING,
+    )
+
+
+def _to_send(row: t.AnchorWindow, pending: list[t.AnchorTransaction]) -> WindowToSend:
+    latest = next((tx for tx in pending if tx.transaction_hash == row.transaction_hash), None)
+    return WindowToSend(
+        window_id=row.id,
+        state=WindowState(row.state),
+        merkle_root=row.merkle_root,
+        chain_id=row.chain_id,
+        registry_address=row.registry_address,
+        nonce=row.nonce,
+        raw_transaction=row.raw_transaction,
+        transaction_hash=row.transaction_hash,
+        max_fee_per_gas=latest.max_fee_per_gas if latest else 0,
+        max_priority_fee_per_gas=latest.max_priority_fee_per_gas if latest else 0,
+        transaction_hashes=tuple(tx.transaction_hash for tx in pending),
+    )
+
+
+def _window_view(row: t.AnchorWindow, transaction_count: int = 0) -> WindowView:
     return WindowView(
         window_id=row.id,
         state=WindowState(row.state),
@@ -264,4 +365,6 @@ def _window_view(row: t.AnchorWindow) -> WindowView:
         gas_used=row.gas_used,
         created_at=row.created_at,
         confirmed_at=row.confirmed_at,
+        waiting_reason=row.waiting_reason,
+        transaction_count=transaction_count,
     )

@@ -40,6 +40,26 @@ class AnchorWindow(Base):
     gas_used: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # why the window is not moving (fee above the cap, a revert, low balance); "" when it is
+    waiting_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+
+class AnchorTransaction(Base):
+    """Every transaction signed for a window: the original, its same-nonce replacements, and
+    any earlier attempt that reverted or lost its nonce. The window's columns name the latest."""
+
+    __tablename__ = "anchor_transactions"
+
+    transaction_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    window_id: Mapped[str] = mapped_column(ForeignKey("anchor_windows.id"), index=True)
+    sender_address: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    raw_transaction: Mapped[bytes] = mapped_column(LargeBinary)
+    max_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    max_priority_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    # pending | mined | replaced (another at its nonce was mined) | reverted | abandoned
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class SignerLease(Base):

@@ -22,6 +22,8 @@ class WindowView:
     gas_used: int | None
     created_at: datetime
     confirmed_at: datetime | None
+    waiting_reason: str = ""  # why the window is not moving; "" when it is
+    transaction_count: int = 0  # signed for it: the original, replacements, reverted attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,22 @@ class WindowViews(Protocol):
         ...
 
     def proof(self, certificate_id: str) -> ProofView | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SignerStatus:
+    """The signing account as the submitter last saw it (in memory; metrics will follow)."""
+
+    address: str
+    rpc_url: str = ""
+    balance_wei: int | None = None  # None until first read
+    low_balance_wei: int = 0
+    next_base_fee_wei: int | None = None
+    max_fee_cap_wei: int = 0
+
+    @property
+    def balance_low(self) -> bool:
+        return self.balance_wei is not None and self.balance_wei < self.low_balance_wei
 
 
 def get_window(views: WindowViews, window_id: str) -> WindowView:

@@ -39,7 +39,12 @@ class WindowToSend:
     registry_address: str
     nonce: int | None = None
     raw_transaction: bytes | None = None
-    transaction_hash: str | None = None
+    transaction_hash: str | None = None  # the latest transaction: the one re-sent or replaced
+    # its fees (wei), which a replacement must outbid
+    max_fee_per_gas: int = 0
+    max_priority_fee_per_gas: int = 0
+    # every transaction at the window's nonce still in the race: the original and replacements
+    transaction_hashes: tuple[str, ...] = ()
 
 
 def build_window(window_id: str, leaves: Sequence[Leaf]) -> NewWindow:

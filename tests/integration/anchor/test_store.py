@@ -19,6 +19,7 @@ from certflow.platform.db.migrate import upgrade
 from certflow.v1 import events_pb2
 from services.anchor import tables as t
 from services.anchor.anchored_events import AnchoredMessage
+from services.anchor.fees import GWEI, Fees
 from services.anchor.lease import SignerLeaseHolder
 from services.anchor.store import AnchorStore
 from services.anchor.submission import WindowState
@@ -26,6 +27,7 @@ from services.anchor.windows import build_window, place_leaves
 from tests.unit.anchor.fakes import leaf_of
 
 REGISTRY = "0x" + "2E" * 20
+FEES = Fees(3 * GWEI, GWEI)
 
 
 @pytest.fixture
@@ -79,9 +81,9 @@ def test_a_window_is_signed_once_reset_when_its_nonce_is_taken_and_confirmed_onc
         31337,
         REGISTRY,
     )
-    store.record_signed("w1", sender="0xS", nonce=4, raw=b"raw", tx_hash="0x1")
+    store.record_signed("w1", sender="0xS", nonce=4, raw=b"raw", tx_hash="0x1", fees=FEES)
     with pytest.raises(AssertionError):
-        store.record_signed("w1", sender="0xS", nonce=5, raw=b"other", tx_hash="0x2")
+        store.record_signed("w1", sender="0xS", nonce=5, raw=b"other", tx_hash="0x2", fees=FEES)
     [submitted] = store.unfinished()
     assert (submitted.state, submitted.raw_transaction, submitted.nonce) == (
         WindowState.SUBMITTED,
@@ -91,8 +93,12 @@ def test_a_window_is_signed_once_reset_when_its_nonce_is_taken_and_confirmed_onc
     assert store.highest_used_nonce("0xS") == 4 and store.highest_used_nonce("0xT") is None
     store.reset_to_built("w1")
     assert store.unfinished()[0].state == WindowState.BUILT
-    assert store.highest_used_nonce("0xS") is None
-    store.record_signed("w1", sender="0xS", nonce=5, raw=b"raw5", tx_hash="0x" + "ab" * 32)
+    # the given-up transaction's nonce stays used: the next one is above it
+    assert store.highest_used_nonce("0xS") == 4
+    assert store.transactions("w1") == [("0x1", "abandoned")]
+    store.record_signed(
+        "w1", sender="0xS", nonce=5, raw=b"raw5", tx_hash="0x" + "ab" * 32, fees=FEES
+    )
     events = [AnchoredMessage("anchored:w1:0", b"one"), AnchoredMessage("anchored:w1:1", b"two")]
     assert store.record_confirmed("w1", mined(), events)
     assert not store.record_confirmed("w1", mined(), events)  # a second confirm writes nothing
@@ -103,6 +109,40 @@ def test_a_window_is_signed_once_reset_when_its_nonce_is_taken_and_confirmed_onc
         ("certs.anchored", "anchored:w1:0"),
         ("certs.anchored", "anchored:w1:1"),
     ]
+
+
+def test_replacements_are_watched_together_and_the_mined_one_wins(store: AnchorStore) -> None:
+    store.add_window(build_window("w1", leaves("c", 2)))
+    store.record_signed("w1", sender="0xS", nonce=7, raw=b"a", tx_hash="0xa", fees=FEES)
+    store.set_waiting_reason("w1", "stuck at 3 gwei")
+    store.record_replacement("w1", raw=b"b", tx_hash="0xb", fees=Fees(4 * GWEI, 2 * GWEI))
+    [window] = store.unfinished()
+    assert (window.transaction_hash, window.raw_transaction, window.nonce) == ("0xb", b"b", 7)
+    assert (window.max_fee_per_gas, window.max_priority_fee_per_gas) == (4 * GWEI, 2 * GWEI)
+    assert window.transaction_hashes == ("0xa", "0xb")
+    view = store.window("w1")
+    assert view is not None and (view.transaction_count, view.waiting_reason) == (2, "")
+    # the original was mined after all: it is the window's transaction, the other replaced
+    original = MinedTransaction("0xa", 9, "0x" + "cd" * 32, 51_000, True)
+    assert store.record_confirmed("w1", original, [])
+    assert store.transactions("w1") == [("0xa", "mined"), ("0xb", "replaced")]
+    view = store.window("w1")
+    assert view is not None and view.transaction_hash == "0xa"
+
+
+def test_a_reverted_transaction_is_kept_and_the_window_shows_why_it_waits(
+    store: AnchorStore,
+) -> None:
+    store.add_window(build_window("w1", leaves("c", 2)))
+    store.record_signed("w1", sender="0xS", nonce=0, raw=b"a", tx_hash="0xa", fees=FEES)
+    store.reset_to_built("w1", outcome="reverted", reason="reverted: NotOwner")
+    [window] = store.unfinished()
+    assert window.state == WindowState.BUILT and window.transaction_hashes == ()
+    [view] = store.windows(offset=0, limit=5)
+    assert (view.waiting_reason, view.transaction_count) == ("reverted: NotOwner", 1)
+    store.record_signed("w1", sender="0xS", nonce=1, raw=b"b", tx_hash="0xb", fees=FEES)
+    assert store.transactions("w1") == [("0xa", "reverted"), ("0xb", "pending")]
+    assert store.highest_used_nonce("0xS") == 1
 
 
 def test_paths_and_views_come_back_as_stored(store: AnchorStore) -> None:
@@ -118,7 +158,7 @@ def test_paths_and_views_come_back_as_stored(store: AnchorStore) -> None:
     assert proof.merkle_root == window.merkle_root and proof.leaf_hash == leaf_of("c3")
     assert store.proof("nope") is None and store.window("nope") is None
     store.add_window(build_window("w2", leaves("d", 1)))
-    store.record_signed("w2", sender="0xS", nonce=0, raw=b"r", tx_hash="0x" + "ab" * 32)
+    store.record_signed("w2", sender="0xS", nonce=0, raw=b"r", tx_hash="0x" + "ab" * 32, fees=FEES)
     store.record_confirmed("w2", mined(9), [])
     view = store.window("w2")
     assert view is not None and view.state == WindowState.CONFIRMED
@@ -135,7 +175,7 @@ def test_the_anchored_events_written_on_confirmation_carry_every_path(
 
     window = build_window("w1", leaves("c", 1_200))
     store.add_window(window)
-    store.record_signed("w1", sender="0xS", nonce=0, raw=b"r", tx_hash="0x" + "ab" * 32)
+    store.record_signed("w1", sender="0xS", nonce=0, raw=b"r", tx_hash="0x" + "ab" * 32, fees=FEES)
     confirmed = AnchoredWindowFacts("w1", window.merkle_root, 31337, REGISTRY, "0x" + "ab" * 32, 7)
     store.record_confirmed("w1", mined(), anchored_events(confirmed, store.window_paths("w1")))
     with sessions() as session:

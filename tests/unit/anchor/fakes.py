@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from certflow.core.transactions import MinedTransaction
 from certflow.v1 import events_pb2
 from services.anchor.anchored_events import AnchoredMessage
+from services.anchor.fees import GWEI, Fees
 from services.anchor.submission import WindowState
 from services.anchor.views import ProofView, WindowView
 from services.anchor.windows import NewWindow, WindowToSend
@@ -27,15 +28,17 @@ class UnsignedTransaction:
     root: bytes
     sender: str
     nonce: int
+    max_fee: int = 0
+    tip: int = 0
 
 
 def encode(tx: UnsignedTransaction) -> bytes:
-    return f"{tx.sender}|{tx.nonce}|{tx.root.hex()}".encode()
+    return f"{tx.sender}|{tx.nonce}|{tx.root.hex()}|{tx.max_fee}|{tx.tip}".encode()
 
 
 def decode(raw: bytes) -> UnsignedTransaction:
-    sender, nonce, root = raw.decode().split("|")
-    return UnsignedTransaction(bytes.fromhex(root), sender, int(nonce))
+    sender, nonce, root, max_fee, tip = raw.decode().split("|")
+    return UnsignedTransaction(bytes.fromhex(root), sender, int(nonce), int(max_fee), int(tip))
 
 
 def tx_hash(raw: bytes) -> str:
@@ -65,7 +68,12 @@ class FakeChain:
     receipts: dict[str, MinedTransaction] = field(default_factory=dict)
     roots: dict[bytes, int] = field(default_factory=dict)
     sent: list[bytes] = field(default_factory=list)
+    anchored_by: dict[bytes, str] = field(default_factory=dict)  # root -> transaction hash
     revert: bool = False
+    refusal: str | None = None  # what would_revert answers (e.g. "NotOwner")
+    base_fee: int = GWEI
+    tip: int = GWEI
+    wallet: int = 10**18
     down: bool = False
 
     def _check(self) -> None:
@@ -88,6 +96,11 @@ class FakeChain:
         tx = decode(raw_transaction)
         if tx.nonce < self.nonces.get(tx.sender, 0):
             return False  # "nonce too low": mined, or another transaction used the nonce
+        for other, raw in list(self.mempool.items()):
+            if decode(raw).nonce == tx.nonce and decode(raw).sender == tx.sender and other != h:
+                if decode(raw).max_fee >= tx.max_fee:
+                    return True  # "replacement transaction underpriced": a better one waits
+                del self.mempool[other]  # replaced
         self.mempool[h] = raw_transaction
         return True
 
@@ -95,16 +108,44 @@ class FakeChain:
         self._check()
         return self.roots.get(root, 0), 0
 
+    async def known(self, transaction_hash: str) -> bool:
+        self._check()
+        return transaction_hash in self.mempool or transaction_hash in self.receipts
+
+    async def anchoring_transaction(self, root: bytes) -> MinedTransaction | None:
+        self._check()
+        h = self.anchored_by.get(root)
+        if h is not None:
+            return self.receipts.get(h)
+        if root in self.roots:  # anchored by a transaction this fake did not mine
+            return MinedTransaction("0xforeign", self.roots[root], "0xblock", 50_000, True)
+        return None
+
+    async def would_revert(self, root: bytes, sender: str) -> str | None:
+        self._check()
+        return self.refusal or ("AlreadyIssued" if root in self.roots else None)
+
+    async def ran_out_of_gas(self, transaction_hash: str) -> bool:
+        return False
+
+    async def balance(self, address: str) -> int:
+        self._check()
+        return self.wallet
+
+    async def fees(self) -> tuple[int, int]:
+        self._check()
+        return self.base_fee, self.tip
+
     async def pending_nonce(self, address: str) -> int:
         self._check()
         pending = [decode(raw).nonce for raw in self.mempool.values()]
         return max([self.nonces.get(address, 0) - 1, *pending]) + 1
 
     async def build_anchor_transaction(
-        self, root: bytes, sender: str, nonce: int
+        self, root: bytes, sender: str, nonce: int, fees: tuple[int, int]
     ) -> UnsignedTransaction:
         self._check()
-        return UnsignedTransaction(root, sender, nonce)
+        return UnsignedTransaction(root, sender, nonce, *fees)
 
     def mine(self) -> list[str]:
         """Mines what the mempool holds, one transaction per block, in nonce order."""
@@ -120,6 +161,7 @@ class FakeChain:
             )
             if not self.revert:
                 self.roots[tx.root] = self.head
+                self.anchored_by[tx.root] = h
             mined.append(h)
         for h in mined:
             del self.mempool[h]
@@ -143,6 +185,9 @@ class StoredWindow:
     leaves: tuple[tuple[str, int, bytes, bytes], ...]  # (id, index, leaf hash, packed path)
     created_at: datetime
     sender: str = ""
+    # (hash, state, fees) of every transaction signed for the window
+    transactions: list[tuple[str, str, Fees]] = field(default_factory=list)
+    waiting_reason: str = ""
     block_number: int | None = None
     gas_used: int | None = None
     confirmed_at: datetime | None = None
@@ -202,32 +247,63 @@ class FakeStore:
         return max(used, default=None)
 
     def record_signed(
-        self, window_id: str, *, sender: str, nonce: int, raw: bytes, tx_hash: str
+        self, window_id: str, *, sender: str, nonce: int, raw: bytes, tx_hash: str, fees: Fees
     ) -> None:
         if self.fail_signing:
             raise StoreDown("database unreachable")
         stored = self.stored[window_id]
         assert stored.window.state == WindowState.BUILT, "a window is signed once"
         stored.sender = sender
+        stored.transactions.append((tx_hash, "pending", fees))
+        stored.waiting_reason = ""
         stored.window = replace(
             stored.window,
             state=WindowState.SUBMITTED,
             nonce=nonce,
             raw_transaction=raw,
             transaction_hash=tx_hash,
+            max_fee_per_gas=fees.max_fee_per_gas,
+            max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
+            transaction_hashes=(tx_hash,),
         )
         self.log.append(("stored", tx_hash))
 
-    def reset_to_built(self, window_id: str) -> None:
+    def record_replacement(self, window_id: str, *, raw: bytes, tx_hash: str, fees: Fees) -> None:
+        stored = self.stored[window_id]
+        assert stored.window.state == WindowState.SUBMITTED, "only a sent window is replaced"
+        stored.transactions.append((tx_hash, "pending", fees))
+        stored.waiting_reason = ""
+        stored.window = replace(
+            stored.window,
+            raw_transaction=raw,
+            transaction_hash=tx_hash,
+            max_fee_per_gas=fees.max_fee_per_gas,
+            max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
+            transaction_hashes=(*stored.window.transaction_hashes, tx_hash),
+        )
+        self.log.append(("stored", tx_hash))
+
+    def reset_to_built(
+        self, window_id: str, *, outcome: str = "abandoned", reason: str = ""
+    ) -> None:
         stored = self.stored[window_id]
         if stored.window.state == WindowState.SUBMITTED:
+            stored.transactions = [
+                (h, outcome if state == "pending" else state, fees)
+                for h, state, fees in stored.transactions
+            ]
+            stored.waiting_reason = reason
             stored.window = replace(
                 stored.window,
                 state=WindowState.BUILT,
                 nonce=None,
                 raw_transaction=None,
                 transaction_hash=None,
+                transaction_hashes=(),
             )
+
+    def set_waiting_reason(self, window_id: str, reason: str) -> None:
+        self.stored[window_id].waiting_reason = reason
 
     def window_paths(self, window_id: str) -> list[tuple[str, bytes]]:
         return [(cid, path) for cid, _, _, path in self.stored[window_id].leaves]
@@ -243,6 +319,13 @@ class FakeStore:
         )
         stored.block_number = mined.block_number
         stored.gas_used = mined.gas_used
+        stored.waiting_reason = ""
+        stored.transactions = [
+            (h, ("mined" if h == mined.transaction_hash else "replaced"), fees)
+            if state == "pending"
+            else (h, state, fees)
+            for h, state, fees in stored.transactions
+        ]
         stored.confirmed_at = datetime(2026, 1, 2, tzinfo=UTC)
         self.outbox.extend(events)
         return True
@@ -286,6 +369,8 @@ def _view(stored: StoredWindow) -> WindowView:
         gas_used=stored.gas_used,
         created_at=stored.created_at,
         confirmed_at=stored.confirmed_at,
+        waiting_reason=stored.waiting_reason,
+        transaction_count=len(stored.transactions),
     )
 
 

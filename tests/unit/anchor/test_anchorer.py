@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
+from certflow.core.transactions import MinedTransaction
 from services.anchor.anchorer import Anchorer
+from services.anchor.fees import GWEI, FeePolicy
 from services.anchor.submission import WindowState
 from services.anchor.windows import WindowToSend, build_window
 from tests.unit.anchor.fakes import (
@@ -16,6 +18,7 @@ from tests.unit.anchor.fakes import (
     FakeSigner,
     FakeStore,
     StoreDown,
+    decode,
     leaf_of,
 )
 
@@ -38,6 +41,7 @@ class Rig:
         store: FakeStore | None = None,
         lease: FakeLease | None = None,
         confirmations: int = 1,
+        fee_cap: int = 100 * GWEI,
     ) -> None:
         self.chain = chain or FakeChain()
         self.store = store or FakeStore(self.chain.log)
@@ -52,6 +56,9 @@ class Rig:
             self.lease,
             confirmations=confirmations,
             rebroadcast_seconds=30.0,
+            fee_policy=FeePolicy(max_fee_cap=fee_cap),
+            replace_after_seconds=60.0,
+            low_balance_wei=5 * 10**16,
             on_confirmed=self.count_confirmed,
             clock=self.clock,
         )
@@ -155,23 +162,33 @@ async def test_a_refused_rebroadcast_of_a_mined_transaction_is_not_re_signed() -
     assert rig.window().state is WindowState.SUBMITTED
 
 
-async def test_a_reverted_transaction_is_reported_once_and_the_window_left_alone(
+async def test_a_reverted_transaction_is_alerted_once_and_retried_after_a_pause(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     rig = Rig()
-    rig.chain.revert = True
     rig.add_window()
     await rig.step()
+    rig.chain.revert = True
+    rig.chain.refusal = "NotOwner"  # the registry changed hands before it was mined
     rig.chain.mine()
     with caplog.at_level(logging.ERROR):
         for _ in range(5):
-            rig.clock.now += 60
+            rig.clock.now += 5
             await rig.step()
-    reverted = [r for r in caplog.records if "reverted" in r.getMessage()]
-    assert len(reverted) == 1
-    assert rig.window().state is WindowState.SUBMITTED
-    assert len(rig.signer.signed) == 1 and len(rig.chain.sent) == 1
-    assert rig.store.outbox == [] and rig.confirmed == 0
+    alerts = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(alerts) == 1 and "NotOwner" in alerts[0].getMessage()
+    # nothing more is sent while the registry would refuse it: no gas spent finding out
+    assert len(rig.signer.signed) == 1 and rig.window().state is WindowState.BUILT
+    assert "NotOwner" in rig.store.stored["w1"].waiting_reason
+    assert [state for _, state, _ in rig.store.stored["w1"].transactions] == ["reverted"]
+    rig.chain.revert, rig.chain.refusal = False, None  # an operator gave the registry back
+    rig.clock.now += 30
+    await rig.step()
+    assert len(rig.signer.signed) == 2 and rig.window().nonce == 1
+    rig.chain.mine()
+    await rig.step()
+    assert rig.window().state is WindowState.CONFIRMED and rig.confirmed == 1
+    assert rig.store.stored["w1"].waiting_reason == ""
 
 
 async def test_confirmed_at_the_configured_depth_then_announced_once() -> None:
@@ -218,17 +235,147 @@ async def test_without_the_lease_it_stands_by_and_signs_nothing(
     assert rig.window().state is WindowState.SUBMITTED
 
 
-async def test_a_root_already_on_chain_without_a_stored_transaction_is_reported_not_signed(
+async def test_a_root_already_on_chain_is_adopted_not_signed_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     rig = Rig()
     rig.add_window()
     rig.chain.roots[rig.window().merkle_root] = 50
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.WARNING):
         await rig.step()
         await rig.step()
-    assert rig.signer.signed == []
-    assert len([r for r in caplog.records if "already on chain" in r.getMessage()]) == 1
+    assert rig.signer.signed == [] and rig.chain.sent == []
+    assert rig.window().state is WindowState.CONFIRMED
+    assert rig.window().transaction_hash == "0xforeign" and rig.confirmed == 1
+    assert len([r for r in caplog.records if "anchored by transaction" in r.getMessage()]) == 1
+
+
+async def test_a_revert_because_an_earlier_transaction_anchored_the_root_adopts_that_one() -> None:
+    rig = Rig()
+    rig.add_window()
+    await rig.step()
+    first = rig.window().transaction_hash
+    assert first is not None
+    rig.chain.use_nonce_elsewhere()  # looks taken: the node lost track of our transaction
+    rig.clock.now += 30
+    await rig.step()
+    await rig.step()  # signed again at nonce 1
+    assert rig.window().nonce == 1
+    # yet the first was mined after all (say on a node that had it): the second reverts
+    root = rig.window().merkle_root
+    rig.chain.roots[root] = rig.chain.head
+    rig.chain.anchored_by[root] = first
+    rig.chain.receipts[first] = MinedTransaction(first, rig.chain.head, "0xb", 50_000, True)
+    rig.chain.revert = True
+    rig.chain.mine()
+    await rig.step()
+    assert rig.window().state is WindowState.CONFIRMED
+    assert rig.window().transaction_hash == first and rig.confirmed == 1
+    assert len(rig.signer.signed) == 2
+
+
+async def test_a_fee_above_the_cap_sends_nothing_until_it_falls(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig(fee_cap=10 * GWEI)
+    rig.chain.base_fee = 50 * GWEI
+    rig.add_window()
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            await rig.step()
+    assert rig.chain.sent == [] and rig.window().state is WindowState.BUILT
+    assert "above the cap" in rig.store.stored["w1"].waiting_reason
+    assert len([r for r in caplog.records if "above the cap" in r.getMessage()]) == 1
+    rig.chain.base_fee = 2 * GWEI
+    await rig.step()
+    sent = decode(rig.chain.sent[0])
+    assert sent.max_fee <= 10 * GWEI and (sent.max_fee, sent.tip) == (5 * GWEI, GWEI)
+    assert rig.store.stored["w1"].waiting_reason == ""
+
+
+async def test_a_transaction_not_mined_by_the_deadline_is_replaced_at_its_nonce() -> None:
+    rig = Rig()
+    rig.add_window()
+    await rig.step()
+    original = rig.window()
+    rig.clock.now += 59
+    await rig.step()
+    assert len(rig.signer.signed) == 1
+    rig.clock.now += 1
+    await rig.step()
+    replacement = rig.window()
+    assert len(rig.signer.signed) == 2
+    assert replacement.nonce == original.nonce
+    # geth's rule: both strictly higher and at least +10 %
+    assert replacement.max_fee_per_gas >= original.max_fee_per_gas * 110 // 100
+    assert replacement.max_priority_fee_per_gas >= original.max_priority_fee_per_gas * 110 // 100
+    assert replacement.max_fee_per_gas > original.max_fee_per_gas
+    assert replacement.transaction_hashes == (
+        original.transaction_hash,
+        replacement.transaction_hash,
+    )
+    rig.chain.mine()
+    await rig.step()
+    assert rig.window().state is WindowState.CONFIRMED and rig.confirmed == 1
+    assert [s for _, s, _ in rig.store.stored["w1"].transactions] == ["replaced", "mined"]
+
+
+async def test_the_original_mined_after_its_replacement_was_sent_wins() -> None:
+    rig = Rig()
+    rig.add_window()
+    await rig.step()
+    original = rig.window().transaction_hash
+    mempool = dict(rig.chain.mempool)
+    rig.clock.now += 60
+    await rig.step()  # replaced
+    rig.chain.mempool = mempool  # a miner had the original
+    rig.chain.mine()
+    await rig.step()
+    assert rig.window().state is WindowState.CONFIRMED
+    assert rig.window().transaction_hash == original
+    assert [s for _, s, _ in rig.store.stored["w1"].transactions] == ["mined", "replaced"]
+
+
+async def test_a_stuck_transaction_that_cannot_be_bumped_under_the_cap_waits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig(fee_cap=3 * GWEI)  # the first transaction pays the cap already
+    rig.add_window()
+    await rig.step()
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            rig.clock.now += 60
+            await rig.step()
+    assert len(rig.signer.signed) == 1
+    assert "no replacement fits under the cap" in rig.store.stored["w1"].waiting_reason
+    assert len([r for r in caplog.records if "no replacement" in r.getMessage()]) == 1
+    rig.chain.mine()
+    await rig.step()
+    assert rig.window().state is WindowState.CONFIRMED
+
+
+async def test_a_dropped_transaction_is_sent_again_at_once() -> None:
+    rig = Rig()
+    rig.add_window()
+    await rig.step()
+    raw = rig.window().raw_transaction
+    rig.chain.drop_mempool()
+    rig.clock.now += 2
+    await rig.step()
+    assert rig.chain.sent == [raw, raw] and len(rig.signer.signed) == 1
+
+
+async def test_a_low_balance_is_warned_once_and_shown_in_the_status(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig()
+    rig.chain.wallet = 10**16
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            rig.clock.now += 120
+            await rig.step()
+    assert rig.anchorer.status.balance_low and rig.anchorer.status.balance_wei == 10**16
+    assert len([r for r in caplog.records if "running dry" in r.getMessage()]) == 1
 
 
 async def test_a_chain_outage_is_a_pause_of_the_loop_not_its_end() -> None:

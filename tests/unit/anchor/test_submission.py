@@ -10,6 +10,7 @@ from services.anchor.submission import (
     next_step,
     nonce_for,
     nonce_taken,
+    retry_delay,
 )
 
 
@@ -84,3 +85,52 @@ def test_a_refused_rebroadcast_that_is_not_mined_means_the_nonce_was_taken() -> 
     assert nonce_taken(rebroadcast_accepted=False, mined_now=False)
     assert not nonce_taken(rebroadcast_accepted=False, mined_now=True)  # ours was mined
     assert not nonce_taken(rebroadcast_accepted=True, mined_now=False)
+
+
+def test_a_transaction_not_mined_by_the_deadline_is_replaced() -> None:
+    assert unmined(sent_at=100.0, now=160.0, last_broadcast=150.0) is Step.REPLACE
+    assert unmined(sent_at=100.5, now=160.0, last_broadcast=150.0) is Step.WAIT
+    # after a restart the deadline is unknown: the re-send starts it again
+    assert unmined(sent_at=None, now=160.0, last_broadcast=150.0) is Step.WAIT
+
+
+def test_a_dropped_transaction_is_re_sent_at_once_then_not_on_every_pass() -> None:
+    assert unmined(known=False, last_broadcast=100.0, now=102.0) is Step.REBROADCAST
+    assert unmined(known=False, last_broadcast=101.0, now=102.0) is Step.WAIT
+    assert unmined(known=False, last_broadcast=None, now=102.0) is Step.REBROADCAST
+    assert unmined(known=True, last_broadcast=100.0, now=102.0) is Step.WAIT
+
+
+def test_a_mined_replacement_is_confirmed_whatever_the_deadline() -> None:
+    assert unmined(sent_at=0.0, now=500.0, last_broadcast=1.0, mined=mined(7), head=7) is (
+        Step.CONFIRM
+    )
+
+
+def test_retries_after_a_revert_back_off_to_a_ceiling() -> None:
+    delays = [retry_delay(n, first=30, longest=300) for n in range(1, 7)]
+    assert delays == [30, 60, 120, 240, 300, 300]
+
+
+def unmined(
+    *,
+    now: float,
+    last_broadcast: float | None,
+    known: bool = True,
+    sent_at: float | None = None,
+    mined: MinedTransaction | None = None,
+    head: int | None = None,
+) -> Step:
+    return next_step(
+        state=WindowState.SUBMITTED,
+        mined=mined,
+        head=head,
+        confirmations=1,
+        last_broadcast=last_broadcast,
+        now=now,
+        rebroadcast_seconds=30.0,
+        known=known,
+        sent_at=sent_at,
+        replace_after_seconds=60.0,
+        dropped_resend_seconds=2.0,
+    )
