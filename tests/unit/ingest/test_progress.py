@@ -134,3 +134,13 @@ def test_a_delivery_before_its_anchoring_is_kept_too() -> None:
     progress.record_deliveries([report(cid, DeliveryOutcome.SENT, 1) for cid in certificates])
     progress.record_anchored(WINDOW, [leaf(cid) for cid in certificates])
     assert ingest.batch_status(batch_id).state == BatchState.COMPLETED
+
+
+def test_the_batches_whose_progress_changed_are_told_after_the_write() -> None:
+    store, _, _, batch_id, certificates = uploaded()
+    changed: list[set[str]] = []
+    progress = BatchProgress(store, clock=lambda: T0, on_changed=changed.append)
+    progress.record_anchored(WINDOW, [leaf(certificates[0])])
+    progress.record_anchored(WINDOW, [leaf(certificates[0])])  # a redelivery changes nothing
+    progress.record_deliveries([report(certificates[0], DeliveryOutcome.SENT, 1)])
+    assert changed == [{batch_id}, {batch_id}]

@@ -1,0 +1,81 @@
+"""WatchBatch's loop: the batch now, then on each change rung by the hub, until it is final."""
+
+import asyncio
+import threading
+from dataclasses import replace
+
+from services.ingest.batch_watch import BatchWatchHub, watch_batch
+from services.ingest.progress import BatchStatus
+from tests.unit.ingest.fakes import NOW
+
+ISSUING = BatchStatus("b1", "", "csv", 2, 2, 0, 0, 0, 0, NOW)
+ANCHORED = replace(ISSUING, anchored_count=2)
+DONE = replace(ANCHORED, emailed_count=2)
+
+
+class Batch:
+    """What the store would answer, and how many times it was asked."""
+
+    def __init__(self) -> None:
+        self.status = ISSUING
+        self.reads = 0
+
+    async def read(self) -> BatchStatus:
+        self.reads += 1
+        return self.status
+
+
+async def test_each_change_rung_by_the_hub_is_sent_once_then_the_watch_ends() -> None:
+    hub, batch = BatchWatchHub(asyncio.get_running_loop()), Batch()
+    sent: list[BatchStatus] = []
+    # a poll that never fires within the test: only the hub can make it read again
+    watching = watch_batch(hub, "b1", batch.read, poll_seconds=3600)
+    sent.append(await anext(watching))
+    assert hub.watched == 1
+    for status in (ANCHORED, DONE):
+        batch.status = status
+        # rung from a worker thread, as the consumers do after their commit
+        threading.Thread(target=hub.changed, args=({"b1", "other"},)).start()
+        sent.append(await anext(watching))
+    assert sent == [ISSUING, ANCHORED, DONE]
+    assert [s async for s in watching] == []  # final: the stream ends
+    assert hub.watched == 0
+    assert batch.reads == 3
+
+
+async def test_a_ring_for_another_batch_reads_nothing() -> None:
+    hub, batch = BatchWatchHub(asyncio.get_running_loop()), Batch()
+    watching = watch_batch(hub, "b1", batch.read, poll_seconds=3600)
+    await anext(watching)
+    hub.changed({"b2"})
+    next_one = asyncio.ensure_future(anext(watching))
+    await asyncio.sleep(0)  # let the ring run
+    await asyncio.sleep(0)
+    assert batch.reads == 1 and not next_one.done()
+    next_one.cancel()
+
+
+async def test_without_a_ring_the_slow_poll_finds_another_replicas_change() -> None:
+    hub, batch = BatchWatchHub(asyncio.get_running_loop()), Batch()
+    watching = watch_batch(hub, "b1", batch.read, poll_seconds=0.01)
+    assert await anext(watching) == ISSUING
+    batch.status = DONE
+    assert await anext(watching) == DONE
+
+
+async def test_an_unchanged_batch_is_not_sent_again() -> None:
+    hub, batch = BatchWatchHub(asyncio.get_running_loop()), Batch()
+    watching = watch_batch(hub, "b1", batch.read, poll_seconds=3600)
+    await anext(watching)
+    hub.changed({"b1"})  # rung, but nothing a client sees changed
+    await asyncio.sleep(0)
+    batch.status = DONE
+    hub.changed({"b1"})
+    assert await anext(watching) == DONE
+    assert batch.reads >= 2
+
+
+async def test_a_watch_that_starts_final_sends_it_once() -> None:
+    hub, batch = BatchWatchHub(asyncio.get_running_loop()), Batch()
+    batch.status = DONE
+    assert [s async for s in watch_batch(hub, "b1", batch.read, poll_seconds=3600)] == [DONE]
