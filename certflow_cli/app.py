@@ -4,10 +4,11 @@ from pathlib import Path
 
 import click
 
-from certflow_cli.commands.batches import batch, errors
+from certflow_cli.commands.batches import batch, batches, errors
 from certflow_cli.commands.issue import issue
 from certflow_cli.commands.upload import upload
 from certflow_cli.commands.validate import validate
+from certflow_cli.commands.watch import watch
 from certflow_cli.config import DEFAULT_INGEST_ADDRESS, DEFAULT_TIMEOUT_SECONDS, Flags
 from certflow_cli.exit_codes import exit_code_table
 
@@ -60,15 +61,16 @@ def cli(
     """Issue blockchain-anchored certificates in bulk with the certflow services.
 
     Check a CSV file before sending it (validate), upload it and follow it through
-    anchoring and email (upload), read a batch (batch) and its refused rows (errors),
-    or issue one certificate (issue). Every command takes --json and --help.
+    anchoring and email (upload, watch), list batches (batches), read one (batch) and
+    its refused rows (errors), or issue one certificate (issue). Every command takes
+    --json and --help.
     """
     ctx.obj = Flags(
         config=config, ingest_address=ingest_address, token_file=token_file, timeout=timeout
     )
 
 
-for command in (validate, upload, batch, errors, issue):
+for command in (validate, upload, watch, batches, batch, errors, issue):
     cli.add_command(command)
 
 

@@ -136,6 +136,33 @@ class IngestClient:
     def issue_certificate(self, request: pb.IssueCertificateRequest) -> pb.IssueCertificateResponse:
         return self._unary(self._stub.IssueCertificate, request)
 
+    def list_batches(self, request: pb.ListBatchesRequest) -> pb.ListBatchesResponse:
+        return self._unary(self._stub.ListBatches, request)
+
+    def watch_batch(self, batch_id: str) -> Iterator[pb.Batch]:
+        """The batch now and on every change, until a final state; no deadline (a batch may
+        take hours to email), but a lost connection ends it with UNREACHABLE."""
+        stream = self._stub.WatchBatch(
+            pb.WatchBatchRequest(batch_id=batch_id), metadata=self._metadata
+        )
+        try:
+            yield from self._streamed(lambda: (m.batch for m in stream), timeout=0)
+        finally:
+            stream.cancel()  # a no-op once the stream has ended; stops it on Ctrl-C or an error
+
+    def download_error_report(self, batch_id: str) -> Iterator[bytes]:
+        stream = self._stub.DownloadErrorReport(
+            pb.DownloadErrorReportRequest(batch_id=batch_id),
+            metadata=self._metadata,
+            timeout=UPLOAD_DEADLINE_SECONDS,
+        )
+        try:
+            yield from self._streamed(
+                lambda: (m.chunk for m in stream), timeout=UPLOAD_DEADLINE_SECONDS
+            )
+        finally:
+            stream.cancel()
+
     def _unary(self, method: Callable[..., T], request: object) -> T:
         timeout = self._settings.timeout_seconds
         return self._call(
@@ -146,9 +173,18 @@ class IngestClient:
         try:
             return call()
         except grpc.RpcError as error:
-            raise failure_to_error(
-                rpc_failure(error), address=self._settings.ingest_address, timeout=timeout
-            ) from None
+            raise self._error(error, timeout) from None
+
+    def _streamed(self, messages: Callable[[], Iterator[T]], *, timeout: float) -> Iterator[T]:
+        try:
+            yield from messages()
+        except grpc.RpcError as error:
+            raise self._error(error, timeout) from None
+
+    def _error(self, error: grpc.RpcError, timeout: float) -> CliError:
+        return failure_to_error(
+            rpc_failure(error), address=self._settings.ingest_address, timeout=timeout
+        )
 
 
 @contextmanager

@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     UNAUTHENTICATED = 7  # the service refused the internal token
     CONFLICT = 8  # conflicts with what exists (ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION)
     EMAILS_FAILED = 9  # every row issued, but some emails could not be delivered
+    CANCELLED = 10  # the batch was cancelled before all of it was anchored
     INTERRUPTED = 130  # Ctrl-C; work already sent to the service goes on
 
 
@@ -28,6 +29,7 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.UNAUTHENTICATED: "the service refused the internal token",
     ExitCode.CONFLICT: "conflicts with what exists (e.g. this certificate was already issued)",
     ExitCode.EMAILS_FAILED: "issued and anchored, but some emails failed",
+    ExitCode.CANCELLED: "the batch was cancelled",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

@@ -28,8 +28,10 @@ class Stage:
 def stages(batch: ingest_service_pb2.Batch) -> list[Stage]:
     """Each stage out of the accepted certificates; a failed email has reached its end too."""
     total = batch.accepted_count
+    # stored_count trails accepted_count while a file is still being stored (VALIDATING)
+    stored = batch.stored_count if batch.stored_count else total
     return [
-        Stage("stored", total, total),
+        Stage("stored", stored, total),
         Stage("anchored", batch.anchored_count, total),
         Stage("emailed", batch.emailed_count + batch.email_failed_count, total),
     ]
@@ -46,9 +48,9 @@ def size_text(count: int) -> str:
 class BatchProgress:
     """Bars on stderr: bytes sent, then each stage. Shows nothing when `enabled` is false."""
 
-    def __init__(self, console: Console, *, file_size: int, enabled: bool) -> None:
+    def __init__(self, console: Console, *, file_size: int | None, enabled: bool) -> None:
         self._enabled = enabled
-        self._file_size = file_size
+        self._file_size = file_size or 0
         self._progress = Progress(
             TextColumn("{task.description:<9}"),
             BarColumn(),
@@ -57,9 +59,10 @@ class BatchProgress:
             console=console,
             disable=not enabled,
         )
-        self._upload = self._progress.add_task(
-            "upload", total=max(file_size, 1), figure=f"0 B / {size_text(file_size)}"
-        )
+        if file_size is not None:  # None: following a batch uploaded before
+            self._upload = self._progress.add_task(
+                "upload", total=max(file_size, 1), figure=f"0 B / {size_text(file_size)}"
+            )
         self._stages: dict[str, TaskID] = {}
 
     def __enter__(self) -> "BatchProgress":

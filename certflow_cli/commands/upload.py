@@ -1,6 +1,5 @@
 """`certflow upload FILE`: stream a CSV file to ingest, then follow the batch to its end."""
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -9,7 +8,8 @@ import click
 from rich.console import Console
 
 from certflow.v1 import ingest_service_pb2 as pb
-from certflow_cli.connection import IngestClient, connected
+from certflow_cli.commands.watch import follow, outcome
+from certflow_cli.connection import connected
 from certflow_cli.exit_codes import CliError, ExitCode
 from certflow_cli.invocation import Invocation, certflow_command
 from certflow_cli.output import (
@@ -20,10 +20,9 @@ from certflow_cli.output import (
     row_errors_table,
     shown,
 )
-from certflow_cli.progress import BatchProgress, is_final
+from certflow_cli.progress import BatchProgress
 
 CHUNK_BYTES = 256 * 1024
-POLL_SECONDS = 0.5
 MAX_REQUEST_ID = 128  # what ingest accepts (services/ingest/servicer.py)
 
 
@@ -96,28 +95,6 @@ def upload_requests(
         yield pb.UploadCsvRequest(chunk=chunk)
         sent += len(chunk)
         on_sent(sent)
-
-
-def follow(
-    client: IngestClient,
-    batch: pb.Batch,
-    on_update: Callable[[pb.Batch], None],
-    sleep: Callable[[float], None] = time.sleep,
-) -> pb.Batch:
-    """Polls GetBatch until the batch reaches a final state."""
-    while not is_final(batch):
-        sleep(POLL_SECONDS)
-        batch = client.get_batch(batch.batch_id)
-        on_update(batch)
-    return batch
-
-
-def outcome(batch: pb.Batch) -> ExitCode:
-    if batch.rejected_count:
-        return ExitCode.ROWS_REFUSED
-    if batch.email_failed_count:
-        return ExitCode.EMAILS_FAILED
-    return ExitCode.OK
 
 
 def render(console: Console, document: JsonDocument, *, waited: bool) -> None:

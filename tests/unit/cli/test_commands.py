@@ -6,12 +6,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from certflow.v1 import ingest_service_pb2 as pb
 from certflow_cli.app import cli
+from certflow_cli.commands.batches import list_batches
 from certflow_cli.commands.issue import parse_fields
 
 ROOT = Path(__file__).resolve().parents[3]
 GRADUATES = ROOT / "examples" / "graduates.csv"
-COMMANDS = ["validate", "upload", "batch", "errors", "issue"]
+COMMANDS = ["validate", "upload", "watch", "batches", "batch", "errors", "issue"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -102,3 +104,38 @@ def test_a_field_without_a_key_is_a_usage_error_before_any_call(bad: str) -> Non
     )  # fmt: skip
     assert result.exit_code == 2
     assert "key=value" in result.stderr
+
+
+class PagedIngest:
+    """ListBatches over `total` batches, serving at most 1000 a page like the service."""
+
+    def __init__(self, total: int) -> None:
+        self.batches = [pb.Batch(batch_id=f"b-{i}") for i in range(total)]
+        self.page_sizes: list[int] = []
+
+    def list_batches(self, request: pb.ListBatchesRequest) -> pb.ListBatchesResponse:
+        self.page_sizes.append(request.page_size)
+        start = int(request.page_token or 0)
+        end = start + min(request.page_size or 100, 1000)
+        token = str(end) if end < len(self.batches) else ""
+        return pb.ListBatchesResponse(batches=self.batches[start:end], next_page_token=token)
+
+
+@pytest.mark.parametrize(
+    ("total", "limit", "count", "more", "page_sizes"),
+    [
+        (5, 50, 5, False, [50]),
+        (50, 50, 50, False, [50]),
+        (51, 50, 50, True, [50]),
+        (2500, 0, 2500, False, [1000, 1000, 1000]),
+        (2500, 1500, 1500, True, [1000, 500]),
+        (0, 0, 0, False, [1000]),
+    ],
+)
+def test_batches_are_read_page_by_page_up_to_the_limit(
+    total: int, limit: int, count: int, more: bool, page_sizes: list[int]
+) -> None:
+    client = PagedIngest(total)
+    found, has_more = list_batches(client, pb.ListBatchesRequest(), limit)  # type: ignore[arg-type]
+    assert [b.batch_id for b in found] == [f"b-{i}" for i in range(count)]
+    assert (has_more, client.page_sizes) == (more, page_sizes)

@@ -1,4 +1,4 @@
-"""`certflow errors --csv`: refused rows as a file a spreadsheet opens without running it."""
+"""`certflow errors --csv`: the error report as a file a spreadsheet opens without running it."""
 
 import csv
 import io
@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from certflow_cli.commands.batches import csv_rows, write_csv
+from certflow_cli.commands.batches import error_records, report_records, write_csv
 from certflow_cli.exit_codes import CliError, ExitCode
 
 HOSTILE = [
-    {"line": 2, "field": "name", "reason": "MISSING_VALUE", "message": '=HYPERLINK("x")'},
-    {"line": 3, "field": "+1", "reason": "-R", "message": "@SUM(A1)"},
-    {"line": 4, "field": "\tname", "reason": "\rR", "message": "plain, with a comma"},
+    ["name", "line", "field", "code", "message"],
+    ['=HYPERLINK("x")', "2", "name", "MISSING_VALUE", "m"],
+    ["+1", "3", "-R", "@SUM(A1)", "plain, with a comma"],
+    ["\tname", "4", "\rR", "'already quoted", "a\nb"],
 ]
 
 
@@ -25,21 +26,19 @@ def read_back(path: Path) -> list[list[str]]:
 
 def test_formula_starts_are_neutralised_and_the_rest_kept(tmp_path: Path) -> None:
     path = tmp_path / "refused.csv"
-    write_csv(path, HOSTILE)
-    rows = read_back(path)
-    assert rows == [
-        ["line", "field", "reason", "message"],
-        ["2", "name", "MISSING_VALUE", '\'=HYPERLINK("x")'],
-        ["3", "'+1", "'-R", "'@SUM(A1)"],
-        ["4", "'\tname", "'\rR", "plain, with a comma"],
+    assert write_csv(path, HOSTILE) == 3
+    assert read_back(path) == [
+        ["name", "line", "field", "code", "message"],
+        ['\'=HYPERLINK("x")', "2", "name", "MISSING_VALUE", "m"],
+        ["'+1", "3", "'-R", "'@SUM(A1)", "plain, with a comma"],
+        ["'\tname", "4", "'\rR", "'already quoted", "a\nb"],
     ]
-    assert path.read_bytes().count(b"\r\n") == 4  # RFC 4180 records
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left beside it
 
 
-def test_no_refused_rows_writes_the_header_alone(tmp_path: Path) -> None:
+def test_the_header_alone_counts_no_rows(tmp_path: Path) -> None:
     path = tmp_path / "none.csv"
-    write_csv(path, [])
+    assert write_csv(path, error_records([])) == 0
     assert read_back(path) == [["line", "field", "reason", "message"]]
 
 
@@ -55,15 +54,38 @@ def test_a_failure_while_writing_leaves_the_old_file_untouched(tmp_path: Path) -
     path = tmp_path / "refused.csv"
     path.write_text("before")
 
-    def rows() -> Iterator[dict[str, object]]:
+    def records() -> Iterator[list[str]]:
         yield HOSTILE[0]
-        raise RuntimeError("the connection dropped")
+        raise CliError(ExitCode.UNREACHABLE, "the connection dropped")
 
-    with pytest.raises(RuntimeError):
-        write_csv(path, rows())
+    with pytest.raises(CliError):
+        write_csv(path, records())
     assert path.read_text() == "before"
     assert list(tmp_path.iterdir()) == [path]
 
 
-def test_csv_rows_start_with_the_header() -> None:
-    assert next(csv_rows([])) == ["line", "field", "reason", "message"]
+def test_a_report_is_read_whatever_the_chunk_boundaries() -> None:
+    text = '\ufeffname,line,message\r\n"Zoë, ""Z""",2,"two\r\nlines"\r\n=cmd,3,x\r\n'
+    data = text.encode()
+    expected = [["name", "line", "message"], ['Zoë, "Z"', "2", "two\r\nlines"], ["=cmd", "3", "x"]]
+    for size in (1, 2, 3, 7, len(data)):  # splits inside 'ë', the BOM and quoted fields
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
+        assert list(report_records(chunks)) == expected, size
+
+
+@pytest.mark.parametrize(
+    ("chunks", "words"),
+    [([b"a,b\n\xff\xfe\n"], "not UTF-8"), ([b'a,"b\n'], "unreadable error report")],
+)
+def test_an_unreadable_report_is_a_failure_not_a_traceback(chunks: list[bytes], words: str) -> None:
+    with pytest.raises(CliError, match=words) as failed:
+        list(report_records(chunks))
+    assert failed.value.exit_code is ExitCode.FAILED
+
+
+def test_row_errors_become_records_with_a_header() -> None:
+    found = [{"line": 7, "field": "email", "reason": "INVALID_EMAIL", "message": "m"}]
+    assert list(error_records(found)) == [
+        ["line", "field", "reason", "message"],
+        ["7", "email", "INVALID_EMAIL", "m"],
+    ]

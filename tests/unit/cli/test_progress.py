@@ -1,12 +1,14 @@
 """A batch's stages and final states, and the upload's request stream and exit code."""
 
 import io
+from collections.abc import Iterator, Sequence
 
 import pytest
 
 from certflow.v1 import ingest_service_pb2 as pb
-from certflow_cli.commands.upload import follow, outcome, upload_requests
-from certflow_cli.exit_codes import ExitCode
+from certflow_cli.commands.upload import upload_requests
+from certflow_cli.commands.watch import follow, outcome
+from certflow_cli.exit_codes import CliError, ExitCode
 from certflow_cli.progress import FINAL_STATES, Stage, is_final, size_text, stages
 
 
@@ -55,36 +57,75 @@ def test_an_empty_file_is_sent_as_the_metadata_alone() -> None:
 
 
 class ScriptedIngest:
-    """GetBatch answering with the batches given, in order."""
+    """WatchBatch pushing `pushed` (or refusing with `watch_error`), then GetBatch answering
+    with `polled`, in order."""
 
-    def __init__(self, batches: list[pb.Batch]) -> None:
-        self.batches = batches
-        self.asked: list[str] = []
+    def __init__(
+        self,
+        pushed: list[pb.Batch],
+        polled: Sequence[pb.Batch] = (),
+        watch_error: CliError | None = None,
+    ) -> None:
+        self.pushed, self.polled = pushed, list(polled)
+        self.watch_error = watch_error
+        self.calls: list[str] = []
+
+    def watch_batch(self, batch_id: str) -> Iterator[pb.Batch]:
+        self.calls.append(f"watch {batch_id}")
+        if self.watch_error:
+            raise self.watch_error
+        yield from self.pushed
 
     def get_batch(self, batch_id: str) -> pb.Batch:
-        self.asked.append(batch_id)
-        return self.batches.pop(0)
+        self.calls.append(f"get {batch_id}")
+        return self.polled.pop(0)
 
 
-def test_following_polls_until_a_final_state_and_shows_every_answer() -> None:
-    anchoring = pb.Batch(batch_id="b", state=pb.BATCH_STATE_ANCHORING, accepted_count=2)
-    later = [
-        pb.Batch(batch_id="b", state=pb.BATCH_STATE_ANCHORING, accepted_count=2, anchored_count=1),
-        pb.Batch(batch_id="b", state=pb.BATCH_STATE_COMPLETED, accepted_count=2),
-    ]
-    client = ScriptedIngest(list(later))
+ANCHORING = pb.Batch(batch_id="b", state=pb.BATCH_STATE_ANCHORING, accepted_count=2)
+HALF = pb.Batch(batch_id="b", state=pb.BATCH_STATE_ANCHORING, accepted_count=2, anchored_count=1)
+DONE = pb.Batch(batch_id="b", state=pb.BATCH_STATE_COMPLETED, accepted_count=2)
+
+
+def follow_with(client: ScriptedIngest) -> tuple[pb.Batch, list[pb.Batch], list[float]]:
     shown: list[pb.Batch] = []
     sleeps: list[float] = []
-    final = follow(client, anchoring, shown.append, sleep=sleeps.append)  # type: ignore[arg-type]
-    assert final == later[-1] and shown == later
-    assert client.asked == ["b", "b"] and sleeps == [0.5, 0.5]
+    final = follow(client, ANCHORING, shown.append, sleep=sleeps.append)  # type: ignore[arg-type]
+    return final, shown, sleeps
 
 
-def test_a_final_batch_is_not_polled() -> None:
+def test_following_shows_what_watch_batch_pushes_until_a_final_state() -> None:
+    client = ScriptedIngest([ANCHORING, HALF, DONE])
+    final, shown, sleeps = follow_with(client)
+    assert (final, shown, sleeps) == (DONE, [ANCHORING, HALF, DONE], [])
+    assert client.calls == ["watch b"]
+
+
+def test_a_service_without_watch_batch_is_polled_every_half_second() -> None:
+    unimplemented = CliError(ExitCode.FAILED, "no such call", reason="UNIMPLEMENTED")
+    client = ScriptedIngest([], polled=[HALF, DONE], watch_error=unimplemented)
+    final, shown, sleeps = follow_with(client)
+    assert (final, shown, sleeps) == (DONE, [HALF, DONE], [0.5, 0.5])
+    assert client.calls == ["watch b", "get b", "get b"]
+
+
+def test_a_watch_that_ends_early_is_continued_by_polling() -> None:
+    client = ScriptedIngest([HALF], polled=[DONE])
+    final, shown, _ = follow_with(client)
+    assert (final, shown) == (DONE, [HALF, DONE])
+
+
+def test_a_lost_service_while_watching_is_the_commands_error() -> None:
+    lost = CliError(ExitCode.UNREACHABLE, "cannot reach", reason="UNREACHABLE")
+    with pytest.raises(CliError) as raised:
+        follow_with(ScriptedIngest([], watch_error=lost))
+    assert raised.value is lost
+
+
+def test_a_final_batch_is_not_followed() -> None:
     client = ScriptedIngest([])
     done = pb.Batch(batch_id="b", state=pb.BATCH_STATE_REJECTED)
     assert follow(client, done, lambda _: None, sleep=lambda _: None) == done  # type: ignore[arg-type]
-    assert client.asked == []
+    assert client.calls == []
 
 
 @pytest.mark.parametrize(
@@ -96,6 +137,8 @@ def test_a_final_batch_is_not_polled() -> None:
         (2, 1, ExitCode.ROWS_REFUSED),  # refused rows are the first thing to fix
     ],
 )
-def test_the_upload_exit_code(rejected: int, failed: int, code: ExitCode) -> None:
+def test_the_exit_code_of_a_followed_batch(rejected: int, failed: int, code: ExitCode) -> None:
     batch = pb.Batch(rejected_count=rejected, email_failed_count=failed)
     assert outcome(batch) is code
+    cancelled = pb.Batch(state=pb.BATCH_STATE_CANCELLED, rejected_count=rejected)
+    assert outcome(cancelled) is ExitCode.CANCELLED
