@@ -52,7 +52,13 @@ _MONTH_NAMES = ("", *(calendar.month_name[n] for n in range(1, 13)))
 def parse_date(text: str, order: DateOrder = DateOrder.UNSPECIFIED) -> date | DateProblem:
     """The date `text` names (already stripped), or why it is not one."""
     if _ISO.fullmatch(text):
-        return _checked(int(text[:4]), int(text[5:7]), int(text[8:10]), text)
+        try:
+            value = date.fromisoformat(text)
+        except ValueError:  # say why
+            return _checked(int(text[:4]), int(text[5:7]), int(text[8:10]), text)
+        return (
+            value if value >= EARLIEST else DateProblem("INVALID_DATE", f"{text!r} is before 1900")
+        )
     if match := _YEAR_FIRST.fullmatch(text):
         return _checked(int(match[1]), int(match[3]), int(match[4]), text)
     if match := _NUMERIC.fullmatch(text):

@@ -22,6 +22,7 @@ CUSTOM_FIELD_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # runs of spaces, tabs and no-break spaces in a name become one space; line breaks and other
 # separators stay, to be refused (they must never reach an email header)
 _NAME_SPACES = re.compile(r"[\t \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_UNUSUAL_SPACE = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _DIGIT = re.compile(r"\d")
 # Unicode category Cc is exactly U+0000–U+001F and U+007F–U+009F; a regex is ~10x faster
 # than unicodedata.category per character on the hot path
@@ -87,7 +88,7 @@ def _text_field(
     raw: Mapping[str, str], key: str, row: int, max_length: int, errors: list[RowError]
 ) -> str:
     value = unicodedata.normalize("NFC", (raw.get(key) or "").strip())
-    if key == "name":
+    if key == "name" and ("  " in value or _UNUSUAL_SPACE.search(value)):
         value = _NAME_SPACES.sub(" ", value)
     if not value:
         errors.append(RowError(row, key, "MISSING_VALUE", f"{key} is empty"))
@@ -211,6 +212,9 @@ def validate_certificate(
 
 def name_warnings(name: str, row_number: int) -> list[RowWarning]:
     """What looks wrong in an accepted name (a typing slip or a shifted column, usually)."""
+    letters_only = name.replace(" ", "")
+    if letters_only.isalpha() and len(letters_only) > 1 and not letters_only.isupper():
+        return []  # the usual name: the hot path stops here
     warnings: list[RowWarning] = []
 
     def warn(code: str, message: str) -> None:
