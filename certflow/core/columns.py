@@ -201,7 +201,16 @@ def plan_columns(header: Sequence[str], mapping: Mapping[str, str] | None = None
         if chosen is None:
             key = custom_key(headers[index])
             targets[index] = key
-            if not CUSTOM_KEY.fullmatch(key):
+            if key in CORE_FIELDS:  # an alias of a field the mapping gave another column
+                violations.append(
+                    FieldViolation(
+                        "file",
+                        f"column {headers[index][:64]!r} would be read as {key!r}, which "
+                        "column_mapping gives another column; map it too (to a custom field "
+                        'key, or to "" to drop it)',
+                    )
+                )
+            elif not CUSTOM_KEY.fullmatch(key):
                 violations.append(
                     FieldViolation(
                         "file",

@@ -141,3 +141,92 @@ def test_reading_stops_when_the_caller_has_gone():
     cancelled.set()
     with pytest.raises(Cancelled):
         read_csv((HEADER + VALID_ROW * 1000).encode(), max_rows=10_000, cancel=cancelled)
+
+
+def test_a_semicolon_export_with_quoted_delimiters_newlines_crlf_and_trailing_lines():
+    data = (
+        'Full Name;E-mail;Course;Date;"Note, a, b, c, d"\r\n'
+        '"Lovelace; Ada";ada@x.org;"BSc\r\nMathematics";2026-06-30;\r\n'
+        "Bob;bob@x.org;BSc;2026-06-30;x\r\n"
+        "\r\n\r\n;;;;\r\n"
+    ).encode("utf-16")
+    parsed = read_csv(data, max_rows=10)
+    assert (parsed.encoding, parsed.delimiter) == ("utf-16le", ";")  # not the quoted commas
+    assert parsed.columns == ("name", "email", "title", "completion_date", "note_a_b_c_d")
+    ada, bob = parsed.rows
+    assert ada.known["name"] == "Lovelace; Ada" and ada.known["title"] == "BSc\r\nMathematics"
+    assert [ada.row_number, bob.row_number] == [2, 4]
+
+
+def test_a_tab_separated_file_and_trailing_delimiters():
+    data = b"name\temail\ttitle\tcompletion_date\t\t\nAda\ta@x.org\tT\t2026-01-01\t\t\n"
+    parsed = read_csv(data, max_rows=10)
+    assert parsed.delimiter == "\t"
+    (row,) = parsed.rows
+    assert not row.error and row.known["completion_date"] == "2026-01-01"
+
+
+def test_a_value_beyond_the_named_columns_makes_the_row_unreadable():
+    data = (HEADER + "Lovelace, Ada,a@x.org,BSc,2026-06-30,A\n").encode()
+    (row,) = rows(data)
+    assert row.error == "has 6 cells, the header has 5"
+
+
+def test_a_mapping_and_encoding_are_applied():
+    data = "Élève;Courriel;Cours;Fini\nJosé;j@x.org;Café;2026-06-30\n".encode("cp1252")
+    mapping = {"élève": "name", "Courriel": "email", "Cours": "title", "Fini": "completion_date"}
+    parsed = read_csv(data, max_rows=10, column_mapping=mapping, encoding="windows-1252")
+    assert parsed.encoding == "windows-1252"
+    assert parsed.rows[0].known == {
+        "name": "José",
+        "email": "j@x.org",
+        "title": "Café",
+        "completion_date": "2026-06-30",
+    }
+
+
+def test_the_uploaded_header_and_cells_are_kept_for_the_error_report():
+    parsed = read_csv((HEADER + VALID_ROW).encode(), max_rows=10)
+    assert parsed.header == ("name", "email", "title", "completion_date", "grade")
+    assert parsed.rows[0].cells == ("Ada", "a@x.org", "BSc", "2026-06-30", "A")
+
+
+# hostile intake inputs (issue 8, "Bad input")
+
+
+def test_a_data_line_of_a_million_columns_is_one_unreadable_row():
+    data = (HEADER + "," * 1_000_000 + "x\n" + VALID_ROW).encode()
+    bad, good = rows(data)
+    assert bad.error == "has 1000001 cells, the header has 5"
+    assert not good.error
+
+
+def test_a_header_of_a_million_columns_is_refused_before_reading_them():
+    assert refusal(("a," * 1_000_000 + "b\n").encode()).reason == "TOO_MANY_COLUMNS"
+
+
+def test_a_100_kb_field_is_a_row_error_not_a_refusal():
+    data = (HEADER + f"Ada,a@x.org,{'x' * 100_000},2026-06-30,A\n" + VALID_ROW).encode()
+    big, good = rows(data)
+    assert big.error == "a cell is longer than 10000"
+    assert not good.error
+
+
+@pytest.mark.parametrize(
+    ("header", "said"),
+    [
+        ("Name,name,email,title,completion_date", "are the same column"),
+        ("Name,Full Name,email,title,completion_date", "could each be 'name'"),
+        ("NAME,E-Mail,e_mail,title,completion_date", "are the same column"),
+    ],
+)
+def test_duplicate_case_colliding_and_aliased_headers_are_refused(header, said):
+    error = refusal(f"{header}\n{VALID_ROW}".encode())
+    assert error.reason == "INVALID_HEADER"
+    assert any(said in v.description for v in error.violations)
+
+
+def test_a_mapping_naming_absent_columns_is_refused():
+    with pytest.raises(CsvFormatError) as info:
+        read_csv((HEADER + VALID_ROW).encode(), max_rows=10, column_mapping={"Learner": "name"})
+    assert [v.field for v in info.value.violations] == ["column_mapping['Learner']"]

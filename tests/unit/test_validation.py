@@ -2,9 +2,10 @@ from datetime import date, datetime
 
 import pytest
 
+from certflow.core.dates import DateOrder
 from certflow.core.document import CertificateContent, IssuerProfile, leaf_hash
 from certflow.core.issuance import key_requests, plan_certificates
-from certflow.core.validation import header_unsafe, validate_certificate
+from certflow.core.validation import header_unsafe, name_warnings, validate_certificate
 
 TODAY = date(2026, 11, 29)
 GOOD = {
@@ -150,3 +151,71 @@ def test_non_ascii_local_part_is_refused_unless_smtputf8_is_allowed():
     allowed = validate_certificate(row, {}, row_number=2, today=TODAY, allow_smtputf8=True)
     assert isinstance(allowed, CertificateContent)
     assert allowed.recipient_email == "jösé@example.org"
+
+
+def test_names_are_trimmed_nfc_and_their_inner_whitespace_collapsed():
+    content = validate({**GOOD, "name": " Zoe\u0308 \u00a0 \t Ångström  "})
+    assert isinstance(content, CertificateContent)
+    assert content.recipient_name == "Zoë Ångström"  # NFC: one code point for ë
+
+
+@pytest.mark.parametrize(
+    "name", ["Ada\r\nLovelace", "Ada\nBcc: x@evil.example", "Ada\u2028Lovelace"]
+)
+def test_line_breaks_in_names_are_refused_not_collapsed(name):
+    assert ("name", "UNSAFE_CHARACTERS") in reasons(validate({**GOOD, "name": name}))
+
+
+def test_a_certificate_expired_at_issue_is_refused():
+    on_issue_day = validate({**GOOD, "expiry_date": TODAY.isoformat()})
+    assert reasons(on_issue_day) == {("expiry_date", "EXPIRED_AT_ISSUE")}
+    assert "would be expired when issued" in on_issue_day[0].message
+    assert isinstance(validate({**GOOD, "expiry_date": "2026-11-30"}), CertificateContent)
+
+
+def test_dates_follow_the_declared_order():
+    row = {**GOOD, "completion_date": "10/06/2026", "expiry_date": "06/10/2031"}
+    assert reasons(validate(row)) == {
+        ("completion_date", "AMBIGUOUS_DATE"),
+        ("expiry_date", "AMBIGUOUS_DATE"),
+    }
+    day_first = validate_certificate(
+        row, {}, row_number=2, today=TODAY, date_order=DateOrder.DAY_FIRST
+    )
+    assert isinstance(day_first, CertificateContent)
+    assert (day_first.completion_date, day_first.expiry_date) == (
+        date(2026, 6, 10),
+        date(2031, 10, 6),
+    )
+    month_first = validate_certificate(
+        row, {}, row_number=2, today=TODAY, date_order=DateOrder.MONTH_FIRST
+    )
+    assert isinstance(month_first, CertificateContent)
+    assert month_first.completion_date == date(2026, 10, 6)
+
+
+@pytest.mark.parametrize(
+    ("name", "codes"),
+    [
+        ("Ada Lovelace", []),
+        ("Zoë Ångström", []),
+        ("张伟", []),
+        ("Jean-Pierre O'Neil", []),
+        ("Henry VIII", []),
+        ("ADA LOVELACE", ["NAME_ALL_CAPITALS"]),
+        ("ADA", ["NAME_ALL_CAPITALS"]),
+        ("Ada Lovelace 2", ["NAME_HAS_DIGITS"]),
+        ("A", ["NAME_SINGLE_LETTER"]),
+        ("J.", ["NAME_SINGLE_LETTER"]),
+        ("ada@example.org", ["NAME_LOOKS_LIKE_EMAIL"]),
+        ("ADA99@EXAMPLE.ORG", ["NAME_LOOKS_LIKE_EMAIL", "NAME_HAS_DIGITS", "NAME_ALL_CAPITALS"]),
+    ],
+)
+def test_names_that_look_wrong_are_warned_about(name, codes):
+    warnings = name_warnings(name, 7)
+    assert [w.code for w in warnings] == codes
+    assert all((w.row_number, w.field) == (7, "name") for w in warnings)
+
+
+def test_warned_names_are_still_valid():
+    assert isinstance(validate({**GOOD, "name": "ADA LOVELACE 2"}), CertificateContent)
