@@ -232,10 +232,8 @@ def plan_columns(header: Sequence[str], mapping: Mapping[str, str] | None = None
                     )
                 )
             custom_seen[target] = index
-    if violations:
-        raise ColumnError("INVALID_HEADER", _summary(violations), violations)
     missing = [f for f in REQUIRED_FIELDS if f not in final]
-    if missing:
+    if missing:  # the first thing to fix: said first, with the header's other problems
         hints = "; ".join(f"{f}: {', '.join(repr(a) for a in ALIASES[f][:4])}…" for f in missing)
         message = (
             f"missing required columns: {', '.join(missing)} (accepted headers — {hints}; "
@@ -244,8 +242,10 @@ def plan_columns(header: Sequence[str], mapping: Mapping[str, str] | None = None
         raise ColumnError(
             "MISSING_COLUMNS",
             message,
-            [FieldViolation("file", f"no column for {f!r}") for f in missing],
+            [FieldViolation("file", f"no column for {f!r}") for f in missing] + violations,
         )
+    if violations:
+        raise ColumnError("INVALID_HEADER", _summary(violations), violations)
     return ColumnPlan(
         headers=headers,
         targets=final,
