@@ -224,6 +224,10 @@ class RegistryClient:
                 return True  # the pool holds a better-paying transaction at this nonce
             if "nonce too low" in text:
                 return False
+            if "less than block base fee" in text:
+                # priced out by a risen base fee: the node will not hold it now; the caller's
+                # replacement deadline bumps it (under its cap) or waits
+                return True
             raise
         return True
 
