@@ -39,13 +39,24 @@ def write_records(
 
 
 def demo_issuer_records(
-    path: Path, issuer_id: str, issuer_name: str, domain: str, registries: list[RegistryRef]
+    path: Path,
+    issuer_id: str,
+    issuer_name: str,
+    domain: str,
+    registries: list[RegistryRef],
+    *,
+    dns: bool = True,
+    profile: bool = True,
 ) -> None:
-    """The demo issuer publishes its registries both ways: TXT records and its profile."""
+    """The demo issuer publishes its registries both ways, TXT records and its profile (or only
+    one of them: the other is then NXDOMAIN or 404)."""
+    profile_path = urlsplit(issuer_id).path or "/"
     write_records(
         path,
-        txt={domain: [txt_record(r) for r in registries]},
-        documents={urlsplit(issuer_id).path: profile_document(issuer_id, issuer_name, registries)},
+        txt={domain: [txt_record(r) for r in registries]} if dns else {},
+        documents=(
+            {profile_path: profile_document(issuer_id, issuer_name, registries)} if profile else {}
+        ),
     )
 
 

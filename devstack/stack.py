@@ -158,9 +158,12 @@ class LocalStack:
         )
         wait_for_port(self.ports["anvil"], 30, process)
 
-    def publish_issuer_registries(self, addresses: list[str]) -> None:
-        """What the demo issuer publishes as its registries (DNS TXT and profile alike); verify
-        reads it again once its cache (CERTFLOW_ISSUER_BINDING_CACHE_SECONDS) has expired."""
+    def publish_issuer_registries(
+        self, addresses: list[str], *, dns: bool = True, profile: bool = True
+    ) -> None:
+        """What the demo issuer publishes as its registries, in its DNS TXT records and its
+        profile (or only one of them); verify reads it again once its cache
+        (CERTFLOW_ISSUER_BINDING_CACHE_SECONDS) has expired."""
         domain = issuer_domain(self.issuer_id)
         if domain is None:
             raise ValueError(f"the issuer id {self.issuer_id} names no domain")
@@ -170,6 +173,8 @@ class LocalStack:
             DEMO_ISSUER_NAME,
             domain,
             [RegistryRef.of(ANVIL_CHAIN_ID, address) for address in addresses],
+            dns=dns,
+            profile=profile,
         )
 
     def start_identity(self) -> None:

@@ -292,6 +292,8 @@ def test_registry_without_code_gives_unavailable_not_500(stack, document) -> Non
     # integrity and Merkle checks passing, so the verifier really asks that address
     pointed = copy.deepcopy(document)
     pointed["proof"]["anchor"]["registry"] = NO_CODE_ADDRESS
+    # the issuer lists that address too: this test is about the chain, not the issuer binding
+    stack.publish_issuer_registries([stack.registry_address, NO_CODE_ADDRESS])
     with verify_restarted_with(stack, {"CERTFLOW_REGISTRY_ADDRESS": NO_CODE_ADDRESS}):
         answer = post_document(stack, json.dumps(pointed))
         assert answer.status == 503, answer
@@ -301,6 +303,7 @@ def test_registry_without_code_gives_unavailable_not_500(stack, document) -> Non
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         # documents naming another registry are still told apart without the chain
         assert post_document(stack, json.dumps(document)).json()["status"] == "UNKNOWN_ISSUER"
+    stack.publish_issuer_registries([stack.registry_address])
     wait_until_valid(stack, document)
 
 
