@@ -2,16 +2,21 @@
 and the chain, and come out as "anchored" events whose paths prove every leaf; the gRPC views
 read the same store."""
 
+from typing import Any
+
 from pydantic import SecretStr
 
 from certflow.core.merkle import unpack_proof, verify_proof
+from certflow.v1 import anchor_service_pb2 as pb
 from certflow.v1 import events_pb2
 from services.anchor.bootstrap import assemble
+from services.anchor.fees import GWEI
 from services.anchor.settings import AnchorSettings
 from services.anchor.submission import WindowState
 from services.anchor.views import get_proof, get_window
 from tests.unit.anchor.fakes import (
     REGISTRY,
+    SENDER,
     FakeChain,
     FakeLease,
     FakeSigner,
@@ -64,3 +69,41 @@ async def test_issued_leaves_come_out_anchored_with_proofs_of_every_leaf() -> No
     proof = get_proof(store, "cert-7")
     assert proof.window_state is WindowState.CONFIRMED
     assert get_window(store, proof.window_id).leaf_count == 600
+
+
+async def test_the_fee_cap_and_the_signers_status_reach_the_grpc_views() -> None:
+    chain, store = FakeChain(base_fee=30 * GWEI, wallet=10**16), FakeStore()
+    anchor = assemble(
+        settings(
+            window_max_leaves=2,
+            max_fee_per_gas_cap_gwei=20,
+            low_balance_eth=0.05,
+            balance_check_seconds=0,
+        ),
+        store=store,
+        chain=chain,
+        signer=FakeSigner(),
+        lease=FakeLease(),
+        new_id=Ids(),
+        rpc_url=lambda: "http://rpc-b",
+    )
+    await anchor.consumer.handle([issued(["a", "b"])])
+    await anchor.anchorer.advance_all()
+    servicer: Any = anchor.servicer  # its methods take the context loosely
+    listed = await servicer.ListAnchorWindows(pb.ListAnchorWindowsRequest(), None)
+    [window] = listed.anchor_windows
+    assert window.state == pb.ANCHOR_WINDOW_STATE_BUILT and window.transaction_count == 0
+    assert window.waiting_reason == "base fee 30.000 gwei is above the cap 20.000 gwei"
+    status = await servicer.GetSignerStatus(pb.GetSignerStatusRequest(), None)
+    assert (status.signer_address, status.rpc_url) == (SENDER, "http://rpc-b")
+    assert (status.balance_wei, status.balance_low) == (str(10**16), True)
+    assert status.low_balance_threshold_wei == str(5 * 10**16)
+    assert (status.next_base_fee_wei, status.max_fee_per_gas_cap_wei) == (
+        str(30 * GWEI),
+        str(20 * GWEI),
+    )
+    chain.base_fee = GWEI  # the spike is over
+    await anchor.anchorer.advance_all()
+    got = await servicer.GetAnchorWindow(pb.GetAnchorWindowRequest(window_id="w1"), None)
+    assert got.anchor_window.state == pb.ANCHOR_WINDOW_STATE_SUBMITTED
+    assert (got.anchor_window.waiting_reason, got.anchor_window.transaction_count) == ("", 1)
