@@ -1,18 +1,19 @@
 """`certflow validate`: a CSV file checked offline with the rules ingest applies to an upload.
 
 The same certflow.core steps ingest's upload runs (services/ingest/usecases.py: read_csv,
-validate_certificate per row, key_requests for repeats), in the same order, so a file that
-passes here is refused by the service only for what needs its database (already issued).
+validate_certificate per row, key_requests for repeats, name_warnings for rows to issue), in
+the same order, so a file that passes here is refused by the service only for what needs its
+database (already issued).
 tests/e2e/test_cli.py compares this report with the service's for the same file.
 """
 
 from dataclasses import dataclass
 from datetime import date
 
-from certflow.core.csv_intake import read_csv
+from certflow.core.csv_intake import DETECT_ALL, IntakeOptions, read_csv
 from certflow.core.document import CertificateContent
 from certflow.core.issuance import key_requests
-from certflow.core.validation import RowError, validate_certificate
+from certflow.core.validation import RowError, RowWarning, name_warnings, validate_certificate
 
 # ingest's default CERTFLOW_MAX_ROWS_PER_UPLOAD (services/ingest/settings.py)
 DEFAULT_MAX_ROWS = 200_000
@@ -26,6 +27,9 @@ class FileReport:
     valid_count: int
     errors: list[RowError]  # in line order; a row may have several
     duplicates_in_file: int
+    warnings: list[RowWarning]  # about rows that would be issued
+    encoding: str  # what the file was read as
+    delimiter: str
 
     @property
     def refused_count(self) -> int:
@@ -33,10 +37,18 @@ class FileReport:
 
 
 def check_csv(
-    data: bytes, *, today: date, allow_smtputf8: bool = False, max_rows: int = DEFAULT_MAX_ROWS
+    data: bytes,
+    *,
+    today: date,
+    options: IntakeOptions = DETECT_ALL,
+    allow_smtputf8: bool = False,
+    max_rows: int = DEFAULT_MAX_ROWS,
 ) -> FileReport:
     """Every row's errors; raises CsvFormatError when the file is refused as a whole."""
-    rows = read_csv(data, max_rows=max_rows).rows
+    csv_file = read_csv(
+        data, max_rows=max_rows, encoding=options.encoding, column_mapping=options.column_mapping
+    )
+    rows = csv_file.rows
     valid: list[tuple[int, CertificateContent]] = []
     errors: list[RowError] = []
     for row in rows:
@@ -51,6 +63,7 @@ def check_csv(
             row_number=row.row_number,
             today=today,
             allow_smtputf8=allow_smtputf8,
+            date_order=options.date_order,
         )
         if isinstance(result, list):
             errors.extend(result)
@@ -59,9 +72,17 @@ def check_csv(
     keyed, duplicates = key_requests(_ANY_ISSUER, valid)
     errors.extend(duplicates)
     errors.sort(key=lambda e: e.row_number)  # stable: a row's errors keep their field order
+    warnings = [
+        warning
+        for request in keyed
+        for warning in name_warnings(request.content.recipient_name, request.row_number)
+    ]
     return FileReport(
         row_count=len(rows),
         valid_count=len(keyed),
         errors=errors,
         duplicates_in_file=len(duplicates),
+        warnings=warnings,
+        encoding=csv_file.encoding,
+        delimiter=csv_file.delimiter,
     )

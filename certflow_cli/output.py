@@ -106,6 +106,19 @@ def row_error_document(error: certificate_pb2.RowError) -> JsonDocument:
     }
 
 
+def warning_document(warning: ingest_service_pb2.RowWarning) -> JsonDocument:
+    return {
+        "line": warning.row_number,
+        "field": warning.field,
+        "code": warning.code,
+        "message": warning.message,
+    }
+
+
+def delimiter_name(delimiter: str) -> str:
+    return {"\t": "tab", ",": "comma", ";": "semicolon"}.get(delimiter, repr(delimiter))
+
+
 def certificate_document(certificate: certificate_pb2.Certificate) -> JsonDocument:
     return {
         "certificate_id": certificate.certificate_id,
@@ -135,9 +148,21 @@ def row_errors_table(errors: Iterable[JsonDocument], *, title: str) -> Table:
     return table
 
 
-def reasons_summary(errors: Iterable[JsonDocument]) -> str:
-    """ "INVALID_EMAIL ×3, INVALID_DATE ×2": the most frequent first."""
-    counts = Counter(e["reason"] for e in errors)
+def warnings_table(warnings: Iterable[JsonDocument], *, title: str) -> Table:
+    table = Table("line", "field", "code", "message", title=title, title_justify="left")
+    for warning in warnings:
+        table.add_row(
+            shown(warning["line"]),
+            shown(warning["field"]),
+            shown(warning["code"]),
+            shown(warning["message"]),
+        )
+    return table
+
+
+def reasons_summary(errors: Iterable[JsonDocument], key: str = "reason") -> str:
+    """How many of each reason (or code), the most frequent first: "INVALID_EMAIL ×3, …"."""
+    counts = Counter(e[key] for e in errors)
     return ", ".join(f"{reason} ×{n}" for reason, n in counts.most_common())
 
 

@@ -5,25 +5,24 @@ import json
 import click
 from rich.console import Console
 
+from certflow.core.dates import DateOrder
 from certflow.v1 import ingest_service_pb2 as pb
 from certflow_cli.commands.upload import MAX_REQUEST_ID
 from certflow_cli.connection import connected
 from certflow_cli.exit_codes import ExitCode
+from certflow_cli.intake_options import (
+    DATE_ORDERS,
+    PROTO_DATE_ORDERS,
+    date_order_option,
+    parse_pairs,
+)
 from certflow_cli.invocation import Invocation, certflow_command
-from certflow_cli.output import JsonDocument, certificate_document, shown
+from certflow_cli.output import JsonDocument, certificate_document, shown, warning_document
 
 
 def parse_fields(values: tuple[str, ...]) -> dict[str, str]:
     """`--field key=value` pairs; the service checks the names and values."""
-    fields: dict[str, str] = {}
-    for value in values:
-        key, separator, text = value.partition("=")
-        if not separator or not key.strip():
-            raise click.BadParameter(f"{value!r} is not key=value", param_hint="--field")
-        if key.strip() in fields:
-            raise click.BadParameter(f"{key.strip()!r} is given twice", param_hint="--field")
-        fields[key.strip()] = text
-    return fields
+    return parse_pairs(values, "--field", empty_value=True)
 
 
 @click.command()
@@ -39,6 +38,7 @@ def parse_fields(values: tuple[str, ...]) -> dict[str, str]:
     metavar="KEY=VALUE",
     help="A custom field (repeatable), e.g. --field grade=A.",
 )
+@date_order_option
 @click.option(
     "--request-id",
     default="",
@@ -53,6 +53,7 @@ def issue(
     completion_date: str,
     expiry_date: str,
     fields: tuple[str, ...],
+    date_order: str | None,
     request_id: str,
 ) -> ExitCode:
     """Issue one certificate now; prints its id and its credential (JSON) whole.
@@ -71,16 +72,27 @@ def issue(
         completion_date=completion_date,
         expiry_date=expiry_date,
         custom_fields=parse_fields(fields),
+        date_order=PROTO_DATE_ORDERS[
+            DATE_ORDERS[date_order] if date_order else DateOrder.UNSPECIFIED
+        ],
     )
     with connected(run.settings()) as client:
-        certificate = certificate_document(client.issue_certificate(request).certificate)
-    run.output.result({"certificate": certificate}, lambda c: render(c, certificate))
+        response = client.issue_certificate(request)
+    document = {
+        "certificate": certificate_document(response.certificate),
+        "warnings": [warning_document(w) for w in response.warnings],
+    }
+    run.output.result(document, lambda console: render(console, document))
     return ExitCode.OK
 
 
-def render(console: Console, certificate: JsonDocument) -> None:
+def render(console: Console, document: JsonDocument) -> None:
+    certificate = document["certificate"]
     console.print(shown(f"certificate {certificate['certificate_id']}"))
     console.print(shown(f"batch {certificate['batch_id']}"))
     console.print(shown(f"state {certificate['state']}"))
     # the credential whole and unwrapped: it is meant to be copied
     console.print(shown(json.dumps(certificate["document"], ensure_ascii=False, indent=2)))
+    for warning in document["warnings"]:  # after the credential: its first line stays the id
+        line = f"warning: {warning['code']}: {warning['message']} (issued all the same)"
+        console.print(shown(line))

@@ -11,14 +11,18 @@ from certflow.v1 import ingest_service_pb2 as pb
 from certflow_cli.commands.watch import follow, outcome
 from certflow_cli.connection import connected
 from certflow_cli.exit_codes import CliError, ExitCode
+from certflow_cli.intake_options import FileOptions, file_options
 from certflow_cli.invocation import Invocation, certflow_command
 from certflow_cli.output import (
     JsonDocument,
     batch_document,
+    delimiter_name,
     reasons_summary,
     row_error_document,
     row_errors_table,
     shown,
+    warning_document,
+    warnings_table,
 )
 from certflow_cli.progress import BatchProgress
 
@@ -28,6 +32,7 @@ MAX_REQUEST_ID = 128  # what ingest accepts (services/ingest/servicer.py)
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@file_options
 @click.option("--name", "display_name", help="The batch's display name [default: the file name].")
 @click.option(
     "--request-id",
@@ -42,7 +47,14 @@ MAX_REQUEST_ID = 128  # what ingest accepts (services/ingest/servicer.py)
 )
 @certflow_command
 def upload(
-    run: Invocation, file: Path, display_name: str | None, request_id: str, no_wait: bool
+    run: Invocation,
+    file: Path,
+    encoding: str,
+    mapping: tuple[str, ...],
+    date_order: str | None,
+    display_name: str | None,
+    request_id: str,
+    no_wait: bool,
 ) -> ExitCode:
     """Upload a CSV file and follow its batch: stored → anchored → emailed.
 
@@ -53,7 +65,7 @@ def upload(
     """
     if len(request_id) > MAX_REQUEST_ID:
         raise click.BadParameter(f"at most {MAX_REQUEST_ID} characters", param_hint="--request-id")
-    metadata = pb.UploadCsvMetadata(
+    metadata = FileOptions.from_flags(encoding, mapping, date_order).metadata(
         request_id=request_id, display_name=display_name if display_name is not None else file.name
     )
     settings = run.settings()
@@ -80,6 +92,11 @@ def upload(
         "batch": batch_document(batch),
         # the first refused rows (at most 100); `certflow errors BATCH` lists them all
         "row_errors": [row_error_document(e) for e in response.row_errors],
+        # about accepted rows, of this upload only (a retry with the same request id has none)
+        "warning_count": response.warning_count,
+        "warnings": [warning_document(w) for w in response.warnings],  # the first 100
+        "encoding": response.encoding,  # empty on a retry with the same request id
+        "delimiter": response.delimiter,
     }
     run.output.result(document, lambda console: render(console, document, waited=not no_wait))
     return outcome(batch)
@@ -113,7 +130,21 @@ def render(console: Console, document: JsonDocument, *, waited: bool) -> None:
             )
         )
     )
+    if document["encoding"]:
+        console.print(
+            shown(
+                f"read as {document['encoding']}, {delimiter_name(document['delimiter'])}-separated"
+            )
+        )
     if document["row_errors"]:
         console.print(shown(f"refused: {reasons_summary(document['row_errors'])}"))
         console.print(row_errors_table(document["row_errors"], title="Refused rows"))
         console.print(shown(f"every refused row: certflow errors {batch['batch_id']} --csv FILE"))
+    if document["warnings"]:
+        console.print(
+            shown(
+                f"{document['warning_count']} warnings (issued all the same): "
+                f"{reasons_summary(document['warnings'], 'code')}"
+            )
+        )
+        console.print(warnings_table(document["warnings"], title="Warnings"))

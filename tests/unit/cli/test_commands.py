@@ -103,7 +103,7 @@ def test_a_field_without_a_key_is_a_usage_error_before_any_call(bad: str) -> Non
         "--title", "T", "--date", "2026-01-01", "--field", bad,
     )  # fmt: skip
     assert result.exit_code == 2
-    assert "key=value" in result.stderr
+    assert "KEY=VALUE" in result.stderr
 
 
 class PagedIngest:
