@@ -69,6 +69,39 @@ class StackClient:
                 raise TimeoutError(f"batch {batch_id} not {until} after {timeout}s: {batch}")
             time.sleep(poll)
 
+    def list_batches(
+        self,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        states: tuple["ingest_service_pb2.BatchState", ...] = (),
+    ) -> ingest_service_pb2.ListBatchesResponse:
+        request = ingest_service_pb2.ListBatchesRequest(
+            page_size=page_size, page_token=page_token, states=states
+        )
+        return self.ingest.ListBatches(request, metadata=self._metadata, timeout=30)
+
+    def watch_batch(
+        self, batch_id: str, timeout: float = 120
+    ) -> Iterator[ingest_service_pb2.Batch]:
+        """The batch as WatchBatch sends it: now, then on every change until it is final."""
+        request = ingest_service_pb2.WatchBatchRequest(batch_id=batch_id)
+        for response in self.ingest.WatchBatch(request, metadata=self._metadata, timeout=timeout):
+            yield response.batch
+
+    def cancel_batch(self, batch_id: str) -> ingest_service_pb2.Batch:
+        request = ingest_service_pb2.CancelBatchRequest(batch_id=batch_id)
+        return self.ingest.CancelBatch(request, metadata=self._metadata, timeout=30).batch
+
+    def error_report(self, batch_id: str, timeout: float = 120) -> bytes:
+        request = ingest_service_pb2.DownloadErrorReportRequest(batch_id=batch_id)
+        return b"".join(
+            response.chunk
+            for response in self.ingest.DownloadErrorReport(
+                request, metadata=self._metadata, timeout=timeout
+            )
+        )
+
     def anchor_windows(self) -> list[anchor_service_pb2.AnchorWindow]:
         request = anchor_service_pb2.ListAnchorWindowsRequest(page_size=1000)
         return list(self.anchor.ListAnchorWindows(request, metadata=self._metadata).anchor_windows)

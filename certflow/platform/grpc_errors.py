@@ -2,7 +2,7 @@
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -82,6 +82,34 @@ def translate_errors(method: F) -> F:
             raise
         except (OperationalError, InterfaceError) as error:
             # the database is down, restarting or locked: a transient state, not a bug
+            log.warning("database unavailable in %s: %s", method.__qualname__, error.orig)
+            status = to_status(DATABASE_UNAVAILABLE)
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        except Exception:
+            log.exception("unexpected error in %s", method.__qualname__)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged)")
+
+    return wrapper  # type: ignore[return-value]
+
+
+G = TypeVar("G", bound=Callable[..., AsyncIterator[Any]])
+
+
+def translate_stream_errors(method: G) -> G:
+    """`translate_errors` for a server-streaming method written as an async generator (the
+    OpenTelemetry server interceptor streams only those, not `context.write` coroutines)."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            async for response in method(self, request, context):
+                yield response
+        except DomainError as error:
+            status = to_status(error)
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        except grpc.aio.AbortError:
+            raise
+        except (OperationalError, InterfaceError) as error:
             log.warning("database unavailable in %s: %s", method.__qualname__, error.orig)
             status = to_status(DATABASE_UNAVAILABLE)
             await context.abort(status.code, status.details, status.trailing_metadata)

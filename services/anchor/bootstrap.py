@@ -95,7 +95,11 @@ def assemble(
     consumer = IssuedConsumer(
         # leaves of certificates cancelled (certs.cancelled) before their window is built are
         # left out of it
-        SkippingCancelled(store, cancelled or CancelledCertificates(), catch_up_cancellations),
+        SkippingCancelled(
+            store,
+            cancelled if cancelled is not None else CancelledCertificates(),
+            catch_up_cancellations,
+        ),
         WindowBuffer(settings.window_max_leaves, settings.window_max_age_seconds),
         new_id=new_id,
         on_built=anchorer.wake,

@@ -16,7 +16,7 @@ from certflow.core.dates import DateOrder
 from certflow.core.errors import Cancelled, TooLarge, invalid_field
 from certflow.core.validation import RowError, RowWarning
 from certflow.platform import pagination
-from certflow.platform.grpc_errors import translate_errors
+from certflow.platform.grpc_errors import translate_errors, translate_stream_errors
 from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
 from services.ingest.batch_watch import BatchWatchHub, watch_batch
@@ -193,10 +193,10 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             next_page_token=page.next_token(len(batches)),
         )
 
-    @translate_errors
+    @translate_stream_errors
     async def WatchBatch(
         self, request: ingest_service_pb2.WatchBatchRequest, context: grpc.aio.ServicerContext
-    ) -> None:
+    ) -> AsyncIterator[ingest_service_pb2.WatchBatchResponse]:
         batch_id = _required_batch_id(request.batch_id)
 
         async def read() -> BatchStatus:
@@ -205,7 +205,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         async for status in watch_batch(
             self._hub, batch_id, read, poll_seconds=self._watch_poll_seconds
         ):
-            await context.write(ingest_service_pb2.WatchBatchResponse(batch=batch_message(status)))
+            yield ingest_service_pb2.WatchBatchResponse(batch=batch_message(status))
 
     @translate_errors
     async def CancelBatch(
@@ -215,18 +215,18 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         status = await asyncio.to_thread(self._lifecycle.cancel, batch_id)
         return ingest_service_pb2.CancelBatchResponse(batch=batch_message(status))
 
-    @translate_errors
+    @translate_stream_errors
     async def DownloadErrorReport(
         self,
         request: ingest_service_pb2.DownloadErrorReportRequest,
         context: grpc.aio.ServicerContext,
-    ) -> None:
+    ) -> AsyncIterator[ingest_service_pb2.DownloadErrorReportResponse]:
         """Each chunk is read and rendered in a worker thread, one page of refusals at a time:
         a report of 100,000 refused rows is never held whole."""
         batch_id = _required_batch_id(request.batch_id)
         chunks = await asyncio.to_thread(self._lifecycle.error_report, batch_id)
         while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-            await context.write(ingest_service_pb2.DownloadErrorReportResponse(chunk=chunk))
+            yield ingest_service_pb2.DownloadErrorReportResponse(chunk=chunk)
 
 
 def batch_query(request: ingest_service_pb2.ListBatchesRequest) -> BatchQuery:

@@ -3,14 +3,26 @@
 from collections.abc import Sequence
 
 import pytest
+from pydantic import SecretStr
 
 from certflow.v1 import events_pb2
+from services.anchor.bootstrap import assemble
 from services.anchor.cancellations import (
     CancelledCertificates,
     SkippingCancelled,
     cancelled_ids,
 )
+from services.anchor.settings import AnchorSettings
 from services.anchor.windows import NewWindow, place_leaves
+from tests.unit.anchor.fakes import (
+    REGISTRY,
+    FakeChain,
+    FakeLease,
+    FakeSigner,
+    FakeStore,
+    Ids,
+    issued,
+)
 
 LEAF = b"\x01" * 32
 
@@ -81,3 +93,27 @@ def test_unreadable_events_are_counted_and_change_nothing() -> None:
     cancelled.apply(event("b1", ["x" * 37]))  # not an id of ours
     assert (cancelled.unreadable_messages, len(cancelled)) == (3, 0)
     assert cancelled_ids(event("b1", [])) == []
+
+
+async def test_the_wired_consumer_leaves_out_what_the_given_set_holds() -> None:
+    cancelled = CancelledCertificates()  # empty (falsy) when wired: filled afterwards
+    caught_up: list[int] = []
+    store = FakeStore()
+    anchor = assemble(
+        AnchorSettings(
+            anchor_private_key=SecretStr("0x" + "11" * 32),
+            registry_address=REGISTRY,
+            window_max_leaves=3,
+        ),
+        store=store,
+        chain=FakeChain(),
+        signer=FakeSigner(),
+        lease=FakeLease(),
+        new_id=Ids(),
+        cancelled=cancelled,
+        catch_up_cancellations=lambda: caught_up.append(1),
+    )
+    cancelled.add(["cert-1"])
+    message = issued(["cert-0", "cert-1", "cert-2"])
+    await anchor.consumer.handle([message])
+    assert message.settled == ["ack"] and store.leaf_counts() == [2] and caught_up

@@ -1,0 +1,79 @@
+"""anchor's reader of "certs.cancelled" against a real nats-server: it replays the stream from
+its start, and catching up waits for every cancellation published before it was called."""
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.js import JetStreamContext
+
+from certflow.platform import bus
+from certflow.v1 import events_pb2
+from devstack import tools
+from devstack.processes import ManagedProcess, free_port, wait_for_port
+from services.anchor.cancellations import CancellationReader, CancelledCertificates
+
+
+@pytest.fixture
+def nats_url(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    server = ManagedProcess(
+        "nats",
+        [tools.nats_server(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(tmp_path)],
+        tmp_path / "nats.log",
+    ).start()
+    try:
+        wait_for_port(port, 20, server)
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    connection = await nats.connect(nats_url)
+    context = connection.jetstream()
+    await bus.ensure_stream(context)
+    yield context
+    await connection.close()
+
+
+async def cancel(js: JetStreamContext, batch_id: str, ids: list[str]) -> None:
+    payload = events_pb2.CertificatesCancelledEvent(
+        batch_id=batch_id, certificate_ids=ids
+    ).SerializeToString()
+    await bus.publish(js, bus.SUBJECT_CANCELLED, payload, msg_id=f"cancelled:{batch_id}:0")
+
+
+async def test_catching_up_with_nothing_published_returns_at_once(js) -> None:
+    reader = CancellationReader(js, CancelledCertificates(), catch_up_seconds=5)
+    await reader.start()
+    await reader.catch_up()
+    await reader.stop()
+
+
+async def test_a_reader_replays_earlier_cancellations_and_catches_up_with_new_ones(js) -> None:
+    await cancel(js, "b1", ["a", "b"])
+    await bus.publish(js, bus.SUBJECT_LEAVES, b"other subjects are not read", msg_id="x")
+    cancelled = CancelledCertificates()
+    reader = CancellationReader(js, cancelled, catch_up_seconds=10)
+    await reader.start()
+    await reader.catch_up()
+    assert cancelled.among(["a", "b", "c"]) == {"a", "b"}
+    for n in range(20):  # published just before catching up: each is applied by its end
+        await cancel(js, f"b{n + 2}", [f"c{n}"])
+        await reader.catch_up()
+        assert cancelled.among([f"c{n}"]) == {f"c{n}"}
+    await reader.stop()
+
+
+async def test_catching_up_from_a_worker_thread(js) -> None:
+    cancelled = CancelledCertificates()
+    reader = CancellationReader(js, cancelled, catch_up_seconds=10)
+    await reader.start()
+    await cancel(js, "b1", ["z"])
+    await asyncio.to_thread(reader.blocking_catch_up(asyncio.get_running_loop()))
+    assert cancelled.among(["z"]) == {"z"}
+    await reader.stop()
