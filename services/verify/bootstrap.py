@@ -7,6 +7,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from certflow.core.verification import (
+    ChainView,
+    IssuerDirectory,
+    RegistryReader,
+    RevocationIndex,
+    Verifier,
+)
 from certflow.platform import bus
 from certflow.platform.chain import RegistryClient
 from certflow.platform.issuer_identity import IdentitySettings, IssuerIdentity
@@ -25,13 +32,6 @@ from services.verify.read_model import AnchoredCertificate, CertificateStore, Is
 from services.verify.servicer import SERVICE_NAME, VerifyServicer, add_verify_service
 from services.verify.settings import VerifySettings
 from services.verify.store import SqlCertificateStore
-from services.verify.verification import (
-    ChainView,
-    IssuerDirectory,
-    RegistryReader,
-    RevocationIndex,
-    Verifier,
-)
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ an id, so that a 4-million-character id costs nothing and is not sent back.
 import re
 from typing import Protocol
 
-from services.verify.read_model import KnownCertificate
-from services.verify.verification import (
+from certflow.core.verification import (
     Check,
     CheckStatus,
     Verification,
@@ -19,6 +18,7 @@ from services.verify.verification import (
     Verifier,
     describe,
 )
+from services.verify.read_model import KnownCertificate
 
 _CERTIFICATE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 ID_LENGTH = 36

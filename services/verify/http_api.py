@@ -13,9 +13,9 @@ from aiohttp.http_exceptions import BadHttpMessage
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from certflow.core.errors import DomainError, InvalidInput, NotFound, TooLarge, Unavailable
+from certflow.core.verification import Verification, VerificationStatus, Verifier
 from certflow.platform.rate_limit import KeyedRateLimiter
 from services.verify.by_id import Lookups, verify_by_id
-from services.verify.verification import Verification, VerificationStatus, Verifier
 
 _PAGES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),

@@ -8,17 +8,17 @@ import orjson
 from google.protobuf.message import DecodeError, Message
 
 from certflow.core.errors import FieldViolation, InvalidInput, NotFound, TooLarge, invalid_field
-from certflow.platform.grpc_errors import translate_errors
-from certflow.platform.proto_time import to_timestamp
-from certflow.platform.rate_limit import KeyedRateLimiter
-from certflow.v1 import verify_service_pb2 as pb
-from services.verify.by_id import Lookups, echoed_id, verify_by_id
-from services.verify.verification import (
+from certflow.core.verification import (
     CheckStatus,
     Verification,
     VerificationStatus,
     Verifier,
 )
+from certflow.platform.grpc_errors import translate_errors
+from certflow.platform.proto_time import to_timestamp
+from certflow.platform.rate_limit import KeyedRateLimiter
+from certflow.v1 import verify_service_pb2 as pb
+from services.verify.by_id import Lookups, echoed_id, verify_by_id
 
 M = TypeVar("M", bound=Message)
 

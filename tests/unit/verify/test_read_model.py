@@ -10,6 +10,7 @@ import pytest
 
 from certflow.core.document import read_anchor_proof
 from certflow.core.merkle import verify_proof
+from certflow.core.verification import VerificationStatus
 from certflow.platform import bus
 from certflow.v1 import events_pb2
 from services.verify.by_id import verify_by_id
@@ -30,7 +31,6 @@ from services.verify.read_model import (
     later_anchoring,
     state_of,
 )
-from services.verify.verification import VerificationStatus
 from tests.unit.verify.events import (
     RECIPIENT_EMAIL,
     Leaf,

@@ -24,7 +24,7 @@ from certflow.core.issuer_binding import (
     registries_in_txt,
 )
 from certflow.core.transactions import MinedTransaction
-from services.verify.verification import ChainView, RevocationIndex, Verifier
+from certflow.core.verification import ChainView, RevocationIndex, Verifier
 from tests.unit.verify.events import PublishedIssuers
 
 VECTORS_DIR = Path(__file__).resolve().parents[3] / "docs" / "test-vectors"

@@ -11,6 +11,7 @@ import pytest
 from aiohttp.http_exceptions import BadHttpMessage
 
 from certflow.core.canonical import canonical_json
+from certflow.core.display import MAX_SHOWN_CHARACTERS
 from certflow.core.document import (
     AnchorProof,
     CertificateContent,
@@ -22,12 +23,7 @@ from certflow.core.document import (
 from certflow.core.errors import InvalidInput, Unavailable
 from certflow.core.issuer_binding import Publication, Published, RegistryRef
 from certflow.core.transactions import MinedTransaction
-from certflow.core.visible_text import displayable
-from services.verify.by_id import verify_by_id
-from services.verify.display import MAX_SHOWN_CHARACTERS
-from services.verify.http_api import _PAGES, MalformedRequestLogFilter, as_json
-from services.verify.read_model import KnownCertificate
-from services.verify.verification import (
+from certflow.core.verification import (
     ChainView,
     RevocationIndex,
     Verification,
@@ -35,6 +31,10 @@ from services.verify.verification import (
     Verifier,
     next_block_range,
 )
+from certflow.core.visible_text import displayable
+from services.verify.by_id import verify_by_id
+from services.verify.http_api import _PAGES, MalformedRequestLogFilter, as_json
+from services.verify.read_model import KnownCertificate
 from tests.unit.verify.events import PublishedIssuers
 
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

@@ -4,6 +4,10 @@ chain), anchoring, revocation, validity period — the order docs/merkle.md stat
 needs no database: only the chain and the issuer's published identity. The database only answers
 look-ups by id and tells "not anchored yet" apart from "forged".
 
+Shared by the verify service (services/verify wires it to its read model, RegistryClient and
+IssuerIdentity) and any standalone verifier: it imports no service, and does no I/O of its own —
+the chain and the issuers' published identity come in through the Protocols below.
+
 Refusals of the request itself are errors, not verdicts: a posted text nested deeper than
 MAX_JSON_DEPTH is InvalidInput (HTTP 400, gRPC INVALID_ARGUMENT) and is refused before it is
 parsed; a chain that does not answer within the deadline, or answers with an error, is
@@ -25,6 +29,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+from certflow.core.display import shown
 from certflow.core.document import (
     AnchorProof,
     MalformedDocument,
@@ -36,7 +41,6 @@ from certflow.core.errors import DomainError, FieldViolation, InvalidInput, Unav
 from certflow.core.issuer_binding import Binding, Published, RegistryRef, decide
 from certflow.core.json_limits import MAX_JSON_DEPTH, JsonTooDeep, check_json_depth
 from certflow.core.merkle import verify_proof
-from services.verify.display import shown
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
