@@ -144,12 +144,11 @@ def check_mapping(mapping: Mapping[str, str]) -> None:
         elif target:
             by_field[target].append(header)
     for target, headers in by_field.items():
-        if len(headers) > 1:
-            violations.append(
-                FieldViolation(
-                    _path(headers[1]),
-                    f"{', '.join(repr(h) for h in headers)} are all mapped to {target!r}",
-                )
+        if len(headers) > 1:  # each entry named: a map's order does not survive the wire
+            together = ", ".join(repr(h) for h in sorted(headers))
+            violations.extend(
+                FieldViolation(_path(h), f"{together} are all mapped to {target!r}")
+                for h in sorted(headers)
             )
     if violations:
         raise ColumnError("INVALID_COLUMN_MAPPING", _summary(violations), violations)

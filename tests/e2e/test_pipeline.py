@@ -168,14 +168,14 @@ def test_reupload_with_same_request_id_returns_the_same_batch(client, graduates)
 
 def test_bad_uploads_get_clear_grpc_errors(client, stack):
     with pytest.raises(grpc.RpcError) as info:
-        client.upload_csv(b"\xff\xfe garbage", request_id="bad-1")
+        client.upload_csv(b"\x00\xff\xfe garbage", request_id="bad-1")
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     status = rpc_error_status(info.value)
     assert status is not None
     details = [d for d in status.details if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)]
     info_detail = error_details_pb2.ErrorInfo()
     details[0].Unpack(info_detail)
-    assert info_detail.reason == "NOT_UTF8"
+    assert info_detail.reason == "BINARY_FILE"
 
     with pytest.raises(grpc.RpcError) as info:
         client.upload_csv(b"", request_id="bad-2")

@@ -117,6 +117,7 @@ def test_missing_required_columns_name_the_accepted_headers() -> None:
         ({"Student": "name"}, "column_mapping['Student']", "the file has no column 'Student'"),
         ({"Name": "Bad Key"}, "column_mapping['Name']", "neither a certificate field"),
         ({"Name": "name", "Email": "name"}, "column_mapping['Email']", "are all mapped to 'name'"),
+        ({"Email": "name", "Name": "name"}, "column_mapping['Email']", "'Email', 'Name' are all"),
         ({" ": "name"}, "column_mapping[' ']", "1 to 256 characters"),
     ],
 )
