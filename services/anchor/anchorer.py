@@ -49,6 +49,10 @@ class Chain(Protocol[Tx_co]):
 
     async def block_number(self) -> int: ...
 
+    async def block_hash(self, number: int) -> str | None:
+        """The canonical chain's block at `number` now (None beyond the head)."""
+        ...
+
     async def send_raw(self, raw_transaction: bytes) -> bool:
         """False when the node refuses it for its nonce (mined, or taken by another)."""
         ...
@@ -273,7 +277,20 @@ class Anchorer(Generic[Tx]):
             await self._reverted(window, mined)
         elif step is Step.CONFIRM:
             assert mined is not None
-            await self._confirm(window, mined)
+            if await self._still_canonical(mined):
+                await self._confirm(window, mined)
+
+    async def _still_canonical(self, mined: MinedTransaction) -> bool:
+        """A reorg between the receipt and now moved the transaction: look again next pass
+        (its receipt then names the new block, or none and the stored bytes are re-sent)."""
+        if await self._chain.block_hash(mined.block_number) == mined.block_hash:
+            return True
+        log.warning(
+            "block %d of transaction %s left the canonical chain before its confirmation depth",
+            mined.block_number,
+            mined.transaction_hash,
+        )
+        return False
 
     async def _sign_and_send(self, window: WindowToSend) -> None:
         sender = self._signer.address
@@ -428,7 +445,9 @@ class Anchorer(Generic[Tx]):
                 earlier.block_number,
             )
         head = await self._chain.block_number()
-        if at_depth(head, earlier.block_number, self._confirmations):
+        if at_depth(head, earlier.block_number, self._confirmations) and (
+            await self._still_canonical(earlier)
+        ):
             await self._confirm(window, earlier)
         return True
 

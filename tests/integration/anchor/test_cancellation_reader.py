@@ -1,5 +1,6 @@
-"""anchor's reader of "certs.cancelled" against a real nats-server: it replays the stream from
-its start, and catching up waits for every cancellation published before it was called."""
+"""The reader of "certs.cancelled" (anchor's and notify's) against a real nats-server: it
+replays the stream from its start, and catching up waits for every cancellation published
+before it was called."""
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
@@ -10,10 +11,10 @@ import pytest
 from nats.js import JetStreamContext
 
 from certflow.platform import bus
+from certflow.platform.cancellations import CancellationReader, CancelledCertificates
 from certflow.v1 import events_pb2
 from devstack import tools
 from devstack.processes import ManagedProcess, free_port, wait_for_port
-from services.anchor.cancellations import CancellationReader, CancelledCertificates
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 from eth_account.typed_transactions import TypedTransaction
 from eth_typing import HexStr
 from hexbytes import HexBytes
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.types import RPCEndpoint, Wei
@@ -26,6 +27,7 @@ from certflow.core.merkle import unpack_proof, verify_proof
 from certflow.platform.chain import RegistryClient, deploy_registry, sign, signer
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
+from certflow.v1 import events_pb2
 from devstack import tools
 from devstack.processes import ManagedProcess, free_port, wait_for_port
 from services.anchor import tables as t
@@ -56,7 +58,7 @@ def anvil(tmp_path: Path) -> Iterator[str]:
             "127.0.0.1",
             "--port",
             str(port),
-            "--prune-history",
+            # full history (no --prune-history): anvil_reorg needs the state of past blocks
             "--cache-path",
             str(tmp_path / "anvil-cache"),
         ],
@@ -356,6 +358,42 @@ async def test_a_root_anchored_by_an_earlier_transaction_of_ours_is_adopted_not_
         assert view is not None and view.transaction_hash == earlier_hash
         assert store.transactions("w1") == []
         await r.assert_anchored_once(transactions=1)
+
+
+async def test_a_reorg_below_the_confirmation_depth_re_anchors_and_announces_once(
+    anvil: str, registry: str, store: AnchorStore, sessions: sessionmaker[Session]
+) -> None:
+    async with rig(anvil, registry, store, confirmations=3) as r:
+        r.add_window()
+        await r.until(lambda: r.state() is WindowState.SUBMITTED)
+        [(tx_hash, _)] = store.transactions("w1")
+        first = await r.chain.mined(tx_hash)
+        assert first is not None  # automine: mined at once, one confirmation of three
+        await r.rpc("evm_mine")  # two
+        await r.anchor.anchorer.advance_all()
+        assert r.state() is WindowState.SUBMITTED
+        await r.rpc("anvil_reorg", 2, [])  # both blocks replaced by empty ones
+        assert await r.chain.mined(tx_hash) is None and not await r.chain.known(tx_hash)
+        # the stored bytes go out again and are mined in a new block; two more for depth
+        await r.until(lambda: _mined_again(r, tx_hash, first.block_hash))
+        for _ in range(2):
+            await r.rpc("evm_mine")
+        await r.until(r.confirmed)
+        view = store.window("w1")
+        again = await r.chain.mined(tx_hash)
+        assert view is not None and again is not None and again.block_hash != first.block_hash
+        assert (view.transaction_hash, view.block_number) == (tx_hash, again.block_number)
+        with sessions() as session:
+            payloads = list(session.scalars(select(t.AnchorOutbox.payload)))
+        events = [events_pb2.CertificatesAnchoredEvent.FromString(p) for p in payloads]
+        assert len(events) == 1 and events[0].block_number == again.block_number
+        assert events[0].transaction_hash == tx_hash
+        await r.assert_anchored_once(transactions=1)
+
+
+async def _mined_again(r: Rig, tx_hash: str, old_block_hash: str) -> bool:
+    mined = await r.chain.mined(tx_hash)
+    return mined is not None and mined.block_hash != old_block_hash
 
 
 async def test_with_the_first_rpc_url_down_the_next_one_anchors(

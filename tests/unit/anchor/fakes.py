@@ -69,6 +69,7 @@ class FakeChain:
     roots: dict[bytes, int] = field(default_factory=dict)
     sent: list[bytes] = field(default_factory=list)
     anchored_by: dict[bytes, str] = field(default_factory=dict)  # root -> transaction hash
+    canonical: dict[int, str] = field(default_factory=dict)  # a block replaced by a reorg
     revert: bool = False
     refusal: str | None = None  # what would_revert answers (e.g. "NotOwner")
     base_fee: int = GWEI
@@ -87,6 +88,10 @@ class FakeChain:
     async def block_number(self) -> int:
         self._check()
         return self.head
+
+    async def block_hash(self, number: int) -> str | None:
+        self._check()
+        return self.canonical.get(number, f"0xblock{number}")
 
     async def send_raw(self, raw_transaction: bytes) -> bool:
         self._check()
@@ -118,7 +123,9 @@ class FakeChain:
         if h is not None:
             return self.receipts.get(h)
         if root in self.roots:  # anchored by a transaction this fake did not mine
-            return MinedTransaction("0xforeign", self.roots[root], "0xblock", 50_000, True)
+            return MinedTransaction(
+                "0xforeign", self.roots[root], f"0xblock{self.roots[root]}", 50_000, True
+            )
         return None
 
     async def would_revert(self, root: bytes, sender: str) -> str | None:

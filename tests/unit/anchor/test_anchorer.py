@@ -208,6 +208,24 @@ async def test_confirmed_at_the_configured_depth_then_announced_once() -> None:
     assert rig.confirmed == 1
 
 
+async def test_a_block_reorganised_away_before_confirmation_is_not_confirmed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig()
+    rig.add_window()
+    await rig.step()
+    [mined] = rig.chain.mine()
+    block = rig.chain.receipts[mined].block_number
+    rig.chain.canonical[block] = "0xanother"  # the receipt we read is already stale
+    with caplog.at_level(logging.WARNING):
+        await rig.step()
+    assert rig.window().state is WindowState.SUBMITTED and rig.store.outbox == []
+    assert any("left the canonical chain" in r.getMessage() for r in caplog.records)
+    del rig.chain.canonical[block]
+    await rig.step()
+    assert rig.window().state is WindowState.CONFIRMED and rig.confirmed == 1
+
+
 async def test_the_nonce_follows_stored_transactions_the_node_has_not_seen() -> None:
     rig = Rig()
     rig.add_window("w1")
@@ -265,7 +283,8 @@ async def test_a_revert_because_an_earlier_transaction_anchored_the_root_adopts_
     root = rig.window().merkle_root
     rig.chain.roots[root] = rig.chain.head
     rig.chain.anchored_by[root] = first
-    rig.chain.receipts[first] = MinedTransaction(first, rig.chain.head, "0xb", 50_000, True)
+    head = rig.chain.head
+    rig.chain.receipts[first] = MinedTransaction(first, head, f"0xblock{head}", 50_000, True)
     rig.chain.revert = True
     rig.chain.mine()
     await rig.step()

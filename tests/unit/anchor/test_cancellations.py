@@ -5,13 +5,10 @@ from collections.abc import Sequence
 import pytest
 from pydantic import SecretStr
 
+from certflow.platform.cancellations import CancelledCertificates, cancelled_ids
 from certflow.v1 import events_pb2
 from services.anchor.bootstrap import assemble
-from services.anchor.cancellations import (
-    CancelledCertificates,
-    SkippingCancelled,
-    cancelled_ids,
-)
+from services.anchor.cancellations import SkippingCancelled
 from services.anchor.settings import AnchorSettings
 from services.anchor.windows import NewWindow, place_leaves
 from tests.unit.anchor.fakes import (
