@@ -17,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 from web3.types import TxParams
 
 from certflow.platform import bus
+from certflow.platform.cancellations import CancellationReader, CancelledCertificates
 from certflow.platform.chain import RegistryClient, sign, signer
 from certflow.platform.grpc_runtime import ServiceRuntime
 from certflow.platform.outbox import OutboxRelay
@@ -24,11 +25,7 @@ from certflow.platform.service_setup import database, jetstream
 from certflow.platform.telemetry import inject_context
 from certflow.v1 import anchor_service_pb2, anchor_service_pb2_grpc
 from services.anchor.anchorer import Anchorer, Chain, Lease, Signer, SubmissionStore
-from services.anchor.cancellations import (
-    CancellationReader,
-    CancelledCertificates,
-    SkippingCancelled,
-)
+from services.anchor.cancellations import SkippingCancelled
 from services.anchor.consumers import IssuedConsumer
 from services.anchor.fees import GWEI, FeePolicy
 from services.anchor.lease import SignerLeaseHolder

@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from certflow.platform import bus
+from certflow.platform.cancellations import CancellationReader, CancelledCertificates
 from certflow.platform.grpc_runtime import ServiceRuntime
 from certflow.platform.outbox import OutboxRelay
 from certflow.platform.rate_limit import TokenBucket
 from certflow.platform.service_setup import database, jetstream
 from certflow.v1 import notify_service_pb2, notify_service_pb2_grpc
+from services.notify.cancellations import SkippingCancelledIntake
 from services.notify.claims import DeliveryStore
 from services.notify.consumers import ANCHORED_DURABLE, RECIPIENTS_DURABLE, IntakeConsumers
 from services.notify.intake import IntakeStore
@@ -49,9 +51,20 @@ def assemble(
     store: NotifyStore,
     pool: Relay,
     clock: Callable[[], datetime] = utc_now,
+    cancelled: CancelledCertificates | None = None,
+    catch_up_cancellations: Callable[[], None] = lambda: None,
 ) -> Notify:
     notifier = Notifier(sending(settings, store, pool, clock))
-    consumers = IntakeConsumers(store, deliveries_created=notifier.wake, clock=clock)
+    consumers = IntakeConsumers(
+        # certificates cancelled (certs.cancelled) before they were anchored get no delivery
+        SkippingCancelledIntake(
+            store,
+            cancelled if cancelled is not None else CancelledCertificates(),
+            catch_up_cancellations,
+        ),
+        deliveries_created=notifier.wake,
+        clock=clock,
+    )
     return Notify(consumers=consumers, notifier=notifier, servicer=NotifyServicer(store))
 
 
@@ -119,7 +132,17 @@ async def start(settings: NotifySettings, runtime: ServiceRuntime) -> None:
     )
     pool = smtp_pool(settings)
     runtime.on_shutdown(pool.close)
-    notify = assemble(settings, store=store, pool=pool)
+    cancelled = CancelledCertificates()
+    cancellations = CancellationReader(js, cancelled)
+    await cancellations.start()  # from the stream's start: the set is rebuilt at every start
+    runtime.on_shutdown(cancellations.stop)
+    notify = assemble(
+        settings,
+        store=store,
+        pool=pool,
+        cancelled=cancelled,
+        catch_up_cancellations=cancellations.blocking_catch_up(loop),
+    )
     consumers = notify.consumers
     for durable, subject, handle in (
         (RECIPIENTS_DURABLE, bus.SUBJECT_RECIPIENTS, consumers.take_recipients),
