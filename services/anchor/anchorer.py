@@ -134,6 +134,7 @@ class SubmissionStore(Protocol):
 
 
 _DEFAULT_FEES = FeePolicy(max_fee_cap=500 * GWEI)
+_FEE_SPIKE = "base fee above the cap"
 # a transaction the node forgot is re-sent at once, then at most this often while still unknown
 _DROPPED_RESEND_SECONDS = 2.0
 
@@ -310,6 +311,7 @@ class Anchorer(Generic[Tx]):
                 f"base fee {base_fee / GWEI:.3f} gwei is above the cap"
                 f" {self._fee_policy.max_fee_cap / GWEI:.3f} gwei",
                 logging.WARNING,
+                key=_FEE_SPIKE,
             )
             return
         chain_nonce = await self._chain.pending_nonce(sender)
@@ -330,6 +332,7 @@ class Anchorer(Generic[Tx]):
             fees=fees,
         )
         self._reasons.pop(window.window_id, None)
+        self._reported.discard(("*", _FEE_SPIKE))  # a later spike is news again
         await self._chain.send_raw(raw)  # if this fails, the next pass re-sends at once
         self._last_broadcast[window.window_id] = self._sent_at[tx_hash] = self._clock()
         self._wakeup.set()
@@ -372,6 +375,7 @@ class Anchorer(Generic[Tx]):
                 f" under the cap {self._fee_policy.max_fee_cap / GWEI:.3f} gwei"
                 f" (base fee {base_fee / GWEI:.3f} gwei)",
                 logging.WARNING,
+                key="no replacement under the cap",
             )
             return
         if await self._chain.would_revert(window.merkle_root, self._signer.address) is not None:
@@ -463,11 +467,10 @@ class Anchorer(Generic[Tx]):
             window, f"{reason}; retry {failures} in {delay:.0f}s", logging.ERROR, key=reason
         )
 
-    async def _wait_for(
-        self, window: WindowToSend, reason: str, level: int, *, key: str | None = None
-    ) -> None:
-        """Shows why the window waits (stored, so ListAnchorWindows shows it) and logs it once."""
-        fault = (window.window_id, key or reason.split(" ", 2)[0])
+    async def _wait_for(self, window: WindowToSend, reason: str, level: int, *, key: str) -> None:
+        """Shows why the window waits (stored, so ListAnchorWindows shows it) and logs it once
+        per window and `key` — a fee spike once for all windows until one is sent again."""
+        fault = ("*" if key == _FEE_SPIKE else window.window_id, key)
         if fault not in self._reported:
             self._reported.add(fault)
             log.log(level, "window %s waits: %s", window.window_id, reason)
