@@ -18,6 +18,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from certflow.platform.settings import CommonSettings
+
 log = logging.getLogger(__name__)
 
 STREAM = "CERTS"
@@ -51,7 +53,10 @@ async def connect(url: str, name: str) -> Client:
     )
 
 
-async def ensure_stream(js: JetStreamContext) -> None:
+async def ensure_stream(js: JetStreamContext, *, replicas: int | None = None) -> None:
+    """Creates the CERTS stream, or updates it to this config (a clustered JetStream moves an
+    existing stream to a new replica count). `replicas` defaults to CERTFLOW_STREAM_REPLICAS:
+    every service calls this at start, so they all read the one setting."""
     config = StreamConfig(
         name=STREAM,
         subjects=["certs.>"],
@@ -59,6 +64,7 @@ async def ensure_stream(js: JetStreamContext) -> None:
         storage=StorageType.FILE,
         max_age=7 * 24 * 3600,
         duplicate_window=120,
+        num_replicas=CommonSettings().stream_replicas if replicas is None else replicas,
     )
     try:
         await js.stream_info(STREAM)

@@ -1,6 +1,6 @@
 """Settings shared by every service, read once from CERTFLOW_* environment variables."""
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,3 +20,6 @@ class CommonSettings(BaseSettings):
     shutdown_grace_seconds: float = 10.0
     # gRPC server reflection (needs the internal token when one is set); off in production
     grpc_reflection: bool = True
+    # JetStream servers holding a copy of the CERTS stream (ensure_stream): 1 for a single
+    # server; 3 on a 3-node cluster (production) survives losing one. JetStream allows 1 to 5.
+    stream_replicas: int = Field(default=1, ge=1, le=5)

