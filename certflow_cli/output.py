@@ -35,6 +35,11 @@ def shown(value: object) -> Text:
     return Text(displayable(str(value)))
 
 
+def shown_lines(text: str) -> Text:
+    """Several lines (a pretty-printed JSON document): each line as `shown` makes it."""
+    return Text("\n".join(displayable(line) for line in text.split("\n")))
+
+
 class Output:
     def __init__(self, *, json_mode: bool) -> None:
         self.json_mode = json_mode

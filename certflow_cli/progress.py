@@ -50,6 +50,9 @@ class BatchProgress:
 
     def __init__(self, console: Console, *, file_size: int | None, enabled: bool) -> None:
         self._enabled = enabled
+        self._console = console
+        # redrawn in place on a terminal only; elsewhere each redraw would be a new line
+        self._live = enabled and console.is_terminal
         self._file_size = file_size or 0
         self._progress = Progress(
             TextColumn("{task.description:<9}"),
@@ -66,7 +69,8 @@ class BatchProgress:
         self._stages: dict[str, TaskID] = {}
 
     def __enter__(self) -> "BatchProgress":
-        self._progress.start()
+        if self._live:
+            self._progress.start()
         return self
 
     def __exit__(
@@ -75,7 +79,12 @@ class BatchProgress:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._progress.stop()
+        if self._live:
+            if error is not None:  # the error's one line is what to read, not half-filled bars
+                self._progress.live.transient = True
+            self._progress.stop()
+        elif self._enabled and error is None:  # a log, not a terminal: the bars once, at the end
+            self._console.print(self._progress.get_renderable())
 
     def sent(self, byte_count: int) -> None:
         """Called from gRPC's sending thread as chunks go out (rich's Progress is thread-safe)."""

@@ -9,8 +9,10 @@ import argparse
 import email
 import email.policy
 import json
+import os
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from devstack.client import StackClient, status_name
 from devstack.stack import SERVICES, LocalStack, StackOptions
 
 console = Console()
+CERTFLOW = str(Path(sys.executable).parent / "certflow")  # the console script `make install` made
 
 
 def main() -> None:
@@ -56,9 +59,17 @@ def main() -> None:
         if args.keep_running:
             console.print("\n[bold]Stack running.[/]")
             print_addresses(stack)
+            print_cli_usage(stack)
             console.print("Press Ctrl-C to stop.")
             while True:
                 time.sleep(3600)
+        console.print(
+            f"\n{CERTFLOW} validate examples/graduates.csv checks a file offline; "
+            "`make up` keeps the stack up and shows how to point the certflow command at it.",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
     except KeyboardInterrupt:
         console.print("interrupted")
     finally:
@@ -79,6 +90,23 @@ def print_addresses(stack: LocalStack) -> None:
     }
     for label, value in rows.items():
         console.print(f"  {label + ':':<20} {value}", soft_wrap=True, highlight=False)
+
+
+def print_cli_usage(stack: LocalStack) -> None:
+    """The `certflow` command against this stack: the token in a file, never on a command line."""
+    token_file = stack.state_dir / "internal-token"
+    descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(stack.token + "\n")
+    console.print("\n[bold]The certflow command[/], from another shell:")
+    for line in (
+        f"export CERTFLOW_INGEST_ADDRESS={stack.target('ingest')}",
+        f"export CERTFLOW_TOKEN_FILE={token_file}",
+        f"{CERTFLOW} batches",
+        f"{CERTFLOW} errors BATCH --csv refused.csv",
+        f"{CERTFLOW} upload FILE.csv      ({CERTFLOW} --help for the rest)",
+    ):
+        console.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
 
 
 def run_job(client: StackClient, stack: LocalStack, csv_path: Path) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -133,17 +134,24 @@ def render_batches(console: Console, document: JsonDocument) -> None:
     if not document["batches"]:
         console.print("no batches")
         return
-    table = Table("batch", "state", "name", "rows", "refused", "anchored", "emailed", "created")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    # the id and the state whole: they are pasted into the next command or a script
+    table.add_column("batch", no_wrap=True, min_width=36)
+    table.add_column("state", no_wrap=True)
+    table.add_column("name", overflow="ellipsis", no_wrap=True, max_width=24)
+    for label in ("accepted", "refused", "anchored", "emailed"):
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("created (UTC)", no_wrap=True)
     for b in document["batches"]:
         table.add_row(
             shown(b["batch_id"]),
             shown(b["state"]),
             shown(b["display_name"]),
-            shown(b["row_count"]),
+            shown(b["accepted_count"]),
             shown(b["rejected_count"]),
             shown(b["anchored_count"]),
             shown(b["emailed_count"]),
-            shown((b["create_time"] or "")[:19].replace("T", " ")),
+            shown((b["create_time"] or "")[:16].replace("T", " ")),
         )
     console.print(table)
     if document["more"]:

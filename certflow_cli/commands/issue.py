@@ -17,7 +17,13 @@ from certflow_cli.intake_options import (
     parse_pairs,
 )
 from certflow_cli.invocation import Invocation, certflow_command
-from certflow_cli.output import JsonDocument, certificate_document, shown, warning_document
+from certflow_cli.output import (
+    JsonDocument,
+    certificate_document,
+    shown,
+    shown_lines,
+    warning_document,
+)
 
 
 def parse_fields(values: tuple[str, ...]) -> dict[str, str]:
@@ -92,7 +98,7 @@ def render(console: Console, document: JsonDocument) -> None:
     console.print(shown(f"batch {certificate['batch_id']}"))
     console.print(shown(f"state {certificate['state']}"))
     # the credential whole and unwrapped: it is meant to be copied
-    console.print(shown(json.dumps(certificate["document"], ensure_ascii=False, indent=2)))
+    console.print(shown_lines(json.dumps(certificate["document"], ensure_ascii=False, indent=2)))
     for warning in document["warnings"]:  # after the credential: its first line stays the id
         line = f"warning: {warning['code']}: {warning['message']} (issued all the same)"
         console.print(shown(line))

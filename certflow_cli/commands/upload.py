@@ -143,7 +143,7 @@ def render(console: Console, document: JsonDocument, *, waited: bool) -> None:
     if document["warnings"]:
         console.print(
             shown(
-                f"{document['warning_count']} warnings (issued all the same): "
+                f"warnings on rows issued all the same ({document['warning_count']}): "
                 f"{reasons_summary(document['warnings'], 'code')}"
             )
         )
