@@ -9,12 +9,14 @@ from typing import Any, TypeVar, cast
 from aiohttp import ClientError, ClientTimeout
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions import TypedTransaction
 from eth_typing import HexStr
 from eth_utils import keccak
+from hexbytes import HexBytes
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.types import Nonce, TxParams, Wei
+from web3.types import Nonce, RPCEndpoint, TxParams, Wei
 
 from certflow.contracts import registry_artifact
 from certflow.core.transactions import MinedTransaction
@@ -288,6 +290,60 @@ def _error_names(abi: list[dict[str, Any]]) -> dict[str, str]:
 
 def signer(private_key: str) -> LocalAccount:
     return Account.from_key(private_key)
+
+
+class RemoteSignerError(RuntimeError):
+    """The remote signer refused, or answered with a transaction other than the one asked."""
+
+
+class RemoteSigner:
+    """Signs through an `eth_signTransaction` JSON-RPC signer (Web3Signer, Clef, a node with
+    the account unlocked), so the production key never sits in this process. What comes back
+    is checked: signed by `address`, for the same nonce, recipient, data and fees."""
+
+    def __init__(self, url: str, address: str, *, timeout: float = 10) -> None:
+        self.url = url
+        self.address = AsyncWeb3.to_checksum_address(address)
+        self._provider = AsyncHTTPProvider(
+            url,
+            request_kwargs={"timeout": ClientTimeout(total=timeout)},
+            exception_retry_configuration=None,
+        )
+
+    async def sign(self, transaction: TxParams) -> tuple[bytes, str]:
+        request = {
+            key: hex(value) if isinstance(value, int) else value
+            for key, value in transaction.items()
+        }
+        request["from"] = self.address
+        response = await self._provider.make_request(RPCEndpoint("eth_signTransaction"), [request])
+        if "error" in response:
+            raise RemoteSignerError(f"remote signer refused: {response['error']}")
+        result = response["result"]
+        # Web3Signer and anvil answer the raw hex; Clef and geth {"raw": …, "tx": …}
+        raw = bytes(HexBytes(result["raw"] if isinstance(result, dict) else result))
+        check_signed(raw, transaction, self.address)
+        return raw, "0x" + keccak(raw).hex()
+
+    async def close(self) -> None:
+        await self._provider.disconnect()
+
+
+def check_signed(raw: bytes, asked: TxParams, address: str) -> None:
+    """Refuses a signed transaction that is not `asked`, signed by `address`."""
+    if Account.recover_transaction(raw) != address:
+        raise RemoteSignerError("remote signer signed with another key")
+    signed = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+    for field in ("nonce", "to", "data", "maxFeePerGas", "maxPriorityFeePerGas", "chainId"):
+        wanted = cast(dict[str, Any], asked).get(field)
+        if wanted is not None and not _same(signed.get(field), wanted):
+            raise RemoteSignerError(f"remote signer changed the transaction's {field}")
+
+
+def _same(signed: Any, asked: Any) -> bool:
+    if isinstance(asked, str) and asked.startswith("0x"):
+        return bytes(HexBytes(signed)) == bytes(HexBytes(asked))
+    return int(signed) == int(asked) if isinstance(asked, int) else signed == asked
 
 
 def _params(sender: str, nonce: int) -> TxParams:

@@ -88,8 +88,8 @@ class Signer(Protocol[Tx_contra]):
     @property
     def address(self) -> str: ...
 
-    def sign(self, transaction: Tx_contra) -> tuple[bytes, str]:
-        """(raw signed transaction, its 0x hash)."""
+    async def sign(self, transaction: Tx_contra) -> tuple[bytes, str]:
+        """(raw signed transaction, its 0x hash): a local key, or a remote signer."""
         ...
 
 
@@ -320,7 +320,7 @@ class Anchorer(Generic[Tx]):
         transaction = await self._chain.build_anchor_transaction(
             window.merkle_root, sender, nonce, (fees.max_fee_per_gas, fees.max_priority_fee_per_gas)
         )
-        raw, tx_hash = self._signer.sign(transaction)
+        raw, tx_hash = await self._signer.sign(transaction)
         # stored before broadcast: a crash after this point re-sends these bytes, never new ones
         await asyncio.to_thread(
             self._store.record_signed,
@@ -386,7 +386,7 @@ class Anchorer(Generic[Tx]):
             window.nonce,
             (fees.max_fee_per_gas, fees.max_priority_fee_per_gas),
         )
-        raw, tx_hash = self._signer.sign(transaction)
+        raw, tx_hash = await self._signer.sign(transaction)
         # stored before broadcast, like the original; both stay watched until one is mined
         await asyncio.to_thread(
             self._store.record_replacement, window.window_id, raw=raw, tx_hash=tx_hash, fees=fees

@@ -18,7 +18,7 @@ from web3.types import TxParams
 
 from certflow.platform import bus
 from certflow.platform.cancellations import CancellationReader, CancelledCertificates
-from certflow.platform.chain import RegistryClient, sign, signer
+from certflow.platform.chain import RegistryClient, RemoteSigner, sign, signer
 from certflow.platform.grpc_runtime import ServiceRuntime
 from certflow.platform.outbox import OutboxRelay
 from certflow.platform.service_setup import database, jetstream
@@ -119,8 +119,19 @@ class AccountSigner:
     def address(self) -> str:
         return str(self._account.address)
 
-    def sign(self, transaction: TxParams) -> tuple[bytes, str]:
+    async def sign(self, transaction: TxParams) -> tuple[bytes, str]:
         return sign(self._account, transaction)
+
+
+def signer_from(settings: AnchorSettings) -> AccountSigner | RemoteSigner:
+    """The local key, or the remote signer that holds it (settings allow exactly one)."""
+    if settings.anchor_private_key is not None:
+        return AccountSigner(signer(settings.anchor_private_key.get_secret_value()))
+    return RemoteSigner(
+        settings.remote_signer_url,
+        settings.remote_signer_address,
+        timeout=settings.remote_signer_timeout_seconds,
+    )
 
 
 async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
@@ -142,7 +153,9 @@ async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
         sessions, chain_id=chain_id, registry_address=registry.address, trace_headers=inject_context
     )
     relay = OutboxRelay(sessions, AnchorOutbox, js)
-    key = AccountSigner(signer(settings.anchor_private_key.get_secret_value()))
+    key = signer_from(settings)
+    if isinstance(key, RemoteSigner):
+        runtime.on_shutdown(key.close)
     lease = SignerLeaseHolder(
         store, sender=key.address, holder=f"{socket.gethostname()}:{os.getpid()}"
     )

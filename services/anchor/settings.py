@@ -1,4 +1,4 @@
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 
 from certflow.platform.settings import CommonSettings
 
@@ -12,8 +12,13 @@ class AnchorSettings(CommonSettings):
     # Per RPC request, and tries per endpoint before moving on to the next.
     rpc_timeout_seconds: float = 10.0
     rpc_attempts_per_url: int = 3
-    # The registry owner's key: from the environment or a mounted secret, never logged.
-    anchor_private_key: SecretStr
+    # The registry owner's key: from the environment or a mounted secret, never logged. Or,
+    # so the key never sits in this process, a remote eth_signTransaction signer (Web3Signer,
+    # Clef) holding it for the given address.
+    anchor_private_key: SecretStr | None = None
+    remote_signer_url: str = ""
+    remote_signer_address: str = ""
+    remote_signer_timeout_seconds: float = 10.0
     registry_address: str
     # A window closes at this many leaves or this age, whichever comes first.
     window_max_leaves: int = 200_000
@@ -37,6 +42,17 @@ class AnchorSettings(CommonSettings):
     low_balance_eth: float = 0.05
     balance_check_seconds: float = 60.0
     fetch_batch: int = 200
+
+    @model_validator(mode="after")
+    def _one_signer(self) -> "AnchorSettings":
+        remote = bool(self.remote_signer_url or self.remote_signer_address)
+        if remote and not (self.remote_signer_url and self.remote_signer_address):
+            raise ValueError("a remote signer needs CERTFLOW_REMOTE_SIGNER_URL and _ADDRESS both")
+        if remote == (self.anchor_private_key is not None):
+            raise ValueError(
+                "set exactly one signer: CERTFLOW_ANCHOR_PRIVATE_KEY or a remote signer"
+            )
+        return self
 
     @property
     def rpc_urls(self) -> list[str]:

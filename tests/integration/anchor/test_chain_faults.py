@@ -24,14 +24,22 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.types import RPCEndpoint, Wei
 
 from certflow.core.merkle import unpack_proof, verify_proof
-from certflow.platform.chain import RegistryClient, deploy_registry, sign, signer
+from certflow.platform.chain import (
+    RegistryClient,
+    RemoteSigner,
+    RemoteSignerError,
+    check_signed,
+    deploy_registry,
+    sign,
+    signer,
+)
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from certflow.v1 import events_pb2
 from devstack import tools
 from devstack.processes import ManagedProcess, free_port, wait_for_port
 from services.anchor import tables as t
-from services.anchor.bootstrap import AccountSigner, Anchor, assemble
+from services.anchor.bootstrap import Anchor, assemble, signer_from
 from services.anchor.fees import GWEI
 from services.anchor.lease import SignerLeaseHolder
 from services.anchor.settings import AnchorSettings
@@ -124,7 +132,8 @@ class Rig:
             attempts_per_url=2,
             backoff_seconds=0.05,
         )
-        key = AccountSigner(signer(KEY))
+        key = signer_from(self.settings)
+        self.key = key
         self.anchor: Anchor[Any] = assemble(
             self.settings,
             store=store,
@@ -142,6 +151,8 @@ class Rig:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.chain.close()
+        if isinstance(self.key, RemoteSigner):
+            await self.key.close()
         await self.node.provider.disconnect()
 
     async def rpc(self, method: str, *params: Any) -> Any:
@@ -421,3 +432,42 @@ async def test_every_rpc_url_down_is_a_clear_error_after_the_retries() -> None:
     with pytest.raises(ConnectionError, match="no chain RPC endpoint answered"):
         await chain.block_number()
     await chain.close()
+
+
+async def test_a_remote_signer_signs_every_transaction_and_the_key_stays_out(
+    anvil: str, registry: str, store: AnchorStore, sessions: sessionmaker[Session]
+) -> None:
+    """anvil holds its dev accounts unlocked: an eth_signTransaction signer like Web3Signer."""
+    remote = {"remote_signer_url": anvil, "remote_signer_address": OWNER}
+    async with rig(
+        anvil, registry, store, anchor_private_key=None, replace_after_seconds=1.0, **remote
+    ) as r:
+        assert isinstance(r.key, RemoteSigner)
+        await r.rpc("evm_setAutomine", False)
+        r.add_window()
+        await r.until(lambda: len(store.transactions("w1")) == 2)  # original and replacement
+        await r.rpc("evm_mine")
+        await r.until(r.confirmed)
+        [(_, first), (_, second)] = store.transactions("w1")
+        assert (first, second) == ("replaced", "mined")
+        await r.assert_anchored_once(transactions=1)
+
+
+def test_a_remote_signature_by_another_key_or_of_another_transaction_is_refused() -> None:
+    asked: Any = {
+        "chainId": 31337,
+        "nonce": 3,
+        "to": AsyncWeb3.to_checksum_address("0x" + "2e" * 20),
+        "data": "0x0f75e81f" + "01" * 32,
+        "gas": 70_000,
+        "maxFeePerGas": 3 * GWEI,
+        "maxPriorityFeePerGas": GWEI,
+        "value": 0,
+    }
+    raw, _ = sign(signer(KEY), asked)
+    check_signed(raw, asked, OWNER)  # the one asked, by the key asked
+    with pytest.raises(RemoteSignerError, match="another key"):
+        check_signed(raw, asked, STRANGER)
+    changed: Any = {**asked, "maxFeePerGas": 4 * GWEI}
+    with pytest.raises(RemoteSignerError, match="maxFeePerGas"):
+        check_signed(raw, changed, OWNER)

@@ -51,7 +51,7 @@ class FakeSigner:
     def __init__(self) -> None:
         self.signed: list[UnsignedTransaction] = []
 
-    def sign(self, transaction: UnsignedTransaction) -> tuple[bytes, str]:
+    async def sign(self, transaction: UnsignedTransaction) -> tuple[bytes, str]:
         self.signed.append(transaction)
         raw = encode(transaction)
         return raw, tx_hash(raw)

@@ -4,7 +4,8 @@ read the same store."""
 
 from typing import Any
 
-from pydantic import SecretStr
+import pytest
+from pydantic import SecretStr, ValidationError
 
 from certflow.core.merkle import unpack_proof, verify_proof
 from certflow.v1 import anchor_service_pb2 as pb
@@ -107,3 +108,14 @@ async def test_the_fee_cap_and_the_signers_status_reach_the_grpc_views() -> None
     got = await servicer.GetAnchorWindow(pb.GetAnchorWindowRequest(window_id="w1"), None)
     assert got.anchor_window.state == pb.ANCHOR_WINDOW_STATE_SUBMITTED
     assert (got.anchor_window.waiting_reason, got.anchor_window.transaction_count) == ("", 1)
+
+
+def test_exactly_one_signer_is_configured() -> None:
+    remote = {"remote_signer_url": "http://signer:9000", "remote_signer_address": SENDER}
+    assert settings(anchor_private_key=None, **remote).remote_signer_url
+    with pytest.raises(ValidationError, match="exactly one signer"):
+        settings(**remote)  # a key as well
+    with pytest.raises(ValidationError, match="exactly one signer"):
+        settings(anchor_private_key=None)  # neither
+    with pytest.raises(ValidationError, match="_ADDRESS both"):
+        settings(anchor_private_key=None, remote_signer_url="http://signer:9000")
