@@ -11,6 +11,7 @@ windows-1252 and say so: the response names the encoding used, and a client decl
 """
 
 import codecs
+import re
 from dataclasses import dataclass
 
 import charset_normalizer
@@ -30,6 +31,11 @@ _BOMS = (
 # text codecs that turn escapes or ASCII into arbitrary characters: never for a CSV file
 _REFUSED_CODECS = {"utf-7", "unicode-escape", "raw-unicode-escape", "idna", "punycode"}
 _LATIN1 = {"latin-1", "iso8859-1"}
+# a character of two to four bytes in UTF-8: in text of a single-byte code page such pairs are
+# a letter followed by a symbol from 0x80–0xBF ("Ã©"), which names do not have
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 # bytes that do not occur in text files in any single-byte encoding people use
 _BINARY_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1A), *range(0x1C, 0x20)])
 
@@ -120,20 +126,21 @@ def _not_utf8(data: bytes, error: UnicodeDecodeError) -> DecodedText:
     head = sample[:4096]
     if len(head.translate(None, _BINARY_BYTES)) != len(head) or b"\x00" in data:
         raise DecodeError("BINARY_FILE", "the file is not text (it has control bytes)")
-    before = data[: error.start]
-    if not before.isascii():  # valid multi-byte UTF-8 before the bad byte: a damaged UTF-8 file
-        line = before.count(b"\n") + 1
-        raise DecodeError(
-            "INVALID_ENCODING",
-            f"the file is UTF-8 up to line {line}, where byte {error.start} is not; "
-            "save it again as UTF-8 (or declare its encoding)",
-        )
     codec = _detected_codec(sample)
     if codec is None:
         raise DecodeError(
             "INVALID_ENCODING",
             "the file is not UTF-8 and its encoding cannot be recognised; save it as UTF-8 "
             "or declare its encoding",
+        )
+    # read as windows-1252 yet holding UTF-8 characters too: a damaged or pasted-together file,
+    # part of which would silently become mojibake ("JosÃ©")
+    if codec == "cp1252" and _UTF8_SEQUENCE.search(data):
+        line = data[: error.start].count(b"\n") + 1
+        raise DecodeError(
+            "INVALID_ENCODING",
+            f"the file mixes UTF-8 with another encoding: byte {error.start} (line {line}) is "
+            "not UTF-8 but other characters are; save it again as UTF-8 (or declare its encoding)",
         )
     return DecodedText(_strict(data, codec), label(codec), bom=False)
 

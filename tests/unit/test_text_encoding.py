@@ -81,7 +81,8 @@ def test_unknown_or_unsafe_declared_encodings_are_refused_on_that_field(declared
     [
         (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "BINARY_FILE", "not text"),
         (b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(200)), "BINARY_FILE", "not text"),  # .xlsx
-        ("name,email\nJosé,".encode() + b"\xe9\n", "INVALID_ENCODING", "UTF-8 up to line 2"),
+        ("name,email\nJosé,".encode() + b"\xe9\n", "INVALID_ENCODING", "mixes UTF-8"),
+        (b"name\nJos\xe9\nZo" + "ë".encode() + b"\n", "INVALID_ENCODING", "(line 2) is not UTF-8"),
         (b"\xff\xfen\x00a\x00m", "INVALID_ENCODING", "not valid utf-16le"),  # odd length
     ],
 )
