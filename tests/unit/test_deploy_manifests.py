@@ -202,3 +202,37 @@ def test_production_streams_on_three_jetstream_replicas_and_serves_verify_over_t
     assert ingress["spec"]["tls"][0]["secretName"]
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": "certflow-verify", "port": {"name": "http"}}
+
+
+# ---- NATS: the Helm values use the chart's keys ----
+
+
+def unknown_keys(values: Any, defaults: Any, path: str = "") -> list[str]:
+    """Keys of `values` the chart does not have. Below a key whose default is not a non-empty
+    map (an empty map like `env: {}` or `resources: {}`, a scalar, null) anything goes."""
+    if not isinstance(values, dict) or not isinstance(defaults, dict) or not defaults:
+        return []
+    return [
+        unknown
+        for key, value in values.items()
+        for unknown in (
+            unknown_keys(value, defaults[key], f"{path}{key}.")
+            if key in defaults
+            else [f"{path}{key}"]
+        )
+    ]
+
+
+def test_the_nats_values_are_keys_of_the_chart_and_run_three_jetstream_servers() -> None:
+    values = yaml.safe_load((ROOT / "deploy/nats/values.yaml").read_text())
+    chart = yaml.safe_load((CRD_SCHEMAS / "nats-chart/values-2.14.2.yaml").read_text())
+    assert unknown_keys(values, chart) == []
+    assert values["config"]["cluster"] == {"enabled": True, "replicas": 3}
+    assert values["config"]["jetstream"]["enabled"] is True
+    assert values["fullnameOverride"] == "nats"  # CERTFLOW_NATS_URL=nats://nats:4222
+
+
+def test_a_misspelled_nats_value_is_reported() -> None:
+    chart = yaml.safe_load((CRD_SCHEMAS / "nats-chart/values-2.14.2.yaml").read_text())
+    values = {"config": {"jetstream": {"filestore": {"enabled": True}}}, "container": {"env": {}}}
+    assert unknown_keys(values, chart) == ["config.jetstream.filestore"]
