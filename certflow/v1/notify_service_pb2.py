@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n certflow/v1/notify_service.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x01\n\x08\x44\x65livery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x65rtificate_id\x18\x02 \x01(\t\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.certflow.v1.DeliveryState\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\x12\x12\n\nmessage_id\x18\x05 \x01(\t\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12-\n\tsend_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x15ListDeliveriesRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\\\n\x16ListDeliveriesResponse\x12)\n\ndeliveries\x18\x01 \x03(\x0b\x32\x15.certflow.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"D\n\x1cRetryFailedDeliveriesRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"7\n\x1dRetryFailedDeliveriesResponse\x12\x16\n\x0erequeued_count\x18\x01 \x01(\x05*\x9b\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x1a\n\x16\x44\x45LIVERY_STATE_SENDING\x10\x02\x12\x17\n\x13\x44\x45LIVERY_STATE_SENT\x10\x03\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x04\x32\xda\x01\n\rNotifyService\x12Y\n\x0eListDeliveries\x12\".certflow.v1.ListDeliveriesRequest\x1a#.certflow.v1.ListDeliveriesResponse\x12n\n\x15RetryFailedDeliveries\x12).certflow.v1.RetryFailedDeliveriesRequest\x1a*.certflow.v1.RetryFailedDeliveriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n certflow/v1/notify_service.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x01\n\x08\x44\x65livery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x65rtificate_id\x18\x02 \x01(\t\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.certflow.v1.DeliveryState\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\x12\x12\n\nmessage_id\x18\x05 \x01(\t\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12-\n\tsend_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x15ListDeliveriesRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\\\n\x16ListDeliveriesResponse\x12)\n\ndeliveries\x18\x01 \x03(\x0b\x32\x15.certflow.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"D\n\x1cRetryFailedDeliveriesRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"7\n\x1dRetryFailedDeliveriesResponse\x12\x16\n\x0erequeued_count\x18\x01 \x01(\x05\"e\n\x13PreviewEmailRequest\x12\x18\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\tH\x00\x12*\n\x06sample\x18\x02 \x01(\x0b\x32\x18.certflow.v1.EmailSampleH\x00\x42\x08\n\x06source\"{\n\x0b\x45mailSample\x12\x16\n\x0erecipient_name\x18\x01 \x01(\t\x12\x17\n\x0frecipient_email\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x17\n\x0f\x63ompletion_date\x18\x04 \x01(\t\x12\x13\n\x0bissuer_name\x18\x05 \x01(\t\"*\n\x0b\x45mailHeader\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xd4\x01\n\x14PreviewEmailResponse\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12)\n\x07headers\x18\x03 \x03(\x0b\x32\x18.certflow.v1.EmailHeader\x12\x11\n\ttext_body\x18\x04 \x01(\t\x12\x11\n\thtml_body\x18\x05 \x01(\t\x12\x18\n\x10\x61ttachment_names\x18\x06 \x03(\t\x12\x19\n\x11smtputf8_required\x18\x07 \x01(\x08\x12\x12\n\nsize_bytes\x18\x08 \x01(\x03*\x9b\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x1a\n\x16\x44\x45LIVERY_STATE_SENDING\x10\x02\x12\x17\n\x13\x44\x45LIVERY_STATE_SENT\x10\x03\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x04\x32\xaf\x02\n\rNotifyService\x12Y\n\x0eListDeliveries\x12\".certflow.v1.ListDeliveriesRequest\x1a#.certflow.v1.ListDeliveriesResponse\x12n\n\x15RetryFailedDeliveries\x12).certflow.v1.RetryFailedDeliveriesRequest\x1a*.certflow.v1.RetryFailedDeliveriesResponse\x12S\n\x0cPreviewEmail\x12 .certflow.v1.PreviewEmailRequest\x1a!.certflow.v1.PreviewEmailResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'certflow.v1.notify_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYSTATE']._serialized_start=592
-  _globals['_DELIVERYSTATE']._serialized_end=747
+  _globals['_DELIVERYSTATE']._serialized_start=1079
+  _globals['_DELIVERYSTATE']._serialized_end=1234
   _globals['_DELIVERY']._serialized_start=83
   _globals['_DELIVERY']._serialized_end=286
   _globals['_LISTDELIVERIESREQUEST']._serialized_start=288
@@ -44,6 +44,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RETRYFAILEDDELIVERIESREQUEST']._serialized_end=532
   _globals['_RETRYFAILEDDELIVERIESRESPONSE']._serialized_start=534
   _globals['_RETRYFAILEDDELIVERIESRESPONSE']._serialized_end=589
-  _globals['_NOTIFYSERVICE']._serialized_start=750
-  _globals['_NOTIFYSERVICE']._serialized_end=968
+  _globals['_PREVIEWEMAILREQUEST']._serialized_start=591
+  _globals['_PREVIEWEMAILREQUEST']._serialized_end=692
+  _globals['_EMAILSAMPLE']._serialized_start=694
+  _globals['_EMAILSAMPLE']._serialized_end=817
+  _globals['_EMAILHEADER']._serialized_start=819
+  _globals['_EMAILHEADER']._serialized_end=861
+  _globals['_PREVIEWEMAILRESPONSE']._serialized_start=864
+  _globals['_PREVIEWEMAILRESPONSE']._serialized_end=1076
+  _globals['_NOTIFYSERVICE']._serialized_start=1237
+  _globals['_NOTIFYSERVICE']._serialized_end=1540
 # @@protoc_insertion_point(module_scope)

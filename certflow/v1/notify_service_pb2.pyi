@@ -72,3 +72,53 @@ class RetryFailedDeliveriesResponse(_message.Message):
     REQUEUED_COUNT_FIELD_NUMBER: _ClassVar[int]
     requeued_count: int
     def __init__(self, requeued_count: _Optional[int] = ...) -> None: ...
+
+class PreviewEmailRequest(_message.Message):
+    __slots__ = ("certificate_id", "sample")
+    CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    certificate_id: str
+    sample: EmailSample
+    def __init__(self, certificate_id: _Optional[str] = ..., sample: _Optional[_Union[EmailSample, _Mapping]] = ...) -> None: ...
+
+class EmailSample(_message.Message):
+    __slots__ = ("recipient_name", "recipient_email", "title", "completion_date", "issuer_name")
+    RECIPIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_DATE_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_NAME_FIELD_NUMBER: _ClassVar[int]
+    recipient_name: str
+    recipient_email: str
+    title: str
+    completion_date: str
+    issuer_name: str
+    def __init__(self, recipient_name: _Optional[str] = ..., recipient_email: _Optional[str] = ..., title: _Optional[str] = ..., completion_date: _Optional[str] = ..., issuer_name: _Optional[str] = ...) -> None: ...
+
+class EmailHeader(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class PreviewEmailResponse(_message.Message):
+    __slots__ = ("recipient", "subject", "headers", "text_body", "html_body", "attachment_names", "smtputf8_required", "size_bytes")
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_BODY_FIELD_NUMBER: _ClassVar[int]
+    HTML_BODY_FIELD_NUMBER: _ClassVar[int]
+    ATTACHMENT_NAMES_FIELD_NUMBER: _ClassVar[int]
+    SMTPUTF8_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    recipient: str
+    subject: str
+    headers: _containers.RepeatedCompositeFieldContainer[EmailHeader]
+    text_body: str
+    html_body: str
+    attachment_names: _containers.RepeatedScalarFieldContainer[str]
+    smtputf8_required: bool
+    size_bytes: int
+    def __init__(self, recipient: _Optional[str] = ..., subject: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[EmailHeader, _Mapping]]] = ..., text_body: _Optional[str] = ..., html_body: _Optional[str] = ..., attachment_names: _Optional[_Iterable[str]] = ..., smtputf8_required: _Optional[bool] = ..., size_bytes: _Optional[int] = ...) -> None: ...

@@ -45,6 +45,11 @@ class NotifyServiceStub:
                 request_serializer=certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesRequest.SerializeToString,
                 response_deserializer=certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.PreviewEmail = channel.unary_unary(
+                '/certflow.v1.NotifyService/PreviewEmail',
+                request_serializer=certflow_dot_v1_dot_notify__service__pb2.PreviewEmailRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_notify__service__pb2.PreviewEmailResponse.FromString,
+                _registered_method=True)
 
 
 class NotifyServiceServicer:
@@ -66,6 +71,15 @@ class NotifyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PreviewEmail(self, request, context):
+        """Renders the email notify would send, without sending anything: for a certificate notify
+        knows, or for sample values. The same rendering as the sender loops (branding, headers,
+        DKIM signature when configured), read back as a mail client would.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotifyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +92,11 @@ def add_NotifyServiceServicer_to_server(servicer, server):
                     servicer.RetryFailedDeliveries,
                     request_deserializer=certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesRequest.FromString,
                     response_serializer=certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesResponse.SerializeToString,
+            ),
+            'PreviewEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewEmail,
+                    request_deserializer=certflow_dot_v1_dot_notify__service__pb2.PreviewEmailRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_notify__service__pb2.PreviewEmailResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +154,33 @@ class NotifyService:
             '/certflow.v1.NotifyService/RetryFailedDeliveries',
             certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesRequest.SerializeToString,
             certflow_dot_v1_dot_notify__service__pb2.RetryFailedDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.NotifyService/PreviewEmail',
+            certflow_dot_v1_dot_notify__service__pb2.PreviewEmailRequest.SerializeToString,
+            certflow_dot_v1_dot_notify__service__pb2.PreviewEmailResponse.FromString,
             options,
             channel_credentials,
             insecure,

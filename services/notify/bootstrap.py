@@ -16,14 +16,17 @@ from certflow.platform.outbox import OutboxRelay
 from certflow.platform.rate_limit import TokenBucket
 from certflow.platform.service_setup import database, jetstream
 from certflow.v1 import notify_service_pb2, notify_service_pb2_grpc
+from services.notify.branding import Branding
 from services.notify.cancellations import SkippingCancelledIntake
 from services.notify.claims import DeliveryStore
 from services.notify.consumers import ANCHORED_DURABLE, RECIPIENTS_DURABLE, IntakeConsumers
+from services.notify.dkim_signing import DkimSigner
 from services.notify.intake import IntakeStore
 from services.notify.operations import OperatorStore
 from services.notify.outcome_policy import RetryPolicy, claim_size
+from services.notify.preview import PreviewStore
 from services.notify.relay_breaker import RelayBreaker
-from services.notify.rendering import Sender
+from services.notify.rendering import CertificateMessages, Sender
 from services.notify.sender import SmtpPool
 from services.notify.servicer import NotifyServicer
 from services.notify.settings import NotifySettings
@@ -34,7 +37,7 @@ from services.notify.worker import Notifier, Relay, Sending, SendingRules, utc_n
 FETCH_BATCH = 50
 
 
-class NotifyStore(IntakeStore, DeliveryStore, OperatorStore, Protocol):
+class NotifyStore(IntakeStore, DeliveryStore, OperatorStore, PreviewStore, Protocol):
     """Everything notify asks of its store (store.Deliveries, or a fake in unit tests)."""
 
 
@@ -54,7 +57,8 @@ def assemble(
     cancelled: CancelledCertificates | None = None,
     catch_up_cancellations: Callable[[], None] = lambda: None,
 ) -> Notify:
-    notifier = Notifier(sending(settings, store, pool, clock))
+    messages = certificate_messages(settings)
+    notifier = Notifier(sending(settings, store, pool, messages, clock))
     consumers = IntakeConsumers(
         # certificates cancelled (certs.cancelled) before they were anchored get no delivery
         SkippingCancelledIntake(
@@ -65,20 +69,47 @@ def assemble(
         deliveries_created=notifier.wake,
         clock=clock,
     )
-    return Notify(consumers=consumers, notifier=notifier, servicer=NotifyServicer(store))
+    return Notify(consumers=consumers, notifier=notifier, servicer=NotifyServicer(store, messages))
+
+
+def certificate_messages(settings: NotifySettings) -> CertificateMessages:
+    """The renderer with the settings' branding, signing with DKIM when a key file is set;
+    a bad branding value or an unusable key stops notify at start."""
+    signer = None
+    if settings.dkim_private_key_path is not None:
+        signer = DkimSigner.from_file(
+            settings.dkim_private_key_path,
+            selector=settings.dkim_selector,
+            domain=settings.dkim_domain or settings.mail_from.rsplit("@", 1)[-1],
+        )
+    branding = Branding(
+        name=settings.mail_from_name,
+        logo_url=settings.brand_logo_url,
+        primary_colour=settings.brand_primary_colour,
+        primary_text_colour=settings.brand_primary_text_colour,
+        support_email=settings.support_email,
+        support_url=settings.support_url,
+        reply_to=settings.reply_to,
+        unsubscribe_url=settings.list_unsubscribe_url,
+        unsubscribe_mailto=settings.list_unsubscribe_mailto,
+    )
+    return CertificateMessages(
+        Sender(settings.mail_from, settings.verify_base_url), branding, signer=signer
+    )
 
 
 def sending(
     settings: NotifySettings,
     store: DeliveryStore,
     pool: Relay,
+    messages: CertificateMessages,
     clock: Callable[[], datetime] = utc_now,
 ) -> Sending:
     rate = settings.rate_limit_per_second
     return Sending(
         deliveries=store,
         pool=pool,
-        sender=Sender(settings.mail_from, settings.mail_from_name, settings.verify_base_url),
+        messages=messages,
         rate=TokenBucket(rate, burst=max(rate / 10, 1)),
         rules=SendingRules(
             retry=RetryPolicy(

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import SecretStr
 
 from certflow.platform.settings import CommonSettings
@@ -19,7 +21,23 @@ class NotifySettings(CommonSettings):
     # ceiling on messages per second handed to the relay (providers throttle above theirs)
     rate_limit_per_second: float = 500.0
     mail_from: str = "certificates@certflow.localhost"
-    mail_from_name: str = "certflow Demo Academy"
+    # the issuer's branding in every email until issuer profiles come per batch (branding.py)
+    mail_from_name: str = "certflow Demo Academy"  # From display name, heading and signature
+    brand_logo_url: str = ""  # https (or http: a local stack); empty: no logo
+    # #rrggbb colours: the header band and button, and the text on them
+    brand_primary_colour: str = "#2f6fed"
+    brand_primary_text_colour: str = "#ffffff"
+    support_email: str = ""
+    support_url: str = ""
+    reply_to: str = ""  # Reply-To when set
+    # RFC 8058 one-click unsubscribe, off unless set: an https URL (may contain
+    # {certificate_id}) and/or a mailto address. Serving that URL is not notify's job yet.
+    list_unsubscribe_url: str = ""
+    list_unsubscribe_mailto: str = ""
+    # DKIM signing, off unless a key file is given; the key is read once at start, never logged
+    dkim_private_key_path: Path | None = None
+    dkim_selector: str = ""
+    dkim_domain: str = ""  # default: mail_from's domain
     verify_base_url: str = "http://127.0.0.1:8080"
     # attempts the relay may judge (4xx/5xx to this message) before a delivery fails for good;
     # an unreachable relay spends none

@@ -335,6 +335,38 @@ class Deliveries:
                 for r in rows
             ]
 
+    # ---- the operator's preview (preview.PreviewStore) ----
+
+    def preview_email(self, certificate_id: str, *, message_id: str) -> CertificateEmail | None:
+        """Reads only: the content, its proof if stored (else the document without one), and
+        the first delivery's Message-ID if there is a delivery (else `message_id`)."""
+        content, proof = tables.NotifyCertificate, tables.NotifyProof
+        with self._sessions() as session:
+            row = session.execute(
+                select(content, proof)
+                .outerjoin(proof, proof.certificate_id == content.certificate_id)
+                .where(content.certificate_id == certificate_id)
+            ).first()
+            if row is None:
+                return None
+            c, p = row.tuple()
+            delivered = session.scalar(
+                select(_DELIVERIES.c.message_id)
+                .where(_DELIVERIES.c.certificate_id == certificate_id)
+                .order_by(_DELIVERIES.c.created_at)
+                .limit(1)
+            )
+        return CertificateEmail(
+            certificate_id=c.certificate_id,
+            message_id=delivered or message_id,
+            recipient_name=c.recipient_name,
+            recipient_email=c.recipient_email,
+            issuer_name=c.issuer_name,
+            title=c.title,
+            completion_date=c.completion_date.isoformat(),
+            document=orjson.loads(c.document) if p is None else anchored_document(c, p),
+        )
+
 
 _RECORD = (
     update(_DELIVERIES)

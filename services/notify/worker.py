@@ -22,6 +22,7 @@ from typing import Protocol
 from opentelemetry import trace
 
 from certflow.platform.rate_limit import TokenBucket
+from services.notify.branding import InvalidBranding
 from services.notify.claims import Claim, ClaimedDelivery, DeliveryStore, Outcome
 from services.notify.outcome_policy import (
     RetryPolicy,
@@ -36,11 +37,10 @@ from services.notify.outcome_policy import (
 from services.notify.recording import OutcomeRecorder
 from services.notify.relay_breaker import RelayBreaker
 from services.notify.rendering import (
+    CertificateMessages,
     RenderedEmail,
-    Sender,
     Unaddressable,
     UnsafeHeader,
-    render,
 )
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class Sending:
 
     deliveries: DeliveryStore
     pool: Relay
-    sender: Sender
+    messages: CertificateMessages  # renders (and signs) each message
     rate: TokenBucket  # shared by every loop: the relay's ceiling
     rules: SendingRules
     breaker: RelayBreaker  # shared: one relay, one verdict on whether it answers
@@ -281,8 +281,8 @@ class ClaimWork:
         if delivery.email is None:
             return Unsendable("certificate not anchored")
         try:
-            return render(delivery.email, self._sending.sender)
-        except (UnsafeHeader, Unaddressable) as exc:
+            return self._sending.messages.render(delivery.email)
+        except (UnsafeHeader, Unaddressable, InvalidBranding) as exc:
             return Unsendable(str(exc))
         except Exception as exc:
             log.exception("rendering delivery %s failed", delivery.delivery_id)

@@ -20,6 +20,7 @@ from certflow.platform.db.migrate import upgrade
 from certflow.platform.rate_limit import TokenBucket
 from devstack.smtp_sink import RelayBehaviour, SaveToFolder, smtp_server
 from services.notify import tables as notify_tables
+from services.notify.branding import Branding
 from services.notify.outcome_policy import (
     Accepted,
     Refused,
@@ -32,7 +33,7 @@ from services.notify.outcome_policy import (
     decide,
 )
 from services.notify.relay_breaker import RelayBreaker
-from services.notify.rendering import RenderedEmail, Sender
+from services.notify.rendering import CertificateMessages, RenderedEmail, Sender
 from services.notify.sender import SmtpPool
 from services.notify.store import Deliveries
 from services.notify.worker import Notifier, Sending, SendingRules
@@ -333,7 +334,9 @@ def _sending(
     return Sending(
         deliveries=store,
         pool=pool,
-        sender=Sender("certificates@uni.example", "Uni", "https://verify.example"),
+        messages=CertificateMessages(
+            Sender("certificates@uni.example", "https://verify.example"), Branding("Uni")
+        ),
         rate=rate or TokenBucket(10_000, burst=100),
         rules=SendingRules(
             retry=RetryPolicy(max_attempts=max_attempts, backoff_base=timedelta(milliseconds=20)),

@@ -114,6 +114,26 @@ class InMemoryStore:
             [ClaimedDelivery(r.id, r.attempts, self._email(r)) for r in due],
         )
 
+    # the preview (preview.PreviewStore)
+    def preview_email(self, certificate_id: str, *, message_id: str) -> CertificateEmail | None:
+        self._check()
+        content = self.content.get(certificate_id)
+        if content is None:
+            return None
+        row = next((r for r in self.rows.values() if r.certificate_id == certificate_id), None)
+        if row is not None and (email := self._email(row)) is not None:
+            return email
+        return CertificateEmail(
+            certificate_id=certificate_id,
+            message_id=f"<{row.id}@uni.example>" if row else message_id,
+            recipient_name=content.recipient_name,
+            recipient_email=content.recipient_email,
+            issuer_name=content.issuer_name,
+            title=content.title,
+            completion_date=content.completion_date.isoformat(),
+            document=orjson.loads(content.document),
+        )
+
     def _email(self, row: Row) -> CertificateEmail | None:
         content, proven = self.content.get(row.certificate_id), self.proofs.get(row.certificate_id)
         if content is None or proven is None:

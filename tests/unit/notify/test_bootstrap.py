@@ -5,14 +5,18 @@ outcomes come out as "certs.deliveries" updates; the operator's calls read the s
 import asyncio
 import email
 
+import dkim
 import orjson
+import pytest
 
 from certflow.core.document import read_anchor_proof
 from certflow.v1 import events_pb2
 from services.notify import operations
 from services.notify.bootstrap import Notify, assemble
+from services.notify.branding import InvalidBranding
 from services.notify.outcome_policy import DeliveryState, Refused
 from services.notify.settings import NotifySettings
+from tests.unit.notify.dkim_keys import new_keys
 from tests.unit.notify.fakes import (
     T0,
     FakeRelay,
@@ -99,3 +103,37 @@ async def test_events_in_emails_out_each_once_with_its_anchored_document() -> No
     views = operations.list_deliveries(store, "batch-1", offset=0, limit=50)
     assert {v.state for v in views} == {DeliveryState.SENT} and len(views) == 6
     assert len({m.msg_id for m in store.outbox}) == len(store.outbox)
+
+
+async def test_the_settings_branding_and_dkim_key_file_shape_every_message(tmp_path) -> None:
+    keys = new_keys(domain="uni.example")
+    configured = settings().model_copy(
+        update={
+            "mail_from_name": "Example University",
+            "reply_to": "registrar@uni.example",
+            "list_unsubscribe_url": "https://uni.example/unsubscribe/{certificate_id}",
+            "dkim_private_key_path": keys.write_private(tmp_path),
+            "dkim_selector": keys.selector,
+        }
+    )
+    store, relay = InMemoryStore(), FakeRelay()
+    notify = assemble(configured, store=store, pool=relay)
+    await notify.consumers.take_recipients(recipients_message([recipient("c1", "s1@example.org")]))
+    await notify.consumers.take_anchored(anchored_message(["c1"]))
+    await send_until_settled(notify, store)
+    (sent,) = relay.received
+    message = email.message_from_bytes(sent.data)
+    assert message["From"] == "Example University <certificates@uni.example>"
+    assert message["Reply-To"] == "registrar@uni.example"
+    assert message["List-Unsubscribe"] == "<https://uni.example/unsubscribe/c1>"
+    assert dkim.verify(sent.data, dnsfunc=keys.dns())  # d= is mail_from's domain by default
+
+
+def test_a_bad_branding_setting_stops_notify_at_start() -> None:
+    with pytest.raises(InvalidBranding) as refused:
+        assemble(
+            settings().model_copy(update={"brand_primary_colour": "red;x:y"}),
+            store=InMemoryStore(),
+            pool=FakeRelay(),
+        )
+    assert refused.value.field == "primary_colour"
