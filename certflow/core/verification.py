@@ -458,7 +458,14 @@ class Verifier:
 
         # the issuer's own word on its registries: a copy of the contract is not theirs
         registry = RegistryRef.of(proof.chain_id, proof.registry_address)
-        published = await self._issuers.published(issuer_id)
+        try:
+            async with asyncio.timeout_at(deadline):
+                published = await self._issuers.published(issuer_id)
+        except TimeoutError as exc:
+            raise issuer_unavailable(
+                f"the issuer's published registries could not be read within"
+                f" {self._deadline_seconds:g} s"
+            ) from exc
         binding = decide(registry, published)
         if binding.binding is Binding.UNKNOWN:
             raise issuer_unavailable(binding.message)

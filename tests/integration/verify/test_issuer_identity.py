@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from certflow.core.issuer_binding import (
     Binding,
@@ -172,15 +173,26 @@ async def test_answers_are_cached_for_their_ttl(servers: IdentityServers) -> Non
 
 
 async def test_an_unreachable_answer_is_not_cached(servers: IdentityServers) -> None:
-    servers.publish()
-    nobody_port = free_port()
-    identity = IdentityServers(servers.records, servers.dns_port, nobody_port).identity(
-        cache_seconds=3600
-    )
+    servers.publish(dns=[])
+    late = IdentityServers(servers.records, servers.dns_port, free_port())
+    identity = late.identity(cache_seconds=3600)
     try:
-        first = await identity.published(ISSUER_ID)
-        assert first[1].state is Publication.UNREACHABLE
-        assert identity._cache == {}  # asked again next time
+        assert (await identity.published(ISSUER_ID))[1].state is Publication.UNREACHABLE
+        # the profile server comes up: the next verification asks it, nothing was remembered
+        profile = profile_document(ISSUER_ID, "Registrar", [OURS])
+        app = web.Application()
+
+        async def serve_profile(_: web.Request) -> web.Response:
+            return web.json_response(profile)
+
+        app.router.add_get("/issuer", serve_profile)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", late.http_port).start()
+            assert decide(OURS, await identity.published(ISSUER_ID)).binding is Binding.BOUND
+        finally:
+            await runner.cleanup()
     finally:
         await identity.close()
 

@@ -438,3 +438,20 @@ async def test_an_anchor_network_that_disagrees_with_its_chain_id_is_malformed()
     result = await verifier_on(registry).verify(document)
     assert result.status == VerificationStatus.MALFORMED
     assert "eip155:31337" in result.checks[0].message
+
+
+class SilentIssuers(PublishedIssuers):
+    """An issuer directory that never answers (a DNS server dropping every query)."""
+
+    async def published(self, issuer_id: str) -> tuple[Published, ...]:
+        await asyncio.Event().wait()
+        return ()
+
+
+async def test_an_issuer_directory_that_never_answers_is_unavailable_within_the_deadline() -> None:
+    registry = MemoryRegistry()
+    document = anchored_document(registry, "Alice Martin")
+    verifier = verifier_on(registry, deadline_seconds=0.05, issuers=SilentIssuers())
+    with pytest.raises(Unavailable) as info:
+        await verifier.verify(document)
+    assert info.value.reason == "ISSUER_UNAVAILABLE"
