@@ -14,9 +14,11 @@ import shutil
 import signal
 import sys
 import time
+from email.header import decode_header, make_header
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from certflow.v1 import verify_service_pb2
@@ -153,18 +155,26 @@ def run_job(client: StackClient, stack: LocalStack, csv_path: Path) -> None:
         show_verification(client, stack, mails[0])
 
 
+def readable_header(raw_message: bytes, name: str) -> str:
+    """A header as people read it: "Ana López <…>", not "=?utf-8?b?…?=". The classic decoder
+    joins a long name's encoded words as RFC 2047 says; CPython's policy.default puts a space
+    between them inside an address's display name."""
+    value = email.message_from_bytes(raw_message)[name]
+    return "" if value is None else str(make_header(decode_header(value)))
+
+
 def show_verification(client: StackClient, stack: LocalStack, mail_path: Path) -> None:
-    # the default policy decodes RFC 2047 headers: show "Ana López <…>", not "=?utf-8?b?…?="
-    message = email.message_from_bytes(mail_path.read_bytes(), policy=email.policy.default)
+    raw = mail_path.read_bytes()
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    recipient = readable_header(raw, "To")
     attachment = next(p for p in message.walk() if p.get_filename())
     payload = attachment.get_payload(decode=True)
     assert isinstance(payload, bytes)
     document = json.loads(payload)
     certificate_id = document["id"].removeprefix("urn:uuid:")
     result = client.verify_document(json.dumps(document))
-    table = Table(
-        "check", "result", "detail", title=f"Verifying the certificate attached to {message['To']}"
-    )
+    title = f"Verifying the certificate attached to {escape(recipient)}"
+    table = Table("check", "result", "detail", title=title)
     for check in result.checks:
         table.add_row(
             check.check,
