@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from certflow.core.visible_text import displayable
 from certflow.v1 import certificate_pb2, ingest_service_pb2
 from certflow_cli.exit_codes import CliError
 
@@ -32,12 +31,20 @@ def to_json(document: JsonDocument) -> str:
 
 def shown(value: object) -> Text:
     """A value as literal text for a terminal: no rich markup, nothing hidden."""
-    return Text(displayable(str(value)))
+    return Text(_displayable(str(value)))
 
 
 def shown_lines(text: str) -> Text:
     """Several lines (a pretty-printed JSON document): each line as `shown` makes it."""
-    return Text("\n".join(displayable(line) for line in text.split("\n")))
+    return Text("\n".join(_displayable(line) for line in text.split("\n")))
+
+
+def _displayable(text: str) -> str:
+    # imported on first use: building its Unicode tables takes ~0.5 s, which --help and
+    # --json never need
+    from certflow.core.visible_text import displayable
+
+    return displayable(text)
 
 
 class Output:
