@@ -264,7 +264,9 @@ class Anchorer(Generic[Tx]):
             dropped_resend_seconds=_DROPPED_RESEND_SECONDS,
         )
         if step is Step.REBROADCAST:
-            if not known:
+            dropped = (window.window_id, f"dropped {window.transaction_hash}")
+            if not known and dropped not in self._reported:  # once: a priced-out one repeats
+                self._reported.add(dropped)
                 log.warning(
                     "node dropped transaction %s of window %s; re-sending the stored bytes",
                     window.transaction_hash,

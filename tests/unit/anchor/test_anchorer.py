@@ -376,15 +376,20 @@ async def test_a_stuck_transaction_that_cannot_be_bumped_under_the_cap_waits(
     assert rig.window().state is WindowState.CONFIRMED
 
 
-async def test_a_dropped_transaction_is_sent_again_at_once() -> None:
+async def test_a_dropped_transaction_is_sent_again_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     rig = Rig()
     rig.add_window()
     await rig.step()
     raw = rig.window().raw_transaction
-    rig.chain.drop_mempool()
-    rig.clock.now += 2
-    await rig.step()
-    assert rig.chain.sent == [raw, raw] and len(rig.signer.signed) == 1
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):  # dropped again and again (say priced out by the base fee)
+            rig.chain.drop_mempool()
+            rig.clock.now += 2
+            await rig.step()
+    assert rig.chain.sent == [raw] * 4 and len(rig.signer.signed) == 1
+    assert len([r for r in caplog.records if "dropped" in r.getMessage()]) == 1
 
 
 async def test_a_low_balance_is_warned_once_and_shown_in_the_status(
