@@ -5,13 +5,17 @@ in certflow.core.issuer_binding; this module only asks.
 Every answer (records found, or none) is reused for `cache_seconds`, so a page of look-ups asks
 DNS once per issuer per TTL, not once per look-up; a source that could not be asked is not
 remembered (the next verification asks again). Profiles are read only from https ids on the
-default port of a DNS name (no IP addresses: a posted document must not make the service fetch
-from inside its own network), at most MAX_PROFILE_BYTES, without following redirects.
+default port of a DNS name, at most MAX_PROFILE_BYTES, without following redirects, and only
+from public addresses: a posted document names any domain it likes, and must not make the
+public service fetch from inside its own network (a name resolving to 10.x, 127.x, 169.254.x…
+is refused when connecting, which also covers DNS rebinding between check and use).
 """
 
 import asyncio
+import ipaddress
 import json
 import logging
+import socket
 import time
 from dataclasses import dataclass
 
@@ -19,6 +23,7 @@ import aiohttp
 import dns.asyncresolver
 import dns.exception
 import dns.resolver
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from certflow.core.issuer_binding import (
     Publication,
@@ -119,12 +124,35 @@ class IssuerIdentity:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
+            # a configured base URL is the local stack's or a test's own server, on 127.0.0.1
+            local = bool(self._settings.profile_base_url)
+            resolver = aiohttp.ThreadedResolver() if local else PublicAddressesOnly()
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=resolver))
         return self._session
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+class PublicAddressesOnly(AbstractResolver):
+    """Resolves as usual, then keeps only globally routable addresses; a name with none left
+    cannot be connected to (the profile counts as unreachable)."""
+
+    def __init__(self, inner: AbstractResolver | None = None) -> None:
+        self._inner = inner or aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        public = [r for r in found if ipaddress.ip_address(r["host"]).is_global]
+        if not public:
+            raise OSError(f"{host} has no public address")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 def _resolver(address: str) -> dns.asyncresolver.Resolver:

@@ -2,13 +2,16 @@
 HTTP server for profiles (devstack/issuer_identity.py, its own process on free 127.0.0.1 ports),
 what they publish changed between cases by rewriting their records file."""
 
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from certflow.core.issuer_binding import (
     Binding,
@@ -18,7 +21,11 @@ from certflow.core.issuer_binding import (
     profile_document,
     txt_record,
 )
-from certflow.platform.issuer_identity import IdentitySettings, IssuerIdentity
+from certflow.platform.issuer_identity import (
+    IdentitySettings,
+    IssuerIdentity,
+    PublicAddressesOnly,
+)
 from devstack.issuer_identity import write_records
 from devstack.processes import ManagedProcess, free_port, wait_for_port
 
@@ -203,5 +210,71 @@ async def test_ids_that_name_no_domain_publish_nothing(servers: IdentityServers)
         for issuer_id in ("urn:uuid:1", "https://127.0.0.1/issuer", "http://registrar.example.edu"):
             assert await identity.published(issuer_id) == ()
             assert decide(OURS, ()).binding is Binding.NOT_LISTED
+    finally:
+        await identity.close()
+
+
+class FixedAnswers(AbstractResolver):
+    """A name resolver answering fixed addresses (what a hostile domain's DNS could say)."""
+
+    def __init__(self, *addresses: str) -> None:
+        self.addresses = addresses
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            ResolveResult(hostname=host, host=a, port=port, family=family, proto=0, flags=0)
+            for a in self.addresses
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [("127.0.0.1",), ("10.1.2.3", "192.168.0.7"), ("169.254.169.254",), ("::1",), ("fc00::1",)],
+)
+async def test_a_profile_host_resolving_inside_a_network_is_not_connected_to(
+    addresses: tuple[str, ...],
+) -> None:
+    with pytest.raises(OSError, match="no public address"):
+        await PublicAddressesOnly(FixedAnswers(*addresses)).resolve("registrar.example.edu", 443)
+
+
+async def test_only_the_public_addresses_of_a_mixed_answer_are_used() -> None:
+    answer = await PublicAddressesOnly(FixedAnswers("10.0.0.1", "93.184.216.34")).resolve(
+        "registrar.example.edu", 443
+    )
+    assert [r["host"] for r in answer] == ["93.184.216.34"]
+
+
+async def test_without_a_base_url_a_profile_on_a_private_address_is_unreachable(
+    servers: IdentityServers,
+) -> None:
+    """The session the production path uses (no base URL), its name resolving to 127.0.0.1
+    where a profile server does answer: not connected to. (http and the server's port, so that
+    without the filter the same read would succeed, as the control read shows.)"""
+    servers.publish(profile=[OURS])
+    url = f"http://registrar.example.edu:{servers.http_port}/issuer"
+    for resolver, expected in (
+        (FixedAnswers("127.0.0.1"), Publication.LISTS),  # control: the server is there
+        (PublicAddressesOnly(FixedAnswers("127.0.0.1")), Publication.UNREACHABLE),
+    ):
+        identity = IssuerIdentity(IdentitySettings())
+        identity._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=resolver))
+        try:
+            assert (await identity.profile(url)).state is expected
+        finally:
+            await identity.close()
+
+
+async def test_the_production_session_filters_addresses() -> None:
+    identity = IssuerIdentity(IdentitySettings())
+    try:
+        connector = identity._client().connector
+        assert isinstance(connector, aiohttp.TCPConnector)
+        assert isinstance(connector._resolver, PublicAddressesOnly)
     finally:
         await identity.close()
