@@ -123,11 +123,12 @@ class ColumnPlan:
 
 def check_mapping(mapping: Mapping[str, str]) -> None:
     """Refuses a mapping that no file could satisfy, before the file is read."""
-    violations: list[FieldViolation] = []
-    if len(mapping) > MAX_MAPPING_ENTRIES:
-        violations.append(
-            FieldViolation("column_mapping", f"at most {MAX_MAPPING_ENTRIES} entries")
+    if len(mapping) > MAX_MAPPING_ENTRIES:  # said once, not once per entry
+        message = f"column_mapping has {len(mapping)} entries (at most {MAX_MAPPING_ENTRIES})"
+        raise ColumnError(
+            "INVALID_COLUMN_MAPPING", message, [FieldViolation("column_mapping", message)]
         )
+    violations: list[FieldViolation] = []
     by_field: dict[str, list[str]] = defaultdict(list)
     for header, target in mapping.items():
         path = _path(header)

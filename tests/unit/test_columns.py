@@ -142,3 +142,10 @@ def test_custom_keys() -> None:
     assert custom_key("  Matrikel-Nr. ") == "matrikel_nr"
     assert custom_key("Ölçü") == "olcu"
     assert custom_key("成绩") == ""
+
+
+def test_a_huge_mapping_is_refused_once() -> None:
+    error = refusal("Name,Email,Course,Date", {f"h{i}": "" for i in range(100_000)})
+    assert error.reason == "INVALID_COLUMN_MAPPING"
+    assert [v.field for v in error.violations] == ["column_mapping"]
+    assert "100000 entries (at most 200)" in error.message
