@@ -22,6 +22,8 @@ import referencing
 import yaml
 from jsonschema.protocols import Validator
 
+from services.notify.settings import NotifySettings
+
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = sorted(p.parent for p in (ROOT / "deploy/k8s/overlays").glob("*/kustomization.yaml"))
 BROKEN = sorted(p.parent for p in (ROOT / "tests/fixtures/deploy").glob("*/kustomization.yaml"))
@@ -236,3 +238,20 @@ def test_a_misspelled_nats_value_is_reported() -> None:
     chart = yaml.safe_load((CRD_SCHEMAS / "nats-chart/values-2.14.2.yaml").read_text())
     values = {"config": {"jetstream": {"filestore": {"enabled": True}}}, "container": {"env": {}}}
     assert unknown_keys(values, chart) == ["config.jetstream.filestore"]
+
+
+@pytest.mark.parametrize("overlay", ["production", "production-self-hosted"])
+def test_notify_target_is_ten_minutes_of_one_replicas_sending(overlay: str) -> None:
+    """targetQueryValue = per-replica rate x 600 s (deploy/README.md, "Scaling"): the rate is
+    CERTFLOW_RATE_LIMIT_PER_SECOND, or notify's default when the overlay sets none, capped by
+    the benchmark's 700 emails/s."""
+    for manifests in (rendered(overlay), tuple(render(ROOT / "deploy/k8s/base"))):
+        (config,) = (
+            m
+            for m in of_kind(manifests, "ConfigMap")
+            if m["metadata"]["name"].startswith("certflow-config")
+        )
+        default_rate = NotifySettings.model_fields["rate_limit_per_second"].default
+        rate = min(float(config["data"].get("CERTFLOW_RATE_LIMIT_PER_SECOND", default_rate)), 700)
+        (trigger,) = named(manifests, "ScaledObject", "certflow-notify")["spec"]["triggers"]
+        assert float(trigger["metadata"]["targetQueryValue"]) == rate * 600
