@@ -9,7 +9,7 @@ display. Used by ingest's error report and by the `certflow` CLI.
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -24,3 +24,15 @@ def csv_line(cells: Iterable[str]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerow([neutralise(c) for c in cells])
     return buffer.getvalue()
+
+
+def csv_lines(records: Iterable[Iterable[str]]) -> Iterator[str]:
+    """`csv_line` of each record, through one writer (a writer per line costs more than the
+    line itself when a report has 100,000 of them)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for record in records:
+        writer.writerow([neutralise(c) for c in record])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()

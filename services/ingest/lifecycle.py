@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from certflow.core.errors import DomainError, NotFound
-from certflow.core.spreadsheet import csv_line
+from certflow.core.spreadsheet import csv_lines
 from certflow.core.validation import RowError
 from certflow.platform.bus import SUBJECT_CANCELLED
 from certflow.v1 import events_pb2
@@ -87,12 +87,18 @@ def cancellation_messages(
 def report_lines(columns: Sequence[str], refusals: Iterator[Refusal]) -> Iterator[str]:
     """The error report, line by line: the uploaded columns then line, field, code and
     message; a row's cells padded to the header's width; every cell neutralised."""
-    yield _BOM + csv_line([*columns, *REPORT_COLUMNS])
     width = len(columns)
-    for refusal in refusals:
-        cells = list(refusal.cells[:width]) + [""] * (width - len(refusal.cells))
-        error = refusal.error
-        yield csv_line([*cells, str(error.row_number), error.field, error.reason, error.message])
+
+    def records() -> Iterator[list[str]]:
+        yield [*columns, *REPORT_COLUMNS]
+        for refusal in refusals:
+            cells = list(refusal.cells[:width]) + [""] * (width - len(refusal.cells))
+            error = refusal.error
+            yield [*cells, str(error.row_number), error.field, error.reason, error.message]
+
+    lines = csv_lines(records())
+    yield _BOM + next(lines)
+    yield from lines
 
 
 def chunked_bytes(lines: Iterator[str], size: int = REPORT_CHUNK_BYTES) -> Iterator[bytes]:

@@ -203,13 +203,20 @@ class SqlIngestStore:
         """The next refusals (keyset on the error id, in line order: the upload writes them
         sorted) with the cells of their row."""
         e, r = tables.BatchRowError, tables.BatchRefusedRow
+        # the page first, then its cells: joined before the LIMIT, PostgreSQL (its statistics
+        # not yet refreshed after a big upload) joined every remaining refusal for each page
+        page = (
+            select(e.id, e.row_number, e.field, e.reason, e.message)
+            .where(e.batch_id == batch_id, e.id > after)
+            .order_by(e.id)
+            .limit(limit)
+            .subquery()
+        )
         with self._sessions() as session:
             rows = session.execute(
-                select(e.id, e.row_number, e.field, e.reason, e.message, r.cells)
-                .outerjoin(r, and_(r.batch_id == e.batch_id, r.row_number == e.row_number))
-                .where(e.batch_id == batch_id, e.id > after)
-                .order_by(e.id)
-                .limit(limit)
+                select(page, r.cells)
+                .outerjoin(r, and_(r.batch_id == batch_id, r.row_number == page.c.row_number))
+                .order_by(page.c.id)
             )
             return [
                 Refusal(

@@ -70,9 +70,11 @@ class BatchRefusedRow(Base):
 
 class BatchRowError(Base):
     __tablename__ = "batch_row_errors"
+    # a batch's refusals in id order (ListRowErrors, the error report's keyset pages)
+    __table_args__ = (Index("ix_batch_row_errors_batch", "batch_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"))
     row_number: Mapped[int] = mapped_column(Integer)
     field: Mapped[str] = mapped_column(String(64), default="")
     reason: Mapped[str] = mapped_column(String(64))

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from certflow.core.spreadsheet import csv_line, neutralise
+from certflow.core.spreadsheet import csv_line, csv_lines, neutralise
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,8 @@ def test_a_line_is_one_rfc4180_record_of_neutralised_cells() -> None:
     line = csv_line(["=1", 'say "hi", then\nleave', "plain"])
     assert line.endswith("\r\n")
     assert next(csv.reader(io.StringIO(line))) == ["'=1", 'say "hi", then\nleave', "plain"]
+
+
+def test_many_lines_through_one_writer_are_the_same_lines() -> None:
+    records = [["=1", "a,b"], ["plain", '"q"'], ["@x", "\r-y"]]
+    assert list(csv_lines(records)) == [csv_line(r) for r in records]

@@ -28,6 +28,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("batch_id", "row_number", name=op.f("pk_batch_refused_rows")),
     )
+    with op.batch_alter_table("batch_row_errors", schema=None) as batch_op:
+        # (batch_id, id): the error report's keyset pages read a range, never the whole batch
+        batch_op.drop_index(batch_op.f("ix_batch_row_errors_batch_id"))
+        batch_op.create_index("ix_batch_row_errors_batch", ["batch_id", "id"], unique=False)
     with op.batch_alter_table("batches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("content_sha256", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("source_columns", sa.Text(), nullable=True))
@@ -46,4 +50,9 @@ def downgrade() -> None:
         batch_op.drop_column("content_sha256")
 
     op.drop_table("batch_refused_rows")
+    with op.batch_alter_table("batch_row_errors", schema=None) as batch_op:
+        batch_op.drop_index("ix_batch_row_errors_batch")
+        batch_op.create_index(
+            batch_op.f("ix_batch_row_errors_batch_id"), ["batch_id"], unique=False
+        )
     # ### end Alembic commands ###
