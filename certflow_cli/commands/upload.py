@@ -61,7 +61,8 @@ def upload(
     Valid rows are issued, invalid rows refused with their reasons (all of them:
     `certflow errors BATCH`). Waits until the batch reaches a final state unless
     --no-wait. Exit 0 when every row was issued (and emailed), 3 when some rows were
-    refused, 9 when some emails failed, 4 when the file is refused as a whole.
+    refused, 9 when some emails failed, 10 when the batch was cancelled meanwhile, 4
+    when the file is refused as a whole.
     """
     if len(request_id) > MAX_REQUEST_ID:
         raise click.BadParameter(f"at most {MAX_REQUEST_ID} characters", param_hint="--request-id")
@@ -87,7 +88,15 @@ def upload(
             batch = response.batch
             progress.show(batch)
             if not no_wait:
-                batch = follow(client, batch, progress.show)
+                try:
+                    batch = follow(client, batch, progress.show)
+                except KeyboardInterrupt:
+                    raise CliError(
+                        ExitCode.INTERRUPTED,
+                        f"stopped following batch {batch.batch_id}; the batch goes on: "
+                        f"certflow watch {batch.batch_id}",
+                        reason="INTERRUPTED",
+                    ) from None
     document = {
         "batch": batch_document(batch),
         # the first refused rows (at most 100); `certflow errors BATCH` lists them all
