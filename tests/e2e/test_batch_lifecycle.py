@@ -13,6 +13,7 @@ from collections import Counter
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 
 from certflow.v1 import ingest_service_pb2 as pb
@@ -215,3 +216,50 @@ def test_batches_are_listed_page_by_page_newest_first_and_filtered(stack, client
     with pytest.raises(grpc.RpcError) as info:
         client.list_batches(page_token="not-a-token")
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def field_violations(error: grpc.RpcError) -> list[str]:
+    status = rpc_error_status(error)
+    assert status is not None
+    request = error_details_pb2.BadRequest()
+    next(d for d in status.details if d.Is(request.DESCRIPTOR)).Unpack(request)
+    return [v.field for v in request.field_violations]
+
+
+@pytest.mark.parametrize("batch_id", ["", "x" * 65])
+def test_every_new_method_refuses_a_missing_or_oversized_batch_id(client, batch_id):
+    calls = [
+        lambda: client.cancel_batch(batch_id),
+        lambda: list(client.watch_batch(batch_id)),
+        lambda: client.error_report(batch_id),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.RpcError) as info:
+            call()
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field_violations(info.value) == ["batch_id"]
+
+
+def test_an_unknown_batch_is_not_found_by_every_new_method(client):
+    for call in (
+        lambda: client.cancel_batch("no-such-batch"),
+        lambda: list(client.watch_batch("no-such-batch")),
+        lambda: client.error_report("no-such-batch"),
+    ):
+        with pytest.raises(grpc.RpcError) as info:
+            call()
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+        assert error_info(info.value).reason == "BATCH_NOT_FOUND"
+
+
+def test_list_filters_that_make_no_sense_are_refused(client):
+    start, end = Timestamp(seconds=2_000_000_000), Timestamp(seconds=1_000_000_000)
+    for request, field in (
+        (pb.ListBatchesRequest(states=[99]), "states"),  # type: ignore[list-item]
+        (pb.ListBatchesRequest(page_size=-1), "page_size"),
+        (pb.ListBatchesRequest(create_time_start=start, create_time_end=end), "create_time_end"),
+    ):
+        with pytest.raises(grpc.RpcError) as info:
+            client.ingest.ListBatches(request, metadata=client._metadata, timeout=30)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field_violations(info.value) == [field]
