@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from certflow_cli.commands.batches import batch, batches, errors
+from certflow_cli.commands.batches import batch, batches, cancel, errors
 from certflow_cli.commands.issue import issue
 from certflow_cli.commands.upload import upload
 from certflow_cli.commands.validate import validate
@@ -62,15 +62,15 @@ def cli(
 
     Check a CSV file before sending it (validate), upload it and follow it through
     anchoring and email (upload, watch), list batches (batches), read one (batch) and
-    its refused rows (errors), or issue one certificate (issue). Every command takes
-    --json and --help.
+    its refused rows (errors), stop one (cancel), or issue one certificate (issue).
+    Every command takes --json and --help.
     """
     ctx.obj = Flags(
         config=config, ingest_address=ingest_address, token_file=token_file, timeout=timeout
     )
 
 
-for command in (validate, upload, watch, batches, batch, errors, issue):
+for command in (validate, upload, watch, batches, batch, errors, cancel, issue):
     cli.add_command(command)
 
 

@@ -136,6 +136,9 @@ class IngestClient:
     def issue_certificate(self, request: pb.IssueCertificateRequest) -> pb.IssueCertificateResponse:
         return self._unary(self._stub.IssueCertificate, request)
 
+    def cancel_batch(self, batch_id: str) -> pb.Batch:
+        return self._unary(self._stub.CancelBatch, pb.CancelBatchRequest(batch_id=batch_id)).batch
+
     def list_batches(self, request: pb.ListBatchesRequest) -> pb.ListBatchesResponse:
         return self._unary(self._stub.ListBatches, request)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC
 from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -103,10 +104,18 @@ def batch_document(batch: ingest_service_pb2.Batch) -> JsonDocument:
         "anchored_count": batch.anchored_count,
         "emailed_count": batch.emailed_count,
         "email_failed_count": batch.email_failed_count,
-        "create_time": batch.create_time.ToDatetime(tzinfo=UTC).isoformat()
-        if batch.HasField("create_time")
-        else None,
+        "stored_count": batch.stored_count,
+        "cancelled_count": batch.cancelled_count,
+        "create_time": _time(batch, "create_time"),
+        "cancel_time": _time(batch, "cancel_time"),
     }
+
+
+def _time(message: ingest_service_pb2.Batch, field: str) -> str | None:
+    if not message.HasField(field):
+        return None
+    stamp: Timestamp = getattr(message, field)
+    return stamp.ToDatetime(tzinfo=UTC).isoformat()
 
 
 def row_error_document(error: certificate_pb2.RowError) -> JsonDocument:
@@ -191,6 +200,10 @@ def batch_table(batch: JsonDocument) -> Table:
         ("emailed", "emailed_count"),
         ("emails failed", "email_failed_count"),
         ("created", "create_time"),
+        ("cancelled", "cancel_time"),
+        ("never anchored", "cancelled_count"),
     ):
+        if key in ("cancel_time", "cancelled_count") and not batch["cancel_time"]:
+            continue
         table.add_row(label, shown(batch[key] if batch[key] is not None else ""))
     return table

@@ -52,6 +52,22 @@ def render_batch(console: Console, batch: JsonDocument) -> None:
     console.print(batch_table(batch))
 
 
+@click.command()
+@click.argument("batch_id", metavar="BATCH")
+@certflow_command
+def cancel(run: Invocation, batch_id: str) -> ExitCode:
+    """Cancel a batch: what is not anchored yet never will be, and no email not yet sent
+    goes out. Certificates already anchored stay valid.
+
+    Exit 0 when cancelled (again: it is idempotent), 8 when the batch had already
+    reached a final state, 6 when there is no such batch.
+    """
+    with connected(run.settings()) as client:
+        found = batch_document(client.cancel_batch(batch_id))
+    run.output.result({"batch": found}, lambda console: render_batch(console, found))
+    return ExitCode.OK
+
+
 STATE_CHOICES = [
     name.removeprefix("BATCH_STATE_").lower().replace("_", "-")
     for name, _ in pb.BatchState.items()

@@ -20,7 +20,7 @@ from devstack.stack import LocalStack, StackOptions
 ROOT = Path(__file__).resolve().parents[2]
 CERTFLOW = Path(sys.executable).parent / "certflow"
 GRADUATES = ROOT / "examples" / "graduates.csv"
-COMMANDS = ["validate", "upload", "watch", "batches", "batch", "errors", "issue"]
+COMMANDS = ["validate", "upload", "watch", "batches", "batch", "errors", "cancel", "issue"]
 HEADER = "name,email,title,completion_date,student_id\n"
 
 
@@ -267,7 +267,7 @@ def test_a_file_refused_whole_by_the_service_is_exit_4(env, tmp_path) -> None:
 
 
 def test_an_unknown_batch_is_exit_6(env) -> None:
-    for command in ("batch", "errors", "watch"):
+    for command in ("batch", "errors", "watch", "cancel"):
         run = certflow(command, "no-such-batch", env=env)
         assert run.code == 6, (command, run.stderr)
         assert_one_line_error(run)
@@ -290,3 +290,36 @@ def test_the_token_from_a_file_and_a_wrong_or_missing_token(env, stack, tmp_path
     wrong = certflow("batches", env={**env, "CERTFLOW_INTERNAL_TOKEN": "not-the-token"})
     assert wrong.code == 7
     assert stack.token not in wrong.stderr + wrong.stdout
+
+
+def test_cancel_stops_a_batch_and_watch_says_so(env, stack, tmp_path) -> None:
+    anchor = stack.processes["anchor"]
+    anchor.stop()  # nothing is anchored meanwhile: the cancel always comes first
+    try:
+        path = write(tmp_path, "cancel.csv", graduates_csv("cancel", 3))
+        uploaded = certflow("upload", "--json", "--no-wait", str(path), env=env)
+        assert uploaded.code == 0, uploaded.stderr
+        batch_id = uploaded.json()["batch"]["batch_id"]
+        cancelled = certflow("cancel", "--json", batch_id, env=env)
+        assert cancelled.code == 0, cancelled.stderr
+        batch = cancelled.json()["batch"]
+        assert (batch["state"], batch["cancelled_count"], batch["anchored_count"]) == (
+            "CANCELLED",
+            3,
+            0,
+        )
+        assert batch["cancel_time"]
+        watched = certflow("watch", batch_id, env=env)
+        assert watched.code == 10, watched.stderr
+        assert "CANCELLED" in watched.stdout
+    finally:
+        anchor.start()
+        stack.wait_healthy("anchor")
+
+
+def test_a_finished_batch_cannot_be_cancelled(env, tmp_path) -> None:
+    path = write(tmp_path, "done.csv", graduates_csv("done", 2))
+    batch_id = certflow("upload", "--json", str(path), env=env).json()["batch"]["batch_id"]
+    refused = certflow("cancel", batch_id, env=env)
+    assert refused.code == 8, refused.stderr
+    assert_one_line_error(refused)

@@ -13,7 +13,7 @@ from certflow_cli.commands.issue import parse_fields
 
 ROOT = Path(__file__).resolve().parents[3]
 GRADUATES = ROOT / "examples" / "graduates.csv"
-COMMANDS = ["validate", "upload", "watch", "batches", "batch", "errors", "issue"]
+COMMANDS = ["validate", "upload", "watch", "batches", "batch", "errors", "cancel", "issue"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -28,6 +28,7 @@ def test_a_batch_document_carries_every_count_and_the_state_by_name() -> None:
         anchored_count=8,
         emailed_count=7,
         email_failed_count=1,
+        stored_count=8,
     )
     batch.create_time.FromDatetime(datetime(2026, 6, 10, 12, 0, tzinfo=UTC))
     assert batch_document(batch) == {
@@ -41,7 +42,10 @@ def test_a_batch_document_carries_every_count_and_the_state_by_name() -> None:
         "anchored_count": 8,
         "emailed_count": 7,
         "email_failed_count": 1,
+        "stored_count": 8,
+        "cancelled_count": 0,
         "create_time": "2026-06-10T12:00:00+00:00",
+        "cancel_time": None,
     }
     assert batch_document(ingest_service_pb2.Batch())["create_time"] is None
 
