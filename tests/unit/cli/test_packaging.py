@@ -1,9 +1,13 @@
 """The CLI ships as the `certflow` console script with the `cli` extra, outside the images."""
 
 import re
+import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
+from certflow_cli.__main__ import main as certflow_main
 from tests.unit.test_lock_files import pins
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -31,3 +35,12 @@ def test_no_service_or_shared_library_imports_the_cli() -> None:
         if importing.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_without_the_cli_extra_the_command_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "click", None)  # import click → ImportError
+    with pytest.raises(SystemExit) as stopped:
+        certflow_main()
+    assert "pip install 'certflow[cli]'" in str(stopped.value.code)
