@@ -103,7 +103,11 @@ def test_a_watch_follows_the_batch_to_completion(stack, client):
 
 def test_a_batch_cancelled_before_its_window_is_never_anchored_nor_emailed(stack, client):
     doomed = upload(client, people("doomed", 2), "cancel-1").batch
+    watching = client.watch_batch(doomed.batch_id)
+    assert next(watching).state == pb.BATCH_STATE_ANCHORING  # half a window: it waits
     cancelled = client.cancel_batch(doomed.batch_id)
+    # the watch hears of it from the hub (the fallback poll is 30 s here) and ends
+    assert [b.state for b in watching] == [pb.BATCH_STATE_CANCELLED]
     assert cancelled.state == pb.BATCH_STATE_CANCELLED
     assert cancelled.cancelled_count == 2 and cancelled.HasField("cancel_time")
     assert client.cancel_batch(doomed.batch_id) == cancelled  # idempotent

@@ -3,7 +3,9 @@ agrees with the pure rule, cancelling writes its announcement with it (once), re
 reuse, and the error report's refusals paged in line order with their original cells."""
 
 import itertools
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +20,7 @@ from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from certflow.v1 import events_pb2
 from services.ingest import tables
-from services.ingest.lifecycle import BatchLifecycle, BatchQuery
+from services.ingest.lifecycle import BatchLifecycle, BatchQuery, cancellation_messages
 from services.ingest.progress import (
     AnchoredLeaf,
     BatchProgress,
@@ -204,3 +206,26 @@ def test_refusals_come_in_line_order_with_their_original_cells(sessions) -> None
     assert (first.error.row_number, first.error.reason) == (3, "INVALID_EMAIL")
     assert first.cells == ("=cmd1", "bad-1", "BSc", "2026-06-30", "note 1")
     assert world.store.report_columns("nope") is None
+
+
+def test_two_racing_cancellations_announce_once(sessions) -> None:
+    world = World(sessions)
+    batch_id = world.upload(rows("race", 3), "race")
+    barrier = threading.Barrier(2)
+
+    def cancel() -> bool:
+        barrier.wait()
+        return world.store.cancel_batch(
+            batch_id, NOW, lambda ids: cancellation_messages(batch_id, ids)
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        results = sorted(pool.map(lambda _: cancel(), range(2)))
+    assert results == [False, True]
+    with sessions() as session:
+        announced = session.scalars(
+            select(tables.IngestOutbox.msg_id).where(
+                tables.IngestOutbox.subject == SUBJECT_CANCELLED
+            )
+        ).all()
+    assert announced == [f"cancelled:{batch_id}:0"]
