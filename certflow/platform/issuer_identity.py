@@ -33,6 +33,7 @@ from certflow.core.issuer_binding import (
     registries_in_profile,
     registries_in_txt,
 )
+from certflow.core.json_limits import check_json_depth
 
 log = logging.getLogger(__name__)
 MAX_PROFILE_BYTES = 256 * 1024
@@ -110,14 +111,18 @@ class IssuerIdentity:
                 if response.status != 200:
                     log.info("%s answered HTTP %d", source, response.status)
                     return Published.unreachable(source)
-                body = await response.content.read(MAX_PROFILE_BYTES + 1)
+                body = await _read_at_most(response.content, MAX_PROFILE_BYTES + 1)
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("%s could not be read: %s", source, type(exc).__name__)
             return Published.unreachable(source)
         if len(body) > MAX_PROFILE_BYTES:
             return Published.absent(source)  # not a profile anyone publishes
         try:
-            profile = json.loads(body)
+            text = body.decode()
+            # the depth before parsing: json recurses per level, and under web3's recursion
+            # limit a deep document crashes the process instead of raising (json_limits)
+            check_json_depth(text)
+            profile = json.loads(text)
         except ValueError:
             return Published.absent(source)  # answered, but nothing readable is published
         return Published(source, Publication.LISTS, registries_in_profile(profile))
@@ -133,6 +138,17 @@ class IssuerIdentity:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to `limit` bytes. (`read(n)` returns whatever has arrived so far, not n
+    bytes: a profile sent in several pieces would be cut.)"""
+    body = bytearray()
+    async for piece in stream.iter_any():
+        body += piece
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
 
 
 class PublicAddressesOnly(AbstractResolver):

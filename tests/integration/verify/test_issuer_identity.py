@@ -2,9 +2,11 @@
 HTTP server for profiles (devstack/issuer_identity.py, its own process on free 127.0.0.1 ports),
 what they publish changed between cases by rewriting their records file."""
 
+import asyncio
+import json
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -278,3 +280,54 @@ async def test_the_production_session_filters_addresses() -> None:
         assert isinstance(connector._resolver, PublicAddressesOnly)
     finally:
         await identity.close()
+
+
+async def profile_served_by(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Publication | frozenset[RegistryRef]:
+    """What the adapter reads from a profile server answering with `handler`: the registries it
+    lists, or the state when it lists none."""
+    app = web.Application()
+    app.router.add_get("/issuer", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    identity = IssuerIdentity(IdentitySettings(profile_base_url=f"http://127.0.0.1:{port}"))
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        answer = await identity.profile(f"http://127.0.0.1:{port}/issuer")
+    finally:
+        await identity.close()
+        await runner.cleanup()
+    return answer.registries if answer.state is Publication.LISTS else answer.state
+
+
+async def test_a_profile_sent_in_pieces_is_read_whole() -> None:
+    """A read returns what has arrived so far: the body must be read to its end."""
+    body = json.dumps(profile_document(ISSUER_ID, "Registrar", [OURS])).encode()
+
+    async def in_two_pieces(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(body[:20])
+        await asyncio.sleep(0.1)  # the first piece is read before the rest is sent
+        await response.write(body[20:])
+        await response.write_eof()
+        return response
+
+    assert await profile_served_by(in_two_pieces) == frozenset({OURS})
+
+
+async def test_a_deeply_nested_profile_is_nothing_published_not_a_crash() -> None:
+    """Any domain's owner chooses what its profile says: 200,000 '[' must not reach the parser
+    (under web3's recursion limit of 100,000 it crashes the process with SIGSEGV)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)  # what importing web3 (py_ecc) sets in the verify service
+
+    async def deep(_: web.Request) -> web.Response:
+        return web.Response(body=b"[" * 200_000, content_type="application/json")
+
+    try:
+        assert await profile_served_by(deep) is Publication.ABSENT
+    finally:
+        sys.setrecursionlimit(limit)
