@@ -7,9 +7,12 @@ from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 
 import pytest
+from jinja2 import Template
 
 from services.notify.branding import Branding, InvalidBranding
 from services.notify.rendering import (
+    HTML_TEMPLATE,
+    TEXT_TEMPLATE,
     CertificateEmail,
     CertificateMessages,
     Sender,
@@ -283,3 +286,20 @@ def test_an_address_that_cannot_go_on_the_wire_is_refused_with_a_reason(address)
 def test_header_injection_is_refused_in_internationalised_addresses_too(evil):
     with pytest.raises(UnsafeHeader):
         render(replace(EMAIL, recipient_email=evil))
+
+
+def test_the_templates_are_rendered_once_per_branding_not_per_message(monkeypatch):
+    renders: list[str] = []
+    original = Template.render
+
+    def counting(self, *args, **kwargs):
+        renders.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Template, "render", counting)
+    renderer = messages()
+    other = Branding("Other College")
+    for n in range(20):
+        renderer.render(replace(EMAIL, recipient_name=f"Student {n}"))
+        renderer.render(replace(EMAIL, recipient_name=f"Student {n}", branding=other))
+    assert sorted(renders) == sorted([HTML_TEMPLATE, TEXT_TEMPLATE] * 2)  # two brandings
