@@ -380,8 +380,18 @@ class Anchorer(Generic[Tx]):
                 key="no replacement under the cap",
             )
             return
-        if await self._chain.would_revert(window.merkle_root, self._signer.address) is not None:
-            return  # mined meanwhile (or refused): the next pass sees which
+        refusal = await self._chain.would_revert(window.merkle_root, self._signer.address)
+        if refusal is not None:
+            # mined meanwhile (the next pass sees its receipt), or the registry would refuse
+            # any transaction of ours (NotOwner): not replaced; asked again after a deadline
+            self._sent_at[window.transaction_hash] = now
+            await self._wait_for(
+                window,
+                f"not replaced: the registry would refuse it now ({refusal})",
+                logging.WARNING,
+                key="replacement refused",
+            )
+            return
         transaction = await self._chain.build_anchor_transaction(
             window.merkle_root,
             self._signer.address,

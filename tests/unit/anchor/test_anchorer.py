@@ -358,6 +358,38 @@ async def test_the_original_mined_after_its_replacement_was_sent_wins() -> None:
     assert [s for _, s, _ in rig.store.stored["w1"].transactions] == ["mined", "replaced"]
 
 
+async def test_a_stuck_transaction_the_registry_would_refuse_is_looked_at_once_per_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ours waits in the pool while the registry changed hands: no replacement is signed, the
+    reason shows, and the chain is asked again after another deadline, not on every pass."""
+    rig = Rig()
+    rig.add_window()
+    await rig.step()
+    rig.chain.refusal = "NotOwner"
+    asked = []
+    would_revert = rig.chain.would_revert
+
+    async def counted(root: bytes, sender: str) -> str | None:
+        asked.append(root)
+        return await would_revert(root, sender)
+
+    setattr(rig.chain, "would_revert", counted)  # noqa: B010 (a method replaced on the instance)
+    rig.clock.now += 60
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            await rig.step()
+    assert len(rig.signer.signed) == 1 and len(asked) == 1
+    assert "NotOwner" in rig.store.stored["w1"].waiting_reason
+    assert len([r for r in caplog.records if "NotOwner" in r.getMessage()]) == 1
+    rig.clock.now += 60
+    await rig.step()
+    assert len(asked) == 2 and len(rig.signer.signed) == 1
+    rig.chain.mine()  # ours is mined at last (and reverts, or anchors: the usual path)
+    await rig.step()
+    assert rig.window().state is WindowState.CONFIRMED
+
+
 async def test_a_stuck_transaction_that_cannot_be_bumped_under_the_cap_waits(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
