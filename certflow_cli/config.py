@@ -138,7 +138,7 @@ def _token(
     if flags.token_file is not None:
         return _read_token(flags.token_file.expanduser(), "--token-file", read_text)
     if env.get(TOKEN_ENV):
-        return env[TOKEN_ENV].strip(), TOKEN_ENV
+        return _one_token(env[TOKEN_ENV], TOKEN_ENV), TOKEN_ENV
     if env.get(ENV["token_file"]):
         path = Path(env[ENV["token_file"]]).expanduser()
         return _read_token(path, ENV["token_file"], read_text)
@@ -159,11 +159,20 @@ def _read_token(path: Path, origin: str, read_text: Callable[[Path], str]) -> tu
         ) from exc
     except UnicodeDecodeError as exc:
         raise _config_error(f"the token file {path} ({origin}) is not text") from exc
+    return _one_token(token, f"the token file {path} ({origin})"), f"file {path}"
+
+
+def _one_token(text: str, origin: str) -> str:
+    """The token, refused unless it is one word of visible ASCII: gRPC sends it as a header
+    value, and anything else fails every call with a bare "Invalid metadata"."""
+    token = text.strip()
     if not token:
-        raise _config_error(f"the token file {path} ({origin}) is empty")
+        raise _config_error(f"{origin} is empty")
     if any(ch.isspace() for ch in token):
-        raise _config_error(f"the token file {path} ({origin}) holds more than one word")
-    return token, f"file {path}"
+        raise _config_error(f"{origin} holds more than one word")
+    if not (token.isascii() and token.isprintable()):
+        raise _config_error(f"{origin} holds characters a token cannot have (not visible ASCII)")
+    return token
 
 
 def _config_error(message: str) -> CliError:

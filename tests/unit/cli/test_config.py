@@ -134,6 +134,25 @@ def test_a_token_file_must_hold_one_token(tmp_path: Path, content: str, words: s
     assert refused.value.exit_code is ExitCode.INVALID_INPUT
 
 
+@pytest.mark.parametrize(
+    ("token", "words"),
+    [
+        ("a\nb", "more than one"),
+        ("caf\u00e9", "not visible ASCII"),
+        ("a\x7fb", "not visible ASCII"),
+    ],
+)
+def test_a_token_gRPC_cannot_send_is_refused_wherever_it_comes_from(
+    tmp_path: Path, token: str, words: str
+) -> None:
+    """Before the call, with its origin named (it would fail as "Invalid metadata", exit 1)."""
+    with pytest.raises(CliError, match=f"CERTFLOW_INTERNAL_TOKEN .*{words}") as refused:
+        resolve(Flags(), {"CERTFLOW_INTERNAL_TOKEN": token})
+    assert refused.value.exit_code is ExitCode.INVALID_INPUT
+    with pytest.raises(CliError, match=words):
+        resolve(Flags(token_file=write(tmp_path / "token", token)), {})
+
+
 def test_a_missing_token_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(CliError, match=r"cannot read the token file .*absent.*--token-file"):
         resolve(Flags(token_file=tmp_path / "absent"), {})
