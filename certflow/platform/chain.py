@@ -3,6 +3,7 @@ endpoints: a connection error or timeout is retried with backoff, then the next 
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -27,6 +28,16 @@ T = TypeVar("T")
 
 # what an unreachable, overloaded or hung endpoint looks like; a JSON-RPC error is an answer
 _TRANSIENT = (ClientError, TimeoutError, OSError)
+
+
+# an endpoint URL in any text: what follows the host (path, query) and user:password@ go
+_URL = re.compile(r"\b((?:http|ws)s?://)(?:[^/\s'\"@]*@)?([^/\s'\"?#]+)[^\s'\")]*")
+
+
+def redacted(text: str) -> str:
+    """`text` with each URL cut to scheme://host[:port]: providers put the API key in the path
+    (Infura, Alchemy), the query or user:password, and logs and status replies must not carry it."""
+    return _URL.sub(r"\1\2", text)
 
 
 class ChainUnavailable(ConnectionError):
@@ -81,7 +92,8 @@ class RegistryClient:
 
     @property
     def current_url(self) -> str:
-        return self.urls[self._current]
+        """The endpoint in use, redacted (scheme://host:port): for logs and status replies."""
+        return redacted(self.urls[self._current])
 
     async def _call(self, operation: Callable[[AsyncWeb3, AsyncContract], Awaitable[T]]) -> T:
         failure: BaseException | None = None
@@ -101,13 +113,14 @@ class RegistryClient:
                 if index != self._current:
                     log.warning(
                         "chain RPC %s failed (%s); now using %s",
-                        self.urls[self._current],
-                        failure,
-                        self.urls[index],
+                        redacted(self.urls[self._current]),
+                        redacted(str(failure)),
+                        redacted(self.urls[index]),
                     )
                     self._current = index
                 return result
-        raise ChainUnavailable(f"no chain RPC endpoint answered: {failure}") from failure
+        # not chained: the cause's text (aiohttp's names the full URL) would carry the key
+        raise ChainUnavailable(f"no chain RPC endpoint answered: {redacted(str(failure))}")
 
     async def chain_id(self) -> int:
         return await self._call(lambda w3, _: w3.eth.chain_id)
