@@ -162,13 +162,32 @@ class PublicAddressesOnly(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         found = await self._inner.resolve(host, port, family)
-        public = [r for r in found if ipaddress.ip_address(r["host"]).is_global]
+        public = [r for r in found if is_public(r["host"])]
         if not public:
             raise OSError(f"{host} has no public address")
         return public
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits, which a NAT64 gateway (IPv6-only
+# clusters, cloud NAT gateways) connects to: 64:ff9b::a00:1 reaches 10.0.0.1 (RFC 6052, RFC 8215)
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def is_public(host: str) -> bool:
+    """Globally routable, and so is any IPv4 address it carries (IPv4-mapped or -compatible,
+    6to4, NAT64), which `is_global` alone does not look at."""
+    address = ipaddress.ip_address(host)
+    if isinstance(address, ipaddress.IPv6Address):
+        low = ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and (int(address) >> 32 == 0 or any(address in n for n in _NAT64)):
+            embedded = low  # IPv4-compatible ::a.b.c.d, or NAT64
+        if embedded is not None and not embedded.is_global:
+            return False
+    return address.is_global
 
 
 def _resolver(address: str) -> dns.asyncresolver.Resolver:

@@ -236,7 +236,19 @@ class FixedAnswers(AbstractResolver):
 
 @pytest.mark.parametrize(
     "addresses",
-    [("127.0.0.1",), ("10.1.2.3", "192.168.0.7"), ("169.254.169.254",), ("::1",), ("fc00::1",)],
+    [
+        ("127.0.0.1",),
+        ("10.1.2.3", "192.168.0.7"),
+        ("169.254.169.254",),
+        ("::1",),
+        ("fc00::1",),
+        # IPv4 inside IPv6: a NAT64 gateway connects 64:ff9b::a00:1 to 10.0.0.1
+        ("64:ff9b::a00:1",),
+        ("64:ff9b:1::a9fe:a9fe",),
+        ("::ffff:127.0.0.1",),
+        ("::127.0.0.1",),
+        ("2002:a00:1::1",),
+    ],
 )
 async def test_a_profile_host_resolving_inside_a_network_is_not_connected_to(
     addresses: tuple[str, ...],
@@ -246,10 +258,14 @@ async def test_a_profile_host_resolving_inside_a_network_is_not_connected_to(
 
 
 async def test_only_the_public_addresses_of_a_mixed_answer_are_used() -> None:
-    answer = await PublicAddressesOnly(FixedAnswers("10.0.0.1", "93.184.216.34")).resolve(
-        "registrar.example.edu", 443
-    )
-    assert [r["host"] for r in answer] == ["93.184.216.34"]
+    answer = await PublicAddressesOnly(
+        FixedAnswers("10.0.0.1", "93.184.216.34", "64:ff9b::5db8:d822", "2606:2800:220:1::")
+    ).resolve("registrar.example.edu", 443)
+    assert [r["host"] for r in answer] == [
+        "93.184.216.34",
+        "64:ff9b::5db8:d822",  # NAT64 for 93.184.216.34
+        "2606:2800:220:1::",
+    ]
 
 
 async def test_without_a_base_url_a_profile_on_a_private_address_is_unreachable(
