@@ -61,11 +61,13 @@ def demo_issuer_records(
 
 
 class RecordsFile:
-    """The JSON file, re-read when its modification time or size changes."""
+    """The JSON file, re-read when it is replaced (write_records renames a new file over it:
+    a new inode) or its modification time or size changes. Not the time and size alone: two
+    writes within one clock tick of the file system's timestamps can have the same of both."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._seen: tuple[int, int] | None = None
+        self._seen: tuple[int, int, int] | None = None
         self._data: dict[str, Any] = {"txt": {}, "documents": {}}
         self._lock = threading.Lock()
 
@@ -75,9 +77,10 @@ class RecordsFile:
                 stat = self._path.stat()
             except FileNotFoundError:
                 return {"txt": {}, "documents": {}}
-            if self._seen != (stat.st_mtime_ns, stat.st_size):
+            seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            if self._seen != seen:
                 self._data = json.loads(self._path.read_text())
-                self._seen = (stat.st_mtime_ns, stat.st_size)
+                self._seen = seen
             return self._data
 
 

@@ -4,6 +4,7 @@ what they publish changed between cases by rewriting their records file."""
 
 import asyncio
 import json
+import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -28,7 +29,7 @@ from certflow.platform.issuer_identity import (
     IssuerIdentity,
     PublicAddressesOnly,
 )
-from devstack.issuer_identity import write_records
+from devstack.issuer_identity import RecordsFile, write_records
 from devstack.processes import ManagedProcess, free_port, wait_for_port
 
 ISSUER_ID = "https://registrar.example.edu/issuer"
@@ -347,3 +348,17 @@ async def test_a_deeply_nested_profile_is_nothing_published_not_a_crash() -> Non
         assert await profile_served_by(deep) is Publication.ABSENT
     finally:
         sys.setrecursionlimit(limit)
+
+
+def test_the_servers_see_a_rewrite_within_one_timestamp_tick(tmp_path: Path) -> None:
+    """Two publications of the same size within one tick of the file system's clock (the
+    cached-answer test publishes [OURS] then [COPY]): the second is still what is served."""
+    path = tmp_path / "records.json"
+    records = RecordsFile(path)
+    write_records(path, txt={DOMAIN: [txt_record(OURS)]})
+    assert records.current()["txt"][DOMAIN] == [txt_record(OURS)]
+    before = path.stat()
+    write_records(path, txt={DOMAIN: [txt_record(COPY)]})
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same tick
+    assert path.stat().st_size == before.st_size
+    assert records.current()["txt"][DOMAIN] == [txt_record(COPY)]
