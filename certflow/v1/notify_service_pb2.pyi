@@ -104,7 +104,7 @@ class EmailHeader(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class PreviewEmailResponse(_message.Message):
-    __slots__ = ("recipient", "subject", "headers", "text_body", "html_body", "attachment_names", "smtputf8_required", "size_bytes")
+    __slots__ = ("recipient", "subject", "headers", "text_body", "html_body", "attachment_names", "smtputf8_required", "size_bytes", "dkim_signed")
     RECIPIENT_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,7 @@ class PreviewEmailResponse(_message.Message):
     ATTACHMENT_NAMES_FIELD_NUMBER: _ClassVar[int]
     SMTPUTF8_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DKIM_SIGNED_FIELD_NUMBER: _ClassVar[int]
     recipient: str
     subject: str
     headers: _containers.RepeatedCompositeFieldContainer[EmailHeader]
@@ -121,4 +122,5 @@ class PreviewEmailResponse(_message.Message):
     attachment_names: _containers.RepeatedScalarFieldContainer[str]
     smtputf8_required: bool
     size_bytes: int
-    def __init__(self, recipient: _Optional[str] = ..., subject: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[EmailHeader, _Mapping]]] = ..., text_body: _Optional[str] = ..., html_body: _Optional[str] = ..., attachment_names: _Optional[_Iterable[str]] = ..., smtputf8_required: _Optional[bool] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+    dkim_signed: bool
+    def __init__(self, recipient: _Optional[str] = ..., subject: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[EmailHeader, _Mapping]]] = ..., text_body: _Optional[str] = ..., html_body: _Optional[str] = ..., attachment_names: _Optional[_Iterable[str]] = ..., smtputf8_required: _Optional[bool] = ..., size_bytes: _Optional[int] = ..., dkim_signed: _Optional[bool] = ...) -> None: ...

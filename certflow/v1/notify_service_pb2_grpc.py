@@ -73,8 +73,8 @@ class NotifyServiceServicer:
 
     def PreviewEmail(self, request, context):
         """Renders the email notify would send, without sending anything: for a certificate notify
-        knows, or for sample values. The same rendering as the sender loops (branding, headers,
-        DKIM signature when configured), read back as a mail client would.
+        knows, or for sample values. The same rendering as the sender loops (branding, headers),
+        read back as a mail client would; never DKIM-signed (see dkim_signed).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

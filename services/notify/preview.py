@@ -1,9 +1,11 @@
 """The operator's preview: the exact message notify would send, without sending it.
 
 A preview renders through the same CertificateMessages as the sender loops (same branding,
-same headers, DKIM signature included when configured) and reads the bytes back, so what it
-shows is what a recipient would get. Either a certificate notify knows (by id: its content,
-its anchor proof once it has one, its delivery's Message-ID), or sample values.
+same headers) and reads the bytes back, so what it shows is what a recipient would get, except
+the DKIM signature: it says whether the real message is signed but is not signed itself (a
+signed preview of made-up values would be an email anyone holding it could pass off as ours).
+Either a certificate notify knows (by id: its content, its anchor proof once it has one, its
+delivery's Message-ID), or sample values.
 """
 
 import email
@@ -46,7 +48,8 @@ class EmailPreview:
     html_body: str
     attachment_names: list[str]
     smtputf8: bool
-    size_bytes: int
+    size_bytes: int  # unsigned: a signature adds ~500 bytes
+    dkim_signed: bool  # the real message is
 
 
 class PreviewStore(Protocol):
@@ -70,7 +73,7 @@ def preview_certificate(
             metadata={"certificate_id": certificate_id},
         )
     try:
-        return read_back(messages.render(found))
+        return read_back(messages.render(found, sign=False), dkim_signed=messages.signs)
     except (UnsafeHeader, Unaddressable) as exc:
         # the sender loops would mark this delivery failed with the same reason
         raise Conflict(
@@ -116,12 +119,12 @@ def preview_sample(messages: CertificateMessages, sample: EmailSample) -> EmailP
         document=document,
     )
     try:
-        return read_back(messages.render(found))
+        return read_back(messages.render(found, sign=False), dkim_signed=messages.signs)
     except Unaddressable as exc:
         raise invalid_field("sample.recipient_email", str(exc)) from None
 
 
-def read_back(rendered: RenderedEmail) -> EmailPreview:
+def read_back(rendered: RenderedEmail, *, dkim_signed: bool) -> EmailPreview:
     """The rendered bytes parsed as a mail client would: decoded headers and parts."""
     message = email.message_from_bytes(rendered.data, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
@@ -146,4 +149,5 @@ def read_back(rendered: RenderedEmail) -> EmailPreview:
         attachment_names=attachments,
         smtputf8=rendered.smtputf8,
         size_bytes=len(rendered.data),
+        dkim_signed=dkim_signed,
     )

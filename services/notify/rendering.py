@@ -240,9 +240,15 @@ class CertificateMessages:
     def default_branding(self) -> Branding:
         return self._default
 
-    def render(self, email: CertificateEmail) -> RenderedEmail:
+    @property
+    def signs(self) -> bool:
+        """Messages are DKIM-signed (a signer is configured)."""
+        return self._signer is not None
+
+    def render(self, email: CertificateEmail, *, sign: bool = True) -> RenderedEmail:
         """The complete RFC 5322 message as bytes, built directly: the stdlib's email
-        generator costs ~500 µs per message, which capped a notify replica below 1,500/s."""
+        generator costs ~500 µs per message, which capped a notify replica below 1,500/s.
+        `sign=False` leaves the DKIM signature off (previews)."""
         for value in (email.recipient_name, email.recipient_email, email.title, email.message_id):
             if problem := header_unsafe(value):
                 raise UnsafeHeader(f"refusing a header value that {problem}")
@@ -292,7 +298,7 @@ class CertificateMessages:
                 compiled.end,
             )
         )
-        if self._signer is not None:
+        if sign and self._signer is not None:
             data = self._signer.sign(data) + data
         return RenderedEmail(recipient, data, smtputf8)
 

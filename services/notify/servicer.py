@@ -110,4 +110,5 @@ def preview_message(shown: EmailPreview) -> pb.PreviewEmailResponse:
         attachment_names=shown.attachment_names,
         smtputf8_required=shown.smtputf8,
         size_bytes=shown.size_bytes,
+        dkim_signed=shown.dkim_signed,
     )

@@ -160,6 +160,7 @@ async def test_preview_of_an_anchored_certificate_shows_the_message_and_sends_no
     assert "Dear Student 0" in shown.html_body
     assert list(shown.attachment_names) == [f"certificate-{certificate_id}.json"]
     assert not shown.smtputf8_required and shown.size_bytes > 1000
+    assert not shown.dkim_signed  # this notify has no DKIM key
     assert delivery_rows(service.sessions) == before == [("pending", 0)]
 
 

@@ -8,9 +8,11 @@ import pytest
 from certflow.core.errors import Conflict, InvalidInput, NotFound
 from services.notify.branding import Branding
 from services.notify.consumers import IntakeConsumers
+from services.notify.dkim_signing import DkimSigner
 from services.notify.outcome_policy import DeliveryState
 from services.notify.preview import EmailSample, preview_certificate, preview_sample
 from services.notify.rendering import CertificateMessages, Sender
+from tests.unit.notify.dkim_keys import new_keys
 from tests.unit.notify.fakes import InMemoryStore, anchored_message, recipient
 
 MESSAGES = CertificateMessages(
@@ -66,6 +68,22 @@ def test_a_stored_certificate_that_cannot_be_sent_says_why():
     store.store_recipients([recipient("c1", "s1@bü..cher.example")])
     with pytest.raises(Conflict, match="cannot be sent"):
         preview_certificate(store, MESSAGES, "c1")
+
+
+def test_a_preview_is_never_signed_but_says_whether_the_real_message_is():
+    keys = new_keys()
+    signer = DkimSigner(selector=keys.selector, domain=keys.domain, private_key=keys.private_pem)
+    signing = CertificateMessages(
+        Sender("certificates@uni.example", "https://verify.example"),
+        Branding("Example U"),
+        signer=signer,
+    )
+    store = InMemoryStore()
+    store.store_recipients([recipient("c1", "s1@example.org")])
+    for shown in (preview_sample(signing, SAMPLE), preview_certificate(store, signing, "c1")):
+        assert shown.dkim_signed
+        assert "DKIM-Signature" not in dict(shown.headers)
+    assert not preview_sample(MESSAGES, SAMPLE).dkim_signed
 
 
 def test_sample_values_are_rendered_with_the_branding_and_escaped():
