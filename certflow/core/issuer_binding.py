@@ -29,6 +29,9 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _CAIP10 = re.compile(r"eip155:([1-9][0-9]{0,18}):(0x[0-9a-fA-F]{40})")
 # a DNS name: labels of letters, digits and hyphens (IDNs arrive here as A-labels, xn--…)
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9-]{1,63}")
+# What an issuer id may be to be resolved: URLs beyond ~2,000 characters are not served (nor
+# sensible ids), and what is read is remembered per id, so an id may not be a posted megabyte.
+MAX_ISSUER_ID_CHARS = 2000
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -109,7 +112,10 @@ def _what_it_says(source: Published) -> str:
 
 def issuer_domain(issuer_id: str) -> str | None:
     """The DNS name that speaks for an issuer: the host of an https id, the domain of a did:web
-    id. None for anything else (a urn, an IP address, a port other than 443)."""
+    id. None for anything else (a urn, an IP address, a port other than 443, an id longer than
+    MAX_ISSUER_ID_CHARS)."""
+    if len(issuer_id) > MAX_ISSUER_ID_CHARS:
+        return None
     if issuer_id.startswith("did:web:"):
         host = unquote(issuer_id.removeprefix("did:web:").split(":", 1)[0])
         return _domain_or_none(host)

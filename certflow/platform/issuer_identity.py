@@ -62,25 +62,22 @@ class IssuerIdentity:
         self._cache: dict[str, tuple[float, tuple[Published, ...]]] = {}
 
     async def published(self, issuer_id: str) -> tuple[Published, ...]:
-        """The DNS TXT and profile answers for this issuer id (cached)."""
-        now = time.monotonic()
-        hit = self._cache.get(issuer_id)
-        if hit and hit[0] > now:
-            return hit[1]
-        answers = await self._ask(issuer_id)
-        if all(a.state is not Publication.UNREACHABLE for a in answers):
-            if len(self._cache) >= MAX_CACHED_ISSUERS:
-                self._cache.clear()
-            self._cache[issuer_id] = (now + self._settings.cache_seconds, answers)
-        return answers
-
-    async def _ask(self, issuer_id: str) -> tuple[Published, ...]:
+        """The DNS TXT and profile answers for this issuer id (cached); none for an id that
+        names no domain (nothing is asked, nor remembered: a posted id is not kept)."""
         domain = issuer_domain(issuer_id)
         url = profile_url(issuer_id, self._settings.profile_base_url)
         if domain is None or url is None:
             return ()
-        dns_answer, profile_answer = await asyncio.gather(self.dns_txt(domain), self.profile(url))
-        return dns_answer, profile_answer
+        now = time.monotonic()
+        hit = self._cache.get(issuer_id)
+        if hit and hit[0] > now:
+            return hit[1]
+        answers = await asyncio.gather(self.dns_txt(domain), self.profile(url))
+        if all(a.state is not Publication.UNREACHABLE for a in answers):
+            if len(self._cache) >= MAX_CACHED_ISSUERS:
+                self._cache.clear()
+            self._cache[issuer_id] = (now + self._settings.cache_seconds, tuple(answers))
+        return tuple(answers)
 
     async def dns_txt(self, domain: str) -> Published:
         source = f"DNS TXT of {domain}"

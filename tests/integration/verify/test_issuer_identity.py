@@ -208,11 +208,19 @@ async def test_an_unreachable_answer_is_not_cached(servers: IdentityServers) -> 
 
 
 async def test_ids_that_name_no_domain_publish_nothing(servers: IdentityServers) -> None:
-    identity = servers.identity()
+    identity = servers.identity(cache_seconds=3600)
     try:
-        for issuer_id in ("urn:uuid:1", "https://127.0.0.1/issuer", "http://registrar.example.edu"):
+        for issuer_id in (
+            "urn:uuid:1",
+            "https://127.0.0.1/issuer",
+            "http://registrar.example.edu",
+            "urn:" + "x" * 1_000_000,  # a posted document's megabyte
+            ISSUER_ID + "/" + "x" * 1_000_000,
+        ):
             assert await identity.published(issuer_id) == ()
             assert decide(OURS, ()).binding is Binding.NOT_LISTED
+        # nothing was asked, so nothing is remembered: 10,000 posted megabyte ids kept 10 GB
+        assert identity._cache == {}
     finally:
         await identity.close()
 

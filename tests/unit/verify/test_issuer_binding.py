@@ -129,6 +129,8 @@ def test_an_id_naming_no_domain_binds_nothing() -> None:
         ("https://localhost/", None, None),
         ("urn:uuid:3f1c9a52-0000-4000-8000-000000000000", None, None),
         ("did:key:z6Mk", None, None),
+        ("https://example.edu/" + "a" * 1980, "example.edu", "https://example.edu/" + "a" * 1980),
+        ("https://example.edu/" + "a" * 1981, None, None),  # over MAX_ISSUER_ID_CHARS
     ],
 )
 def test_where_an_issuer_id_is_resolved(
