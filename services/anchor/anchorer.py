@@ -423,6 +423,14 @@ class Anchorer(Generic[Tx]):
     async def _reverted(self, window: WindowToSend, mined: MinedTransaction) -> None:
         """Diagnosed: a root anchored by an earlier transaction is adopted; any other cause is
         an operator's alert, and the window is signed again after a growing pause."""
+        # it used its nonce and its gas whatever the cause: kept as reverted, the window built
+        # again (an adopted anchor is then confirmed from there, at depth, never re-signed)
+        await asyncio.to_thread(
+            self._store.reset_to_built,
+            window.window_id,
+            outcome="reverted",
+            reason=f"transaction {mined.transaction_hash} reverted",
+        )
         if await self._anchored_already(window):
             return
         if await self._chain.ran_out_of_gas(mined.transaction_hash):
@@ -432,12 +440,6 @@ class Anchorer(Generic[Tx]):
                 await self._chain.would_revert(window.merkle_root, self._signer.address)
                 or "no reason the registry gives now"
             )
-        await asyncio.to_thread(
-            self._store.reset_to_built,
-            window.window_id,
-            outcome="reverted",
-            reason=f"transaction {mined.transaction_hash} reverted: {cause}",
-        )
         await self._fault(window, f"transaction {mined.transaction_hash} reverted: {cause}")
 
     async def _anchored_already(self, window: WindowToSend) -> bool:

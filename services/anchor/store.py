@@ -190,14 +190,16 @@ class AnchorStore:
             window.gas_used = mined.gas_used
             window.confirmed_at = datetime.now(UTC)
             window.waiting_reason = ""
-            # one nonce for all of them: the mined one won, the others can never be mined
+            # one nonce for the pending ones: the mined one won, the others can never be mined;
+            # the anchoring one may also be an earlier one given up as abandoned (its nonce
+            # looked taken), while reverted ones stay reverted
             for tx in session.scalars(
-                select(t.AnchorTransaction).where(
-                    t.AnchorTransaction.window_id == window_id,
-                    t.AnchorTransaction.state == _PENDING,
-                )
+                select(t.AnchorTransaction).where(t.AnchorTransaction.window_id == window_id)
             ):
-                tx.state = "mined" if tx.transaction_hash == mined.transaction_hash else "replaced"
+                if tx.transaction_hash == mined.transaction_hash:
+                    tx.state = "mined"
+                elif tx.state == _PENDING:
+                    tx.state = "replaced"
             headers = self._trace_headers()
             trace_context = json.dumps(headers) if headers else ""
             if events:

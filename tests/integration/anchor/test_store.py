@@ -145,6 +145,21 @@ def test_a_reverted_transaction_is_kept_and_the_window_shows_why_it_waits(
     assert store.highest_used_nonce("0xS") == 1
 
 
+def test_an_abandoned_transaction_that_anchored_after_all_is_recorded_as_mined(
+    store: AnchorStore,
+) -> None:
+    """Its nonce looked taken, so the window was signed again; that second one reverted, and
+    the first turns out to be the anchor: mined, and the reverted one stays reverted."""
+    store.add_window(build_window("w1", leaves("c", 2)))
+    store.record_signed("w1", sender="0xS", nonce=0, raw=b"a", tx_hash="0xa", fees=FEES)
+    store.reset_to_built("w1")
+    store.record_signed("w1", sender="0xS", nonce=1, raw=b"b", tx_hash="0xb", fees=FEES)
+    store.reset_to_built("w1", outcome="reverted")
+    first = MinedTransaction("0xa", 9, "0x" + "cd" * 32, 51_000, True)
+    assert store.record_confirmed("w1", first, [])
+    assert store.transactions("w1") == [("0xa", "mined"), ("0xb", "reverted")]
+
+
 def test_paths_and_views_come_back_as_stored(store: AnchorStore) -> None:
     window = build_window("w1", leaves("c", 5))
     store.add_window(window)

@@ -328,9 +328,9 @@ class FakeStore:
         stored.gas_used = mined.gas_used
         stored.waiting_reason = ""
         stored.transactions = [
-            (h, ("mined" if h == mined.transaction_hash else "replaced"), fees)
-            if state == "pending"
-            else (h, state, fees)
+            (h, "mined", fees)
+            if h == mined.transaction_hash
+            else (h, "replaced" if state == "pending" else state, fees)
             for h, state, fees in stored.transactions
         ]
         stored.confirmed_at = datetime(2026, 1, 2, tzinfo=UTC)

@@ -291,6 +291,8 @@ async def test_a_revert_because_an_earlier_transaction_anchored_the_root_adopts_
     assert rig.window().state is WindowState.CONFIRMED
     assert rig.window().transaction_hash == first and rig.confirmed == 1
     assert len(rig.signer.signed) == 2
+    # what each one became: the first, thought lost, anchored; the second reverted (gas spent)
+    assert [s for _, s, _ in rig.store.stored["w1"].transactions] == ["mined", "reverted"]
 
 
 async def test_a_fee_above_the_cap_sends_nothing_until_it_falls(
