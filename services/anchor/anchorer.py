@@ -182,6 +182,7 @@ class Anchorer(Generic[Tx]):
         self._reported: set[tuple[str, str]] = set()  # (window, fault) logged at ERROR once
         self._standing_by = False
         self._balance_checked: float | None = None
+        self._pass_fees: tuple[int, int] | None = None  # (base fee, tip) read in this pass
         self.status = SignerStatus(
             address=signer.address,
             low_balance_wei=low_balance_wei,
@@ -214,9 +215,18 @@ class Anchorer(Generic[Tx]):
                 log.warning("another anchor replica holds the signer lease; standing by")
             return
         self._standing_by = False
+        self._pass_fees = None
         await self._check_balance()
         for window in await asyncio.to_thread(self._store.unfinished):
             await self._advance(window)
+
+    async def _fees(self) -> tuple[int, int]:
+        """(next block's base fee, tip), read once per pass, not per window: a fee spike can
+        last hours while a window closes every few seconds, all of them waiting."""
+        if self._pass_fees is None:
+            self._pass_fees = await self._chain.fees()
+            self.status = replace(self.status, next_base_fee_wei=self._pass_fees[0])
+        return self._pass_fees
 
     async def _check_balance(self) -> None:
         now = self._clock()
@@ -297,15 +307,8 @@ class Anchorer(Generic[Tx]):
 
     async def _sign_and_send(self, window: WindowToSend) -> None:
         sender = self._signer.address
-        if await self._anchored_already(window):
-            return
-        refusal = await self._chain.would_revert(window.merkle_root, sender)
-        if refusal is not None:
-            # e.g. NotOwner: the key no longer owns the registry; no gas is spent finding out
-            await self._fault(window, f"the registry refuses it: {refusal}")
-            return
-        base_fee, tip = await self._chain.fees()
-        self.status = replace(self.status, next_base_fee_wei=base_fee)
+        # the fee first: while it is above the cap a waiting window costs no RPC call at all
+        base_fee, tip = await self._fees()
         fees = initial_fees(self._fee_policy, base_fee=base_fee, suggested_tip=tip)
         if fees is None:
             await self._wait_for(
@@ -315,6 +318,13 @@ class Anchorer(Generic[Tx]):
                 logging.WARNING,
                 key=_FEE_SPIKE,
             )
+            return
+        if await self._anchored_already(window):
+            return
+        refusal = await self._chain.would_revert(window.merkle_root, sender)
+        if refusal is not None:
+            # e.g. NotOwner: the key no longer owns the registry; no gas is spent finding out
+            await self._fault(window, f"the registry refuses it: {refusal}")
             return
         chain_nonce = await self._chain.pending_nonce(sender)
         stored = await asyncio.to_thread(self._store.highest_used_nonce, sender)
@@ -365,8 +375,7 @@ class Anchorer(Generic[Tx]):
         """Not mined by the deadline: the same nonce again, fees bumped as the pool requires."""
         assert window.transaction_hash and window.nonce is not None
         now = self._clock()
-        base_fee, tip = await self._chain.fees()
-        self.status = replace(self.status, next_base_fee_wei=base_fee)
+        base_fee, tip = await self._fees()
         previous = Fees(window.max_fee_per_gas, window.max_priority_fee_per_gas)
         fees = bumped(previous, self._fee_policy, base_fee=base_fee, suggested_tip=tip)
         if fees is None:

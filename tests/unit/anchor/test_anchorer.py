@@ -317,6 +317,27 @@ async def test_a_fee_above_the_cap_sends_nothing_until_it_falls(
     assert rig.store.stored["w1"].waiting_reason == ""
 
 
+async def test_windows_waiting_out_a_fee_spike_cost_one_fee_read_per_pass_and_no_more() -> None:
+    """A spike can last hours while a window closes every few seconds: the waiting ones must
+    not each ask the node for fees, anchors and a simulated issue() on every pass."""
+    rig = Rig(fee_cap=10 * GWEI)
+    rig.chain.base_fee = 50 * GWEI
+    for i in range(5):
+        rig.add_window(f"w{i}")
+    calls: list[str] = []
+    for name in ("fees", "anchoring_transaction", "would_revert"):
+        method = getattr(rig.chain, name)
+
+        async def counted(*args: object, _name: str = name, _method: object = method) -> object:
+            calls.append(_name)
+            return await _method(*args)  # type: ignore[operator]
+
+        setattr(rig.chain, name, counted)
+    await rig.step()
+    assert calls == ["fees"]
+    assert all("above the cap" in w.waiting_reason for w in rig.store.stored.values())
+
+
 async def test_a_transaction_not_mined_by_the_deadline_is_replaced_at_its_nonce() -> None:
     rig = Rig()
     rig.add_window()
