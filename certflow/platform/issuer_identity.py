@@ -115,7 +115,7 @@ class IssuerIdentity:
         if len(body) > MAX_PROFILE_BYTES:
             return Published.absent(source)  # not a profile anyone publishes
         try:
-            text = body.decode()
+            text = body.decode(json.detect_encoding(body))  # as json.loads(bytes) reads it
             # the depth before parsing: json recurses per level, and under web3's recursion
             # limit a deep document crashes the process instead of raising (json_limits)
             check_json_depth(text)

@@ -343,6 +343,16 @@ async def test_a_profile_sent_in_pieces_is_read_whole() -> None:
     assert await profile_served_by(in_two_pieces) == frozenset({OURS})
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+async def test_a_profile_is_read_in_the_encodings_json_allows(encoding: str) -> None:
+    body = json.dumps(profile_document(ISSUER_ID, "Registrar", [OURS])).encode(encoding)
+
+    async def encoded(_: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    assert await profile_served_by(encoded) == frozenset({OURS})
+
+
 async def test_a_deeply_nested_profile_is_nothing_published_not_a_crash() -> None:
     """Any domain's owner chooses what its profile says: 200,000 '[' must not reach the parser
     (under web3's recursion limit of 100,000 it crashes the process with SIGSEGV)."""
