@@ -16,7 +16,12 @@ from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.exceptions import (
+    BlockNotFound,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3RPCError,
+)
 from web3.types import Nonce, RPCEndpoint, TxParams, Wei
 
 from certflow.contracts import registry_artifact
@@ -273,8 +278,13 @@ class RegistryClient:
         return await self._call(lambda w3, _: w3.eth.block_number)
 
     async def block_hash(self, number: int) -> str | None:
-        block = await self._call(lambda w3, _: w3.eth.get_block(number))
-        return "0x" + bytes(block["hash"]).hex() if block else None
+        """The canonical block's hash at `number`; None beyond the head (say after a reorg
+        to a shorter chain)."""
+        try:
+            block = await self._call(lambda w3, _: w3.eth.get_block(number))
+        except BlockNotFound:
+            return None
+        return "0x" + bytes(block["hash"]).hex()
 
     async def close(self) -> None:
         for w3, _ in self._endpoints:

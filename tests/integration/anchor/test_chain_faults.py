@@ -471,3 +471,15 @@ def test_a_remote_signature_by_another_key_or_of_another_transaction_is_refused(
     changed: Any = {**asked, "maxFeePerGas": 4 * GWEI}
     with pytest.raises(RemoteSignerError, match="maxFeePerGas"):
         check_signed(raw, changed, OWNER)
+
+
+async def test_a_block_beyond_the_head_has_no_hash(anvil: str, registry: str) -> None:
+    """After a rollback to a shorter chain a receipt's block may be beyond the head: None, as
+    the Chain protocol says, not web3's BlockNotFound aborting the submitter's pass."""
+    chain = RegistryClient(anvil, registry)
+    try:
+        head = await chain.block_number()
+        assert await chain.block_hash(head) is not None
+        assert await chain.block_hash(head + 10) is None
+    finally:
+        await chain.close()
