@@ -84,7 +84,10 @@ def upload(
             run.output.stderr, file_size=size, enabled=not run.output.json_mode
         )
         with progress:
-            response = client.upload_csv(upload_requests(handle, metadata, progress.sent))
+            try:
+                response = client.upload_csv(upload_requests(handle, metadata, progress.sent))
+            except KeyboardInterrupt:
+                raise interrupted_upload(file, request_id) from None
             batch = response.batch
             progress.show(batch)
             if not no_wait:
@@ -109,6 +112,21 @@ def upload(
     }
     run.output.result(document, lambda console: render(console, document, waited=not no_wait))
     return outcome(batch)
+
+
+def interrupted_upload(file: Path, request_id: str) -> CliError:
+    """Ctrl-C before ingest answered: an upload cut short stores nothing, but one cut just as
+    ingest stored it is a batch; which of the two is not known here."""
+    again = (
+        f"upload again with --request-id {request_id}: a stored batch is not issued twice"
+        if request_id
+        else "`certflow batches` lists it if it was"
+    )
+    return CliError(
+        ExitCode.INTERRUPTED,
+        f"interrupted while uploading {file}: the batch may not have been stored; {again}",
+        reason="INTERRUPTED",
+    )
 
 
 def upload_requests(

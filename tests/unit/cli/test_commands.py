@@ -1,6 +1,8 @@
 """The command surface without a service: validate, usage errors, --help (Click's runner)."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,26 @@ def test_batches_are_read_page_by_page_up_to_the_limit(
     found, has_more = list_batches(client, pb.ListBatchesRequest(), limit)  # type: ignore[arg-type]
     assert [b.batch_id for b in found] == [f"b-{i}" for i in range(count)]
     assert (has_more, client.page_sizes) == (more, page_sizes)
+
+
+class InterruptedUpload:
+    """A connection on which Ctrl-C arrives while the file is being sent."""
+
+    def upload_csv(self, requests: object) -> pb.UploadCsvResponse:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("request_id", ["", "term-2026"])
+def test_ctrl_c_during_the_upload_does_not_claim_the_batch_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request_id: str
+) -> None:
+    @contextmanager
+    def connected(_: object) -> Iterator[InterruptedUpload]:
+        yield InterruptedUpload()
+
+    monkeypatch.setattr("certflow_cli.commands.upload.connected", connected)
+    result = run("upload", str(GRADUATES), "--request-id", request_id, env={"HOME": str(tmp_path)})
+    assert result.exit_code == 130
+    assert result.stderr.startswith("certflow: error: interrupted while uploading")
+    assert "may not have been stored" in result.stderr and "goes on" not in result.stderr
+    assert (f"--request-id {request_id}" in result.stderr) == bool(request_id)
