@@ -29,7 +29,7 @@ from services.notify.relay_breaker import RelayBreaker
 from services.notify.rendering import CertificateMessages, Sender
 from services.notify.sender import SmtpPool
 from services.notify.servicer import NotifyServicer
-from services.notify.settings import NotifySettings
+from services.notify.settings import BRANDING_SETTINGS, NotifySettings, dkim_domain
 from services.notify.store import Deliveries
 from services.notify.tables import NotifyOutbox
 from services.notify.worker import Notifier, Relay, Sending, SendingRules, utc_now
@@ -80,18 +80,10 @@ def certificate_messages(settings: NotifySettings) -> CertificateMessages:
         signer = DkimSigner.from_file(
             settings.dkim_private_key_path,
             selector=settings.dkim_selector,
-            domain=settings.dkim_domain or settings.mail_from.rsplit("@", 1)[-1],
+            domain=dkim_domain(settings.dkim_domain, settings.mail_from),
         )
     branding = Branding(
-        name=settings.mail_from_name,
-        logo_url=settings.brand_logo_url,
-        primary_colour=settings.brand_primary_colour,
-        primary_text_colour=settings.brand_primary_text_colour,
-        support_email=settings.support_email,
-        support_url=settings.support_url,
-        reply_to=settings.reply_to,
-        unsubscribe_url=settings.list_unsubscribe_url,
-        unsubscribe_mailto=settings.list_unsubscribe_mailto,
+        **{field: getattr(settings, name) for name, field in BRANDING_SETTINGS.items()}
     )
     return CertificateMessages(
         Sender(settings.mail_from, settings.verify_base_url), branding, signer=signer

@@ -7,6 +7,7 @@ not escaped and hoped for.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -52,16 +53,19 @@ class Branding:
 
 def checked(branding: Branding) -> Branding:
     """The branding itself if every value is safe where it goes, else InvalidBranding."""
-    _text("name", branding.name, required=True)
-    _url("logo_url", branding.logo_url, allow_http=True)
-    _url("support_url", branding.support_url, allow_http=True)
-    _url("unsubscribe_url", branding.unsubscribe_url, allow_http=False)  # RFC 8058: https
-    for field in ("primary_colour", "primary_text_colour"):
-        if not _COLOUR.fullmatch(getattr(branding, field)):
-            raise InvalidBranding(field, "must be a colour written #rrggbb")
-    for field in ("support_email", "reply_to", "unsubscribe_mailto"):
-        _address(field, getattr(branding, field))
+    for field in CHECKS:
+        check(field, getattr(branding, field))
     return branding
+
+
+def check(field: str, value: str) -> None:
+    """One Branding field's value: InvalidBranding naming the field if it is not safe."""
+    CHECKS[field](field, value)
+
+
+def _colour(field: str, value: str) -> None:
+    if not _COLOUR.fullmatch(value):
+        raise InvalidBranding(field, "must be a colour written #rrggbb")
 
 
 def _text(field: str, value: str, *, required: bool = False) -> None:
@@ -96,3 +100,16 @@ def _address(field: str, value: str) -> None:
         raise InvalidBranding(field, problem)
     if len(value) > MAX_NAME or not _ADDRESS.fullmatch(value):
         raise InvalidBranding(field, "must be a plain ASCII email address (local@domain)")
+
+
+CHECKS: dict[str, Callable[[str, str], None]] = {
+    "name": lambda field, value: _text(field, value, required=True),
+    "logo_url": lambda field, value: _url(field, value, allow_http=True),
+    "support_url": lambda field, value: _url(field, value, allow_http=True),
+    "unsubscribe_url": lambda field, value: _url(field, value, allow_http=False),  # RFC 8058
+    "primary_colour": _colour,
+    "primary_text_colour": _colour,
+    "support_email": _address,
+    "reply_to": _address,
+    "unsubscribe_mailto": _address,
+}

@@ -1,8 +1,23 @@
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationInfo, field_validator
 
 from certflow.platform.settings import CommonSettings
+from services.notify import branding
+from services.notify.dkim_signing import DkimKeyError, DkimSigner
+
+# notify's settings that make up the default Branding, and the Branding field each one is
+BRANDING_SETTINGS = {
+    "mail_from_name": "name",
+    "brand_logo_url": "logo_url",
+    "brand_primary_colour": "primary_colour",
+    "brand_primary_text_colour": "primary_text_colour",
+    "support_email": "support_email",
+    "support_url": "support_url",
+    "reply_to": "reply_to",
+    "list_unsubscribe_url": "unsubscribe_url",
+    "list_unsubscribe_mailto": "unsubscribe_mailto",
+}
 
 
 class NotifySettings(CommonSettings):
@@ -34,10 +49,10 @@ class NotifySettings(CommonSettings):
     # {certificate_id}) and/or a mailto address. Serving that URL is not notify's job yet.
     list_unsubscribe_url: str = ""
     list_unsubscribe_mailto: str = ""
-    # DKIM signing, off unless a key file is given; the key is read once at start, never logged
-    dkim_private_key_path: Path | None = None
+    # DKIM signing, off unless a key file is given; the key is read at start, never logged
     dkim_selector: str = ""
     dkim_domain: str = ""  # default: mail_from's domain
+    dkim_private_key_path: Path | None = None
     verify_base_url: str = "http://127.0.0.1:8080"
     # attempts the relay may judge (4xx/5xx to this message) before a delivery fails for good;
     # an unreachable relay spends none
@@ -61,7 +76,38 @@ class NotifySettings(CommonSettings):
     # (SIGKILL, power loss) can send twice; more lets the relay run ahead of database writes
     max_unrecorded_sends: int = 64
 
+    @field_validator(*BRANDING_SETTINGS)
+    @classmethod
+    def _brand_value_safe_where_it_goes(cls, value: str, info: ValidationInfo) -> str:
+        assert info.field_name is not None
+        try:
+            branding.check(BRANDING_SETTINGS[info.field_name], value)
+        except branding.InvalidBranding as exc:
+            raise ValueError(exc.problem) from None
+        return value
+
+    @field_validator("dkim_private_key_path")
+    @classmethod
+    def _dkim_key_signs(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        """At start, not at the first message: the file is readable and its key signs."""
+        if path is None:
+            return None
+        selector = info.data.get("dkim_selector", "")
+        if not selector:
+            raise ValueError("DKIM signing needs CERTFLOW_DKIM_SELECTOR too")
+        domain = dkim_domain(info.data.get("dkim_domain", ""), info.data.get("mail_from", ""))
+        try:
+            DkimSigner.from_file(path, selector=selector, domain=domain)
+        except DkimKeyError as exc:
+            raise ValueError(str(exc)) from None
+        return path
+
     @property
     def send_deadline_seconds(self) -> float:
         """The whole of one send, however many replies it waits for: half a claim lease."""
         return self.claim_lease_seconds / 2
+
+
+def dkim_domain(configured: str, mail_from: str) -> str:
+    """The signing domain (d=): the configured one, else the From address's (DMARC aligns)."""
+    return configured or mail_from.rsplit("@", 1)[-1]

@@ -1,0 +1,61 @@
+"""notify refuses, at start and naming the variable, a branding value that could leave its
+place in a message, and a DKIM key file that cannot sign; nothing is connected first."""
+
+import pytest
+
+from certflow.platform.entrypoint import load_settings
+from services.notify.settings import NotifySettings
+from tests.unit.notify.dkim_keys import new_keys
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("CERTFLOW_BRAND_PRIMARY_COLOUR", "red; background:url(x)", "#rrggbb"),
+        ("CERTFLOW_MAIL_FROM_NAME", "Uni =?utf-8?q?x?=", "encoded-word"),
+        ("CERTFLOW_REPLY_TO", "Registrar <r@uni.example>", "plain ASCII email address"),
+        ("CERTFLOW_LIST_UNSUBSCRIBE_URL", "http://uni.example/u", "https URL"),
+        ("CERTFLOW_BRAND_LOGO_URL", "javascript:alert(1)", "http URL"),
+    ],
+)
+def test_a_branding_setting_that_could_leave_its_place_stops_notify_naming_it(
+    monkeypatch, capsys, variable, value, problem
+):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit) as exited:
+        load_settings("certflow-notify", NotifySettings)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"certflow-notify: {variable}:" in err and problem in err
+
+
+def test_a_dkim_key_file_is_checked_at_start_without_its_content_in_the_error(
+    monkeypatch, capsys, tmp_path
+):
+    bad = tmp_path / "bad.private"
+    bad.write_bytes(
+        b"-----BEGIN RSA PRIVATE KEY-----\nbm90LWEta2V5\n-----END RSA PRIVATE KEY-----\n"
+    )
+    monkeypatch.setenv("CERTFLOW_DKIM_PRIVATE_KEY_PATH", str(bad))
+    monkeypatch.setenv("CERTFLOW_DKIM_SELECTOR", "s1")
+    with pytest.raises(SystemExit):
+        load_settings("certflow-notify", NotifySettings)
+    err = capsys.readouterr().err
+    assert "CERTFLOW_DKIM_PRIVATE_KEY_PATH" in err and "cannot sign" in err
+    assert "bm90LWEta2V5" not in err
+
+    monkeypatch.delenv("CERTFLOW_DKIM_SELECTOR")
+    with pytest.raises(SystemExit):
+        load_settings("certflow-notify", NotifySettings)
+    assert "needs CERTFLOW_DKIM_SELECTOR" in capsys.readouterr().err
+
+
+def test_a_usable_dkim_key_file_and_a_safe_branding_load(monkeypatch, tmp_path):
+    keys = new_keys()
+    monkeypatch.setenv("CERTFLOW_DKIM_PRIVATE_KEY_PATH", str(keys.write_private(tmp_path)))
+    monkeypatch.setenv("CERTFLOW_DKIM_SELECTOR", keys.selector)
+    monkeypatch.setenv("CERTFLOW_BRAND_PRIMARY_COLOUR", "#123abc")
+    monkeypatch.setenv("CERTFLOW_REPLY_TO", "registrar@uni.example")
+    settings = load_settings("certflow-notify", NotifySettings)
+    assert settings.dkim_selector == keys.selector
+    assert settings.brand_primary_colour == "#123abc"
