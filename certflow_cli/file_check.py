@@ -1,9 +1,8 @@
 """`certflow validate`: a CSV file checked offline with the rules ingest applies to an upload.
 
-The same certflow.core steps ingest's upload runs (services/ingest/usecases.py: read_csv,
-validate_certificate per row, key_requests for repeats, name_warnings for rows to issue), in
-the same order, so a file that passes here is refused by the service only for what needs its
-database (already issued).
+The same certflow.core steps ingest's upload runs (services/ingest/usecases.py): read_csv, then
+certflow.core.intake_rows.validate_rows, the one loop both call; so a file that passes here is
+refused by the service only for what needs its database (already issued).
 tests/e2e/test_cli.py compares this report with the service's for the same file.
 """
 
@@ -11,9 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from certflow.core.csv_intake import DETECT_ALL, IntakeOptions, read_csv
-from certflow.core.document import CertificateContent
-from certflow.core.issuance import key_requests
-from certflow.core.validation import RowError, RowWarning, name_warnings, validate_certificate
+from certflow.core.intake_rows import validate_rows
+from certflow.core.validation import RowError, RowWarning
 
 # ingest's default CERTFLOW_MAX_ROWS_PER_UPLOAD (services/ingest/settings.py)
 DEFAULT_MAX_ROWS = 200_000
@@ -48,41 +46,19 @@ def check_csv(
     csv_file = read_csv(
         data, max_rows=max_rows, encoding=options.encoding, column_mapping=options.column_mapping
     )
-    rows = csv_file.rows
-    valid: list[tuple[int, CertificateContent]] = []
-    errors: list[RowError] = []
-    for row in rows:
-        if row.error:
-            errors.append(
-                RowError(row.row_number, "", "UNREADABLE_ROW", f"line {row.row_number} {row.error}")
-            )
-            continue
-        result = validate_certificate(
-            row.known,
-            row.custom,
-            row_number=row.row_number,
-            today=today,
-            allow_smtputf8=allow_smtputf8,
-            date_order=options.date_order,
-        )
-        if isinstance(result, list):
-            errors.extend(result)
-        else:
-            valid.append((row.row_number, result))
-    keyed, duplicates = key_requests(_ANY_ISSUER, valid)
-    errors.extend(duplicates)
-    errors.sort(key=lambda e: e.row_number)  # stable: a row's errors keep their field order
-    warnings = [
-        warning
-        for request in keyed
-        for warning in name_warnings(request.content.recipient_name, request.row_number)
-    ]
+    checked = validate_rows(
+        csv_file.rows,
+        issuer_id=_ANY_ISSUER,
+        today=today,
+        date_order=options.date_order,
+        allow_smtputf8=allow_smtputf8,
+    )
     return FileReport(
-        row_count=len(rows),
-        valid_count=len(keyed),
-        errors=errors,
-        duplicates_in_file=len(duplicates),
-        warnings=warnings,
+        row_count=len(csv_file.rows),
+        valid_count=len(checked.keyed),
+        errors=checked.errors,
+        duplicates_in_file=checked.duplicates_in_file,
+        warnings=checked.warnings,
         encoding=csv_file.encoding,
         delimiter=csv_file.delimiter,
     )

@@ -9,7 +9,7 @@ the outbox messages that announce them. The clock and the ids are passed in.
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -27,7 +27,7 @@ from certflow.core.csv_intake import (
     read_csv,
 )
 from certflow.core.dates import DateOrder
-from certflow.core.document import AnchorProof, CertificateContent, IssuerProfile, with_anchor_proof
+from certflow.core.document import AnchorProof, IssuerProfile, with_anchor_proof
 from certflow.core.errors import (
     NOT_CANCELLED,
     Cancelled,
@@ -39,6 +39,7 @@ from certflow.core.errors import (
     Unavailable,
     until_cancelled,
 )
+from certflow.core.intake_rows import validate_rows
 from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
 from certflow.core.merkle import unpack_proof
 from certflow.core.validation import RowError, RowWarning, name_warnings, validate_certificate
@@ -280,13 +281,16 @@ class Ingest:
         except CsvFormatError as exc:
             raise InvalidInput(exc.reason, exc.message, violations=exc.violations) from exc
         now = self._clock()
-        valid, errors, warnings = self._validate_rows(
-            until_cancelled(rows, cancel), now.date(), options.date_order
+        checked = validate_rows(
+            until_cancelled(rows, cancel),
+            issuer_id=self._issuer.id,
+            today=now.date(),
+            date_order=options.date_order,
+            allow_smtputf8=self._allow_smtputf8,
         )
-        keyed, duplicates = key_requests(self._issuer.id, valid)
-        errors.extend(duplicates)
+        errors, warnings = checked.errors, checked.warnings
         planned = plan_certificates(
-            self._issuer, until_cancelled(keyed, cancel), issued_at=now, new_id=self._new_id
+            self._issuer, until_cancelled(checked.keyed, cancel), issued_at=now, new_id=self._new_id
         )
         if cancel.is_set():
             raise Cancelled("CANCELLED", "the caller cancelled the request; nothing was written")
@@ -418,35 +422,6 @@ class Ingest:
         return issued_certificate(record)
 
     # ---- helpers ----
-
-    def _validate_rows(
-        self, rows: Iterable[CsvRow], today: date, date_order: DateOrder
-    ) -> tuple[list[tuple[int, CertificateContent]], list[RowError], list[RowWarning]]:
-        valid: list[tuple[int, CertificateContent]] = []
-        errors: list[RowError] = []
-        warnings: list[RowWarning] = []
-        for row in rows:
-            if row.error:
-                errors.append(
-                    RowError(
-                        row.row_number, "", "UNREADABLE_ROW", f"line {row.row_number} {row.error}"
-                    )
-                )
-                continue
-            result = validate_certificate(
-                row.known,
-                row.custom,
-                row_number=row.row_number,
-                today=today,
-                allow_smtputf8=self._allow_smtputf8,
-                date_order=date_order,
-            )
-            if isinstance(result, list):
-                errors.extend(result)
-            else:
-                valid.append((row.row_number, result))
-                warnings.extend(name_warnings(result.recipient_name, row.row_number))
-        return valid, errors, warnings
 
     def _new_batch(
         self,
