@@ -87,7 +87,7 @@ class NewBatch:
     messages: Sequence[OutboxMessage]
     trace_context: str  # JSON of the trace headers, "" when none
     created_at: datetime
-    content_sha256: str | None = None  # of the uploaded bytes (request_id reuse is checked)
+    content_sha256: str | None = None  # upload_digest: request_id reuse is checked against it
     source_columns: Sequence[str] = ()  # the file's header as uploaded
     # row number → its cells as uploaded, for each refused row of the file (the error report)
     refused_cells: Mapping[int, Sequence[str]] = field(default_factory=dict)
@@ -159,7 +159,7 @@ class IngestStore(Protocol):
     def batch_for_request(self, request_id: str) -> str | None: ...
 
     def upload_digest(self, batch_id: str) -> str | None:
-        """The SHA-256 (hex) of the file a batch was uploaded from (None: not recorded)."""
+        """The `upload_digest` a batch was uploaded with (None: not recorded)."""
         ...
 
     def certificate_for_request(self, request_id: str) -> str | None: ...
@@ -266,7 +266,7 @@ class Ingest:
     ) -> UploadResult:
         """Reads, validates and plans the whole file before writing anything; stops (writing
         nothing) at the next check once `cancel` is set because the caller has gone."""
-        digest = hashlib.sha256(data).hexdigest()
+        digest = upload_digest(data, options)
         if request_id and (previous := self._store.batch_for_request(request_id)):
             return self._same_upload(previous, request_id, digest)
         try:
@@ -455,13 +455,14 @@ class Ingest:
         )
 
     def _same_upload(self, batch_id: str, request_id: str, digest: str) -> UploadResult:
-        """The batch of an earlier upload with this request_id, if it was the same file."""
+        """The batch of an earlier upload with this request_id, if it was the same upload."""
         stored = self._store.upload_digest(batch_id)
         if stored is not None and stored != digest:
             raise Conflict(
                 "REQUEST_ID_REUSED",
-                f"request_id {request_id!r} was already used for a different file (batch "
-                f"{batch_id}); use a new request_id for a new file",
+                f"request_id {request_id!r} was already used for a different file, or the "
+                f"same file with another encoding, column_mapping or date_order (batch "
+                f"{batch_id}); use a new request_id for a new upload",
                 metadata={"batch_id": batch_id},
             )
         return self._result(batch_id)
@@ -475,6 +476,19 @@ class Ingest:
 
 def _with_warnings(certificate: IssuedCertificate) -> IssuedCertificate:
     return replace(certificate, warnings=tuple(name_warnings(certificate.recipient_name, 0)))
+
+
+def upload_digest(data: bytes, options: IntakeOptions) -> str:
+    """SHA-256 (hex) of what decides an upload's batch: how the file is read (encoding, column
+    mapping, date order), then its bytes. A retry resends all of them unchanged; the same file
+    sent again with a corrected mapping or date order is a new upload, and answering it with
+    the first batch (its rows refused under the old reading) would hide that nothing changed."""
+    reading = json.dumps(
+        [options.encoding, sorted(options.column_mapping.items()), options.date_order.value]
+    )
+    digest = hashlib.sha256(reading.encode() + b"\n")  # JSON holds no raw newline
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def refused_cells(

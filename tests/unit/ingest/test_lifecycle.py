@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from certflow.core.csv_intake import IntakeOptions
+from certflow.core.dates import DateOrder
 from certflow.core.errors import Conflict, NotFound
 from certflow.platform.bus import SUBJECT_CANCELLED
 from certflow.v1 import events_pb2
@@ -67,6 +69,31 @@ def test_the_same_request_id_with_another_file_is_refused_and_writes_nothing() -
     assert info.value.metadata == {"batch_id": first}
     assert "different file" in info.value.message
     assert len(store.state.batches) == 1
+
+
+@pytest.mark.parametrize(
+    "corrected",
+    [
+        IntakeOptions(date_order=DateOrder.DAY_FIRST),
+        IntakeOptions(column_mapping={"Grade": ""}),
+        IntakeOptions(encoding="windows-1252"),
+    ],
+)
+def test_the_same_file_read_another_way_under_the_same_request_id_is_refused(
+    corrected: IntakeOptions,
+) -> None:
+    """The registrar's fix for a file refused as ambiguous is the same bytes with a date order:
+    answering it with the first batch would say its rows are refused again."""
+    store, ingest, _, _ = setup()
+    first = upload(ingest)
+    with pytest.raises(Conflict) as info:
+        ingest.upload_csv(CSV, request_id="r1", display_name="", options=corrected)
+    assert info.value.reason == "REQUEST_ID_REUSED"
+    assert info.value.metadata == {"batch_id": first}
+    assert len(store.state.batches) == 1
+    # a retry that sends everything again (the display name is only a label) is answered
+    again = ingest.upload_csv(CSV, request_id="r1", display_name="June", options=IntakeOptions())
+    assert again.batch.batch_id == first
 
 
 # ---- cancel ----
