@@ -130,9 +130,10 @@ class IngestServiceServicer:
 
     def CancelBatch(self, request, context):
         """Stops what is not anchored yet (AIP-136 custom method): certificates not yet in an anchor
-        window are never anchored, and no email is sent that has not been sent yet. Certificates
-        already anchored stay valid and are counted as anchored. Idempotent; a batch in a final
-        state cannot be cancelled (FAILED_PRECONDITION).
+        window are never anchored, and those anchored after it (their window was built first) are
+        not emailed. Certificates already anchored stay valid and are counted as anchored; their
+        emails already queued are still sent. Idempotent; a batch in a final state cannot be
+        cancelled (FAILED_PRECONDITION).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -3,7 +3,8 @@
 Use cases and pure decisions only (no gRPC, NATS or SQL); store.py implements `BatchStore`.
 Cancelling is recorded by ingest and announced on "certs.cancelled" through ingest's outbox, in
 the transaction that records it: anchor drops the certificates not yet in a built window, notify
-sends no email it has not sent yet. Certificates already anchored stay valid and are counted.
+creates no delivery for those anchored after it (one created before, for a certificate anchored
+earlier, is still sent: a known gap). Certificates already anchored stay valid and are counted.
 """
 
 from collections.abc import Callable, Iterator, Sequence
