@@ -8,6 +8,7 @@ from certflow_cli.commands.batches import batch, batches, cancel, errors
 from certflow_cli.commands.issue import issue
 from certflow_cli.commands.upload import upload
 from certflow_cli.commands.validate import validate
+from certflow_cli.commands.verify import verify
 from certflow_cli.commands.watch import watch
 from certflow_cli.config import DEFAULT_INGEST_ADDRESS, DEFAULT_TIMEOUT_SECONDS, Flags
 from certflow_cli.exit_codes import exit_code_table
@@ -63,6 +64,7 @@ def cli(
     Check a CSV file before sending it (validate), upload it and follow it through
     anchoring and email (upload, watch), list batches (batches), read one (batch) and
     its refused rows (errors), stop one (cancel), or issue one certificate (issue).
+    Check a certificate file with only a chain RPC and the issuer's DNS (verify).
     Every command takes --json and --help.
     """
     ctx.obj = Flags(
@@ -70,7 +72,7 @@ def cli(
     )
 
 
-for command in (validate, upload, watch, batches, batch, errors, cancel, issue):
+for command in (validate, upload, watch, batches, batch, errors, cancel, issue, verify):
     cli.add_command(command)
 
 

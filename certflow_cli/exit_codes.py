@@ -15,6 +15,12 @@ class ExitCode(IntEnum):
     CONFLICT = 8  # conflicts with what exists (ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION)
     EMAILS_FAILED = 9  # every row issued, but some emails could not be delivered
     CANCELLED = 10  # the batch was cancelled before all of it was anchored
+    # `certflow verify`'s verdicts other than valid (a malformed file is INVALID_INPUT; a chain
+    # or issuer identity that could not be asked is UNREACHABLE: no verdict)
+    NOT_AUTHENTIC = 11  # tampered, not anchored, or a registry not listed (issuer, --registry)
+    REVOKED = 12  # revoked by the issuer
+    NOT_IN_VALIDITY = 13  # expired, or not valid yet
+    PENDING = 14  # issued, not anchored yet
     INTERRUPTED = 130  # Ctrl-C; work already sent to the service goes on
 
 
@@ -24,12 +30,17 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.USAGE: "usage error (unknown option, missing argument)",
     ExitCode.ROWS_REFUSED: "some rows were refused (the others were issued / are valid)",
     ExitCode.INVALID_INPUT: "invalid file or input, refused as a whole; or a bad configuration",
-    ExitCode.UNREACHABLE: "service unreachable or unavailable (retry later)",
+    ExitCode.UNREACHABLE: "service unreachable or unavailable; verify: the chain or the issuer's"
+    " DNS/profile (retry later)",
     ExitCode.NOT_FOUND: "no such batch or certificate",
     ExitCode.UNAUTHENTICATED: "the service refused the internal token",
     ExitCode.CONFLICT: "conflicts with what exists (e.g. this certificate was already issued)",
     ExitCode.EMAILS_FAILED: "issued and anchored, but some emails failed",
     ExitCode.CANCELLED: "the batch was cancelled",
+    ExitCode.NOT_AUTHENTIC: "verify: tampered, forged or not anchored (not the issuer's registry)",
+    ExitCode.REVOKED: "verify: revoked by the issuer",
+    ExitCode.NOT_IN_VALIDITY: "verify: expired, or not valid yet",
+    ExitCode.PENDING: "verify: issued but not anchored yet (try again later)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
