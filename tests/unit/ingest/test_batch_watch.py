@@ -79,3 +79,62 @@ async def test_a_watch_that_starts_final_sends_it_once() -> None:
     hub, batch = BatchWatchHub(asyncio.get_running_loop()), Batch()
     batch.status = DONE
     assert [s async for s in watch_batch(hub, "b1", batch.read, poll_seconds=3600)] == [DONE]
+
+
+async def test_the_watchers_of_a_batch_share_one_read_per_change() -> None:
+    """50 watchers cost one query for the batch now and one per change, not 50 each."""
+    hub, batch = BatchWatchHub(asyncio.get_running_loop()), Batch()
+    watchers = [watch_batch(hub, "b1", batch.read, poll_seconds=3600) for _ in range(50)]
+    assert await asyncio.gather(*(anext(w) for w in watchers)) == [ISSUING] * 50
+    batch.status = ANCHORED
+    hub.changed({"b1"})
+    assert await asyncio.gather(*(anext(w) for w in watchers)) == [ANCHORED] * 50
+    assert batch.reads == 2
+    for watching in watchers:
+        await watching.aclose()
+    assert hub.watched == 0
+
+
+async def test_a_read_begun_before_a_change_is_not_shared_with_a_watcher_woken_by_it() -> None:
+    hub, batch = BatchWatchHub(asyncio.get_running_loop()), Batch()
+    gate, looked = asyncio.Event(), asyncio.Event()
+
+    async def slow_read() -> BatchStatus:
+        status = batch.status  # what the query sees when it runs
+        batch.reads += 1
+        looked.set()
+        await gate.wait()
+        return status
+
+    with hub.listening("b1") as rung:  # keeps the batch watched while the reads run
+        first = asyncio.ensure_future(hub.read("b1", slow_read))
+        await looked.wait()
+        batch.status = DONE
+        hub.changed({"b1"})
+        await rung.wait()  # the ring has run
+        second = asyncio.ensure_future(hub.read("b1", slow_read))
+        looked.clear()
+        await looked.wait()
+        gate.set()
+        assert (await first, await second) == (ISSUING, DONE)
+        assert batch.reads == 2
+
+
+async def test_a_watcher_going_away_does_not_cancel_the_read_another_waits_for() -> None:
+    hub, batch = BatchWatchHub(asyncio.get_running_loop()), Batch()
+    gate = asyncio.Event()
+
+    async def slow_read() -> BatchStatus:
+        batch.reads += 1
+        await gate.wait()
+        return batch.status
+
+    with hub.listening("b1"):
+        gone = asyncio.ensure_future(hub.read("b1", slow_read))
+        staying = asyncio.ensure_future(hub.read("b1", slow_read))
+        await asyncio.sleep(0)
+        gone.cancel()
+        await asyncio.sleep(0)
+        gate.set()
+        assert await staying == ISSUING
+        assert batch.reads == 1
