@@ -2,17 +2,22 @@
 
 The private key is held in memory only; it is never logged or shown (repr hides it). The
 signature covers the headers a receiver judges us by, including both List-Unsubscribe headers
-(RFC 8058 requires them signed), and the whole body.
+(RFC 8058 requires them signed), and the whole body. Each is oversigned (RFC 6376 section
+8.15): a verifier matches `h=` from the bottom, so without one extra, empty instance a Subject
+or Reply-To added above ours still verified while mail clients show the added one.
 """
 
 from pathlib import Path
 
 import dkim
 
-# signed when present; dkimpy skips absent ones. From is what DMARC aligns on.
+# From is what DMARC aligns on. One absent (Reply-To unless configured; Cc and Sender never
+# sent) is signed as empty, so adding it later breaks the signature too.
 SIGNED_HEADERS = (
     b"From",
     b"To",
+    b"Cc",
+    b"Sender",
     b"Subject",
     b"Date",
     b"Message-ID",
@@ -22,6 +27,8 @@ SIGNED_HEADERS = (
     b"List-Unsubscribe",
     b"List-Unsubscribe-Post",
 )
+# every one named once more than our message holds it (once): an added instance fails
+_OVERSIGNED = (*SIGNED_HEADERS, *SIGNED_HEADERS)
 
 
 class DkimKeyError(ValueError):
@@ -56,7 +63,7 @@ class DkimSigner:
             self.domain.encode(),
             self._private_key,
             canonicalize=(b"relaxed", b"relaxed"),
-            include_headers=list(SIGNED_HEADERS),
+            include_headers=_OVERSIGNED,
         )
         return signature
 

@@ -72,6 +72,26 @@ def test_a_tampered_message_fails_verification(keys, tamper):
     assert not dkim.verify(changed, dnsfunc=keys.dns())
 
 
+@pytest.mark.parametrize(
+    "added",
+    [
+        b"Subject: Your certificate was revoked: pay the fee at https://evil.example\r\n",
+        b"Reply-To: evil@x.example\r\n",
+        b"To: someone-else@example.org\r\n",
+        b"List-Unsubscribe: <https://evil.example/u>\r\n",
+        b"Cc: victim@example.org\r\n",
+        b"Sender: ceo@uni.example\r\n",
+    ],
+    ids=["subject", "reply-to", "to", "list-unsubscribe", "cc", "sender"],
+)
+def test_a_header_added_above_the_signed_ones_fails_verification(keys, added):
+    # a client shows the first Subject/Reply-To; without oversigning (each signed header named
+    # once more than it occurs, RFC 6376 section 8.15) dkimpy verified the added one as ours
+    data = signed(keys)
+    assert dkim.verify(data, dnsfunc=keys.dns())
+    assert not dkim.verify(added + data, dnsfunc=keys.dns())
+
+
 def test_another_key_under_the_same_selector_fails(keys):
     impostor = replace(keys, public_der=new_keys().public_der)
     assert not dkim.verify(signed(keys), dnsfunc=impostor.dns())
