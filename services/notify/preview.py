@@ -10,10 +10,14 @@ delivery's Message-ID), or sample values.
 
 import email
 import email.policy
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from typing import Protocol
+
+from email_validator import EmailNotValidError, validate_email
 
 from certflow.core.document import CertificateContent, IssuerProfile, build_credential
 from certflow.core.errors import Conflict, NotFound, invalid_field
@@ -28,6 +32,11 @@ from services.notify.rendering import (
 
 SAMPLE_CERTIFICATE_ID = "00000000-0000-4000-8000-000000000000"
 MAX_SAMPLE_VALUE = 500
+# what notify's certificate ids are (String(36) columns; rendering allows no other characters)
+_CERTIFICATE_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_BETWEEN_ENCODED_WORDS = re.compile(r"(?<=\?=)[ \t]+(?==\?)")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +74,10 @@ def preview_certificate(
 ) -> EmailPreview:
     if not certificate_id:
         raise invalid_field("certificate_id", "certificate_id is required")
+    if not _CERTIFICATE_ID.fullmatch(certificate_id):
+        raise invalid_field(
+            "certificate_id", "certificate_id is letters, digits and '-', at most 36 characters"
+        )
     found = store.preview_email(certificate_id, message_id=f"<preview-{certificate_id}@preview>")
     if found is None:
         raise NotFound(
@@ -92,6 +105,12 @@ def preview_sample(messages: CertificateMessages, sample: EmailSample) -> EmailP
             )
         if problem := header_unsafe(value):
             raise invalid_field(f"sample.{field}", f"sample.{field} {problem}")
+    try:  # what intake accepts: a plain address, nothing that could add one to To
+        recipient_email = validate_email(
+            sample.recipient_email, check_deliverability=False
+        ).normalized
+    except EmailNotValidError as exc:
+        raise invalid_field("sample.recipient_email", f"sample.recipient_email: {exc}") from None
     try:
         completed = date.fromisoformat(sample.completion_date)
     except ValueError:
@@ -102,9 +121,7 @@ def preview_sample(messages: CertificateMessages, sample: EmailSample) -> EmailP
     document = build_credential(
         certificate_id=SAMPLE_CERTIFICATE_ID,
         issuer=IssuerProfile(id="https://issuer.example.invalid", name=issuer_name),
-        content=CertificateContent(
-            sample.recipient_name, sample.recipient_email, sample.title, completed
-        ),
+        content=CertificateContent(sample.recipient_name, recipient_email, sample.title, completed),
         email_salt="preview",
         issued_at=datetime.now(UTC),
     )
@@ -112,7 +129,7 @@ def preview_sample(messages: CertificateMessages, sample: EmailSample) -> EmailP
         certificate_id=SAMPLE_CERTIFICATE_ID,
         message_id="<preview@preview>",
         recipient_name=sample.recipient_name,
-        recipient_email=sample.recipient_email,
+        recipient_email=recipient_email,
         issuer_name=issuer_name,
         title=sample.title,
         completion_date=completed.isoformat(),
@@ -140,10 +157,11 @@ def read_back(rendered: RenderedEmail, *, dkim_signed: bool) -> EmailPreview:
             text = part.get_content()
         elif part.get_content_type() == "text/html":
             html = part.get_content()
+    headers = [(name, readable(value)) for name, value in message.raw_items()]
     return EmailPreview(
         recipient=rendered.recipient,
-        subject=str(message["Subject"]),
-        headers=[(name, str(value)) for name, value in message.items()],
+        subject=next(value for name, value in headers if name == "Subject"),
+        headers=headers,
         text_body=text,
         html_body=html,
         attachment_names=attachments,
@@ -151,3 +169,12 @@ def read_back(rendered: RenderedEmail, *, dkim_signed: bool) -> EmailPreview:
         size_bytes=len(rendered.data),
         dkim_signed=dkim_signed,
     )
+
+
+def readable(raw: str) -> str:
+    """A header's raw value as mail clients show it: unfolded, UTF-8 (RFC 6532) read, encoded
+    words decoded with the white space between two of them dropped (RFC 2047 section 6.2;
+    CPython's policy.default keeps it as a space inside a display name: "Br ødsgård")."""
+    text = raw.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    text = _BETWEEN_ENCODED_WORDS.sub("", _FOLD.sub("", text))
+    return _ENCODED_WORD.sub(lambda word: str(make_header(decode_header(word[0]))), text)

@@ -229,8 +229,14 @@ def violation_of(error: grpc.aio.AioRpcError) -> str:
             grpc.StatusCode.INVALID_ARGUMENT,
             "sample.completion_date",
         ),
+        # PostgreSQL's driver refuses a NUL in a parameter: this was INTERNAL there
+        (
+            pb.PreviewEmailRequest(certificate_id="c1\x00"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "certificate_id",
+        ),
     ],
-    ids=["no-source", "unknown-certificate", "header-injection", "bad-date"],
+    ids=["no-source", "unknown-certificate", "header-injection", "bad-date", "nul-in-id"],
 )
 async def test_bad_preview_requests_get_a_clear_status(service, request_, code, field):
     with pytest.raises(grpc.aio.AioRpcError) as refused:

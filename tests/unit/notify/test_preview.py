@@ -63,6 +63,32 @@ def test_an_unknown_certificate_is_not_found_and_an_empty_id_is_a_field_error():
     assert refused.value.violations[0].field == "certificate_id"
 
 
+@pytest.mark.parametrize("certificate_id", ["c1\x00", "c" * 37, "c1>, <x@evil.example"])
+def test_a_certificate_id_no_certificate_can_have_is_a_field_error_before_any_read(
+    certificate_id,
+):
+    # a NUL failed PostgreSQL's driver (INTERNAL), a long one came back whole in the error
+    with pytest.raises(InvalidInput) as refused:
+        preview_certificate(InMemoryStore(), MESSAGES, certificate_id)
+    assert refused.value.violations[0].field == "certificate_id"
+
+
+def test_long_names_read_back_as_mail_clients_show_them():
+    # two encoded words: RFC 2047 drops the folding between them, CPython's policy.default
+    # put a space there ("Br ødsgård"), so the preview showed a name the email does not have
+    name = "Maximilian Ærøskøbing-Ångström von Brødsgård-Østergaard der Jüngere"
+    issuer = "Université Exemple avec un nom très long qui se plie sur deux lignes"
+    messages = CertificateMessages(
+        Sender("certificates@uni.example", "https://verify.example"), Branding(issuer)
+    )
+    shown = preview_sample(
+        messages, replace(SAMPLE, recipient_name=name, recipient_email="zoë@bücher.example")
+    )
+    assert header(shown, "To") == f"{name} <zoë@xn--bcher-kva.example>"
+    assert header(shown, "From") == f"{issuer} <certificates@uni.example>"
+    assert shown.subject == header(shown, "Subject") == f"Your certificate: {SAMPLE.title}"
+
+
 def test_a_stored_certificate_that_cannot_be_sent_says_why():
     store = InMemoryStore()
     store.store_recipients([recipient("c1", "s1@bü..cher.example")])
@@ -103,6 +129,9 @@ def test_sample_values_are_rendered_with_the_branding_and_escaped():
         ("title", "=?utf-8?q?x?="),
         ("issuer_name", "I" * 501),
         ("recipient_email", "no-at-sign"),
+        # intake refuses it; rendered, it put a second address in To
+        ("recipient_email", "a@uni.example>, <victim@evil.example"),
+        ("recipient_email", "two words@example.org"),
         ("completion_date", "30/06/2026"),
     ],
 )
