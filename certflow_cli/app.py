@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from certflow_cli.commands.batches import batch, batches, cancel, errors
+from certflow_cli.commands.export_oa import export_oa
 from certflow_cli.commands.issue import issue
 from certflow_cli.commands.upload import upload
 from certflow_cli.commands.validate import validate
@@ -64,7 +65,8 @@ def cli(
     Check a CSV file before sending it (validate), upload it and follow it through
     anchoring and email (upload, watch), list batches (batches), read one (batch) and
     its refused rows (errors), stop one (cancel), or issue one certificate (issue).
-    Check a certificate file with only a chain RPC and the issuer's DNS (verify).
+    Check a certificate file with only a chain RPC and the issuer's DNS (verify), or
+    export it for OpenAttestation verifiers (export-oa).
     Every command takes --json and --help.
     """
     ctx.obj = Flags(
@@ -72,7 +74,7 @@ def cli(
     )
 
 
-for command in (validate, upload, watch, batches, batch, errors, cancel, issue, verify):
+for command in (validate, upload, watch, batches, batch, errors, cancel, issue, verify, export_oa):
     cli.add_command(command)
 
 
