@@ -8,11 +8,13 @@ without any, whichever registry the issuer itself lists (the issuer check has pa
 """
 
 import asyncio
+import ipaddress
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -53,6 +55,27 @@ class Sources:
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
 
 
+def _rpc_url(_: click.Context, __: click.Parameter, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter("an http:// or https:// URL is needed")
+    return value
+
+
+def _dns_server(_: click.Context, __: click.Parameter, value: str) -> str:
+    """HOST:PORT with an IP address ([::1]:53 for IPv6), as the identity adapter reads it."""
+    if not value:
+        return value
+    host, _sep, port = value.rpartition(":")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        if not 0 < int(port) < 65536:
+            raise ValueError(port)
+    except ValueError:
+        raise click.BadParameter("an IP address and a port are needed, e.g. 127.0.0.1:53") from None
+    return value
+
+
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -62,6 +85,7 @@ class Sources:
     envvar="CERTFLOW_RPC_URL",
     default=DEFAULT_RPC_URL,
     show_default=True,
+    callback=_rpc_url,
     help="JSON-RPC endpoint of the chain the certificate is anchored on [env CERTFLOW_RPC_URL].",
 )
 @click.option(
@@ -76,12 +100,14 @@ class Sources:
     "--dns-resolver",
     metavar="HOST:PORT",
     default="",
+    callback=_dns_server,
     help="DNS server asked for the issuer's TXT records [default: the system's].",
 )
 @click.option(
     "--profile-base-url",
     metavar="URL",
     default="",
+    callback=lambda ctx, param, value: _rpc_url(ctx, param, value) if value else value,
     help="Read issuer profiles from this origin instead of the issuer's own https host "
     "(a local stack or test).",
 )

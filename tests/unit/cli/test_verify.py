@@ -152,3 +152,22 @@ def test_the_registry_the_verifier_is_told_to_trust(
     claimed: str, allowed: tuple[str, ...], trusted: str
 ) -> None:
     assert trusted_registry(claimed, allowed) == trusted
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--dns-resolver", "abc"],
+        ["--dns-resolver", "resolver.example:53"],
+        ["--dns-resolver", "127.0.0.1:99999"],
+        ["--rpc", "127.0.0.1:8545"],
+        ["--profile-base-url", "ftp://127.0.0.1"],
+    ],
+)
+def test_a_bad_source_is_a_usage_error_before_anything_is_asked(
+    tmp_path: Path, option: list[str]
+) -> None:
+    path = written(tmp_path, OFFLINE[0])
+    result = CliRunner().invoke(cli, ["verify", str(path), *option], catch_exceptions=False)
+    assert result.exit_code == ExitCode.USAGE
+    assert option[0] in result.stderr and "Traceback" not in result.stderr
