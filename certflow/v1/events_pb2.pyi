@@ -50,7 +50,7 @@ class CertificateRecipientsEvent(_message.Message):
     def __init__(self, batch_id: _Optional[str] = ..., recipients: _Optional[_Iterable[_Union[CertificateRecipient, _Mapping]]] = ...) -> None: ...
 
 class CertificateRecipient(_message.Message):
-    __slots__ = ("certificate_id", "recipient_name", "recipient_email", "title", "completion_date", "issuer_name", "document", "leaf_salt", "leaf_hash")
+    __slots__ = ("certificate_id", "recipient_name", "recipient_email", "title", "completion_date", "issuer_name", "document", "leaf_salt", "leaf_hash", "time_zone", "business_hours", "send_time")
     CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
     RECIPIENT_NAME_FIELD_NUMBER: _ClassVar[int]
     RECIPIENT_EMAIL_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,9 @@ class CertificateRecipient(_message.Message):
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     LEAF_SALT_FIELD_NUMBER: _ClassVar[int]
     LEAF_HASH_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    BUSINESS_HOURS_FIELD_NUMBER: _ClassVar[int]
+    SEND_TIME_FIELD_NUMBER: _ClassVar[int]
     certificate_id: str
     recipient_name: str
     recipient_email: str
@@ -69,7 +72,10 @@ class CertificateRecipient(_message.Message):
     document: bytes
     leaf_salt: bytes
     leaf_hash: bytes
-    def __init__(self, certificate_id: _Optional[str] = ..., recipient_name: _Optional[str] = ..., recipient_email: _Optional[str] = ..., title: _Optional[str] = ..., completion_date: _Optional[str] = ..., issuer_name: _Optional[str] = ..., document: _Optional[bytes] = ..., leaf_salt: _Optional[bytes] = ..., leaf_hash: _Optional[bytes] = ...) -> None: ...
+    time_zone: str
+    business_hours: bool
+    send_time: _timestamp_pb2.Timestamp
+    def __init__(self, certificate_id: _Optional[str] = ..., recipient_name: _Optional[str] = ..., recipient_email: _Optional[str] = ..., title: _Optional[str] = ..., completion_date: _Optional[str] = ..., issuer_name: _Optional[str] = ..., document: _Optional[bytes] = ..., leaf_salt: _Optional[bytes] = ..., leaf_hash: _Optional[bytes] = ..., time_zone: _Optional[str] = ..., business_hours: _Optional[bool] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CertificatesAnchoredEvent(_message.Message):
     __slots__ = ("window_id", "merkle_root", "chain_id", "transaction_hash", "block_number", "certificate_ids", "registry_address", "leaves")

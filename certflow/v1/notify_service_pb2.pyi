@@ -17,11 +17,13 @@ class DeliveryState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DELIVERY_STATE_SENDING: _ClassVar[DeliveryState]
     DELIVERY_STATE_SENT: _ClassVar[DeliveryState]
     DELIVERY_STATE_FAILED: _ClassVar[DeliveryState]
+    DELIVERY_STATE_SCHEDULED: _ClassVar[DeliveryState]
 DELIVERY_STATE_UNSPECIFIED: DeliveryState
 DELIVERY_STATE_PENDING: DeliveryState
 DELIVERY_STATE_SENDING: DeliveryState
 DELIVERY_STATE_SENT: DeliveryState
 DELIVERY_STATE_FAILED: DeliveryState
+DELIVERY_STATE_SCHEDULED: DeliveryState
 
 class Delivery(_message.Message):
     __slots__ = ("delivery_id", "certificate_id", "state", "attempts", "message_id", "last_error", "send_time")

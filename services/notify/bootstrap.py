@@ -18,9 +18,12 @@ from certflow.platform.service_setup import database, jetstream
 from certflow.v1 import notify_service_pb2, notify_service_pb2_grpc
 from services.notify.branding import Branding
 from services.notify.cancellations import SkippingCancelledIntake
+from services.notify.claim_timing import TimingRules
 from services.notify.claims import DeliveryStore
 from services.notify.consumers import ANCHORED_DURABLE, RECIPIENTS_DURABLE, IntakeConsumers
+from services.notify.delivery_window import time_zone
 from services.notify.dkim_signing import DkimSigner
+from services.notify.domain_pacing import DomainRates
 from services.notify.intake import IntakeStore
 from services.notify.operations import OperatorStore
 from services.notify.outcome_policy import RetryPolicy, claim_size
@@ -123,6 +126,17 @@ def sending(
     )
 
 
+def timing_rules(settings: NotifySettings) -> TimingRules:
+    """Delivery windows and domain pacing; slots are taken at most a quarter lease ahead, so
+    a send waiting for its slot still starts with half its lease left (worker.send_margin)."""
+    return TimingRules(
+        business_hours=settings.business_hours,
+        default_zone=time_zone(settings.default_time_zone),
+        rates=DomainRates(settings.domain_rate_per_minute, settings.domain_rate_overrides),
+        lookahead=timedelta(seconds=settings.claim_lease_seconds) / 4,
+    )
+
+
 def smtp_pool(settings: NotifySettings) -> SmtpPool:
     return SmtpPool(
         host=settings.smtp_host,
@@ -152,6 +166,7 @@ async def start(settings: NotifySettings, runtime: ServiceRuntime) -> None:
         sessions,
         message_id_domain=settings.mail_from.rsplit("@", 1)[-1],
         outbox_written=outbox_written,
+        timing=timing_rules(settings),
     )
     pool = smtp_pool(settings)
     runtime.on_shutdown(pool.close)

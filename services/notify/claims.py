@@ -21,6 +21,8 @@ class ClaimedDelivery:
     delivery_id: str
     attempts: int  # counted attempts so far (the relay judged the message this many times)
     email: CertificateEmail | None  # None when the certificate cannot be emailed (not anchored)
+    # its recipient domain's pacing slot (domain_pacing.py): not sent before; None: at once
+    send_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,10 @@ class Holder:
 
 
 def is_due(state: str, next_attempt_at: datetime, *, now: datetime) -> bool:
-    """Claimable: pending and its retry time has come, or sending and its lease ran out."""
-    return state in (DeliveryState.PENDING, DeliveryState.SENDING) and next_attempt_at <= now
+    """Claimable: pending and its retry time has come, scheduled and its window opened (the
+    claim checks the window again), or sending and its lease ran out."""
+    claimable = (DeliveryState.PENDING, DeliveryState.SCHEDULED, DeliveryState.SENDING)
+    return state in claimable and next_attempt_at <= now
 
 
 def holds(state: str, claim_token: str, token: str) -> bool:

@@ -34,6 +34,7 @@ RECIPIENTS_DURABLE = "notify-recipients"
 ANCHORED_DURABLE = "notify"
 HASH_BYTES = 32
 MAX_ID = 36  # certificate ids are UUIDs (String(36) columns)
+MAX_TIME_ZONE = 64  # the time_zone columns; IANA names are far shorter
 LONG_WAIT_DELIVERIES = 8  # about 90 s of redeliveries at bus.retry_delay's pace
 
 
@@ -199,6 +200,8 @@ def read_recipients(payload: bytes) -> tuple[str, list[RecipientContent]]:
             raise MalformedEvent(f"certificate {r.certificate_id}: salt and leaf are 32 bytes")
         if not r.document or not r.recipient_email:
             raise MalformedEvent(f"certificate {r.certificate_id}: no document or no email")
+        if len(r.time_zone) > MAX_TIME_ZONE:
+            raise MalformedEvent(f"certificate {r.certificate_id}: time zone name too long")
         try:
             completion = date.fromisoformat(r.completion_date)
         except ValueError as exc:
@@ -215,6 +218,9 @@ def read_recipients(payload: bytes) -> tuple[str, list[RecipientContent]]:
                 document=bytes(r.document),
                 leaf_salt=salt,
                 leaf_hash=leaf,
+                time_zone=r.time_zone,
+                business_hours=r.business_hours,
+                send_time=r.send_time.ToDatetime(UTC) if r.HasField("send_time") else None,
             )
         )
     return event.batch_id, recipients

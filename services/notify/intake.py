@@ -29,6 +29,11 @@ class RecipientContent:
     document: bytes  # RFC 8785 bytes of the credential without its anchor proof
     leaf_salt: bytes
     leaf_hash: bytes
+    # when it may go (claim_timing.py): the recipient's IANA zone ("" for notify's default),
+    # business hours only, no earlier than send_time
+    time_zone: str = ""
+    business_hours: bool = False
+    send_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

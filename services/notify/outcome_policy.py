@@ -79,6 +79,7 @@ class DeliveryState(StrEnum):
     """A delivery's state, as stored (deliveries.state) and mapped to the API's enum."""
 
     PENDING = "pending"  # due at next_attempt_at
+    SCHEDULED = "scheduled"  # waiting for its delivery window: due at next_attempt_at
     SENDING = "sending"  # claimed: next_attempt_at is the claim's lease
     SENT = "sent"  # the relay accepted it
     FAILED = "failed"  # for good, until an operator re-drives it

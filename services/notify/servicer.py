@@ -24,6 +24,7 @@ _STATES = {
     DeliveryState.SENDING: pb.DELIVERY_STATE_SENDING,
     DeliveryState.SENT: pb.DELIVERY_STATE_SENT,
     DeliveryState.FAILED: pb.DELIVERY_STATE_FAILED,
+    DeliveryState.SCHEDULED: pb.DELIVERY_STATE_SCHEDULED,
 }
 
 

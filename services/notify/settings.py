@@ -1,9 +1,11 @@
+from datetime import time
 from pathlib import Path
 
-from pydantic import SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from certflow.platform.settings import CommonSettings
 from services.notify import branding
+from services.notify.delivery_window import BusinessHours, UnknownTimeZone, time_zone
 from services.notify.dkim_signing import DkimKeyError, DkimSigner
 
 # notify's settings that make up the default Branding, and the Branding field each one is
@@ -75,6 +77,18 @@ class NotifySettings(CommonSettings):
     # messages sent but whose outcome is not yet stored, across the process: the most a crash
     # (SIGKILL, power loss) can send twice; more lets the relay run ahead of database writes
     max_unrecorded_sends: int = 64
+    # delivery windows (delivery_window.py): a batch that asks for business hours gets its
+    # emails on these local days (Mon..Sun), between these local times, in each recipient's
+    # IANA time zone (the row's, else ingest's default for the issuer, else this one)
+    business_hours_days: str = "Mon,Tue,Wed,Thu,Fri"
+    business_hours_opens: time = time(9, 0)
+    business_hours_closes: time = time(17, 0)
+    default_time_zone: str = "UTC"
+    # per-recipient-domain pacing (domain_pacing.py), shared by every replica through notify's
+    # database: messages per minute to one domain (0: unpaced), and per-domain overrides as
+    # JSON, e.g. CERTFLOW_DOMAIN_RATE_OVERRIDES='{"gmail.com": 600, "uni.example": 0}'
+    domain_rate_per_minute: float = Field(default=0.0, ge=0)
+    domain_rate_overrides: dict[str, float] = Field(default_factory=dict)
 
     @field_validator(*BRANDING_SETTINGS)
     @classmethod
@@ -102,6 +116,44 @@ class NotifySettings(CommonSettings):
             raise ValueError(str(exc)) from None
         return path
 
+    @field_validator("business_hours_days")
+    @classmethod
+    def _days_named(cls, value: str) -> str:
+        weekdays(value)
+        return value
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _zone_known(cls, value: str) -> str:
+        try:
+            time_zone(value)
+        except UnknownTimeZone as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("business_hours_closes")
+    @classmethod
+    def _opens_before_closing(cls, closes: time, info: ValidationInfo) -> time:
+        opens = info.data.get("business_hours_opens")
+        if opens is not None and not opens < closes:
+            raise ValueError("business hours must open before they close (same local day)")
+        return closes
+
+    @field_validator("domain_rate_overrides")
+    @classmethod
+    def _rates_not_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(rate < 0 for rate in value.values()):
+            raise ValueError("a domain's rate is messages per minute, 0 or more")
+        return {domain.strip().lower(): rate for domain, rate in value.items()}
+
+    @property
+    def business_hours(self) -> BusinessHours:
+        return BusinessHours(
+            weekdays(self.business_hours_days),
+            self.business_hours_opens,
+            self.business_hours_closes,
+        )
+
     @property
     def send_deadline_seconds(self) -> float:
         """The whole of one send, however many replies it waits for: half a claim lease."""
@@ -111,3 +163,19 @@ class NotifySettings(CommonSettings):
 def dkim_domain(configured: str, mail_from: str) -> str:
     """The signing domain (d=): the configured one, else the From address's (DMARC aligns)."""
     return configured or mail_from.rsplit("@", 1)[-1]
+
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def weekdays(names: str) -> frozenset[int]:
+    """ "Mon,Tue,…" → weekday numbers (Monday = 0); ValueError naming what is not a day."""
+    days = set()
+    full = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    for name in (n.strip().lower() for n in names.split(",") if n.strip()):
+        if name not in _DAY_NAMES and name not in full:
+            raise ValueError(f"{name!r} is not a weekday (Mon, Tue, … Sun)")
+        days.add(_DAY_NAMES.index(name[:3]))
+    if not days:
+        raise ValueError("name at least one weekday (Mon, Tue, … Sun)")
+    return frozenset(days)

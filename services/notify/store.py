@@ -10,7 +10,7 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
@@ -22,7 +22,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     insert,
-    or_,
     select,
     update,
 )
@@ -34,7 +33,17 @@ from certflow.core.merkle import unpack_proof
 from certflow.platform.bus import SUBJECT_DELIVERIES
 from certflow.platform.db.batching import chunked
 from services.notify import tables
+from services.notify.claim_timing import (
+    DEFAULT_TIMING,
+    Candidate,
+    ClaimPlan,
+    TimingRules,
+    plan_claim,
+    zone_of,
+)
 from services.notify.claims import Claim, ClaimedDelivery, Holder, Outcome, outcomes_to_store
+from services.notify.delivery_window import Timing, next_opening
+from services.notify.domain_pacing import recipient_domain
 from services.notify.intake import AnchoredStored, AnchoredWindow, RecipientContent
 from services.notify.operations import DeliveryView
 from services.notify.outcome_events import (
@@ -52,6 +61,7 @@ _CONTENT = cast(Table, tables.NotifyCertificate.__table__)
 _PROOFS = cast(Table, tables.NotifyProof.__table__)
 _REDRIVES = cast(Table, tables.DeliveryRedrive.__table__)
 _OUTBOX = cast(Table, tables.NotifyOutbox.__table__)
+_SLOTS = cast(Table, tables.DomainSlot.__table__)
 _CONTENT_FIELDS = (
     "batch_id",
     "recipient_name",
@@ -62,6 +72,9 @@ _CONTENT_FIELDS = (
     "document",
     "leaf_salt",
     "leaf_hash",
+    "time_zone",
+    "business_hours",
+    "send_time",
 )
 
 
@@ -72,8 +85,10 @@ class Deliveries:
         *,
         message_id_domain: str,
         outbox_written: Callable[[], None] = lambda: None,
+        timing: TimingRules = DEFAULT_TIMING,
     ) -> None:
         self._sessions = sessions
+        self._timing = timing
         self._domain = message_id_domain
         self._outbox_written = outbox_written  # called after a commit that wrote outbox rows
         self._write_turn = threading.Lock()
@@ -102,14 +117,19 @@ class Deliveries:
         not arrived are named, not lost: the caller retries the event later."""
         ids = list(window.paths)
         with self._writing() as session:
-            present: dict[str, str] = {}  # id -> batch
+            present: dict[str, Any] = {}  # id -> its content's batch and timing
             for chunk in chunked(ids):
                 found = session.execute(
-                    select(_CONTENT.c.certificate_id, _CONTENT.c.batch_id).where(
-                        _CONTENT.c.certificate_id.in_(chunk)
-                    )
+                    select(
+                        _CONTENT.c.certificate_id,
+                        _CONTENT.c.batch_id,
+                        _CONTENT.c.recipient_email,
+                        _CONTENT.c.time_zone,
+                        _CONTENT.c.business_hours,
+                        _CONTENT.c.send_time,
+                    ).where(_CONTENT.c.certificate_id.in_(chunk))
                 )
-                present.update((cid, batch) for cid, batch in found)
+                present.update((row.certificate_id, row) for row in found)
             if present:
                 facts = window.facts
                 session.connection().execute(
@@ -127,32 +147,62 @@ class Deliveries:
                         for cid in present
                     ],
                 )
-            rows = [self._new_delivery(cid, batch, now) for cid, batch in present.items()]
+            rows = [
+                self._new_delivery(
+                    c.certificate_id,
+                    c.batch_id,
+                    now,
+                    email=c.recipient_email,
+                    zone=c.time_zone,
+                    business_hours=c.business_hours,
+                    send_time=c.send_time,
+                )
+                for c in present.values()
+            ]
             created = 0
             if rows:  # rowcount is -1 on psycopg: count what RETURNING gives back
                 inserted = _insert_ignoring_duplicates(session, _DELIVERIES)
                 created = len(session.connection().execute(inserted, rows).all())
         return AnchoredStored(created, tuple(cid for cid in ids if cid not in present))
 
-    def _new_delivery(self, certificate_id: str, batch_id: str, now: datetime) -> dict[str, Any]:
+    def _new_delivery(
+        self,
+        certificate_id: str,
+        batch_id: str,
+        now: datetime,
+        *,
+        email: str = "",
+        zone: str = "",
+        business_hours: bool = False,
+        send_time: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Due at once, or SCHEDULED for its send time or its window's next opening."""
         delivery_id = str(uuid.uuid4())
+        due = first_due(zone, business_hours, send_time, self._timing, now=now)
         return {
             "id": delivery_id,
             "certificate_id": certificate_id,
             "batch_id": batch_id,
             "kind": DeliveryKind.ISSUED,
-            "state": DeliveryState.PENDING,
+            "state": DeliveryState.SCHEDULED if due > now else DeliveryState.PENDING,
             "attempts": 0,
             "message_id": f"<{delivery_id}@{self._domain}>",
             "last_error": "",
-            "next_attempt_at": now,
+            "next_attempt_at": due,
             "claim_token": "",
             "created_at": now,
+            "recipient_domain": recipient_domain(email),
+            "time_zone": zone,
+            "business_hours": business_hours,
         }
 
     # ---- sending: claims, leases, outcomes (claims.DeliveryStore) ----
 
     def claim(self, limit: int, *, now: datetime, lease_until: datetime) -> Claim:
+        """Due rows are decided by claim_timing.plan_claim in this transaction: outside their
+        window → SCHEDULED for its opening; over their domain's pace → pushed to a later slot;
+        the rest claimed with the slot each may be sent at. Domain slots are read and moved
+        under a row lock (PostgreSQL) or the write lock (SQLite), so replicas share them."""
         with self._writing() as session:
             query = (
                 select(
@@ -160,12 +210,12 @@ class Deliveries:
                     _DELIVERIES.c.certificate_id,
                     _DELIVERIES.c.attempts,
                     _DELIVERIES.c.message_id,
+                    _DELIVERIES.c.recipient_domain,
+                    _DELIVERIES.c.time_zone,
+                    _DELIVERIES.c.business_hours,
                 )
                 .where(
-                    or_(
-                        _DELIVERIES.c.state == DeliveryState.PENDING,
-                        _DELIVERIES.c.state == DeliveryState.SENDING,
-                    ),
+                    _DELIVERIES.c.state.in_(_CLAIMABLE),
                     _DELIVERIES.c.next_attempt_at <= now,
                 )
                 .order_by(_DELIVERIES.c.next_attempt_at)
@@ -173,20 +223,43 @@ class Deliveries:
             )
             if _is_postgresql(session):
                 query = query.with_for_update(skip_locked=True)
-            claimed = session.execute(query).all()
+            due = session.execute(query).all()
+            if not due:
+                return Claim("", lease_until, [])
+            candidates = [
+                Candidate(d.id, d.recipient_domain, d.time_zone, d.business_hours) for d in due
+            ]
+            rates = self._timing.rates
+            paced = sorted(
+                {c.recipient_domain for c in candidates if rates.spacing(c.recipient_domain)}
+            )
+            plan = plan_claim(candidates, _slots(session, paced), self._timing, now=now)
+            _store_plan(session, plan)
+            claimed = [d for d in due if d.id in plan.claimed]
             if not claimed:
                 return Claim("", lease_until, [])
             token = str(uuid.uuid4())
-            session.execute(
-                update(_DELIVERIES)
-                .where(_DELIVERIES.c.id.in_([d.id for d in claimed]))
-                .values(state=DeliveryState.SENDING, next_attempt_at=lease_until, claim_token=token)
-            )
+            for chunk in chunked([d.id for d in claimed]):
+                session.execute(
+                    update(_DELIVERIES)
+                    .where(_DELIVERIES.c.id.in_(chunk))
+                    .values(
+                        state=DeliveryState.SENDING, next_attempt_at=lease_until, claim_token=token
+                    )
+                )
             emails = _emails(session, {d.certificate_id: d.message_id for d in claimed})
             return Claim(
                 token,
                 lease_until,
-                [ClaimedDelivery(d.id, d.attempts, emails.get(d.certificate_id)) for d in claimed],
+                [
+                    ClaimedDelivery(
+                        d.id,
+                        d.attempts,
+                        emails.get(d.certificate_id),
+                        send_at=plan.claimed[d.id] if plan.claimed[d.id] > now else None,
+                    )
+                    for d in claimed
+                ],
             )
 
     def extend(self, token: str, *, lease_until: datetime) -> set[str]:
@@ -366,6 +439,86 @@ class Deliveries:
             completion_date=c.completion_date.isoformat(),
             document=orjson.loads(c.document) if p is None else anchored_document(c, p),
         )
+
+
+_CLAIMABLE = (DeliveryState.PENDING, DeliveryState.SCHEDULED, DeliveryState.SENDING)
+
+_RESCHEDULE = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("b_id"))
+    .values(state=bindparam("b_state"), next_attempt_at=bindparam("b_next"), claim_token="")
+)
+_MOVE_SLOT = (
+    update(_SLOTS)
+    .where(_SLOTS.c.domain == bindparam("b_domain"))
+    .values(next_slot_at=bindparam("b_next"))
+)
+
+
+def first_due(
+    zone: str,
+    business_hours: bool,
+    send_time: datetime | None,
+    rules: TimingRules,
+    *,
+    now: datetime,
+) -> datetime:
+    """When a new delivery is first due: now, its send time, or its window's next opening."""
+    timing = Timing(
+        zone_of(zone, rules.default_zone),
+        rules.business_hours if business_hours else None,
+        None if send_time is None else _aware(send_time),
+    )
+    return next_opening(timing, now=now)
+
+
+def _slots(session: Session, domains: Sequence[str]) -> dict[str, datetime]:
+    """The next slot of each paced domain, locked until the claim commits (PostgreSQL: rows
+    made first so there is a row to lock, locked in name order so two claims cannot deadlock;
+    SQLite: the transaction already holds the database's write lock)."""
+    if not domains:
+        return {}
+    postgresql = _is_postgresql(session)
+    session.connection().execute(
+        _insert_ignoring_duplicates(session, _SLOTS, returning=False),
+        [{"domain": d, "next_slot_at": _NEVER} for d in domains],
+    )
+    found: dict[str, datetime] = {}
+    for chunk in chunked(list(domains)):
+        query = (
+            select(_SLOTS.c.domain, _SLOTS.c.next_slot_at)
+            .where(_SLOTS.c.domain.in_(chunk))
+            .order_by(_SLOTS.c.domain)
+        )
+        rows = session.execute(query.with_for_update() if postgresql else query)
+        found.update((r.domain, _aware(r.next_slot_at)) for r in rows)
+    return found
+
+
+def _store_plan(session: Session, plan: ClaimPlan) -> None:
+    """What the claim decided besides the claimed rows: rescheduled and deferred rows, and
+    each paced domain's next slot."""
+    moved = [
+        {"b_id": i, "b_state": DeliveryState.SCHEDULED, "b_next": at}
+        for i, at in plan.scheduled.items()
+    ] + [
+        {"b_id": i, "b_state": DeliveryState.PENDING, "b_next": at}
+        for i, at in plan.deferred.items()
+    ]
+    if moved:
+        session.connection().execute(_RESCHEDULE, moved)
+    if plan.next_slots:  # their rows exist: _slots made them in this transaction
+        session.connection().execute(
+            _MOVE_SLOT, [{"b_domain": d, "b_next": at} for d, at in plan.next_slots.items()]
+        )
+
+
+_NEVER = datetime(2000, 1, 1, tzinfo=UTC)  # a domain not paced before: its slot is free
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite gives back naive datetimes (stored as UTC)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 _RECORD = (

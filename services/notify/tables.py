@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Index,
@@ -46,6 +47,20 @@ class Delivery(Base):
     claim_token: Mapped[str] = mapped_column(String(36), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # copied from the content so a claim reads one table: its domain pacing and delivery window
+    recipient_domain: Mapped[str] = mapped_column(String(255), default="")
+    time_zone: Mapped[str] = mapped_column(String(64), default="")  # IANA; "": the default
+    business_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DomainSlot(Base):
+    """A recipient domain's next free send slot (domain_pacing.py), moved by each claim in its
+    transaction so that every replica shares one pace per domain."""
+
+    __tablename__ = "domain_slots"
+
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_slot_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class DeliveryRedrive(Base):
@@ -77,6 +92,11 @@ class NotifyCertificate(Base):
     document: Mapped[bytes] = mapped_column(LargeBinary)  # RFC 8785 bytes, no anchor proof
     leaf_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # when the email may go (from the batch): its recipient's zone, business hours only, and
+    # no earlier than send_time
+    time_zone: Mapped[str] = mapped_column(String(64), default="")
+    business_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    send_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -217,6 +217,8 @@ class ClaimWork:
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
         if not self._may_send(delivery):  # before any wait: stopping skips the rest at once
             return
+        if not await self._slot(delivery):
+            return
         async with self._recording.unrecorded:  # held until the outcome is stored
             if not self._may_send(delivery) or not await self._rate_token():
                 return
@@ -237,6 +239,17 @@ class ClaimWork:
                 # sent but not recorded: stop, so a database outage re-sends at most these
                 self._recording_failed = True
                 log.exception("recording the outcome of delivery %s failed", delivery.delivery_id)
+
+    async def _slot(self, delivery: ClaimedDelivery) -> bool:
+        """Waits for the delivery's domain slot (taken no further ahead than a quarter lease,
+        so the send still starts inside its lease); False if stopping first."""
+        if delivery.send_at is None:
+            return True
+        while (wait := (delivery.send_at - self._sending.clock()).total_seconds()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=min(wait, 1.0))
+                return False
+        return self._may_send(delivery)
 
     async def _rate_token(self) -> bool:
         """Waits for the shared rate to allow one more message; False if stopping first."""

@@ -59,3 +59,33 @@ def test_a_usable_dkim_key_file_and_a_safe_branding_load(monkeypatch, tmp_path):
     settings = load_settings("certflow-notify", NotifySettings)
     assert settings.dkim_selector == keys.selector
     assert settings.brand_primary_colour == "#123abc"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("CERTFLOW_DEFAULT_TIME_ZONE", "Mars/Olympus_Mons", "not an IANA time zone name"),
+        ("CERTFLOW_BUSINESS_HOURS_DAYS", "Mon,Funday", "not a weekday"),
+        ("CERTFLOW_BUSINESS_HOURS_CLOSES", "08:00", "open before they close"),
+        ("CERTFLOW_DOMAIN_RATE_OVERRIDES", '{"gmail.com": -1}', "0 or more"),
+    ],
+)
+def test_a_delivery_timing_setting_that_cannot_work_stops_notify_naming_it(
+    monkeypatch, capsys, variable, value, problem
+):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit) as exited:
+        load_settings("certflow-notify", NotifySettings)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"certflow-notify: {variable}:" in err and problem in err
+
+
+def test_delivery_timing_settings_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CERTFLOW_BUSINESS_HOURS_DAYS", "Saturday, sun")
+    monkeypatch.setenv("CERTFLOW_BUSINESS_HOURS_OPENS", "10:30")
+    monkeypatch.setenv("CERTFLOW_DOMAIN_RATE_OVERRIDES", '{"Gmail.COM": 600}')
+    settings = NotifySettings()
+    assert settings.business_hours.weekdays == {5, 6}
+    assert settings.business_hours.opens.isoformat() == "10:30:00"
+    assert settings.domain_rate_overrides == {"gmail.com": 600}
