@@ -19,6 +19,7 @@ from certflow.platform.chain import RegistryClient
 from certflow.platform.issuer_identity import IdentitySettings, IssuerIdentity
 from certflow.platform.rate_limit import KeyedRateLimiter
 from certflow.platform.service_setup import database, jetstream, new_runtime
+from services.verify.client_address import trusted_networks
 from services.verify.consumers import (
     ANCHORED,
     ISSUED,
@@ -26,12 +27,13 @@ from services.verify.consumers import (
     anchored_consumer,
     issued_consumer,
 )
-from services.verify.http_api import build_app, quiet_malformed_request_logs
+from services.verify.http_api import PageSettings, build_app, quiet_malformed_request_logs
 from services.verify.lookups import CertificateLookups
 from services.verify.read_model import AnchoredCertificate, CertificateStore, IssuedCertificate
+from services.verify.reports import ProblemReports
 from services.verify.servicer import SERVICE_NAME, VerifyServicer, add_verify_service
 from services.verify.settings import VerifySettings
-from services.verify.store import SqlCertificateStore
+from services.verify.store import SqlCertificateStore, SqlProblemReports
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class Adapters:
     store: CertificateStore
     registry: RegistryReader
     issuers: IssuerDirectory
+    reports: ProblemReports | None = None  # None: no "report a problem" form
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,8 @@ def build(settings: VerifySettings, adapters: Adapters) -> VerifyService:
         max_document_bytes=settings.max_document_bytes,
         rate=settings.http_rate_per_second,
         burst=settings.http_rate_burst,
+        reports=adapters.reports,
+        page_settings=page_settings(settings),
     )
     return VerifyService(
         lookups=lookups,
@@ -93,6 +98,17 @@ def build(settings: VerifySettings, adapters: Adapters) -> VerifyService:
         anchored=anchored_consumer(adapters.store),
         servicer=servicer,
         http_app=http_app,
+    )
+
+
+def page_settings(settings: VerifySettings) -> PageSettings:
+    """Raises ValueError naming a trusted proxy that is not a CIDR."""
+    return PageSettings(
+        trusted_proxies=trusted_networks(settings.trusted_proxies),
+        public_url=settings.verify_public_url,
+        accent=settings.certificate_accent_color,
+        report_rate=settings.problem_report_rate_per_second,
+        report_burst=settings.problem_report_burst,
     )
 
 
@@ -120,7 +136,10 @@ async def serve(settings: VerifySettings) -> None:
     runtime.on_shutdown(registry.close)
     issuers = IssuerIdentity(identity_settings(settings))
     runtime.on_shutdown(issuers.close)
-    service = build(settings, Adapters(SqlCertificateStore(writes, reads), registry, issuers))
+    service = build(
+        settings,
+        Adapters(SqlCertificateStore(writes, reads), registry, issuers, SqlProblemReports(writes)),
+    )
 
     _, js = await jetstream(runtime, settings.nats_url, "certflow-verify")
     for spec, consumer in ((ISSUED, service.issued), (ANCHORED, service.anchored)):

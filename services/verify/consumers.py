@@ -39,7 +39,11 @@ def issued_records(data: bytes) -> list[IssuedCertificate]:
         raise UnusableEvent("no leaves")
     return [
         issued_certificate(
-            leaf.certificate_id, bytes(leaf.document), bytes(leaf.leaf_salt), bytes(leaf.leaf_hash)
+            leaf.certificate_id,
+            bytes(leaf.document),
+            bytes(leaf.leaf_salt),
+            bytes(leaf.leaf_hash),
+            event.batch_id,
         )
         for leaf in event.leaves
     ]

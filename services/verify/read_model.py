@@ -51,6 +51,7 @@ class IssuedCertificate:
     document: bytes  # RFC 8785 bytes of the credential without its proof
     leaf_salt: bytes
     leaf_hash: bytes
+    batch_id: str = ""  # the batch of the "issued" event ("" for rows stored before it was kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,7 @@ def later_anchoring(stored: Anchoring | None, incoming: Anchoring) -> bool:
 
 
 def issued_certificate(
-    certificate_id: str, document: bytes, leaf_salt: bytes, leaf_hash: bytes
+    certificate_id: str, document: bytes, leaf_salt: bytes, leaf_hash: bytes, batch_id: str = ""
 ) -> IssuedCertificate:
     _check_id(certificate_id)
     if len(leaf_hash) != HASH_SIZE:
@@ -167,7 +168,7 @@ def issued_certificate(
         raise UnusableEvent(f"the credential sent for {certificate_id} names {named!r}")
     if "proof" in credential:
         raise UnusableEvent(f"the credential of {certificate_id} is sent with a proof")
-    return IssuedCertificate(certificate_id, document, leaf_salt, leaf_hash)
+    return IssuedCertificate(certificate_id, document, leaf_salt, leaf_hash, batch_id[:64])
 
 
 def anchoring(

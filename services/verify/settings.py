@@ -22,6 +22,19 @@ class VerifySettings(CommonSettings):
     # per client address, on the public HTTP API and the public gRPC VerifyService alike
     http_rate_per_second: float = 50.0
     http_rate_burst: float = 100.0
+    # proxies (Ingress, load balancer) whose X-Forwarded-For / Forwarded are believed, as a
+    # comma-separated CIDR list: the HTTP API limits the client those name instead of the proxy.
+    # Empty: the peer is the client, and those headers are ignored
+    trusted_proxies: str = ""
+    # the public origin of the verification page, put in the certificate's QR code and links
+    # ("https://verify.example.org"). Empty: the origin the request came to (fine locally; set it
+    # behind a proxy, or a forged Host header would end up in a printed QR code)
+    verify_public_url: str = ""
+    # the issuer's colour on the printable certificate ("#rrggbb")
+    certificate_accent_color: str = "#1f4e79"
+    # "report a problem" form, per client: a few a minute
+    problem_report_rate_per_second: float = 0.05
+    problem_report_burst: float = 5.0
     # how long an "anchored at" answer is reused (final once mined at depth)
     anchor_cache_seconds: float = 300.0
     # how often revocation events are followed; a revocation shows within about this long

@@ -7,9 +7,10 @@ storing the same event at once cannot fail on the key.
 """
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,12 +20,13 @@ from services.verify.read_model import (
     IssuedCertificate,
     StoredCertificate,
 )
-from services.verify.tables import VerifyCertificate
+from services.verify.reports import CATEGORIES, ProblemReport
+from services.verify.tables import VerifyCertificate, VerifyProblemReport
 
 ROWS_PER_STATEMENT = 500  # keeps bind parameters within every backend's limits
 
 T = VerifyCertificate
-_ISSUED = ("document", "leaf_salt", "leaf_hash")
+_ISSUED = ("document", "leaf_salt", "leaf_hash", "batch_id")
 _ANCHORED = (
     "merkle_root",
     "merkle_path",
@@ -52,6 +54,7 @@ class SqlCertificateStore:
                 "document": c.document,
                 "leaf_salt": c.leaf_salt,
                 "leaf_hash": c.leaf_hash,
+                "batch_id": c.batch_id or None,
             }
             for c in certificates
         ]
@@ -109,7 +112,9 @@ class SqlCertificateStore:
 def _stored(row: VerifyCertificate) -> StoredCertificate:
     issued = None
     if row.document is not None and row.leaf_salt is not None and row.leaf_hash is not None:
-        issued = IssuedCertificate(row.certificate_id, row.document, row.leaf_salt, row.leaf_hash)
+        issued = IssuedCertificate(
+            row.certificate_id, row.document, row.leaf_salt, row.leaf_hash, row.batch_id or ""
+        )
     anchored = None
     if (
         row.merkle_root is not None
@@ -128,3 +133,41 @@ def _stored(row: VerifyCertificate) -> StoredCertificate:
         )
         anchored = AnchoredCertificate(row.certificate_id, row.merkle_path, anchoring)
     return StoredCertificate(row.certificate_id, issued, anchored)
+
+
+class SqlProblemReports:
+    """verify_problem_reports: one row per report, with the batch of its certificate."""
+
+    def __init__(self, writes: sessionmaker[Session]) -> None:
+        self._writes = writes
+
+    def add_report(self, report: ProblemReport) -> bool:
+        with self._writes.begin() as session:
+            found = session.execute(
+                select(T.batch_id).where(
+                    T.certificate_id == report.certificate_id, T.document.is_not(None)
+                )
+            ).first()
+            if found is None:
+                return False
+            session.add(
+                VerifyProblemReport(
+                    certificate_id=report.certificate_id,
+                    batch_id=found.batch_id,
+                    category=report.category,
+                    message=report.message,
+                    contact_email=report.contact_email,
+                    created_at=datetime.now(UTC),
+                )
+            )
+            return True
+
+    def count_for_batch(self, batch_id: str) -> dict[str, int]:
+        with self._writes() as session:
+            R = VerifyProblemReport
+            rows = session.execute(
+                select(R.category, func.count()).where(R.batch_id == batch_id).group_by(R.category)
+            ).all()
+        counts = dict.fromkeys(CATEGORIES, 0)
+        counts.update({category: int(n) for category, n in rows})
+        return counts

@@ -2,7 +2,9 @@
 credential (which carries the recipient's name and only a salted hash of the email address),
 its leaf and, once anchored, its proof: no email address or other personal data."""
 
-from sqlalchemy import BigInteger, LargeBinary, String
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from certflow.platform.db.tables import service_metadata
@@ -24,6 +26,8 @@ class VerifyCertificate(Base):
     document: Mapped[bytes | None] = mapped_column(LargeBinary)
     leaf_salt: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    # the batch it was issued in (from the same event): problem reports are counted per batch
+    batch_id: Mapped[str | None] = mapped_column(String(64))
     # from "certs.anchored"
     merkle_root: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     merkle_path: Mapped[bytes | None] = mapped_column(LargeBinary)  # sibling hashes, concatenated
@@ -31,3 +35,18 @@ class VerifyCertificate(Base):
     registry_address: Mapped[str | None] = mapped_column(String(42))
     transaction_hash: Mapped[str | None] = mapped_column(String(66))
     block_number: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class VerifyProblemReport(Base):
+    """A "report a problem with this certificate" sent from the verification page. The email
+    column is NULL unless the reporter typed an address to be answered at (the form says so)."""
+
+    __tablename__ = "verify_problem_reports"
+
+    report_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    certificate_id: Mapped[str] = mapped_column(String(36), index=True)
+    batch_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

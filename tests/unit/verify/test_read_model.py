@@ -170,9 +170,11 @@ def test_an_issued_leaf_must_carry_its_own_credential_without_proof() -> None:
         with pytest.raises(UnusableEvent, match="salt"):
             unsalted = Leaf(leaf.certificate_id, leaf.document, salt, b"h" * 32)
             issued_records(issued_event([unsalted]))
-    records = issued_records(issued_event([leaf]))
+    records = issued_records(issued_event([leaf], batch_id="batch-7"))
     assert records == [
-        IssuedCertificate(leaf.certificate_id, leaf.document, leaf.leaf_salt, leaf.leaf_hash)
+        IssuedCertificate(
+            leaf.certificate_id, leaf.document, leaf.leaf_salt, leaf.leaf_hash, "batch-7"
+        )
     ]
 
 
