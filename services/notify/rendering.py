@@ -51,6 +51,9 @@ PER_RECIPIENT = (
 )
 _MARK = "\x00"  # around a per-recipient value's name while rendering once; no value holds NUL
 _CERTIFICATE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")  # it reaches headers (file name, URL)
+# never in an address intake accepts (no quoted local part, no domain literal); in To they would
+# start another address ("a@x>, <victim@y")
+_NOT_IN_ADDRESS = re.compile(r'[\s<>()\[\],;:"\\]')
 HEADER_LINE = 78  # RFC 5322 "SHOULD"; 998 is the hard limit
 _WORD_BYTES = 42  # base64 of 42 bytes is 56 characters: "=?utf-8?b?" + 56 + "?=" = 68
 _BRANDINGS_KEPT = 256
@@ -107,6 +110,8 @@ def wire_address(address: str) -> tuple[str, bool]:
     local, separator, domain = address.rpartition("@")
     if not separator or not local or not domain:
         raise Unaddressable("the recipient address has no local part or domain")
+    if _NOT_IN_ADDRESS.search(address):
+        raise Unaddressable("the recipient address holds a space, quote, bracket or separator")
     try:
         ascii_domain = domain if domain.isascii() else idna.encode(domain, uts46=True).decode()
     except idna.IDNAError as exc:

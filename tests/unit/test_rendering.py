@@ -281,6 +281,22 @@ def test_an_address_that_cannot_go_on_the_wire_is_refused_with_a_reason(address)
 
 
 @pytest.mark.parametrize(
+    "address",
+    [
+        "a@uni.example>, <victim@evil.example",
+        "Victim <victim@evil.example>",
+        "a@uni.example, victim@evil.example",
+        "two words@example.org",
+        '"quoted"@example.org',
+    ],
+)
+def test_an_address_that_would_add_another_to_the_to_header_is_refused(address):
+    # intake's validation lets none of these through; rendering is the last line before SMTP
+    with pytest.raises(Unaddressable):
+        render(replace(EMAIL, recipient_email=address))
+
+
+@pytest.mark.parametrize(
     "evil", ["jösé@bücher.example\r\nBcc: v@x", "=?UTF-8?Q?=0A?=@bücher.example"]
 )
 def test_header_injection_is_refused_in_internationalised_addresses_too(evil):
