@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install run up test test-unit bench proto contracts lint lock clean
+.PHONY: help install browser run up test test-unit bench proto contracts lint lock clean
 
 ## help: list the targets
 help:
@@ -35,8 +35,17 @@ run: install
 up: install
 	$(PY) -m devstack.demo --keep-running
 
+## browser: Debian's chromium for the page's browser tests (apt, once; playwright drives it, no download)
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium (apt) for tests/e2e/test_verification_page.py"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium \
+		|| { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update && \
+		     $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium; }; \
+	fi
+
 ## test: unit, integration (real PostgreSQL when CERTFLOW_TEST_DATABASE_URL is set) and e2e
-test: install
+test: install browser
 	$(PY) -m pytest
 
 ## test-unit: the unit tests only (no servers)

@@ -156,6 +156,9 @@ def test_a_report_is_refused_cross_site_invalid_unknown_or_too_large(site: Site)
     valid = site.ids["valid"]
     assert report(site, valid, fields, Origin="https://evil.example") == 403
     assert report(site, valid, fields, **{"Sec-Fetch-Site": "cross-site"}) == 403
+    assert report(site, valid, fields, Origin="null") == 403  # a sandboxed frame
+    # a browser's own same-site post (it sends Sec-Fetch-Site) is taken whatever its Origin
+    assert report(site, valid, fields, **{"Sec-Fetch-Site": "same-origin"}) == 201
     assert report(site, valid, {"category": "nope", "message": ""}) == 400
     assert report(site, valid, fields | {"email": "not an address"}) == 400
     assert report(site, str(uuid.uuid4()), fields) == 404
