@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from certflow.core.errors import FieldViolation
 
 REQUIRED_FIELDS = ("name", "email", "title", "completion_date")
-CORE_FIELDS = (*REQUIRED_FIELDS, "expiry_date")
+# time_zone: the recipient's IANA zone, for delivery in their business hours (not in the
+# credential)
+CORE_FIELDS = (*REQUIRED_FIELDS, "expiry_date", "time_zone")
 ALIASES: dict[str, tuple[str, ...]] = {
     "name": (
         "name",
@@ -75,6 +77,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "valid until",
         "expiry_date",
     ),
+    "time_zone": ("time zone", "timezone", "tz", "time_zone"),
 }
 MAX_MAPPING_ENTRIES = 200
 MAX_HEADER_NAME = 256

@@ -40,6 +40,8 @@ class CertificateContent:
     completion_date: date
     expiry_date: date | None = None
     custom_fields: Mapping[str, str] = field(default_factory=dict)
+    # the recipient's IANA time zone for the email's delivery window: not in the credential
+    time_zone: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ def validate_rows(
     today: date,
     date_order: DateOrder = DateOrder.UNSPECIFIED,
     allow_smtputf8: bool = False,
+    default_time_zone: str = "",
 ) -> ValidatedRows:
     """`today` is the issue date (a certificate expired by then is refused); `issuer_id` salts
     the dedupe keys (repeats inside one file are the same for any issuer)."""
@@ -51,6 +52,7 @@ def validate_rows(
             today=today,
             allow_smtputf8=allow_smtputf8,
             date_order=date_order,
+            default_time_zone=default_time_zone,
         )
         if isinstance(result, list):
             errors.extend(result)

@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from certflow.core.dates import DateOrder, DateProblem, parse_date
 from certflow.core.document import CertificateContent
+from certflow.core.time_zones import UnknownTimeZone, iana_zone
 from certflow.core.visible_text import first_invisible_formatting
 
 MAX_NAME_LENGTH = 200
@@ -167,10 +168,12 @@ def validate_certificate(
     today: date,
     allow_smtputf8: bool = False,
     date_order: DateOrder = DateOrder.UNSPECIFIED,
+    default_time_zone: str = "",
 ) -> CertificateContent | list[RowError]:
     """Validated, normalised content, or every reason the input is refused.
 
-    `today` is the issue date: a certificate that would be expired by then is refused."""
+    `today` is the issue date: a certificate that would be expired by then is refused. A row
+    without a time zone gets `default_time_zone` (the issuer's; "" leaves it to notify)."""
     errors: list[RowError] = []
     name = _text_field(raw, "name", row_number, MAX_NAME_LENGTH, errors)
     email = _email_field(raw, row_number, errors, allow_smtputf8)
@@ -197,6 +200,7 @@ def validate_certificate(
             )
         )
     custom_fields = _custom_fields(custom, row_number, errors)
+    zone = _time_zone_field(raw, row_number, errors) or default_time_zone
     if errors:
         return errors
     assert completed is not None
@@ -207,7 +211,21 @@ def validate_certificate(
         completion_date=completed,
         expiry_date=expires,
         custom_fields=custom_fields,
+        time_zone=zone,
     )
+
+
+def _time_zone_field(raw: Mapping[str, str], row: int, errors: list[RowError]) -> str:
+    """The row's IANA time zone name, "" when the cell is empty or absent."""
+    text = (raw.get("time_zone") or "").strip()
+    if not text:
+        return ""
+    try:
+        iana_zone(text)
+    except UnknownTimeZone as exc:
+        errors.append(RowError(row, "time_zone", "UNKNOWN_TIME_ZONE", f"time_zone {exc}"))
+        return ""
+    return text
 
 
 def name_warnings(name: str, row_number: int) -> list[RowWarning]:

@@ -22,6 +22,12 @@ class BatchState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BATCH_STATE_VALIDATING: _ClassVar[BatchState]
     BATCH_STATE_CANCELLED: _ClassVar[BatchState]
 
+class DeliveryWindow(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DELIVERY_WINDOW_UNSPECIFIED: _ClassVar[DeliveryWindow]
+    DELIVERY_WINDOW_ANYTIME: _ClassVar[DeliveryWindow]
+    DELIVERY_WINDOW_BUSINESS_HOURS: _ClassVar[DeliveryWindow]
+
 class DateOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DATE_ORDER_UNSPECIFIED: _ClassVar[DateOrder]
@@ -35,6 +41,9 @@ BATCH_STATE_REJECTED: BatchState
 BATCH_STATE_COMPLETED_WITH_FAILURES: BatchState
 BATCH_STATE_VALIDATING: BatchState
 BATCH_STATE_CANCELLED: BatchState
+DELIVERY_WINDOW_UNSPECIFIED: DeliveryWindow
+DELIVERY_WINDOW_ANYTIME: DeliveryWindow
+DELIVERY_WINDOW_BUSINESS_HOURS: DeliveryWindow
 DATE_ORDER_UNSPECIFIED: DateOrder
 DATE_ORDER_DAY_FIRST: DateOrder
 DATE_ORDER_MONTH_FIRST: DateOrder
@@ -82,7 +91,7 @@ class UploadCsvRequest(_message.Message):
     def __init__(self, metadata: _Optional[_Union[UploadCsvMetadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class UploadCsvMetadata(_message.Message):
-    __slots__ = ("request_id", "display_name", "encoding", "column_mapping", "date_order")
+    __slots__ = ("request_id", "display_name", "encoding", "column_mapping", "date_order", "delivery_window", "send_time")
     class ColumnMappingEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -95,12 +104,16 @@ class UploadCsvMetadata(_message.Message):
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     COLUMN_MAPPING_FIELD_NUMBER: _ClassVar[int]
     DATE_ORDER_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    SEND_TIME_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     display_name: str
     encoding: str
     column_mapping: _containers.ScalarMap[str, str]
     date_order: DateOrder
-    def __init__(self, request_id: _Optional[str] = ..., display_name: _Optional[str] = ..., encoding: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ..., date_order: _Optional[_Union[DateOrder, str]] = ...) -> None: ...
+    delivery_window: DeliveryWindow
+    send_time: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., display_name: _Optional[str] = ..., encoding: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ..., date_order: _Optional[_Union[DateOrder, str]] = ..., delivery_window: _Optional[_Union[DeliveryWindow, str]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class UploadCsvResponse(_message.Message):
     __slots__ = ("batch", "row_errors", "warnings", "warning_count", "encoding", "delimiter")

@@ -22,6 +22,7 @@ anyway).
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from certflow.core.issuance import PlannedCertificate
 from certflow.platform.bus import SUBJECT_ISSUED, SUBJECT_LEAVES, SUBJECT_RECIPIENTS
@@ -30,10 +31,23 @@ from certflow.v1 import events_pb2
 CERTIFICATES_PER_MESSAGE = 250
 # half of NATS's default max_payload (1 MiB): room for headers and a safe margin
 MAX_MESSAGE_BYTES = 512 * 1024
-# what a recipient adds beyond its variable-length fields: tags and length prefixes of nine
-# fields, two 32-byte hashes, a 36-character id and an ISO date, with room to spare
+# what a recipient adds beyond its variable-length fields: tags and length prefixes of twelve
+# fields, two 32-byte hashes, a 36-character id, an ISO date, a flag and a timestamp, with
+# room to spare
 _FIXED_RECIPIENT_BYTES = 160
 _REFERENCE_KIND = "certflow.ingest.announcement/1"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTiming:
+    """When a batch's emails may go (notify decides per recipient): only in business hours in
+    the recipient's zone, and no earlier than `send_time`."""
+
+    business_hours: bool = False
+    send_time: datetime | None = None
+
+
+SEND_WHEN_ANCHORED = DeliveryTiming()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +64,20 @@ class AnnouncementReference:
     batch_id: str
     issuer_name: str
     certificate_ids: tuple[str, ...]
+    timing: DeliveryTiming = SEND_WHEN_ANCHORED  # the batch's, stored with its references
 
     def encode(self) -> bytes:
-        return json.dumps(
-            {
-                "kind": _REFERENCE_KIND,
-                "batch_id": self.batch_id,
-                "issuer_name": self.issuer_name,
-                "certificate_ids": self.certificate_ids,
-            },
-            separators=(",", ":"),
-        ).encode()
+        data: dict[str, object] = {
+            "kind": _REFERENCE_KIND,
+            "batch_id": self.batch_id,
+            "issuer_name": self.issuer_name,
+            "certificate_ids": self.certificate_ids,
+        }
+        if self.timing.business_hours:  # absent keys: rows written before timing existed
+            data["business_hours"] = True
+        if self.timing.send_time is not None:
+            data["send_time"] = self.timing.send_time.isoformat()
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +92,7 @@ class AnnouncedCertificate:
     document: bytes  # RFC 8785 bytes of the credential without its anchor proof
     leaf_salt: bytes
     leaf_hash: bytes
+    time_zone: str = ""  # IANA name, "" for notify's default
 
 
 def reference_of(payload: bytes) -> AnnouncementReference | None:
@@ -85,10 +103,15 @@ def reference_of(payload: bytes) -> AnnouncementReference | None:
     data = json.loads(payload)
     if data.get("kind") != _REFERENCE_KIND:
         raise ValueError(f"unknown outbox reference kind {data.get('kind')!r}")
+    send_time = data.get("send_time")
     return AnnouncementReference(
         batch_id=data["batch_id"],
         issuer_name=data["issuer_name"],
         certificate_ids=tuple(data["certificate_ids"]),
+        timing=DeliveryTiming(
+            business_hours=bool(data.get("business_hours", False)),
+            send_time=datetime.fromisoformat(send_time) if send_time else None,
+        ),
     )
 
 
@@ -117,7 +140,7 @@ def render(
     if subject == SUBJECT_RECIPIENTS:
         return events_pb2.CertificateRecipientsEvent(
             batch_id=reference.batch_id,
-            recipients=[_recipient(c, reference.issuer_name) for c in chunk],
+            recipients=[_recipient(c, reference.issuer_name, reference.timing) for c in chunk],
         ).SerializeToString()
     raise ValueError(f"no announcement is published on {subject!r}")
 
@@ -132,9 +155,9 @@ def _issued_leaf(certificate: AnnouncedCertificate) -> events_pb2.IssuedLeaf:
 
 
 def _recipient(
-    certificate: AnnouncedCertificate, issuer_name: str
+    certificate: AnnouncedCertificate, issuer_name: str, timing: DeliveryTiming
 ) -> events_pb2.CertificateRecipient:
-    return events_pb2.CertificateRecipient(
+    recipient = events_pb2.CertificateRecipient(
         certificate_id=certificate.certificate_id,
         recipient_name=certificate.recipient_name,
         recipient_email=certificate.recipient_email,
@@ -144,7 +167,12 @@ def _recipient(
         document=certificate.document,
         leaf_salt=certificate.leaf_salt,
         leaf_hash=certificate.leaf_hash,
+        time_zone=certificate.time_zone,
+        business_hours=timing.business_hours,
     )
+    if timing.send_time is not None:
+        recipient.send_time.FromDatetime(timing.send_time)
+    return recipient
 
 
 def announced(certificate: PlannedCertificate) -> AnnouncedCertificate:
@@ -158,6 +186,7 @@ def announced(certificate: PlannedCertificate) -> AnnouncedCertificate:
         document=certificate.canonical_document,
         leaf_salt=certificate.leaf_salt,
         leaf_hash=certificate.leaf_hash,
+        time_zone=content.time_zone,
     )
 
 
@@ -168,13 +197,17 @@ def announce(
     issuer_name: str,
     per_message: int = CERTIFICATES_PER_MESSAGE,
     max_bytes: int = MAX_MESSAGE_BYTES,
+    timing: DeliveryTiming = SEND_WHEN_ANCHORED,
 ) -> list[OutboxMessage]:
     """The references of a batch's "certs.leaves" messages, then of its "certs.issued", then of
     its "certs.recipients": chunk n of each holds the same certificates (leaves:<batch>:<n>,
     issued:<batch>:<n>, recipients:<batch>:<n>)."""
     references = [
         AnnouncementReference(
-            batch_id, issuer_name, tuple(c.certificate_id for c in certificates[start:end])
+            batch_id,
+            issuer_name,
+            tuple(c.certificate_id for c in certificates[start:end]),
+            timing,
         )
         for start, end in _chunks(certificates, issuer_name, per_message, max_bytes)
     ]
@@ -199,6 +232,7 @@ def recipient_size(certificate: PlannedCertificate, issuer_name: str) -> int:
         + len(content.recipient_email.encode())
         + len(content.title.encode())
         + len(issuer_name.encode())
+        + len(content.time_zone)
         + _FIXED_RECIPIENT_BYTES
     )
 

@@ -77,6 +77,7 @@ def build(
         on_committed=on_committed,
         clock=clock,
         allow_smtputf8=settings.allow_smtputf8_addresses,
+        default_time_zone=settings.default_time_zone,
     )
     progress = BatchProgress(store, clock=clock, on_changed=on_changed)
     return IngestApp(

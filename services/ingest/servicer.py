@@ -19,6 +19,7 @@ from certflow.platform import pagination
 from certflow.platform.grpc_errors import translate_errors, translate_stream_errors
 from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
+from services.ingest.announcements import DeliveryTiming
 from services.ingest.batch_watch import BatchWatchHub, watch_batch
 from services.ingest.lifecycle import BatchLifecycle, BatchQuery
 from services.ingest.progress import BatchState, BatchStatus
@@ -112,6 +113,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             column_mapping=dict(metadata.column_mapping),
             date_order=date_order(metadata.date_order),
         )
+        timing = delivery_timing(metadata)
 
         def work() -> UploadResult:
             try:
@@ -121,6 +123,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
                     display_name=metadata.display_name[:200],
                     cancel=cancel,
                     options=options,
+                    timing=timing,
                 )
             except Cancelled:
                 log.info("upload %r stopped: its caller cancelled or ran out of time", request_id)
@@ -321,4 +324,25 @@ def certificate_message(stored: IssuedCertificate) -> certificate_pb2.Certificat
         else certificate_pb2.CERTIFICATE_STATE_ISSUED,
         document_json=orjson.dumps(stored.document).decode(),
         leaf_hash=stored.leaf_hash,
+    )
+
+
+def delivery_timing(metadata: ingest_service_pb2.UploadCsvMetadata) -> DeliveryTiming:
+    """The batch's delivery window and send time; a window this server does not know is
+    refused (INVALID_ARGUMENT) rather than sent at once."""
+    if metadata.delivery_window not in ingest_service_pb2.DeliveryWindow.values():
+        raise invalid_field(
+            "metadata.delivery_window",
+            f"unknown delivery window {metadata.delivery_window} (ANYTIME or BUSINESS_HOURS)",
+        )
+    send_time = None
+    if metadata.HasField("send_time"):
+        try:
+            send_time = metadata.send_time.ToDatetime(UTC)
+        except (ValueError, OverflowError) as exc:
+            raise invalid_field("metadata.send_time", f"not a valid time: {exc}") from None
+    return DeliveryTiming(
+        business_hours=metadata.delivery_window
+        == ingest_service_pb2.DELIVERY_WINDOW_BUSINESS_HOURS,
+        send_time=send_time,
     )

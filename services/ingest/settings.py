@@ -1,3 +1,6 @@
+from pydantic import field_validator
+
+from certflow.core.time_zones import UnknownTimeZone, iana_zone
 from certflow.platform.settings import CommonSettings
 
 
@@ -20,3 +23,16 @@ class IngestSettings(CommonSettings):
     # WatchBatch re-reads a watched batch this often without a change notice from this process
     # (the fallback for progress another replica stored)
     watch_poll_seconds: float = 2.0
+    # the issuer's IANA time zone for rows without a time_zone column ("": notify's default);
+    # emails of a batch that asks for business hours go in that zone's hours
+    default_time_zone: str = ""
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _zone_known(cls, value: str) -> str:
+        if value:
+            try:
+                iana_zone(value)
+            except UnknownTimeZone as exc:
+                raise ValueError(str(exc)) from None
+        return value

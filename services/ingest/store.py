@@ -267,6 +267,7 @@ class SqlIngestStore:
                     c.document,
                     c.leaf_salt,
                     c.leaf_hash,
+                    c.time_zone,
                 ).where(c.id.in_(reference.certificate_ids))
             )
             stored = {
@@ -279,6 +280,7 @@ class SqlIngestStore:
                     document=row.document,
                     leaf_salt=row.leaf_salt,
                     leaf_hash=row.leaf_hash,
+                    time_zone=row.time_zone,
                 )
                 for row in rows
             }
@@ -443,6 +445,7 @@ class SqlIngestWrites:
                         "leaf_salt": p.leaf_salt,
                         "leaf_hash": p.leaf_hash,
                         "created_at": _utc(batch.created_at),
+                        "time_zone": p.content.time_zone,
                     }
                     # one key order for every upload: overlapping uploads cannot deadlock
                     for p in sorted(batch.certificates, key=lambda p: p.dedupe_key)

@@ -100,6 +100,8 @@ class Certificate(Base):
     leaf_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the recipient's IANA time zone for the email's delivery window ("": notify's default)
+    time_zone: Mapped[str] = mapped_column(String(64), default="")
 
 
 class CertificateProgress(Base):

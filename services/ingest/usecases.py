@@ -43,7 +43,13 @@ from certflow.core.intake_rows import validate_rows
 from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
 from certflow.core.merkle import unpack_proof
 from certflow.core.validation import RowError, RowWarning, name_warnings, validate_certificate
-from services.ingest.announcements import CERTIFICATES_PER_MESSAGE, OutboxMessage, announce
+from services.ingest.announcements import (
+    CERTIFICATES_PER_MESSAGE,
+    SEND_WHEN_ANCHORED,
+    DeliveryTiming,
+    OutboxMessage,
+    announce,
+)
 from services.ingest.progress import BatchStatus
 
 MAX_ERRORS_IN_RESPONSE = 100
@@ -241,8 +247,10 @@ class Ingest:
         clock: Callable[[], datetime] = _utcnow,
         new_id: Callable[[], str] = _new_id,
         allow_smtputf8: bool = False,
+        default_time_zone: str = "",
     ) -> None:
         self._store = store
+        self._default_time_zone = default_time_zone
         self._issuer = issuer
         self._max_rows = max_rows
         self._leaves_per_message = leaves_per_message
@@ -263,6 +271,7 @@ class Ingest:
         display_name: str,
         cancel: CancelSignal = NOT_CANCELLED,
         options: IntakeOptions = DETECT_ALL,
+        timing: DeliveryTiming = SEND_WHEN_ANCHORED,
     ) -> UploadResult:
         """Reads, validates and plans the whole file before writing anything; stops (writing
         nothing) at the next check once `cancel` is set because the caller has gone."""
@@ -287,6 +296,7 @@ class Ingest:
             today=now.date(),
             date_order=options.date_order,
             allow_smtputf8=self._allow_smtputf8,
+            default_time_zone=self._default_time_zone,
         )
         errors, warnings = checked.errors, checked.warnings
         planned = plan_certificates(
@@ -316,6 +326,7 @@ class Ingest:
                             source="csv",
                             request_id=request_id or None,
                             display_name=display_name,
+                            timing=timing,
                         ),
                         content_sha256=digest,
                         source_columns=csv_file.header,
@@ -358,6 +369,7 @@ class Ingest:
             today=now.date(),
             allow_smtputf8=self._allow_smtputf8,
             date_order=date_order,
+            default_time_zone=self._default_time_zone,
         )
         if isinstance(result, list):
             raise InvalidInput(
@@ -433,6 +445,7 @@ class Ingest:
         source: str,
         request_id: str | None,
         display_name: str,
+        timing: DeliveryTiming = SEND_WHEN_ANCHORED,
     ) -> NewBatch:
         headers = self._trace_headers()
         return NewBatch(
@@ -449,6 +462,7 @@ class Ingest:
                 certificates,
                 issuer_name=self._issuer.name,
                 per_message=self._leaves_per_message,
+                timing=timing,
             ),
             trace_context=json.dumps(headers) if headers else "",
             created_at=self._clock(),

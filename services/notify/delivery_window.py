@@ -8,13 +8,13 @@ gives that wall time with fold=0: shifted forward by the gap (03:30), never befo
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from certflow.core.time_zones import UnknownTimeZone, iana_zone
+
+__all__ = ["BusinessHours", "Timing", "UnknownTimeZone", "next_opening", "time_zone"]
 
 DAYS_SEARCHED = 8  # a week plus one: any window with at least one open day opens within it
-
-
-class UnknownTimeZone(ValueError):
-    """Not an IANA time zone name that zoneinfo (with tzdata) knows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +47,7 @@ class Timing:
 
 def time_zone(name: str) -> ZoneInfo:
     """The IANA zone named `name`, or UnknownTimeZone saying why not."""
-    if not name or name != name.strip() or name.startswith(("/", ".")) or ".." in name:
-        raise UnknownTimeZone(f"{name!r} is not an IANA time zone name (e.g. Europe/Berlin)")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UnknownTimeZone(
-            f"{name!r} is not an IANA time zone name (e.g. Europe/Berlin)"
-        ) from exc
+    return iana_zone(name)
 
 
 def next_opening(timing: Timing, *, now: datetime) -> datetime:
