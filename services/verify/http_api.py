@@ -163,6 +163,7 @@ def build_app(
     limiter = KeyedRateLimiter(rate, burst)
     settings = page_settings or PageSettings()
     report_limiter = KeyedRateLimiter(settings.report_rate, settings.report_burst)
+    rendering = asyncio.Semaphore(1)
 
     def client(request: web.Request) -> str:
         return client_address(request.remote, request.headers, settings.trusted_proxies)
@@ -277,7 +278,10 @@ def build_app(
             settings.accent,
         )
         renderer = render_pdf if kind == "pdf" else render_png
-        content = await asyncio.to_thread(renderer, facts)
+        # one render at a time: they would otherwise take every thread of the default
+        # executor, which the look-ups of every other request wait on
+        async with rendering:
+            content = await asyncio.to_thread(renderer, facts)
         filename = f"certificate-{certificate_id}.{kind}"
         return web.Response(
             body=content,

@@ -7,6 +7,7 @@ embedding and redistribution): every script a recipient's name may be written in
 covers renders, instead of the PDF core fonts' Latin-1 only.
 """
 
+import functools
 import io
 import re
 from dataclasses import dataclass
@@ -95,6 +96,12 @@ def _lines(facts: Printable) -> list[tuple[str, str, float, bool]]:
 _Y_MM = [28.0, 48.0, 62.0, 82.0, 96.0, 116.0]
 
 
+# Rendering costs ~150 ms (PDF, font subsetting) and ~100 ms (PNG) of CPU: the same certificate
+# downloaded again is answered from memory (~25 KB / ~60 KB each, the most recent kept)
+RENDERED_KEPT = 128
+
+
+@functools.lru_cache(maxsize=RENDERED_KEPT)
 def render_pdf(facts: Printable) -> bytes:
     pdf = FPDF(orientation="landscape", unit="mm", format="A4")
     pdf.set_auto_page_break(False)
@@ -127,6 +134,7 @@ def render_pdf(facts: Printable) -> bytes:
     return bytes(pdf.output())
 
 
+@functools.lru_cache(maxsize=RENDERED_KEPT)
 def render_png(facts: Printable) -> bytes:
     width, height = (round(mm / 25.4 * PNG_DPI) for mm in PAGE_MM)
     image = Image.new("RGB", (width, height), "white")

@@ -57,3 +57,11 @@ def test_a_bad_colour_or_control_characters_are_not_printed() -> None:
     facts = printable_of(orjson.loads(leaf.document), "https://v.example/x", accent="red;")
     assert facts.accent == "#1f4e79"
     assert facts.recipient_name == "Eve Mallory"  # BEL and the right-to-left override gone
+
+
+def test_a_certificate_rendered_again_comes_from_memory() -> None:
+    leaf = new_leaf()
+    facts = printable_of(orjson.loads(leaf.document), "https://v.example/verify/x")
+    first = render_pdf(facts)
+    hits = render_pdf.cache_info().hits
+    assert render_pdf(facts) is first and render_pdf.cache_info().hits == hits + 1
