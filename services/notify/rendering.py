@@ -8,9 +8,9 @@ put into those, base64, and a few headers.
 
 Every user value that reaches a header was already refused at validation if it could inject
 one, and is checked again here; non-ASCII or long names become RFC 2047 encoded words (folded,
-never over 78 characters a line). An internationalised domain travels as punycode (IDNA) in
-the envelope and the To header; a non-ASCII local part needs SMTPUTF8 (RFC 6531), which the
-message then says it needs.
+never over 76 characters a line, RFC 2047's limit; plain lines stay within RFC 5322's 78).
+An internationalised domain travels as punycode (IDNA) in the envelope and the To header; a
+non-ASCII local part needs SMTPUTF8 (RFC 6531), which the message then says it needs.
 """
 
 import binascii
@@ -55,7 +55,8 @@ _CERTIFICATE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")  # it reaches headers (file 
 # start another address ("a@x>, <victim@y")
 _NOT_IN_ADDRESS = re.compile(r'[\s<>()\[\],;:"\\]')
 HEADER_LINE = 78  # RFC 5322 "SHOULD"; 998 is the hard limit
-_WORD_BYTES = 42  # base64 of 42 bytes is 56 characters: "=?utf-8?b?" + 56 + "?=" = 68
+ENCODED_LINE = 76  # RFC 2047 section 2: a line holding an encoded word
+_WORD_BYTES = 39  # base64 of 39 bytes is 52 characters: "=?utf-8?b?" + 52 + "?=" = 64
 _BRANDINGS_KEPT = 256
 
 
@@ -121,15 +122,16 @@ def wire_address(address: str) -> tuple[str, bool]:
 
 def address_header(field: str, name: str, address: str) -> str:
     """`Name <address>`: plain when the name is short ASCII (quoted as needed), otherwise the
-    name as folded RFC 2047 encoded words, so no line passes 78 characters whatever its length
-    or script. A non-ASCII address (SMTPUTF8) is written as UTF-8 (RFC 6532)."""
+    name as folded RFC 2047 encoded words, so no line passes 76 characters whatever its length
+    or script (unless the address alone is longer). A non-ASCII address (SMTPUTF8) is written
+    as UTF-8 (RFC 6532)."""
     if name.isascii() and address.isascii():
         plain = formataddr((name, address))
         if len(field) + 2 + len(plain) <= HEADER_LINE:
             return plain
     words = encoded_words(name)
     last_line = words.rsplit("\r\n ", 1)[-1]
-    separator = " " if len(field) + len(last_line) + len(address) + 5 <= HEADER_LINE else "\r\n "
+    separator = " " if len(field) + len(last_line) + len(address) + 5 <= ENCODED_LINE else "\r\n "
     return f"{words}{separator}<{address}>"
 
 
@@ -143,7 +145,7 @@ def text_header(field: str, value: str) -> str:
 def encoded_words(value: str) -> str:
     """RFC 2047 "B" encoded words, one per line (folded with CRLF + space, which decoding
     drops between words), each whole characters of at most _WORD_BYTES UTF-8 bytes, so a word
-    is 68 characters and any header name up to 8 characters keeps its line within 78."""
+    is 64 characters and any header name up to 10 characters keeps its line within 76."""
     words: list[str] = []
     chunk: list[str] = []
     size = 0

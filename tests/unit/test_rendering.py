@@ -221,6 +221,8 @@ def test_list_unsubscribe_is_there_only_when_the_issuer_enables_it():
 def test_any_name_or_title_folds_within_78_columns_and_reads_back_whole(name):
     data = render(replace(EMAIL, recipient_name=name, title=name))
     assert all(len(line) <= 78 for line in header_lines(data))
+    # RFC 2047 section 2: a line holding an encoded word is at most 76 characters
+    assert all(len(line) <= 76 for line in header_lines(data) if b"=?" in line)
     message = parsed(data)
     (to,) = message["To"].addresses
     assert to.addr_spec == "zoe@example.org"
