@@ -8,6 +8,7 @@ from certflow.core.errors import invalid_field
 from services.notify.outcome_policy import DeliveryState
 
 MAX_REQUEST_ID = 128
+MAX_BATCH_ID = 36  # ingest's batch ids are UUIDs
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +34,23 @@ class OperatorStore(Protocol):
 def list_deliveries(
     store: OperatorStore, batch_id: str, *, offset: int, limit: int
 ) -> list[DeliveryView]:
-    if not batch_id:
-        raise invalid_field("batch_id", "batch_id is required")
+    _check_batch_id(batch_id)
     return store.list_for_batch(batch_id, offset=offset, limit=limit)
 
 
 def retry_failed(store: OperatorStore, batch_id: str, request_id: str, *, now: datetime) -> int:
-    if not batch_id:
-        raise invalid_field("batch_id", "batch_id is required")
+    _check_batch_id(batch_id)
     if len(request_id) > MAX_REQUEST_ID:
         raise invalid_field("request_id", f"request_id has more than {MAX_REQUEST_ID} characters")
+    if "\x00" in request_id:  # PostgreSQL's driver refuses it: it was INTERNAL
+        raise invalid_field("request_id", "request_id contains NUL")
     return store.retry_failed(batch_id, request_id, now=now)
+
+
+def _check_batch_id(batch_id: str) -> None:
+    if not batch_id:
+        raise invalid_field("batch_id", "batch_id is required")
+    if len(batch_id) > MAX_BATCH_ID:
+        raise invalid_field("batch_id", f"batch_id has more than {MAX_BATCH_ID} characters")
+    if "\x00" in batch_id:  # PostgreSQL's driver refuses it: it was INTERNAL
+        raise invalid_field("batch_id", "batch_id contains NUL")
