@@ -226,3 +226,37 @@ def test_rate_limits_key_on_the_forwarded_client_only_behind_a_trusted_proxy(
             fetch(page, headers={"X-Forwarded-For": f"198.51.100.{n}"})[0] for n in range(3)
         ]
         assert statuses == [200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"{}", "application/json", 400),
+        (b"abc", "", 400),
+        (b"--x\r\n", "multipart/form-data", 400),
+        (b"\x00\xff" * 1000, "multipart/form-data; boundary=b", 400),
+        # a field cut off before its boundary: what came is checked (a verdict, not a crash)
+        (
+            b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\n{"a": 1}',
+            "multipart/form-data; boundary=b",
+            200,
+        ),
+    ],
+)
+def test_a_broken_upload_is_answered_with_the_page(
+    site: Site, body: bytes, content_type: str, status: int
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    answer, response_headers, page = fetch(f"{site.url}/verify", body, headers)
+    assert answer == status and response_headers["Content-Type"].startswith("text/html")
+    assert b'data-status="' in page
+
+
+@pytest.mark.parametrize(
+    "form",
+    [b"category=other&message=\xff\xfe", b"&".join(b"f%d=1" % i for i in range(50)), b'{"a":1}'],
+)
+def test_an_unreadable_report_is_refused(site: Site, form: bytes) -> None:
+    target = f"{site.url}/verify/{site.ids['valid']}/report"
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert fetch(target, form, headers)[0] == 400
