@@ -207,11 +207,15 @@ class RevocationIndex:
         self._sync_seconds = sync_seconds
         self._revoked: set[bytes] = set()
         self._next_block = first_block
-        self._synced_at = 0.0
+        self._synced_at: float | None = None  # monotonic time of the last complete sync
 
     @property
     def fresh(self) -> bool:
-        return time.monotonic() - self._synced_at < self._poll_seconds * 3
+        # never synced is never fresh (monotonic time may start near 0 after a boot)
+        return (
+            self._synced_at is not None
+            and time.monotonic() - self._synced_at < self._poll_seconds * 3
+        )
 
     @property
     def next_block(self) -> int:
@@ -225,7 +229,7 @@ class RevocationIndex:
             first, last = blocks
             self._revoked.update(await self._registry.revoked_since(first, last))
             self._next_block = last + 1
-        if not self._synced_at:
+        if self._synced_at is None:
             log.info("revocation index caught up with the chain at block %d", head)
         self._synced_at = time.monotonic()
 

@@ -4,6 +4,7 @@ e2e module tests/e2e/test_hostile_verify.py does the same against anvil)."""
 import asyncio
 import logging
 import sys
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -298,6 +299,14 @@ async def test_revocations_are_followed_in_ranges_from_the_first_block() -> None
     registry.head = 12_400
     await revocations.sync_once()
     assert registry.asked[3:] == [(12_346, 12_400)]
+
+
+def test_an_index_never_synced_is_not_fresh_even_just_after_boot(monkeypatch) -> None:
+    """time.monotonic() may start near 0 on a machine just booted: an index that never synced
+    must still ask the chain (a revoked certificate would otherwise verify as valid)."""
+    monkeypatch.setattr(time, "monotonic", lambda: 1.0)
+    revocations = RevocationIndex(RangeRecordingRegistry(10, {}), poll_seconds=2)
+    assert not revocations.fresh
 
 
 async def test_a_sync_cut_short_resumes_where_it_stopped() -> None:
