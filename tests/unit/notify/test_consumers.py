@@ -4,11 +4,18 @@ store nothing twice, a failed write is a pause, an unreadable message is termina
 counted."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
 from certflow.platform import bus
-from services.notify.consumers import IntakeConsumers, read_anchored, read_recipients
+from certflow.v1 import events_pb2
+from services.notify.consumers import (
+    IntakeConsumers,
+    MalformedEvent,
+    read_anchored,
+    read_recipients,
+)
 from tests.unit.notify.fakes import (
     T0,
     FakeMessage,
@@ -156,3 +163,20 @@ async def test_the_consume_loop_settles_every_message_it_fetches(consumers):
 
     await asyncio.wait_for(consumers.consume(fetch, consumers.take_recipients, stopping), timeout=5)
     assert [m.settled for m in messages] == [["ack"], ["term"]]
+
+
+def test_a_recipient_s_zone_window_and_send_time_are_read_and_an_absurd_zone_refused():
+    event = events_pb2.CertificateRecipientsEvent.FromString(
+        recipients_message([recipient("c1", "a@example.org")]).data
+    )
+    r = event.recipients[0]
+    r.time_zone, r.business_hours = "Asia/Tokyo", True
+    r.send_time.FromDatetime(datetime(2026, 7, 1, 8, 30, tzinfo=UTC))
+    [content] = read_recipients(event.SerializeToString())[1]
+    assert (content.time_zone, content.business_hours) == ("Asia/Tokyo", True)
+    assert content.send_time == datetime(2026, 7, 1, 8, 30, tzinfo=UTC)
+    plain = read_recipients(recipients_message([recipient("c2", "b@example.org")]).data)[1][0]
+    assert (plain.time_zone, plain.business_hours, plain.send_time) == ("", False, None)
+    r.time_zone = "x" * 65
+    with pytest.raises(MalformedEvent, match="time zone"):
+        read_recipients(event.SerializeToString())
