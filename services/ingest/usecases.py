@@ -275,7 +275,7 @@ class Ingest:
     ) -> UploadResult:
         """Reads, validates and plans the whole file before writing anything; stops (writing
         nothing) at the next check once `cancel` is set because the caller has gone."""
-        digest = upload_digest(data, options)
+        digest = upload_digest(data, options, timing)
         if request_id and (previous := self._store.batch_for_request(request_id)):
             return self._same_upload(previous, request_id, digest)
         try:
@@ -475,8 +475,8 @@ class Ingest:
             raise Conflict(
                 "REQUEST_ID_REUSED",
                 f"request_id {request_id!r} was already used for a different file, or the "
-                f"same file with another encoding, column_mapping or date_order (batch "
-                f"{batch_id}); use a new request_id for a new upload",
+                "same file with another encoding, column_mapping, date_order, delivery_window "
+                f"or send_time (batch {batch_id}); use a new request_id for a new upload",
                 metadata={"batch_id": batch_id},
             )
         return self._result(batch_id)
@@ -492,14 +492,24 @@ def _with_warnings(certificate: IssuedCertificate) -> IssuedCertificate:
     return replace(certificate, warnings=tuple(name_warnings(certificate.recipient_name, 0)))
 
 
-def upload_digest(data: bytes, options: IntakeOptions) -> str:
+def upload_digest(
+    data: bytes, options: IntakeOptions, timing: DeliveryTiming = SEND_WHEN_ANCHORED
+) -> str:
     """SHA-256 (hex) of what decides an upload's batch: how the file is read (encoding, column
-    mapping, date order), then its bytes. A retry resends all of them unchanged; the same file
-    sent again with a corrected mapping or date order is a new upload, and answering it with
-    the first batch (its rows refused under the old reading) would hide that nothing changed."""
-    reading = json.dumps(
-        [options.encoding, sorted(options.column_mapping.items()), options.date_order.value]
-    )
+    mapping, date order) and when its emails may go, then its bytes. A retry resends all of
+    them unchanged; the same file sent again with a corrected mapping or date order is a new
+    upload, and answering it with the first batch (its rows refused under the old reading)
+    would hide that nothing changed. The default timing adds nothing: digests stored before
+    delivery timing existed still match."""
+    parts: list[object] = [
+        options.encoding,
+        sorted(options.column_mapping.items()),
+        options.date_order.value,
+    ]
+    if timing != SEND_WHEN_ANCHORED:
+        send_time = timing.send_time.isoformat() if timing.send_time else ""
+        parts.append([timing.business_hours, send_time])
+    reading = json.dumps(parts)
     digest = hashlib.sha256(reading.encode() + b"\n")  # JSON holds no raw newline
     digest.update(data)
     return digest.hexdigest()

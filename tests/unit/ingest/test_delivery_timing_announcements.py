@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from certflow.core.csv_intake import DETECT_ALL
 from certflow.core.errors import InvalidInput
 from certflow.platform.bus import SUBJECT_RECIPIENTS
 from certflow.v1 import events_pb2
@@ -20,6 +21,7 @@ from services.ingest.announcements import (
     render,
 )
 from services.ingest.servicer import delivery_timing
+from services.ingest.usecases import upload_digest
 from tests.unit.ingest.planning import realistic
 
 SEND_TIME = datetime(2026, 7, 1, 8, 30, tzinfo=UTC)
@@ -78,3 +80,12 @@ def test_the_upload_metadata_gives_the_timing_and_an_unknown_window_is_refused()
     with pytest.raises(InvalidInput) as refused:
         delivery_timing(pb.UploadCsvMetadata(delivery_window=7))  # type: ignore[arg-type]
     assert refused.value.violations[0].field == "metadata.delivery_window"
+
+
+def test_the_same_request_id_with_another_delivery_timing_is_another_upload():
+    data = b"name,email,title,completion_date\n"
+    plain = upload_digest(data, DETECT_ALL)
+    assert upload_digest(data, DETECT_ALL, SEND_WHEN_ANCHORED) == plain  # stored digests hold
+    assert upload_digest(data, DETECT_ALL, DeliveryTiming(business_hours=True)) != plain
+    later = DeliveryTiming(send_time=SEND_TIME)
+    assert upload_digest(data, DETECT_ALL, later) not in {plain, upload_digest(data, DETECT_ALL)}
