@@ -6,27 +6,32 @@ and reads the batch once per wake-up, never in a loop of its own. The watchers o
 share their reads (`BatchWatchHub.read`): a change costs one query however many watch it, not
 one each (during emailing a batch changes several times a second). Another replica's writes
 ring no bell here, so a watcher also re-reads after `poll_seconds` without one (the slow
-fallback poll). A watch ends when the batch reaches a final state or the caller goes.
+fallback poll); a poll takes a read of the batch begun within the last half poll, so a batch's
+polls cost about two queries per `poll_seconds` however many watch it. A watch ends when the
+batch reaches a final state or the caller goes.
 """
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from services.ingest.progress import BatchStatus
 
-_SharedRead = tuple[int, "asyncio.Future[BatchStatus]"]
+# the changes rung when the read began, when it began (loop clock), the read
+_SharedRead = tuple[int, float, "asyncio.Future[BatchStatus]"]
 
 
 class BatchWatchHub:
     """Bound to the event loop it is created on; `changed` may be called from any thread."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, clock: Callable[[], float] | None = None
+    ) -> None:
         self._loop = loop
+        self._clock = clock or loop.time
         self._events: dict[str, set[asyncio.Event]] = {}
         self._rings: dict[str, int] = {}  # per watched batch: the changes rung so far
-        self._reads: dict[str, _SharedRead] = {}  # per watched batch: the read in flight
+        self._reads: dict[str, _SharedRead] = {}  # per watched batch: its latest read
 
     def changed(self, batch_ids: Iterable[str]) -> None:
         wanted = set(batch_ids)
@@ -41,25 +46,24 @@ class BatchWatchHub:
                 for event in listeners:
                     event.set()
 
-    async def read(self, batch_id: str, read: Callable[[], Awaitable[BatchStatus]]) -> BatchStatus:
-        """The batch as read after the last change rung for it: a read already in flight is
-        shared if it began after that change (so it sees it); else a new one begins."""
-        rung = self._rings.get(batch_id, 0)
+    async def read(
+        self,
+        batch_id: str,
+        read: Callable[[], Awaitable[BatchStatus]],
+        *,
+        max_age: float | None = None,
+    ) -> BatchStatus:
+        """The batch as read after the last change rung for it: the latest read is shared if it
+        began after that change (so it sees it) and is still in flight, or (a poll: `max_age`)
+        began at most `max_age` seconds ago and succeeded; else a new one begins."""
+        rung, now = self._rings.get(batch_id, 0), self._clock()
         shared = self._reads.get(batch_id)
-        if shared is None or shared[0] < rung:
+        if shared is None or not _usable(shared, rung, now, max_age):
             future = asyncio.ensure_future(read())
-            entry = shared = (rung, future)
-            self._reads[batch_id] = entry
-
-            def forget(done: "asyncio.Future[BatchStatus]") -> None:
-                if self._reads.get(batch_id) is entry:
-                    del self._reads[batch_id]
-                if not done.cancelled():
-                    done.exception()  # retrieved: every watcher may have gone meanwhile
-
-            future.add_done_callback(forget)
+            future.add_done_callback(_retrieved)
+            shared = self._reads[batch_id] = (rung, now, future)
         # shielded: one watcher going away does not cancel the read the others wait for
-        return await asyncio.shield(shared[1])
+        return await asyncio.shield(shared[2])
 
     @contextmanager
     def listening(self, batch_id: str) -> Iterator[asyncio.Event]:
@@ -82,24 +86,42 @@ class BatchWatchHub:
         return sum(len(listeners) for listeners in self._events.values())
 
 
+def _usable(shared: _SharedRead, rung: int, now: float, max_age: float | None) -> bool:
+    began_rung, began, future = shared
+    if began_rung < rung:
+        return False
+    if not future.done():
+        return True
+    fresh = max_age is not None and now - began <= max_age
+    return fresh and not future.cancelled() and future.exception() is None
+
+
+def _retrieved(done: "asyncio.Future[BatchStatus]") -> None:
+    if not done.cancelled():
+        done.exception()  # retrieved: every watcher may have gone before the read failed
+
+
 async def watch_batch(
     hub: BatchWatchHub,
     batch_id: str,
     read: Callable[[], Awaitable[BatchStatus]],
     *,
     poll_seconds: float,
-) -> AsyncIterator[BatchStatus]:
+) -> AsyncGenerator[BatchStatus, None]:
     """The batch now, then each time it differs from what was last sent, until it is final."""
     with hub.listening(batch_id) as changed:
         sent: BatchStatus | None = None
+        polling = False
         while True:
             changed.clear()  # before the read: a change committed during it rings again
-            status = await hub.read(batch_id, read)
+            status = await hub.read(batch_id, read, max_age=poll_seconds / 2 if polling else None)
             if status != sent:
                 yield status
                 sent = status
             if status.is_final:
                 return
-            # on timeout, the fallback poll: a change made by another replica
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(changed.wait(), timeout=poll_seconds)
+                polling = False
+            except TimeoutError:  # the fallback poll: a change made by another replica
+                polling = True

@@ -4,6 +4,8 @@ import asyncio
 import threading
 from dataclasses import replace
 
+import pytest
+
 from services.ingest.batch_watch import BatchWatchHub, watch_batch
 from services.ingest.progress import BatchStatus
 from tests.unit.ingest.fakes import NOW
@@ -138,3 +140,36 @@ async def test_a_watcher_going_away_does_not_cancel_the_read_another_waits_for()
         gate.set()
         assert await staying == ISSUING
         assert batch.reads == 1
+
+
+async def test_a_poll_takes_a_read_begun_within_its_max_age_unless_a_change_was_rung() -> None:
+    """Watchers polling at their own moments share reads: about two per poll interval."""
+    now = [100.0]
+    hub, batch = BatchWatchHub(asyncio.get_running_loop(), clock=lambda: now[0]), Batch()
+    with hub.listening("b1") as rung:
+        assert await hub.read("b1", batch.read) == ISSUING
+        batch.status = ANCHORED
+        now[0] += 1.0
+        assert await hub.read("b1", batch.read, max_age=1.0) == ISSUING  # the read of 1 s ago
+        assert batch.reads == 1
+        now[0] += 0.5
+        assert await hub.read("b1", batch.read, max_age=1.0) == ANCHORED  # too old: read again
+        assert batch.reads == 2
+        batch.status = DONE
+        hub.changed({"b1"})
+        await rung.wait()
+        assert await hub.read("b1", batch.read, max_age=1.0) == DONE  # rung since: read again
+        assert await hub.read("b1", batch.read) == DONE  # not a poll: never a finished read
+        assert batch.reads == 4
+
+
+async def test_a_failed_read_is_not_given_to_a_later_poll() -> None:
+    hub, batch = BatchWatchHub(asyncio.get_running_loop(), clock=lambda: 0.0), Batch()
+
+    async def failing() -> BatchStatus:
+        raise ConnectionError("database gone")
+
+    with hub.listening("b1"):
+        with pytest.raises(ConnectionError):
+            await hub.read("b1", failing)
+        assert await hub.read("b1", batch.read, max_age=60) == ISSUING
