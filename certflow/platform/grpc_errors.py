@@ -75,19 +75,10 @@ def translate_errors(method: F) -> F:
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await method(self, request, context)
-        except DomainError as error:
-            status = to_status(error)
-            await context.abort(status.code, status.details, status.trailing_metadata)
         except grpc.aio.AbortError:
             raise
-        except (OperationalError, InterfaceError) as error:
-            # the database is down, restarting or locked: a transient state, not a bug
-            log.warning("database unavailable in %s: %s", method.__qualname__, error.orig)
-            status = to_status(DATABASE_UNAVAILABLE)
-            await context.abort(status.code, status.details, status.trailing_metadata)
-        except Exception:
-            log.exception("unexpected error in %s", method.__qualname__)
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged)")
+        except Exception as error:
+            await _abort_for(error, context, method.__qualname__)
 
     return wrapper  # type: ignore[return-value]
 
@@ -104,17 +95,24 @@ def translate_stream_errors(method: G) -> G:
         try:
             async for response in method(self, request, context):
                 yield response
-        except DomainError as error:
-            status = to_status(error)
-            await context.abort(status.code, status.details, status.trailing_metadata)
         except grpc.aio.AbortError:
             raise
-        except (OperationalError, InterfaceError) as error:
-            log.warning("database unavailable in %s: %s", method.__qualname__, error.orig)
-            status = to_status(DATABASE_UNAVAILABLE)
-            await context.abort(status.code, status.details, status.trailing_metadata)
-        except Exception:
-            log.exception("unexpected error in %s", method.__qualname__)
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged)")
+        except Exception as error:
+            await _abort_for(error, context, method.__qualname__)
 
     return wrapper  # type: ignore[return-value]
+
+
+async def _abort_for(error: Exception, context: grpc.aio.ServicerContext, where: str) -> None:
+    """Ends the call with the status `error` deserves (raises grpc.aio.AbortError)."""
+    if isinstance(error, DomainError):
+        status = to_status(error)
+    elif isinstance(error, OperationalError | InterfaceError):
+        # the database is down, restarting or locked: a transient state, not a bug
+        log.warning("database unavailable in %s: %s", where, error.orig)
+        status = to_status(DATABASE_UNAVAILABLE)
+    else:
+        log.error("unexpected error in %s", where, exc_info=error)
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged)")
+        return
+    await context.abort(status.code, status.details, status.trailing_metadata)
