@@ -4,11 +4,9 @@ marking re-publishes under the same id, and JetStream keeps one copy; ingest's r
 rendered."""
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import nats
 import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import insert, select, update
@@ -19,36 +17,10 @@ from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from certflow.platform.outbox import OutboxRelay
 from certflow.v1 import events_pb2
-from devstack import tools
-from devstack.processes import ManagedProcess, free_port, wait_for_port
 from services.ingest.bootstrap import build
 from services.ingest.settings import IngestSettings
 from services.ingest.store import SqlIngestStore
 from services.ingest.tables import Certificate, IngestOutbox
-
-
-@pytest.fixture
-def nats_url(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    server = ManagedProcess(
-        "nats",
-        [tools.nats_server(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(tmp_path)],
-        tmp_path / "nats.log",
-    ).start()
-    try:
-        wait_for_port(port, 20, server)
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    connection = await nats.connect(nats_url)
-    context = connection.jetstream()
-    await bus.ensure_stream(context)
-    yield context
-    await connection.close()
 
 
 @pytest.fixture

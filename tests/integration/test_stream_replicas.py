@@ -89,24 +89,14 @@ async def test_the_setting_creates_the_stream_on_three_servers(
 
 
 async def test_a_single_server_refuses_three_replicas(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    nats_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port = free_port()
-    server = ManagedProcess(
-        "nats",
-        [tools.nats_server(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(tmp_path)],
-        tmp_path / "nats.log",
-    ).start()
+    connection = await nats.connect(nats_url)
     try:
-        wait_for_port(port, 20, server)
-        connection = await nats.connect(f"nats://127.0.0.1:{port}")
-        try:
-            monkeypatch.setenv("CERTFLOW_STREAM_REPLICAS", "3")
-            with pytest.raises(APIError, match="replicas > 1 not supported"):
-                await bus.ensure_stream(connection.jetstream())
-            monkeypatch.delenv("CERTFLOW_STREAM_REPLICAS")
-            await bus.ensure_stream(connection.jetstream())  # the default: 1
-        finally:
-            await connection.close()
+        monkeypatch.setenv("CERTFLOW_STREAM_REPLICAS", "3")
+        with pytest.raises(APIError, match="replicas > 1 not supported"):
+            await bus.ensure_stream(connection.jetstream())
+        monkeypatch.delenv("CERTFLOW_STREAM_REPLICAS")
+        await bus.ensure_stream(connection.jetstream())  # the default: 1
     finally:
-        server.stop()
+        await connection.close()

@@ -3,42 +3,12 @@ replays the stream from its start, and catching up waits for every cancellation 
 before it was called."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
-import nats
-import pytest
 from nats.js import JetStreamContext
 
 from certflow.platform import bus
 from certflow.platform.cancellations import CancellationReader, CancelledCertificates
 from certflow.v1 import events_pb2
-from devstack import tools
-from devstack.processes import ManagedProcess, free_port, wait_for_port
-
-
-@pytest.fixture
-def nats_url(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    server = ManagedProcess(
-        "nats",
-        [tools.nats_server(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(tmp_path)],
-        tmp_path / "nats.log",
-    ).start()
-    try:
-        wait_for_port(port, 20, server)
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    connection = await nats.connect(nats_url)
-    context = connection.jetstream()
-    await bus.ensure_stream(context)
-    yield context
-    await connection.close()
 
 
 async def cancel(js: JetStreamContext, batch_id: str, ids: list[str]) -> None:
