@@ -422,7 +422,7 @@ class Deliveries:
             ).first()
             if row is None:
                 return None
-            c, p = row.tuple()
+            c, p = row
             delivered = session.scalar(
                 select(_DELIVERIES.c.message_id)
                 .where(_DELIVERIES.c.certificate_id == certificate_id)
@@ -637,7 +637,7 @@ def _emails(session: Session, message_ids: dict[str, str]) -> dict[str, Certific
             .join(proof, proof.certificate_id == content.certificate_id)
             .where(content.certificate_id.in_(chunk))
         )
-        for c, p in rows.tuples():
+        for c, p in rows:
             emails[c.certificate_id] = CertificateEmail(
                 certificate_id=c.certificate_id,
                 message_id=message_ids[c.certificate_id],

@@ -131,11 +131,10 @@ async def service(database_url) -> AsyncIterator[PreviewService]:
 
 def delivery_rows(sessions) -> list[tuple[str, int]]:
     with sessions() as session:
-        return list(
-            session.execute(
-                select(notify_tables.Delivery.state, notify_tables.Delivery.attempts)
-            ).tuples()
+        rows = session.execute(
+            select(notify_tables.Delivery.state, notify_tables.Delivery.attempts)
         )
+        return [(state, attempts) for state, attempts in rows]
 
 
 async def test_preview_of_an_anchored_certificate_shows_the_message_and_sends_nothing(service):
