@@ -174,7 +174,9 @@ def show_verification(client: StackClient, stack: LocalStack, mail_path: Path) -
     certificate_id = document["id"].removeprefix("urn:uuid:")
     result = client.verify_document(json.dumps(document))
     title = f"Verifying the certificate attached to {escape(recipient)}"
-    table = Table("check", "result", "detail", title=title)
+    table = Table("check", "result", title=title)
+    # fold, never cut: hashes and addresses in the detail are copied whole
+    table.add_column("detail", overflow="fold")
     for check in result.checks:
         table.add_row(
             check.check,
