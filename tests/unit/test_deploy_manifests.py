@@ -166,6 +166,20 @@ def test_each_service_and_its_migration_use_its_own_database_key(overlay: Path) 
     assert len(list(of_kind(manifests, "Job"))) == len(SERVICES)
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.name)
+def test_the_chain_rpc_url_comes_from_the_secret_never_a_config_map(overlay: Path) -> None:
+    """Hosted RPC URLs carry the provider's API key: a Secret, not the ConfigMap."""
+    manifests = rendered(overlay.name)
+    for service in ("anchor", "verify"):
+        env = env_of(named(manifests, "Deployment", f"certflow-{service}"))
+        assert env["CERTFLOW_ETH_RPC_URL"]["secretKeyRef"] == {
+            "name": "certflow-secrets",
+            "key": "CERTFLOW_ETH_RPC_URL",
+        }
+    for config in of_kind(manifests, "ConfigMap"):
+        assert not any("RPC_URL" in key for key in config.get("data", {})), config["metadata"]
+
+
 def test_production_scales_notify_on_deliveries_due_and_never_anchor() -> None:
     manifests = rendered("production")
     scaled = {
