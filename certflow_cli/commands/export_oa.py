@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from certflow_cli.commands.verify import read_document
 from certflow_cli.exit_codes import CliError, ExitCode
+from certflow_cli.input_files import read_input_file
 from certflow_cli.invocation import Invocation, certflow_command
 from certflow_cli.output import to_json
 
@@ -33,7 +33,7 @@ def export_oa(run: Invocation, file: Path, output: Path | None) -> ExitCode:
     from certflow.core.json_limits import JsonTooDeep, check_json_depth
     from certflow.core.openattestation import export
 
-    data = read_document(file)
+    data = read_input_file(file)
     try:
         text = data.decode()
         check_json_depth(text)

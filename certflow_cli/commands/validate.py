@@ -9,6 +9,7 @@ from rich.console import Console
 
 from certflow.core.csv_intake import CsvFormatError
 from certflow_cli.exit_codes import CliError, ExitCode
+from certflow_cli.input_files import read_input_file
 from certflow_cli.intake_options import FileOptions, file_options
 from certflow_cli.invocation import Invocation, certflow_command
 from certflow_cli.output import (
@@ -54,7 +55,7 @@ def validate(
     from certflow_cli.file_check import check_csv
 
     options = FileOptions.from_flags(encoding, mapping, date_order)
-    data = read_file(file)
+    data = read_input_file(file)
     today = datetime.now(UTC).date()  # the service's clock is UTC too
     try:
         report = check_csv(
@@ -74,17 +75,6 @@ def validate(
     document = report_document(str(file), report)
     run.output.result(document, lambda console: render(console, document))
     return ExitCode.ROWS_REFUSED if report.errors else ExitCode.OK
-
-
-def read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise CliError(
-            ExitCode.INVALID_INPUT,
-            f"cannot read {path}: {exc.strerror or exc}",
-            reason="UNREADABLE_FILE",
-        ) from None
 
 
 def report_document(file: str, report: "FileReport") -> JsonDocument:

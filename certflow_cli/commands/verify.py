@@ -22,6 +22,7 @@ from rich.console import Console
 from certflow.core.errors import InvalidInput, Unavailable
 from certflow.core.verification import Verification, VerificationStatus
 from certflow_cli.exit_codes import CliError, ExitCode
+from certflow_cli.input_files import read_input_file
 from certflow_cli.invocation import Invocation, certflow_command
 from certflow_cli.output import JsonDocument, shown
 
@@ -128,7 +129,7 @@ def verify(
     expired or not yet valid, 14 pending, 4 not a certificate, 5 when the chain or the
     issuer's DNS/profile could not be asked (no verdict).
     """
-    data = read_document(file)
+    data = read_input_file(file)
     timeout = run.flags.timeout or DEFAULT_DEADLINE_SECONDS
     sources = Sources(rpc_url, registries, dns_resolver, profile_base_url, timeout)
     _quiet_library_logs()
@@ -143,17 +144,6 @@ def verify(
     document = result_document(str(file), result, claimed_registry(data))
     run.output.result(document, lambda console: render(console, document))
     return EXIT_CODES[result.status]
-
-
-def read_document(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise CliError(
-            ExitCode.INVALID_INPUT,
-            f"cannot read {path}: {exc.strerror or exc}",
-            reason="UNREADABLE_FILE",
-        ) from None
 
 
 async def check(data: bytes, sources: Sources) -> Verification:
