@@ -30,6 +30,8 @@ SUBJECT_RECIPIENTS = "certs.recipients"
 SUBJECT_ANCHORED = "certs.anchored"
 SUBJECT_DELIVERIES = "certs.deliveries"
 SUBJECT_CANCELLED = "certs.cancelled"
+SUBJECT_REVOKED = "certs.revoked"
+SUBJECT_REISSUED = "certs.reissued"
 
 
 async def connect(url: str, name: str) -> Client:

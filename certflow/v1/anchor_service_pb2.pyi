@@ -1,5 +1,6 @@
 import datetime
 
+from certflow.v1 import certificate_pb2 as _certificate_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -122,3 +123,27 @@ class GetSignerStatusResponse(_message.Message):
     max_fee_per_gas_cap_wei: str
     rpc_url: str
     def __init__(self, signer_address: _Optional[str] = ..., balance_wei: _Optional[str] = ..., balance_low: _Optional[bool] = ..., low_balance_threshold_wei: _Optional[str] = ..., next_base_fee_wei: _Optional[str] = ..., max_fee_per_gas_cap_wei: _Optional[str] = ..., rpc_url: _Optional[str] = ...) -> None: ...
+
+class RevokeCertificatesRequest(_message.Message):
+    __slots__ = ("request_id", "certificate_ids", "batch_id", "reason", "reason_text")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_IDS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REASON_TEXT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    certificate_ids: _containers.RepeatedScalarFieldContainer[str]
+    batch_id: str
+    reason: _certificate_pb2.RevocationReason
+    reason_text: str
+    def __init__(self, request_id: _Optional[str] = ..., certificate_ids: _Optional[_Iterable[str]] = ..., batch_id: _Optional[str] = ..., reason: _Optional[_Union[_certificate_pb2.RevocationReason, str]] = ..., reason_text: _Optional[str] = ...) -> None: ...
+
+class RevokeCertificatesResponse(_message.Message):
+    __slots__ = ("certificate_count", "newly_revoked_count", "already_revoked_count")
+    CERTIFICATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NEWLY_REVOKED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_REVOKED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    certificate_count: int
+    newly_revoked_count: int
+    already_revoked_count: int
+    def __init__(self, certificate_count: _Optional[int] = ..., newly_revoked_count: _Optional[int] = ..., already_revoked_count: _Optional[int] = ...) -> None: ...

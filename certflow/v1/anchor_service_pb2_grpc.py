@@ -55,6 +55,11 @@ class AnchorServiceStub:
                 request_serializer=certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusRequest.SerializeToString,
                 response_deserializer=certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusResponse.FromString,
                 _registered_method=True)
+        self.RevokeCertificates = channel.unary_unary(
+                '/certflow.v1.AnchorService/RevokeCertificates',
+                request_serializer=certflow_dot_v1_dot_anchor__service__pb2.RevokeCertificatesRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_anchor__service__pb2.RevokeCertificatesResponse.FromString,
+                _registered_method=True)
 
 
 class AnchorServiceServicer:
@@ -87,6 +92,16 @@ class AnchorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeCertificates(self, request, context):
+        """Revokes certificates anchor knows (placed in an anchor window), by id or a whole batch:
+        their leaf hashes join the next revocation window, revoked on chain in one bulkRevoke
+        transaction per window; "certs.revoked" is published once it is confirmed. A certificate
+        already revoked (or waiting to be) is left as it is. Idempotent by request_id (AIP-155).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnchorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +124,11 @@ def add_AnchorServiceServicer_to_server(servicer, server):
                     servicer.GetSignerStatus,
                     request_deserializer=certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusRequest.FromString,
                     response_serializer=certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusResponse.SerializeToString,
+            ),
+            'RevokeCertificates': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeCertificates,
+                    request_deserializer=certflow_dot_v1_dot_anchor__service__pb2.RevokeCertificatesRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_anchor__service__pb2.RevokeCertificatesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +240,33 @@ class AnchorService:
             '/certflow.v1.AnchorService/GetSignerStatus',
             certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusRequest.SerializeToString,
             certflow_dot_v1_dot_anchor__service__pb2.GetSignerStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeCertificates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.AnchorService/RevokeCertificates',
+            certflow_dot_v1_dot_anchor__service__pb2.RevokeCertificatesRequest.SerializeToString,
+            certflow_dot_v1_dot_anchor__service__pb2.RevokeCertificatesResponse.FromString,
             options,
             channel_credentials,
             insecure,

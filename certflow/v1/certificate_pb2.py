@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63\x65rtflow/v1/certificate.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x01\n\x0b\x43\x65rtificate\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x65rtificate_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\x16\n\x0erecipient_name\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12,\n\x05state\x18\x06 \x01(\x0e\x32\x1d.certflow.v1.CertificateState\x12\x15\n\rdocument_json\x18\x07 \x01(\t\x12\x11\n\tleaf_hash\x18\x08 \x01(\x0c\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x08RowError\x12\x12\n\nrow_number\x18\x01 \x01(\x03\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t*\x92\x01\n\x10\x43\x65rtificateState\x12!\n\x1d\x43\x45RTIFICATE_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43\x45RTIFICATE_STATE_ISSUED\x10\x01\x12\x1e\n\x1a\x43\x45RTIFICATE_STATE_ANCHORED\x10\x02\x12\x1d\n\x19\x43\x45RTIFICATE_STATE_REVOKED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63\x65rtflow/v1/certificate.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x01\n\x0b\x43\x65rtificate\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x65rtificate_id\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\x16\n\x0erecipient_name\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12,\n\x05state\x18\x06 \x01(\x0e\x32\x1d.certflow.v1.CertificateState\x12\x15\n\rdocument_json\x18\x07 \x01(\t\x12\x11\n\tleaf_hash\x18\x08 \x01(\x0c\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x08RowError\x12\x12\n\nrow_number\x18\x01 \x01(\x03\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t*\x92\x01\n\x10\x43\x65rtificateState\x12!\n\x1d\x43\x45RTIFICATE_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43\x45RTIFICATE_STATE_ISSUED\x10\x01\x12\x1e\n\x1a\x43\x45RTIFICATE_STATE_ANCHORED\x10\x02\x12\x1d\n\x19\x43\x45RTIFICATE_STATE_REVOKED\x10\x03*\xe3\x01\n\x10RevocationReason\x12!\n\x1dREVOCATION_REASON_UNSPECIFIED\x10\x00\x12 \n\x1cREVOCATION_REASON_SUPERSEDED\x10\x01\x12%\n!REVOCATION_REASON_ISSUED_IN_ERROR\x10\x02\x12%\n!REVOCATION_REASON_DATA_CORRECTION\x10\x03\x12\x1f\n\x1bREVOCATION_REASON_WITHDRAWN\x10\x04\x12\x1b\n\x17REVOCATION_REASON_OTHER\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CERTIFICATESTATE']._serialized_start=408
   _globals['_CERTIFICATESTATE']._serialized_end=554
+  _globals['_REVOCATIONREASON']._serialized_start=557
+  _globals['_REVOCATIONREASON']._serialized_end=784
   _globals['_CERTIFICATE']._serialized_start=80
   _globals['_CERTIFICATE']._serialized_end=325
   _globals['_ROWERROR']._serialized_start=327

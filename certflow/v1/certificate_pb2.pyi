@@ -15,10 +15,25 @@ class CertificateState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CERTIFICATE_STATE_ISSUED: _ClassVar[CertificateState]
     CERTIFICATE_STATE_ANCHORED: _ClassVar[CertificateState]
     CERTIFICATE_STATE_REVOKED: _ClassVar[CertificateState]
+
+class RevocationReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVOCATION_REASON_UNSPECIFIED: _ClassVar[RevocationReason]
+    REVOCATION_REASON_SUPERSEDED: _ClassVar[RevocationReason]
+    REVOCATION_REASON_ISSUED_IN_ERROR: _ClassVar[RevocationReason]
+    REVOCATION_REASON_DATA_CORRECTION: _ClassVar[RevocationReason]
+    REVOCATION_REASON_WITHDRAWN: _ClassVar[RevocationReason]
+    REVOCATION_REASON_OTHER: _ClassVar[RevocationReason]
 CERTIFICATE_STATE_UNSPECIFIED: CertificateState
 CERTIFICATE_STATE_ISSUED: CertificateState
 CERTIFICATE_STATE_ANCHORED: CertificateState
 CERTIFICATE_STATE_REVOKED: CertificateState
+REVOCATION_REASON_UNSPECIFIED: RevocationReason
+REVOCATION_REASON_SUPERSEDED: RevocationReason
+REVOCATION_REASON_ISSUED_IN_ERROR: RevocationReason
+REVOCATION_REASON_DATA_CORRECTION: RevocationReason
+REVOCATION_REASON_WITHDRAWN: RevocationReason
+REVOCATION_REASON_OTHER: RevocationReason
 
 class Certificate(_message.Message):
     __slots__ = ("name", "certificate_id", "batch_id", "recipient_name", "title", "state", "document_json", "leaf_hash", "create_time")

@@ -1,5 +1,6 @@
 import datetime
 
+from certflow.v1 import certificate_pb2 as _certificate_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -132,3 +133,43 @@ class CertificatesCancelledEvent(_message.Message):
     batch_id: str
     certificate_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, batch_id: _Optional[str] = ..., certificate_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CertificatesRevokedEvent(_message.Message):
+    __slots__ = ("revocation_window_id", "chain_id", "transaction_hash", "block_number", "certificates")
+    REVOCATION_WINDOW_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_HASH_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
+    revocation_window_id: str
+    chain_id: int
+    transaction_hash: str
+    block_number: int
+    certificates: _containers.RepeatedCompositeFieldContainer[RevokedCertificate]
+    def __init__(self, revocation_window_id: _Optional[str] = ..., chain_id: _Optional[int] = ..., transaction_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., certificates: _Optional[_Iterable[_Union[RevokedCertificate, _Mapping]]] = ...) -> None: ...
+
+class RevokedCertificate(_message.Message):
+    __slots__ = ("certificate_id", "batch_id", "reason", "reason_text", "revoke_time", "replaced_by_certificate_id")
+    CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REASON_TEXT_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_BY_CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
+    certificate_id: str
+    batch_id: str
+    reason: _certificate_pb2.RevocationReason
+    reason_text: str
+    revoke_time: _timestamp_pb2.Timestamp
+    replaced_by_certificate_id: str
+    def __init__(self, certificate_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., reason: _Optional[_Union[_certificate_pb2.RevocationReason, str]] = ..., reason_text: _Optional[str] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replaced_by_certificate_id: _Optional[str] = ...) -> None: ...
+
+class CertificateReissuedEvent(_message.Message):
+    __slots__ = ("certificate_id", "replaced_by_certificate_id", "reason_text")
+    CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_BY_CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_TEXT_FIELD_NUMBER: _ClassVar[int]
+    certificate_id: str
+    replaced_by_certificate_id: str
+    reason_text: str
+    def __init__(self, certificate_id: _Optional[str] = ..., replaced_by_certificate_id: _Optional[str] = ..., reason_text: _Optional[str] = ...) -> None: ...

@@ -178,6 +178,36 @@ class IssueCertificateResponse(_message.Message):
     warnings: _containers.RepeatedCompositeFieldContainer[RowWarning]
     def __init__(self, certificate: _Optional[_Union[_certificate_pb2.Certificate, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[RowWarning, _Mapping]]] = ...) -> None: ...
 
+class ReissueCertificateRequest(_message.Message):
+    __slots__ = ("request_id", "certificate_id", "recipient_name", "recipient_email", "title", "completion_date", "expiry_date", "reason_text")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_DATE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_DATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_TEXT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    certificate_id: str
+    recipient_name: str
+    recipient_email: str
+    title: str
+    completion_date: str
+    expiry_date: str
+    reason_text: str
+    def __init__(self, request_id: _Optional[str] = ..., certificate_id: _Optional[str] = ..., recipient_name: _Optional[str] = ..., recipient_email: _Optional[str] = ..., title: _Optional[str] = ..., completion_date: _Optional[str] = ..., expiry_date: _Optional[str] = ..., reason_text: _Optional[str] = ...) -> None: ...
+
+class ReissueCertificateResponse(_message.Message):
+    __slots__ = ("certificate", "replaced_certificate_id", "warnings")
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    certificate: _certificate_pb2.Certificate
+    replaced_certificate_id: str
+    warnings: _containers.RepeatedCompositeFieldContainer[RowWarning]
+    def __init__(self, certificate: _Optional[_Union[_certificate_pb2.Certificate, _Mapping]] = ..., replaced_certificate_id: _Optional[str] = ..., warnings: _Optional[_Iterable[_Union[RowWarning, _Mapping]]] = ...) -> None: ...
+
 class GetBatchRequest(_message.Message):
     __slots__ = ("batch_id",)
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]

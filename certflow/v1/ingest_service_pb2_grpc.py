@@ -45,6 +45,11 @@ class IngestServiceStub:
                 request_serializer=certflow_dot_v1_dot_ingest__service__pb2.IssueCertificateRequest.SerializeToString,
                 response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.IssueCertificateResponse.FromString,
                 _registered_method=True)
+        self.ReissueCertificate = channel.unary_unary(
+                '/certflow.v1.IngestService/ReissueCertificate',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.ReissueCertificateRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ReissueCertificateResponse.FromString,
+                _registered_method=True)
         self.GetBatch = channel.unary_unary(
                 '/certflow.v1.IngestService/GetBatch',
                 request_serializer=certflow_dot_v1_dot_ingest__service__pb2.GetBatchRequest.SerializeToString,
@@ -93,6 +98,15 @@ class IngestServiceServicer:
     def IssueCertificate(self, request, context):
         """Issues one certificate in real time; it joins the next anchor window.
         Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReissueCertificate(self, request, context):
+        """Issues a corrected certificate in place of an earlier one: the new credential names the
+        one it replaces, and the old one is revoked with reason SUPERSEDED (through the outbox,
+        so the revocation cannot be lost). Idempotent by request_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -160,6 +174,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.IssueCertificate,
                     request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.IssueCertificateRequest.FromString,
                     response_serializer=certflow_dot_v1_dot_ingest__service__pb2.IssueCertificateResponse.SerializeToString,
+            ),
+            'ReissueCertificate': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReissueCertificate,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ReissueCertificateRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.ReissueCertificateResponse.SerializeToString,
             ),
             'GetBatch': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBatch,
@@ -247,6 +266,33 @@ class IngestService:
             '/certflow.v1.IngestService/IssueCertificate',
             certflow_dot_v1_dot_ingest__service__pb2.IssueCertificateRequest.SerializeToString,
             certflow_dot_v1_dot_ingest__service__pb2.IssueCertificateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReissueCertificate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/ReissueCertificate',
+            certflow_dot_v1_dot_ingest__service__pb2.ReissueCertificateRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.ReissueCertificateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,30 +22,33 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from certflow.v1 import certificate_pb2 as certflow_dot_v1_dot_certificate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n certflow/v1/verify_service.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"]\n\x11VerificationCheck\x12\r\n\x05\x63heck\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.certflow.v1.CheckStatus\x12\x0f\n\x07message\x18\x03 \x01(\t\"W\n\x18VerifyCertificateRequest\x12\x17\n\rdocument_json\x18\x01 \x01(\tH\x00\x12\x18\n\x0e\x63\x65rtificate_id\x18\x02 \x01(\tH\x00\x42\x08\n\x06target\"\xad\x02\n\x19VerifyCertificateResponse\x12/\n\x06status\x18\x01 \x01(\x0e\x32\x1f.certflow.v1.VerificationStatus\x12.\n\x06\x63hecks\x18\x02 \x03(\x0b\x32\x1e.certflow.v1.VerificationCheck\x12\x16\n\x0e\x63\x65rtificate_id\x18\x03 \x01(\t\x12\x13\n\x0bissuer_name\x18\x04 \x01(\t\x12\x16\n\x0erecipient_name\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12/\n\x0b\x61nchor_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10transaction_hash\x18\x08 \x01(\t\x12\x10\n\x08\x63hain_id\x18\t \x01(\x04\"7\n\x1dGetCertificateDocumentRequest\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\"7\n\x1eGetCertificateDocumentResponse\x12\x15\n\rdocument_json\x18\x01 \x01(\t*\x9f\x03\n\x12VerificationStatus\x12#\n\x1fVERIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19VERIFICATION_STATUS_VALID\x10\x01\x12 \n\x1cVERIFICATION_STATUS_TAMPERED\x10\x02\x12\x1f\n\x1bVERIFICATION_STATUS_REVOKED\x10\x03\x12\x1f\n\x1bVERIFICATION_STATUS_EXPIRED\x10\x04\x12\x1f\n\x1bVERIFICATION_STATUS_PENDING\x10\x05\x12!\n\x1dVERIFICATION_STATUS_MALFORMED\x10\x06\x12!\n\x1dVERIFICATION_STATUS_NOT_FOUND\x10\x07\x12&\n\"VERIFICATION_STATUS_UNKNOWN_ISSUER\x10\x08\x12+\n\'VERIFICATION_STATUS_REGISTRY_NOT_LISTED\x10\t\x12%\n!VERIFICATION_STATUS_NOT_YET_VALID\x10\n*w\n\x0b\x43heckStatus\x12\x1c\n\x18\x43HECK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HECK_STATUS_PASSED\x10\x01\x12\x17\n\x13\x43HECK_STATUS_FAILED\x10\x02\x12\x18\n\x14\x43HECK_STATUS_SKIPPED\x10\x03\x32\xe6\x01\n\rVerifyService\x12\x62\n\x11VerifyCertificate\x12%.certflow.v1.VerifyCertificateRequest\x1a&.certflow.v1.VerifyCertificateResponse\x12q\n\x16GetCertificateDocument\x12*.certflow.v1.GetCertificateDocumentRequest\x1a+.certflow.v1.GetCertificateDocumentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n certflow/v1/verify_service.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1d\x63\x65rtflow/v1/certificate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"]\n\x11VerificationCheck\x12\r\n\x05\x63heck\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.certflow.v1.CheckStatus\x12\x0f\n\x07message\x18\x03 \x01(\t\"W\n\x18VerifyCertificateRequest\x12\x17\n\rdocument_json\x18\x01 \x01(\tH\x00\x12\x18\n\x0e\x63\x65rtificate_id\x18\x02 \x01(\tH\x00\x42\x08\n\x06target\"\xe1\x02\n\x19VerifyCertificateResponse\x12/\n\x06status\x18\x01 \x01(\x0e\x32\x1f.certflow.v1.VerificationStatus\x12.\n\x06\x63hecks\x18\x02 \x03(\x0b\x32\x1e.certflow.v1.VerificationCheck\x12\x16\n\x0e\x63\x65rtificate_id\x18\x03 \x01(\t\x12\x13\n\x0bissuer_name\x18\x04 \x01(\t\x12\x16\n\x0erecipient_name\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12/\n\x0b\x61nchor_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10transaction_hash\x18\x08 \x01(\t\x12\x10\n\x08\x63hain_id\x18\t \x01(\x04\x12\x32\n\nrevocation\x18\n \x01(\x0b\x32\x1e.certflow.v1.RevocationDetails\"\xc6\x01\n\x11RevocationDetails\x12-\n\x06reason\x18\x01 \x01(\x0e\x32\x1d.certflow.v1.RevocationReason\x12\x13\n\x0breason_text\x18\x02 \x01(\t\x12/\n\x0brevoke_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x1areplaced_by_certificate_id\x18\x04 \x01(\t\x12\x18\n\x10transaction_hash\x18\x05 \x01(\t\"7\n\x1dGetCertificateDocumentRequest\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\"7\n\x1eGetCertificateDocumentResponse\x12\x15\n\rdocument_json\x18\x01 \x01(\t*\x9f\x03\n\x12VerificationStatus\x12#\n\x1fVERIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19VERIFICATION_STATUS_VALID\x10\x01\x12 \n\x1cVERIFICATION_STATUS_TAMPERED\x10\x02\x12\x1f\n\x1bVERIFICATION_STATUS_REVOKED\x10\x03\x12\x1f\n\x1bVERIFICATION_STATUS_EXPIRED\x10\x04\x12\x1f\n\x1bVERIFICATION_STATUS_PENDING\x10\x05\x12!\n\x1dVERIFICATION_STATUS_MALFORMED\x10\x06\x12!\n\x1dVERIFICATION_STATUS_NOT_FOUND\x10\x07\x12&\n\"VERIFICATION_STATUS_UNKNOWN_ISSUER\x10\x08\x12+\n\'VERIFICATION_STATUS_REGISTRY_NOT_LISTED\x10\t\x12%\n!VERIFICATION_STATUS_NOT_YET_VALID\x10\n*w\n\x0b\x43heckStatus\x12\x1c\n\x18\x43HECK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HECK_STATUS_PASSED\x10\x01\x12\x17\n\x13\x43HECK_STATUS_FAILED\x10\x02\x12\x18\n\x14\x43HECK_STATUS_SKIPPED\x10\x03\x32\xe6\x01\n\rVerifyService\x12\x62\n\x11VerifyCertificate\x12%.certflow.v1.VerifyCertificateRequest\x1a&.certflow.v1.VerifyCertificateResponse\x12q\n\x16GetCertificateDocument\x12*.certflow.v1.GetCertificateDocumentRequest\x1a+.certflow.v1.GetCertificateDocumentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'certflow.v1.verify_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VERIFICATIONSTATUS']._serialized_start=685
-  _globals['_VERIFICATIONSTATUS']._serialized_end=1100
-  _globals['_CHECKSTATUS']._serialized_start=1102
-  _globals['_CHECKSTATUS']._serialized_end=1221
-  _globals['_VERIFICATIONCHECK']._serialized_start=82
-  _globals['_VERIFICATIONCHECK']._serialized_end=175
-  _globals['_VERIFYCERTIFICATEREQUEST']._serialized_start=177
-  _globals['_VERIFYCERTIFICATEREQUEST']._serialized_end=264
-  _globals['_VERIFYCERTIFICATERESPONSE']._serialized_start=267
-  _globals['_VERIFYCERTIFICATERESPONSE']._serialized_end=568
-  _globals['_GETCERTIFICATEDOCUMENTREQUEST']._serialized_start=570
-  _globals['_GETCERTIFICATEDOCUMENTREQUEST']._serialized_end=625
-  _globals['_GETCERTIFICATEDOCUMENTRESPONSE']._serialized_start=627
-  _globals['_GETCERTIFICATEDOCUMENTRESPONSE']._serialized_end=682
-  _globals['_VERIFYSERVICE']._serialized_start=1224
-  _globals['_VERIFYSERVICE']._serialized_end=1454
+  _globals['_VERIFICATIONSTATUS']._serialized_start=969
+  _globals['_VERIFICATIONSTATUS']._serialized_end=1384
+  _globals['_CHECKSTATUS']._serialized_start=1386
+  _globals['_CHECKSTATUS']._serialized_end=1505
+  _globals['_VERIFICATIONCHECK']._serialized_start=113
+  _globals['_VERIFICATIONCHECK']._serialized_end=206
+  _globals['_VERIFYCERTIFICATEREQUEST']._serialized_start=208
+  _globals['_VERIFYCERTIFICATEREQUEST']._serialized_end=295
+  _globals['_VERIFYCERTIFICATERESPONSE']._serialized_start=298
+  _globals['_VERIFYCERTIFICATERESPONSE']._serialized_end=651
+  _globals['_REVOCATIONDETAILS']._serialized_start=654
+  _globals['_REVOCATIONDETAILS']._serialized_end=852
+  _globals['_GETCERTIFICATEDOCUMENTREQUEST']._serialized_start=854
+  _globals['_GETCERTIFICATEDOCUMENTREQUEST']._serialized_end=909
+  _globals['_GETCERTIFICATEDOCUMENTRESPONSE']._serialized_start=911
+  _globals['_GETCERTIFICATEDOCUMENTRESPONSE']._serialized_end=966
+  _globals['_VERIFYSERVICE']._serialized_start=1508
+  _globals['_VERIFYSERVICE']._serialized_end=1738
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from certflow.v1 import certificate_pb2 as _certificate_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -65,7 +66,7 @@ class VerifyCertificateRequest(_message.Message):
     def __init__(self, document_json: _Optional[str] = ..., certificate_id: _Optional[str] = ...) -> None: ...
 
 class VerifyCertificateResponse(_message.Message):
-    __slots__ = ("status", "checks", "certificate_id", "issuer_name", "recipient_name", "title", "anchor_time", "transaction_hash", "chain_id")
+    __slots__ = ("status", "checks", "certificate_id", "issuer_name", "recipient_name", "title", "anchor_time", "transaction_hash", "chain_id", "revocation")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +76,7 @@ class VerifyCertificateResponse(_message.Message):
     ANCHOR_TIME_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_HASH_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    REVOCATION_FIELD_NUMBER: _ClassVar[int]
     status: VerificationStatus
     checks: _containers.RepeatedCompositeFieldContainer[VerificationCheck]
     certificate_id: str
@@ -84,7 +86,22 @@ class VerifyCertificateResponse(_message.Message):
     anchor_time: _timestamp_pb2.Timestamp
     transaction_hash: str
     chain_id: int
-    def __init__(self, status: _Optional[_Union[VerificationStatus, str]] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., certificate_id: _Optional[str] = ..., issuer_name: _Optional[str] = ..., recipient_name: _Optional[str] = ..., title: _Optional[str] = ..., anchor_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transaction_hash: _Optional[str] = ..., chain_id: _Optional[int] = ...) -> None: ...
+    revocation: RevocationDetails
+    def __init__(self, status: _Optional[_Union[VerificationStatus, str]] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., certificate_id: _Optional[str] = ..., issuer_name: _Optional[str] = ..., recipient_name: _Optional[str] = ..., title: _Optional[str] = ..., anchor_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transaction_hash: _Optional[str] = ..., chain_id: _Optional[int] = ..., revocation: _Optional[_Union[RevocationDetails, _Mapping]] = ...) -> None: ...
+
+class RevocationDetails(_message.Message):
+    __slots__ = ("reason", "reason_text", "revoke_time", "replaced_by_certificate_id", "transaction_hash")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REASON_TEXT_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_BY_CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_HASH_FIELD_NUMBER: _ClassVar[int]
+    reason: _certificate_pb2.RevocationReason
+    reason_text: str
+    revoke_time: _timestamp_pb2.Timestamp
+    replaced_by_certificate_id: str
+    transaction_hash: str
+    def __init__(self, reason: _Optional[_Union[_certificate_pb2.RevocationReason, str]] = ..., reason_text: _Optional[str] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replaced_by_certificate_id: _Optional[str] = ..., transaction_hash: _Optional[str] = ...) -> None: ...
 
 class GetCertificateDocumentRequest(_message.Message):
     __slots__ = ("certificate_id",)
