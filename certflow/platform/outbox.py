@@ -15,13 +15,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.platform.bus import publish
 from certflow.platform.db.tables import OutboxColumns
+from certflow.platform.telemetry import extract_context, inject_context
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("certflow.outbox")
 
 OutboxTable = type[OutboxColumns]  # a service's outbox table (OutboxColumns on its Base)
 RenderPayload = Callable[[str, bytes], bytes]  # (subject, stored payload) → published payload
@@ -87,13 +91,7 @@ class OutboxRelay:
             payloads = await asyncio.to_thread(self._rendered, group)
             await asyncio.gather(
                 *(
-                    publish(
-                        self._js,
-                        subject,
-                        payload,
-                        msg_id=msg_id,
-                        headers=json.loads(trace_context) if trace_context else None,
-                    )
+                    self._publish(subject, payload, msg_id, trace_context)
                     for (_, subject, msg_id, _, trace_context), payload in zip(
                         group, payloads, strict=True
                     )
@@ -101,6 +99,25 @@ class OutboxRelay:
             )
             await asyncio.to_thread(self._mark_published, [row[0] for row in group])
         return len(rows)
+
+    async def _publish(self, subject: str, payload: bytes, msg_id: str, trace_context: str) -> None:
+        """A row written with a trace context is published in a producer span continuing it
+        (the batch's or window's trace); a row without one goes out untraced."""
+        if not trace_context:
+            await publish(self._js, subject, payload, msg_id=msg_id)
+            return
+        with tracer.start_as_current_span(
+            f"publish {subject}",
+            context=extract_context(json.loads(trace_context)),
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": subject,
+                "messaging.message.id": msg_id,
+            },
+        ):
+            await publish(self._js, subject, payload, msg_id=msg_id, headers=inject_context())
 
     def _pending(self) -> list[tuple[int, str, str, bytes, str]]:
         table = self._table

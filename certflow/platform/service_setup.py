@@ -16,7 +16,7 @@ from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.entrypoint import load_settings, parse_command_line
 from certflow.platform.grpc_runtime import BackgroundTaskFailed, ServiceRuntime
 from certflow.platform.settings import CommonSettings
-from certflow.platform.telemetry import setup_telemetry, shutdown_telemetry
+from certflow.platform.telemetry import instrument_engine, setup_telemetry, shutdown_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ def database(
     runtime: ServiceRuntime, url: str, *, writer: bool = True
 ) -> tuple[Engine, sessionmaker[Session]]:
     engine = make_engine(url, sqlite_writer=writer)
+    instrument_engine(engine)
 
     async def dispose() -> None:
         await asyncio.to_thread(engine.dispose)
@@ -92,7 +93,7 @@ def run_service(
         sys.argv[1:] if argv is None else argv,
     )
     settings = load_settings(program, settings_class)
-    setup_telemetry(name, settings.log_level)
+    setup_telemetry(name, settings.log_level, settings.metrics_port)
     try:
         asyncio.run(serve(settings))
     except BackgroundTaskFailed as exc:

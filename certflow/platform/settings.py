@@ -14,6 +14,9 @@ class CommonSettings(BaseSettings):
     # Shared bearer token for internal gRPC calls; unset disables the check (dev only).
     internal_token: SecretStr | None = None
     log_level: str = "INFO"
+    # Prometheus scrape endpoint (/metrics) on this port; 0: none (OTLP metrics are separate:
+    # OTEL_METRICS_EXPORTER=otlp)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     # address the gRPC server binds; 0.0.0.0 in containers, 127.0.0.1 on a dev machine
     grpc_host: str = "0.0.0.0"
     # How long a stopping service waits for in-flight work before it exits.

@@ -9,16 +9,28 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.trace import Link
+from sqlalchemy import Engine
+
+from certflow.platform.metrics import setup_metrics, shutdown_metrics
+
+_tracer = trace.get_tracer("certflow.messaging")
 
 
-def setup_telemetry(service_name: str, log_level: str = "INFO") -> None:
+def tracing_enabled() -> bool:
+    """Whether spans leave the process: per-statement database spans are made only then."""
+    return os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower() in ("otlp", "console")
+
+
+def setup_telemetry(service_name: str, log_level: str = "INFO", metrics_port: int = 0) -> None:
     os.environ.setdefault("OTEL_SERVICE_NAME", f"certflow-{service_name}")
     provider = TracerProvider(resource=Resource.create())
     exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
@@ -30,12 +42,22 @@ def setup_telemetry(service_name: str, log_level: str = "INFO") -> None:
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
     trace.set_tracer_provider(provider)
     _setup_json_logging(service_name, log_level)
+    setup_metrics(metrics_port)
 
 
 def shutdown_telemetry() -> None:
     provider = trace.get_tracer_provider()
     if isinstance(provider, TracerProvider):
         provider.shutdown()
+    shutdown_metrics()
+
+
+def instrument_engine(engine: Engine) -> None:
+    """A span per SQL statement (the official SQLAlchemy instrumentation), when exporting."""
+    if tracing_enabled():
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        SQLAlchemyInstrumentor().instrument(engine=engine)
 
 
 def inject_context() -> dict[str, str]:
@@ -47,6 +69,49 @@ def inject_context() -> dict[str, str]:
 
 def extract_context(headers: Mapping[str, str] | None) -> Context:
     return propagate.extract(dict(headers or {}))
+
+
+def consumer_span(
+    name: str, message: object, attributes: dict[str, str | int] | None = None
+) -> AbstractContextManager[trace.Span]:
+    """A CONSUMER span continuing the trace in a NATS message's headers (the batch's, or the
+    window's for certs.anchored); a message without them starts its own trace."""
+    subject = str(getattr(message, "subject", ""))
+    return _tracer.start_as_current_span(
+        f"process {subject}" if subject else name,
+        context=extract_context(getattr(message, "headers", None)),
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": subject,
+            "messaging.consumer.group.name": name,
+            **(attributes or {}),
+        },
+    )
+
+
+def batch_links(
+    headers: Iterable[Mapping[str, str] | None], *, attributes: dict[str, str] | None = None
+) -> tuple[Context | None, list[Link]]:
+    """For work serving many batches (an anchor window, a notify claim): the first message's
+    context as parent, and a link to every distinct trace among the messages, so each batch's
+    trace leads to the shared span and the shared span to each batch."""
+    parent: Context | None = None
+    links: list[Link] = []
+    seen: set[int] = set()
+    for carrier in headers:
+        if not carrier:
+            continue
+        context = extract_context(carrier)
+        span_context = trace.get_current_span(context).get_span_context()
+        if not span_context.is_valid or span_context.trace_id in seen:
+            continue
+        seen.add(span_context.trace_id)
+        if parent is None:
+            parent = context
+        links.append(Link(span_context, attributes))
+    return parent, links
 
 
 class JsonFormatter(logging.Formatter):

@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 
 from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.platform import bus
+from certflow.platform.telemetry import consumer_span
 from certflow.v1 import events_pb2
 from services.ingest.progress import AnchoredLeaf, BatchProgress, DeliveryOutcome, DeliveryReport
 
@@ -128,7 +129,8 @@ class EventConsumer(Generic[E]):
             await bus.settle(message.term())
             return
         try:
-            await asyncio.to_thread(self._apply, event)
+            with consumer_span(self.name, message):
+                await asyncio.to_thread(self._apply, event)
         except Exception as exc:
             self._failures += 1
             delay = bus.retry_delay(self._failures)

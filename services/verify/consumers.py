@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from certflow.platform import bus
+from certflow.platform.telemetry import consumer_span
 from certflow.v1 import events_pb2
 from services.verify.read_model import (
     AnchoredCertificate,
@@ -104,7 +105,8 @@ class EventConsumer(Generic[R]):
             await bus.settle(message.term())
             return
         try:
-            await asyncio.to_thread(self.store, records)
+            with consumer_span(self.name, message, {"certflow.count": len(records)}):
+                await asyncio.to_thread(self.store, records)
         except Exception as exc:
             self.failures += 1
             delay = bus.retry_delay(self.failures)
