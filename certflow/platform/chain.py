@@ -168,6 +168,53 @@ class RegistryClient:
         assert mined is not None
         return mined
 
+    async def revoked_among(self, leaves: Sequence[bytes]) -> set[bytes]:
+        """Those of the hashes already revoked in the registry."""
+        return {leaf for leaf in leaves if await self.is_revoked(leaf)}
+
+    async def revoking_transaction(self, leaf: bytes) -> MinedTransaction | None:
+        """The transaction that revoked `leaf`, from its DocumentRevoked event; None if the
+        hash is not revoked."""
+        block = int(
+            await self._call(lambda _, contract: contract.functions.documentRevoked(leaf).call())
+        )
+        if not block:
+            return None
+        logs = await self._call(
+            lambda _, contract: contract.events.DocumentRevoked.get_logs(
+                from_block=block, to_block=block, argument_filters={"document": leaf}
+            )
+        )
+        if not logs:
+            return None
+        return await self.mined("0x" + bytes(logs[0]["transactionHash"]).hex())
+
+    async def would_revert_revoke(self, leaves: Sequence[bytes], sender: str) -> str | None:
+        """Why bulkRevoke(leaves) sent by `sender` would revert now (NotOwner, AlreadyRevoked),
+        None when it would succeed."""
+        caller = AsyncWeb3.to_checksum_address(sender)
+        try:
+            await self._call(
+                lambda _, contract: contract.functions.bulkRevoke(list(leaves)).call(
+                    {"from": caller}
+                )
+            )
+        except ContractLogicError as exc:
+            return self._error_name(exc)
+        return None
+
+    async def build_revoke_transaction(
+        self, leaves: Sequence[bytes], sender: str, nonce: int, fees: tuple[int, int]
+    ) -> TxParams:
+        """bulkRevoke(leaves) at `nonce` with (max fee per gas, tip), gas estimated by the node."""
+        params = _params(sender, nonce)
+        params["maxFeePerGas"], params["maxPriorityFeePerGas"] = Wei(fees[0]), Wei(fees[1])
+        return await self._call(
+            lambda _, contract: contract.functions.bulkRevoke(list(leaves)).build_transaction(
+                params
+            )
+        )
+
     async def pending_nonce(self, address: str) -> int:
         sender = AsyncWeb3.to_checksum_address(address)
         return await self._call(lambda w3, _: w3.eth.get_transaction_count(sender, "pending"))
@@ -272,6 +319,7 @@ class RegistryClient:
             block_hash="0x" + bytes(receipt["blockHash"]).hex(),
             gas_used=int(receipt["gasUsed"]),
             succeeded=receipt["status"] == 1,
+            effective_gas_price=int(receipt.get("effectiveGasPrice") or 0),
         )
 
     async def block_number(self) -> int:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Generic, Protocol, TypeVar
 
@@ -158,8 +158,12 @@ class Anchorer(Generic[Tx]):
         rpc_url: Callable[[], str] = str,
         on_confirmed: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
+        after_pass: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
+        # more work for the same signer (the revoker): run in the pass, so nonces are picked
+        # by one writer at a time
+        self._after_pass = after_pass
         self._chain = chain
         self._signer = signer
         self._lease = lease
@@ -219,6 +223,8 @@ class Anchorer(Generic[Tx]):
         await self._check_balance()
         for window in await asyncio.to_thread(self._store.unfinished):
             await self._advance(window)
+        if self._after_pass is not None:
+            await self._after_pass()
 
     async def _fees(self) -> tuple[int, int]:
         """(next block's base fee, tip), read once per pass, not per window: a fee spike can

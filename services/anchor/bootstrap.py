@@ -29,6 +29,10 @@ from services.anchor.cancellations import SkippingCancelled
 from services.anchor.consumers import IssuedConsumer
 from services.anchor.fees import GWEI, FeePolicy
 from services.anchor.lease import SignerLeaseHolder
+from services.anchor.reissues import REISSUED, ReissuedConsumer
+from services.anchor.revocation_store import SqlRevocations
+from services.anchor.revocations import RevocationRecords
+from services.anchor.revoker import RevocationChain, RevocationLedger, Revoker
 from services.anchor.servicer import AnchorServicer
 from services.anchor.settings import AnchorSettings
 from services.anchor.store import AnchorStore
@@ -47,11 +51,17 @@ class AnchorStoreLike(WindowPlacement, SubmissionStore, WindowViews, Protocol):
 Tx = TypeVar("Tx")
 
 
+class RevocationStoreLike(RevocationRecords, RevocationLedger, Protocol):
+    """What revocation asks of its store (SqlRevocations)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Anchor(Generic[Tx]):
     consumer: IssuedConsumer
     anchorer: Anchorer[Tx]
     servicer: AnchorServicer
+    revoker: Revoker[Tx] | None = None
+    reissued: ReissuedConsumer | None = None
 
 
 def assemble(
@@ -67,8 +77,34 @@ def assemble(
     cancelled: CancelledCertificates | None = None,
     catch_up_cancellations: Callable[[], None] = lambda: None,
     rpc_url: Callable[[], str] = str,
+    revocations: RevocationStoreLike | None = None,
+    revocation_chain: RevocationChain[Tx] | None = None,
+    chain_id: int = 0,
 ) -> Anchor[Tx]:
     tip = settings.priority_fee_gwei
+    fee_policy = FeePolicy(
+        max_fee_cap=int(settings.max_fee_per_gas_cap_gwei * GWEI),
+        tip=int(tip * GWEI) if tip is not None else None,
+    )
+    revoker = None
+    if revocations is not None and revocation_chain is not None:
+        revoker = Revoker(
+            revocations,
+            revocation_chain,
+            signer,
+            chain_id=chain_id,
+            confirmations=settings.confirmations,
+            rebroadcast_seconds=settings.rebroadcast_seconds,
+            fee_policy=fee_policy,
+            window_max_leaves=settings.revocation_window_max_leaves,
+            window_max_age_seconds=settings.revocation_window_max_age_seconds,
+            replace_after_seconds=settings.replace_after_seconds,
+            retry_first_seconds=settings.retry_first_seconds,
+            retry_longest_seconds=settings.retry_longest_seconds,
+            on_confirmed=on_confirmed,
+            clock=clock,
+            new_id=new_id,
+        )
     anchorer = Anchorer(
         store,
         chain,
@@ -76,10 +112,7 @@ def assemble(
         lease,
         confirmations=settings.confirmations,
         rebroadcast_seconds=settings.rebroadcast_seconds,
-        fee_policy=FeePolicy(
-            max_fee_cap=int(settings.max_fee_per_gas_cap_gwei * GWEI),
-            tip=int(tip * GWEI) if tip is not None else None,
-        ),
+        fee_policy=fee_policy,
         replace_after_seconds=settings.replace_after_seconds,
         retry_first_seconds=settings.retry_first_seconds,
         retry_longest_seconds=settings.retry_longest_seconds,
@@ -88,6 +121,7 @@ def assemble(
         rpc_url=rpc_url,
         on_confirmed=on_confirmed,
         clock=clock,
+        after_pass=revoker.advance_all if revoker is not None else None,
     )
     consumer = IssuedConsumer(
         # leaves of certificates cancelled (certs.cancelled) before their window is built are
@@ -105,7 +139,18 @@ def assemble(
     return Anchor(
         consumer=consumer,
         anchorer=anchorer,
-        servicer=AnchorServicer(store, signer_status=lambda: anchorer.status),
+        servicer=AnchorServicer(
+            store,
+            signer_status=lambda: anchorer.status,
+            revocations=revocations,
+            on_revoked=anchorer.wake,
+        ),
+        revoker=revoker,
+        reissued=(
+            ReissuedConsumer(revocations, on_revoked=anchorer.wake)
+            if revocations is not None
+            else None
+        ),
     )
 
 
@@ -152,6 +197,9 @@ async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
     store = AnchorStore(
         sessions, chain_id=chain_id, registry_address=registry.address, trace_headers=inject_context
     )
+    revocations = SqlRevocations(
+        sessions, chain_id=chain_id, registry_address=registry.address, trace_headers=inject_context
+    )
     relay = OutboxRelay(sessions, AnchorOutbox, js)
     key = signer_from(settings)
     if isinstance(key, RemoteSigner):
@@ -178,6 +226,9 @@ async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
         cancelled=cancelled,
         catch_up_cancellations=cancellations.blocking_catch_up(asyncio.get_running_loop()),
         rpc_url=lambda: registry.current_url,
+        revocations=revocations,
+        revocation_chain=registry,
+        chain_id=chain_id,
     )
     subscription = await bus.pull_subscription(
         js,
@@ -198,6 +249,13 @@ async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
     runtime.spawn(anchor.consumer.run(fetch, runtime.stopping), "consume-issued")
     runtime.spawn(anchor.anchorer.submit(runtime.stopping), "submit-windows")
     runtime.spawn(relay.run(runtime.stopping), "outbox-relay")
+    reissued = await bus.pull_subscription(js, REISSUED)
+
+    async def fetch_reissued() -> list[Any]:
+        return await bus.fetch(reissued, 50, wait_seconds=0.25)
+
+    assert anchor.reissued is not None
+    runtime.spawn(anchor.reissued.run(fetch_reissued, runtime.stopping), "consume-reissued")
     return True
 
 

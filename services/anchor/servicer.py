@@ -1,17 +1,22 @@
-"""gRPC transport of anchor: read-only views of windows and proofs. Translates only: the reads
-are use cases in views.py, domain errors become statuses in translate_errors."""
+"""gRPC transport of anchor: views of windows and proofs, and RevokeCertificates. Translates
+only: the use cases are in views.py and revocations.py, domain errors become statuses in
+translate_errors."""
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import grpc
 
+from certflow.core.errors import Unavailable
 from certflow.core.merkle import unpack_proof
 from certflow.platform import pagination
 from certflow.platform.grpc_errors import translate_errors
 from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import anchor_service_pb2 as pb
 from certflow.v1 import anchor_service_pb2_grpc
+from services.anchor.revocations import RevocationRecords, checked_request, revoke
+from services.anchor.revoker import REASON_OF
 from services.anchor.submission import WindowState
 from services.anchor.views import (
     SignerStatus,
@@ -30,10 +35,40 @@ _STATES = {
 
 class AnchorServicer(anchor_service_pb2_grpc.AnchorServiceServicer):
     def __init__(
-        self, views: WindowViews, *, signer_status: Callable[[], SignerStatus | None] = lambda: None
+        self,
+        views: WindowViews,
+        *,
+        signer_status: Callable[[], SignerStatus | None] = lambda: None,
+        revocations: RevocationRecords | None = None,
+        on_revoked: Callable[[], None] = lambda: None,
     ) -> None:
         self._views = views
         self._signer_status = signer_status
+        self._revocations = revocations
+        self._on_revoked = on_revoked
+
+    @translate_errors
+    async def RevokeCertificates(
+        self, request: pb.RevokeCertificatesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevokeCertificatesResponse:
+        if self._revocations is None:
+            raise Unavailable("REVOCATION_UNAVAILABLE", "revocation is not configured")
+        checked = checked_request(
+            request_id=request.request_id,
+            certificate_ids=list(request.certificate_ids),
+            batch_id=request.batch_id,
+            reason=REASON_OF.get(request.reason),
+            reason_text=request.reason_text,
+        )
+        records = self._revocations
+        outcome = await asyncio.to_thread(revoke, records, checked, lambda: datetime.now(UTC))
+        if outcome.newly_revoked_count:
+            self._on_revoked()
+        return pb.RevokeCertificatesResponse(
+            certificate_count=outcome.certificate_count,
+            newly_revoked_count=outcome.newly_revoked_count,
+            already_revoked_count=outcome.already_revoked_count,
+        )
 
     @translate_errors
     async def GetSignerStatus(

@@ -42,6 +42,10 @@ class AnchorSettings(CommonSettings):
     low_balance_eth: float = 0.05
     balance_check_seconds: float = 60.0
     fetch_batch: int = 200
+    # Pending revocations close into one bulkRevoke transaction at this many leaves (each
+    # costs ~25k gas: 500 stay well under a 30M block) or this age, whichever comes first.
+    revocation_window_max_leaves: int = 500
+    revocation_window_max_age_seconds: float = 2.0
 
     @model_validator(mode="after")
     def _one_signer(self) -> "AnchorSettings":

@@ -76,6 +76,7 @@ class AnchorStore:
                         "leaf_index": leaf.leaf_index,
                         "leaf_hash": leaf.leaf_hash,
                         "merkle_path": leaf.merkle_path,
+                        "batch_id": leaf.batch_id or None,
                     }
                     for leaf in window.leaves
                 ],
@@ -106,12 +107,13 @@ class AnchorStore:
             return [_to_send(r, pending.get(r.id, [])) for r in rows]
 
     def highest_used_nonce(self, sender: str) -> int | None:
+        # anchoring and revocation transactions share the signer's nonces
         with self._sessions() as session:
-            return session.scalar(
-                select(func.max(t.AnchorTransaction.nonce)).where(
-                    t.AnchorTransaction.sender_address == sender
-                )
-            )
+            used = [
+                session.scalar(select(func.max(table.nonce)).where(table.sender_address == sender))
+                for table in (t.AnchorTransaction, t.RevocationTransaction)
+            ]
+        return max((n for n in used if n is not None), default=None)
 
     def record_signed(
         self, window_id: str, *, sender: str, nonce: int, raw: bytes, tx_hash: str, fees: Fees

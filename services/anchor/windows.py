@@ -3,7 +3,7 @@ the use case that places leaves in new windows without ever putting a certificat
 
 The store is a small Protocol; the window id comes from the caller, so a test decides it."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,6 +19,7 @@ class PlacedLeaf:
     leaf_index: int
     leaf_hash: bytes
     merkle_path: bytes  # sibling hashes from the leaf up, concatenated
+    batch_id: str = ""  # from certs.leaves: a whole batch can be revoked by its id
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +48,18 @@ class WindowToSend:
     transaction_hashes: tuple[str, ...] = ()
 
 
-def build_window(window_id: str, leaves: Sequence[Leaf]) -> NewWindow:
-    """The tree over the leaves in the given order, and each leaf's proof (linear time)."""
+def build_window(
+    window_id: str, leaves: Sequence[Leaf], batches: Mapping[str, str] | None = None
+) -> NewWindow:
+    """The tree over the leaves in the given order, and each leaf's proof (linear time);
+    `batches` names each certificate's batch where known."""
+    batches = batches or {}
     tree = MerkleTree.build([leaf for _, leaf in leaves])
     return NewWindow(
         window_id=window_id,
         merkle_root=tree.root,
         leaves=tuple(
-            PlacedLeaf(cid, index, leaf, pack_proof(path))
+            PlacedLeaf(cid, index, leaf, pack_proof(path), batches.get(cid, ""))
             for index, ((cid, leaf), path) in enumerate(zip(leaves, tree.proofs(), strict=True))
         ),
     )
@@ -72,7 +77,10 @@ class WindowPlacement(Protocol):
 
 
 def place_leaves(
-    store: WindowPlacement, leaves: Sequence[Leaf], new_id: Callable[[], str]
+    store: WindowPlacement,
+    leaves: Sequence[Leaf],
+    new_id: Callable[[], str],
+    batches: Mapping[str, str] | None = None,
 ) -> NewWindow | None:
     """A new window for the leaves not yet in one; None when every one already is (a message
     redelivered after its window was stored)."""
@@ -81,6 +89,6 @@ def place_leaves(
     fresh = [(cid, leaf) for cid, leaf in unique.items() if cid not in placed]
     if not fresh:
         return None
-    window = build_window(new_id(), fresh)
+    window = build_window(new_id(), fresh, batches)
     store.add_window(window)
     return window
