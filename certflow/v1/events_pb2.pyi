@@ -17,10 +17,14 @@ class DeliveryOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DELIVERY_OUTCOME_SENT: _ClassVar[DeliveryOutcome]
     DELIVERY_OUTCOME_FAILED: _ClassVar[DeliveryOutcome]
     DELIVERY_OUTCOME_REQUEUED: _ClassVar[DeliveryOutcome]
+    DELIVERY_OUTCOME_BOUNCED: _ClassVar[DeliveryOutcome]
+    DELIVERY_OUTCOME_SUPPRESSED: _ClassVar[DeliveryOutcome]
 DELIVERY_OUTCOME_UNSPECIFIED: DeliveryOutcome
 DELIVERY_OUTCOME_SENT: DeliveryOutcome
 DELIVERY_OUTCOME_FAILED: DeliveryOutcome
 DELIVERY_OUTCOME_REQUEUED: DeliveryOutcome
+DELIVERY_OUTCOME_BOUNCED: DeliveryOutcome
+DELIVERY_OUTCOME_SUPPRESSED: DeliveryOutcome
 
 class CertificatesIssuedEvent(_message.Message):
     __slots__ = ("batch_id", "leaves")

@@ -25,33 +25,55 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n certflow/v1/notify_service.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x01\n\x08\x44\x65livery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x65rtificate_id\x18\x02 \x01(\t\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.certflow.v1.DeliveryState\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\x12\x12\n\nmessage_id\x18\x05 \x01(\t\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12-\n\tsend_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x15ListDeliveriesRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\\\n\x16ListDeliveriesResponse\x12)\n\ndeliveries\x18\x01 \x03(\x0b\x32\x15.certflow.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"D\n\x1cRetryFailedDeliveriesRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"7\n\x1dRetryFailedDeliveriesResponse\x12\x16\n\x0erequeued_count\x18\x01 \x01(\x05\"e\n\x13PreviewEmailRequest\x12\x18\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\tH\x00\x12*\n\x06sample\x18\x02 \x01(\x0b\x32\x18.certflow.v1.EmailSampleH\x00\x42\x08\n\x06source\"{\n\x0b\x45mailSample\x12\x16\n\x0erecipient_name\x18\x01 \x01(\t\x12\x17\n\x0frecipient_email\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x17\n\x0f\x63ompletion_date\x18\x04 \x01(\t\x12\x13\n\x0bissuer_name\x18\x05 \x01(\t\"*\n\x0b\x45mailHeader\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xe9\x01\n\x14PreviewEmailResponse\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12)\n\x07headers\x18\x03 \x03(\x0b\x32\x18.certflow.v1.EmailHeader\x12\x11\n\ttext_body\x18\x04 \x01(\t\x12\x11\n\thtml_body\x18\x05 \x01(\t\x12\x18\n\x10\x61ttachment_names\x18\x06 \x03(\t\x12\x19\n\x11smtputf8_required\x18\x07 \x01(\x08\x12\x12\n\nsize_bytes\x18\x08 \x01(\x03\x12\x13\n\x0b\x64kim_signed\x18\t \x01(\x08*\xb9\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x1a\n\x16\x44\x45LIVERY_STATE_SENDING\x10\x02\x12\x17\n\x13\x44\x45LIVERY_STATE_SENT\x10\x03\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x04\x12\x1c\n\x18\x44\x45LIVERY_STATE_SCHEDULED\x10\x05\x32\xaf\x02\n\rNotifyService\x12Y\n\x0eListDeliveries\x12\".certflow.v1.ListDeliveriesRequest\x1a#.certflow.v1.ListDeliveriesResponse\x12n\n\x15RetryFailedDeliveries\x12).certflow.v1.RetryFailedDeliveriesRequest\x1a*.certflow.v1.RetryFailedDeliveriesResponse\x12S\n\x0cPreviewEmail\x12 .certflow.v1.PreviewEmailRequest\x1a!.certflow.v1.PreviewEmailResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n certflow/v1/notify_service.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x02\n\x08\x44\x65livery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x65rtificate_id\x18\x02 \x01(\t\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.certflow.v1.DeliveryState\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\x05\x12\x12\n\nmessage_id\x18\x05 \x01(\t\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12-\n\tsend_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13recipient_corrected\x18\x08 \x01(\x08\x12\x14\n\x0cresend_count\x18\t \x01(\x05\x12+\n\x07history\x18\n \x03(\x0b\x32\x1a.certflow.v1.DeliveryEvent\"\x8d\x01\n\rDeliveryEvent\x12.\n\nevent_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05state\x18\x02 \x01(\x0e\x32\x1a.certflow.v1.DeliveryState\x12\x11\n\tsmtp_code\x18\x03 \x01(\x05\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"Q\n\x12GetDeliveryRequest\x12\x15\n\x0b\x64\x65livery_id\x18\x01 \x01(\tH\x00\x12\x18\n\x0e\x63\x65rtificate_id\x18\x02 \x01(\tH\x00\x42\n\n\x08\x64\x65livery\">\n\x13GetDeliveryResponse\x12\'\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.certflow.v1.Delivery\"~\n\x17ResendDeliveriesRequest\x12\x18\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\tH\x00\x12\x12\n\x08\x62\x61tch_id\x18\x02 \x01(\tH\x00\x12\x17\n\x0frecipient_email\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\tB\x08\n\x06target\"0\n\x18ResendDeliveriesResponse\x12\x14\n\x0cresent_count\x18\x01 \x01(\x05\"\xce\x01\n\x0bSuppression\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x13\n\x0bissuer_name\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x64\x64ress_hint\x18\x03 \x01(\t\x12.\n\x06reason\x18\x04 \x01(\x0e\x32\x1e.certflow.v1.SuppressionReason\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12\x16\n\x0e\x63\x65rtificate_id\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x17ListSuppressionsRequest\x12\x13\n\x0bissuer_name\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"c\n\x18ListSuppressionsResponse\x12.\n\x0csuppressions\x18\x01 \x03(\x0b\x32\x18.certflow.v1.Suppression\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"X\n\x18\x44\x65leteSuppressionRequest\x12\x13\n\x0bissuer_name\x18\x01 \x01(\t\x12\x0f\n\x05\x65mail\x18\x02 \x01(\tH\x00\x12\r\n\x03key\x18\x03 \x01(\tH\x00\x42\x07\n\x05\x65ntry\",\n\x19\x44\x65leteSuppressionResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"P\n\x15ListDeliveriesRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\\\n\x16ListDeliveriesResponse\x12)\n\ndeliveries\x18\x01 \x03(\x0b\x32\x15.certflow.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"D\n\x1cRetryFailedDeliveriesRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"7\n\x1dRetryFailedDeliveriesResponse\x12\x16\n\x0erequeued_count\x18\x01 \x01(\x05\"e\n\x13PreviewEmailRequest\x12\x18\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\tH\x00\x12*\n\x06sample\x18\x02 \x01(\x0b\x32\x18.certflow.v1.EmailSampleH\x00\x42\x08\n\x06source\"{\n\x0b\x45mailSample\x12\x16\n\x0erecipient_name\x18\x01 \x01(\t\x12\x17\n\x0frecipient_email\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x17\n\x0f\x63ompletion_date\x18\x04 \x01(\t\x12\x13\n\x0bissuer_name\x18\x05 \x01(\t\"*\n\x0b\x45mailHeader\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xe9\x01\n\x14PreviewEmailResponse\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12)\n\x07headers\x18\x03 \x03(\x0b\x32\x18.certflow.v1.EmailHeader\x12\x11\n\ttext_body\x18\x04 \x01(\t\x12\x11\n\thtml_body\x18\x05 \x01(\t\x12\x18\n\x10\x61ttachment_names\x18\x06 \x03(\t\x12\x19\n\x11smtputf8_required\x18\x07 \x01(\x08\x12\x12\n\nsize_bytes\x18\x08 \x01(\x03\x12\x13\n\x0b\x64kim_signed\x18\t \x01(\x08*\xcd\x02\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x1a\n\x16\x44\x45LIVERY_STATE_SENDING\x10\x02\x12\x17\n\x13\x44\x45LIVERY_STATE_SENT\x10\x03\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x04\x12\x1c\n\x18\x44\x45LIVERY_STATE_SCHEDULED\x10\x05\x12\x1b\n\x17\x44\x45LIVERY_STATE_DEFERRED\x10\x06\x12\x1a\n\x16\x44\x45LIVERY_STATE_BOUNCED\x10\x07\x12\x1d\n\x19\x44\x45LIVERY_STATE_SUPPRESSED\x10\x08\x12\x1f\n\x1b\x44\x45LIVERY_STATE_UNSUBSCRIBED\x10\t\x12\x19\n\x15\x44\x45LIVERY_STATE_QUEUED\x10\n*|\n\x11SuppressionReason\x12\"\n\x1eSUPPRESSION_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSUPPRESSION_REASON_BOUNCED\x10\x01\x12#\n\x1fSUPPRESSION_REASON_UNSUBSCRIBED\x10\x02\x32\xa7\x05\n\rNotifyService\x12Y\n\x0eListDeliveries\x12\".certflow.v1.ListDeliveriesRequest\x1a#.certflow.v1.ListDeliveriesResponse\x12n\n\x15RetryFailedDeliveries\x12).certflow.v1.RetryFailedDeliveriesRequest\x1a*.certflow.v1.RetryFailedDeliveriesResponse\x12S\n\x0cPreviewEmail\x12 .certflow.v1.PreviewEmailRequest\x1a!.certflow.v1.PreviewEmailResponse\x12P\n\x0bGetDelivery\x12\x1f.certflow.v1.GetDeliveryRequest\x1a .certflow.v1.GetDeliveryResponse\x12_\n\x10ResendDeliveries\x12$.certflow.v1.ResendDeliveriesRequest\x1a%.certflow.v1.ResendDeliveriesResponse\x12_\n\x10ListSuppressions\x12$.certflow.v1.ListSuppressionsRequest\x1a%.certflow.v1.ListSuppressionsResponse\x12\x62\n\x11\x44\x65leteSuppression\x12%.certflow.v1.DeleteSuppressionRequest\x1a&.certflow.v1.DeleteSuppressionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'certflow.v1.notify_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYSTATE']._serialized_start=1100
-  _globals['_DELIVERYSTATE']._serialized_end=1285
+  _globals['_DELIVERYSTATE']._serialized_start=2198
+  _globals['_DELIVERYSTATE']._serialized_end=2531
+  _globals['_SUPPRESSIONREASON']._serialized_start=2533
+  _globals['_SUPPRESSIONREASON']._serialized_end=2657
   _globals['_DELIVERY']._serialized_start=83
-  _globals['_DELIVERY']._serialized_end=286
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=288
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=368
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=370
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=462
-  _globals['_RETRYFAILEDDELIVERIESREQUEST']._serialized_start=464
-  _globals['_RETRYFAILEDDELIVERIESREQUEST']._serialized_end=532
-  _globals['_RETRYFAILEDDELIVERIESRESPONSE']._serialized_start=534
-  _globals['_RETRYFAILEDDELIVERIESRESPONSE']._serialized_end=589
-  _globals['_PREVIEWEMAILREQUEST']._serialized_start=591
-  _globals['_PREVIEWEMAILREQUEST']._serialized_end=692
-  _globals['_EMAILSAMPLE']._serialized_start=694
-  _globals['_EMAILSAMPLE']._serialized_end=817
-  _globals['_EMAILHEADER']._serialized_start=819
-  _globals['_EMAILHEADER']._serialized_end=861
-  _globals['_PREVIEWEMAILRESPONSE']._serialized_start=864
-  _globals['_PREVIEWEMAILRESPONSE']._serialized_end=1097
-  _globals['_NOTIFYSERVICE']._serialized_start=1288
-  _globals['_NOTIFYSERVICE']._serialized_end=1591
+  _globals['_DELIVERY']._serialized_end=382
+  _globals['_DELIVERYEVENT']._serialized_start=385
+  _globals['_DELIVERYEVENT']._serialized_end=526
+  _globals['_GETDELIVERYREQUEST']._serialized_start=528
+  _globals['_GETDELIVERYREQUEST']._serialized_end=609
+  _globals['_GETDELIVERYRESPONSE']._serialized_start=611
+  _globals['_GETDELIVERYRESPONSE']._serialized_end=673
+  _globals['_RESENDDELIVERIESREQUEST']._serialized_start=675
+  _globals['_RESENDDELIVERIESREQUEST']._serialized_end=801
+  _globals['_RESENDDELIVERIESRESPONSE']._serialized_start=803
+  _globals['_RESENDDELIVERIESRESPONSE']._serialized_end=851
+  _globals['_SUPPRESSION']._serialized_start=854
+  _globals['_SUPPRESSION']._serialized_end=1060
+  _globals['_LISTSUPPRESSIONSREQUEST']._serialized_start=1062
+  _globals['_LISTSUPPRESSIONSREQUEST']._serialized_end=1147
+  _globals['_LISTSUPPRESSIONSRESPONSE']._serialized_start=1149
+  _globals['_LISTSUPPRESSIONSRESPONSE']._serialized_end=1248
+  _globals['_DELETESUPPRESSIONREQUEST']._serialized_start=1250
+  _globals['_DELETESUPPRESSIONREQUEST']._serialized_end=1338
+  _globals['_DELETESUPPRESSIONRESPONSE']._serialized_start=1340
+  _globals['_DELETESUPPRESSIONRESPONSE']._serialized_end=1384
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=1386
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1466
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1468
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1560
+  _globals['_RETRYFAILEDDELIVERIESREQUEST']._serialized_start=1562
+  _globals['_RETRYFAILEDDELIVERIESREQUEST']._serialized_end=1630
+  _globals['_RETRYFAILEDDELIVERIESRESPONSE']._serialized_start=1632
+  _globals['_RETRYFAILEDDELIVERIESRESPONSE']._serialized_end=1687
+  _globals['_PREVIEWEMAILREQUEST']._serialized_start=1689
+  _globals['_PREVIEWEMAILREQUEST']._serialized_end=1790
+  _globals['_EMAILSAMPLE']._serialized_start=1792
+  _globals['_EMAILSAMPLE']._serialized_end=1915
+  _globals['_EMAILHEADER']._serialized_start=1917
+  _globals['_EMAILHEADER']._serialized_end=1959
+  _globals['_PREVIEWEMAILRESPONSE']._serialized_start=1962
+  _globals['_PREVIEWEMAILRESPONSE']._serialized_end=2195
+  _globals['_NOTIFYSERVICE']._serialized_start=2660
+  _globals['_NOTIFYSERVICE']._serialized_end=3339
 # @@protoc_insertion_point(module_scope)

@@ -50,6 +50,26 @@ class NotifyServiceStub:
                 request_serializer=certflow_dot_v1_dot_notify__service__pb2.PreviewEmailRequest.SerializeToString,
                 response_deserializer=certflow_dot_v1_dot_notify__service__pb2.PreviewEmailResponse.FromString,
                 _registered_method=True)
+        self.GetDelivery = channel.unary_unary(
+                '/certflow.v1.NotifyService/GetDelivery',
+                request_serializer=certflow_dot_v1_dot_notify__service__pb2.GetDeliveryRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_notify__service__pb2.GetDeliveryResponse.FromString,
+                _registered_method=True)
+        self.ResendDeliveries = channel.unary_unary(
+                '/certflow.v1.NotifyService/ResendDeliveries',
+                request_serializer=certflow_dot_v1_dot_notify__service__pb2.ResendDeliveriesRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_notify__service__pb2.ResendDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.ListSuppressions = channel.unary_unary(
+                '/certflow.v1.NotifyService/ListSuppressions',
+                request_serializer=certflow_dot_v1_dot_notify__service__pb2.ListSuppressionsRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_notify__service__pb2.ListSuppressionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSuppression = channel.unary_unary(
+                '/certflow.v1.NotifyService/DeleteSuppression',
+                request_serializer=certflow_dot_v1_dot_notify__service__pb2.DeleteSuppressionRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_notify__service__pb2.DeleteSuppressionResponse.FromString,
+                _registered_method=True)
 
 
 class NotifyServiceServicer:
@@ -80,6 +100,36 @@ class NotifyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDelivery(self, request, context):
+        """One delivery with its history (every state it went through, with the relay's reply code
+        and a short excerpt), by delivery id or certificate id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResendDeliveries(self, request, context):
+        """Sends again: one certificate's email (optionally to a corrected address), or every bounced
+        and failed delivery of a batch. Idempotent on request_id: a replay sends nothing more.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSuppressions(self, request, context):
+        """An issuer's suppression list (addresses that bounced for good or unsubscribed), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSuppression(self, request, context):
+        """Takes an address off an issuer's suppression list: later emails to it are sent again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotifyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -97,6 +147,26 @@ def add_NotifyServiceServicer_to_server(servicer, server):
                     servicer.PreviewEmail,
                     request_deserializer=certflow_dot_v1_dot_notify__service__pb2.PreviewEmailRequest.FromString,
                     response_serializer=certflow_dot_v1_dot_notify__service__pb2.PreviewEmailResponse.SerializeToString,
+            ),
+            'GetDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDelivery,
+                    request_deserializer=certflow_dot_v1_dot_notify__service__pb2.GetDeliveryRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_notify__service__pb2.GetDeliveryResponse.SerializeToString,
+            ),
+            'ResendDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResendDeliveries,
+                    request_deserializer=certflow_dot_v1_dot_notify__service__pb2.ResendDeliveriesRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_notify__service__pb2.ResendDeliveriesResponse.SerializeToString,
+            ),
+            'ListSuppressions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSuppressions,
+                    request_deserializer=certflow_dot_v1_dot_notify__service__pb2.ListSuppressionsRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_notify__service__pb2.ListSuppressionsResponse.SerializeToString,
+            ),
+            'DeleteSuppression': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSuppression,
+                    request_deserializer=certflow_dot_v1_dot_notify__service__pb2.DeleteSuppressionRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_notify__service__pb2.DeleteSuppressionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +251,114 @@ class NotifyService:
             '/certflow.v1.NotifyService/PreviewEmail',
             certflow_dot_v1_dot_notify__service__pb2.PreviewEmailRequest.SerializeToString,
             certflow_dot_v1_dot_notify__service__pb2.PreviewEmailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.NotifyService/GetDelivery',
+            certflow_dot_v1_dot_notify__service__pb2.GetDeliveryRequest.SerializeToString,
+            certflow_dot_v1_dot_notify__service__pb2.GetDeliveryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResendDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.NotifyService/ResendDeliveries',
+            certflow_dot_v1_dot_notify__service__pb2.ResendDeliveriesRequest.SerializeToString,
+            certflow_dot_v1_dot_notify__service__pb2.ResendDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSuppressions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.NotifyService/ListSuppressions',
+            certflow_dot_v1_dot_notify__service__pb2.ListSuppressionsRequest.SerializeToString,
+            certflow_dot_v1_dot_notify__service__pb2.ListSuppressionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSuppression(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.NotifyService/DeleteSuppression',
+            certflow_dot_v1_dot_notify__service__pb2.DeleteSuppressionRequest.SerializeToString,
+            certflow_dot_v1_dot_notify__service__pb2.DeleteSuppressionResponse.FromString,
             options,
             channel_credentials,
             insecure,

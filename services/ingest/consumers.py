@@ -30,6 +30,8 @@ _OUTCOMES = {
     events_pb2.DELIVERY_OUTCOME_SENT: DeliveryOutcome.SENT,
     events_pb2.DELIVERY_OUTCOME_FAILED: DeliveryOutcome.FAILED,
     events_pb2.DELIVERY_OUTCOME_REQUEUED: DeliveryOutcome.REQUEUED,
+    events_pb2.DELIVERY_OUTCOME_BOUNCED: DeliveryOutcome.BOUNCED,
+    events_pb2.DELIVERY_OUTCOME_SUPPRESSED: DeliveryOutcome.SUPPRESSED,
 }
 E = TypeVar("E")
 

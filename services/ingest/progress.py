@@ -40,6 +40,14 @@ class DeliveryOutcome(StrEnum):
     FAILED = "failed"
     # an operator re-drove a failed delivery: it is waiting to be sent again
     REQUEUED = "requeued"
+    # refused for good or bounced after sending (notify's bounce processing)
+    BOUNCED = "bounced"
+    # not sent: the address is on the issuer's suppression list
+    SUPPRESSED = "suppressed"
+
+
+# final and not emailed: a batch's email_failed_count, which completes it as sent ones do
+NOT_EMAILED = (DeliveryOutcome.FAILED, DeliveryOutcome.BOUNCED, DeliveryOutcome.SUPPRESSED)
 
 
 def batch_state(

@@ -25,6 +25,7 @@ from services.ingest import tables
 from services.ingest.announcements import AnnouncedCertificate, OutboxMessage, reference_of, render
 from services.ingest.lifecycle import BatchQuery, Refusal
 from services.ingest.progress import (
+    NOT_EMAILED,
     AnchoredLeaf,
     BatchState,
     BatchStatus,
@@ -110,7 +111,7 @@ class SqlIngestStore:
                 select(
                     func.count(progress.window_id),
                     _count_outcome(DeliveryOutcome.SENT),
-                    _count_outcome(DeliveryOutcome.FAILED),
+                    _count_outcome(*NOT_EMAILED),
                 ).where(progress.batch_id == batch_id)
             ).one()
             return _status(batch, anchored or 0, emailed or 0, failed or 0)
@@ -166,7 +167,7 @@ class SqlIngestStore:
                     or_(
                         p.delivery_outcome.is_(None),
                         p.delivery_outcome.not_in(
-                            [DeliveryOutcome.SENT.value, DeliveryOutcome.FAILED.value]
+                            [DeliveryOutcome.SENT.value, *(o.value for o in NOT_EMAILED)]
                         ),
                     ),
                 )
@@ -511,8 +512,9 @@ def _dialect(session: Session) -> Any:
     return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
-def _count_outcome(outcome: DeliveryOutcome) -> ColumnElement[int]:
-    return func.count(case((tables.CertificateProgress.delivery_outcome == outcome.value, 1)))
+def _count_outcome(*outcomes: DeliveryOutcome) -> ColumnElement[int]:
+    column = tables.CertificateProgress.delivery_outcome
+    return func.count(case((column.in_([o.value for o in outcomes]), 1)))
 
 
 def _progress_counts() -> tuple[ColumnElement[int], ColumnElement[int], ColumnElement[int]]:
@@ -530,7 +532,7 @@ def _progress_counts() -> tuple[ColumnElement[int], ColumnElement[int], ColumnEl
     return (
         counted(func.count(p.window_id)),
         counted(_count_outcome(DeliveryOutcome.SENT)),
-        counted(_count_outcome(DeliveryOutcome.FAILED)),
+        counted(_count_outcome(*NOT_EMAILED)),
     )
 
 

@@ -21,6 +21,8 @@ MAX_NAME = 200
 MAX_URL = 500
 # where the message's certificate id goes in an issuer's unsubscribe URL (optional)
 CERTIFICATE_ID_PLACEHOLDER = "{certificate_id}"
+# where notify's signed one-click unsubscribe token goes (bounces.py, unsubscribe.py)
+UNSUBSCRIBE_TOKEN_PLACEHOLDER = "{unsubscribe_token}"
 
 
 class InvalidBranding(ValueError):
@@ -87,7 +89,9 @@ def _url(field: str, value: str, *, allow_http: bool) -> None:
     # no spaces, quotes or angle brackets: the URL sits in <…> in a header and in href="…"
     if any(ch in value for ch in " \"'<>\\`") or not value.isascii():
         raise InvalidBranding(field, "must be an ASCII URL without spaces, quotes or <>")
-    parts = urlsplit(value.replace(CERTIFICATE_ID_PLACEHOLDER, "x"))
+    parts = urlsplit(
+        value.replace(CERTIFICATE_ID_PLACEHOLDER, "x").replace(UNSUBSCRIBE_TOKEN_PLACEHOLDER, "x")
+    )
     schemes = ("https", "http") if allow_http else ("https",)
     if parts.scheme not in schemes or not parts.hostname:
         raise InvalidBranding(field, f"must be an absolute {' or '.join(schemes)} URL")

@@ -34,12 +34,12 @@ class OperatorStore(Protocol):
 def list_deliveries(
     store: OperatorStore, batch_id: str, *, offset: int, limit: int
 ) -> list[DeliveryView]:
-    _check_batch_id(batch_id)
+    check_batch_id(batch_id)
     return store.list_for_batch(batch_id, offset=offset, limit=limit)
 
 
 def retry_failed(store: OperatorStore, batch_id: str, request_id: str, *, now: datetime) -> int:
-    _check_batch_id(batch_id)
+    check_batch_id(batch_id)
     if len(request_id) > MAX_REQUEST_ID:
         raise invalid_field("request_id", f"request_id has more than {MAX_REQUEST_ID} characters")
     if "\x00" in request_id:  # PostgreSQL's driver refuses it: it was INTERNAL
@@ -47,7 +47,7 @@ def retry_failed(store: OperatorStore, batch_id: str, request_id: str, *, now: d
     return store.retry_failed(batch_id, request_id, now=now)
 
 
-def _check_batch_id(batch_id: str) -> None:
+def check_batch_id(batch_id: str) -> None:
     if not batch_id:
         raise invalid_field("batch_id", "batch_id is required")
     if len(batch_id) > MAX_BATCH_ID:

@@ -20,6 +20,8 @@ UPDATES_PER_EVENT = 1000  # ~100 bytes each: a message well under NATS's 1 MB pa
 _ANNOUNCED = {
     DeliveryState.SENT: events_pb2.DELIVERY_OUTCOME_SENT,
     DeliveryState.FAILED: events_pb2.DELIVERY_OUTCOME_FAILED,
+    DeliveryState.BOUNCED: events_pb2.DELIVERY_OUTCOME_BOUNCED,
+    DeliveryState.SUPPRESSED: events_pb2.DELIVERY_OUTCOME_SUPPRESSED,
 }
 
 
@@ -75,6 +77,28 @@ def outcome_messages(
         messages.append(
             OutboxMessage(
                 f"deliveries:{first.claim_token}:{first.delivery_id}", event.SerializeToString()
+            )
+        )
+    return messages
+
+
+def bounce_messages(
+    bounced: Sequence[StoredOutcome], *, recorded_at: datetime
+) -> list[OutboxMessage]:
+    """The BOUNCED (or SUPPRESSED) messages of bounces received after sending: the id names
+    the delivery and its send (generation, in the claim token's place), stored once."""
+    stamp = to_timestamp(recorded_at)
+    messages = []
+    for s in bounced:
+        outcome = announced_outcome(s.state)
+        if outcome is None:
+            continue
+        event = events_pb2.DeliveriesUpdatedEvent(
+            updates=[_update(s.certificate_id, s.batch_id, outcome, s.attempts, stamp)]
+        )
+        messages.append(
+            OutboxMessage(
+                f"deliveries:bounce:{s.claim_token}:{s.delivery_id}", event.SerializeToString()
             )
         )
     return messages

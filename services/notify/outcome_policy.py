@@ -7,9 +7,11 @@ our account) says nothing about the message, so the delivery goes back to the qu
 attempts untouched and the sender pauses instead (see relay_breaker.py).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from services.notify.bounces import suppresses
 
 SERVICE_CLOSING = 421  # RFC 5321: the relay is shutting the channel, not judging the message
 
@@ -82,7 +84,17 @@ class DeliveryState(StrEnum):
     SCHEDULED = "scheduled"  # waiting for its delivery window: due at next_attempt_at
     SENDING = "sending"  # claimed: next_attempt_at is the claim's lease
     SENT = "sent"  # the relay accepted it
-    FAILED = "failed"  # for good, until an operator re-drives it
+    FAILED = "failed"  # for good (attempts spent, unsendable), until an operator re-drives it
+    # refused for good by the relay (5xx) or bounced later (an RFC 3464 report, bounces.py)
+    BOUNCED = "bounced"
+    # never sent: the address is on the issuer's suppression list (bounced or unsubscribed)
+    SUPPRESSED = "suppressed"
+    # history and API only, never stored in deliveries.state: "deferred" is a pending row
+    # after a counted attempt (a 4xx waiting its backoff); "unsubscribed" is the recipient's
+    # one-click unsubscribe after this delivery was sent
+    DEFERRED = "deferred"
+    UNSUBSCRIBED = "unsubscribed"
+    QUEUED = "queued"  # history: created, or sent again (resend, re-drive)
 
 
 class Verdict(StrEnum):
@@ -110,6 +122,15 @@ class DeliveryUpdate:
     attempts: int
     next_attempt_at: datetime
     error: str
+    code: int = 0  # the relay's reply code, when it judged the message
+    suppress: bool = False  # a permanent refusal of the address: on the suppression list
+
+    @property
+    def history_state(self) -> DeliveryState:
+        """What the delivery's history records for this outcome."""
+        if self.state is DeliveryState.PENDING and self.verdict is Verdict.RETRY:
+            return DeliveryState.DEFERRED
+        return self.state
 
 
 def decide(
@@ -136,10 +157,17 @@ def decide(
         )
     if isinstance(result, Refused) and result.code >= 500:
         return DeliveryUpdate(
-            Verdict.PERMANENT, DeliveryState.FAILED, attempts + 1, now, _reply(result)
+            Verdict.PERMANENT,
+            DeliveryState.BOUNCED,
+            attempts + 1,
+            now,
+            _reply(result),
+            code=result.code,
+            suppress=suppresses(_reply(result)),
         )
     if isinstance(result, Refused):
-        return _retry_or_give_up(_reply(result), attempts + 1, policy, now)
+        retry = _retry_or_give_up(_reply(result), attempts + 1, policy, now)
+        return replace(retry, code=result.code)
     return _retry_or_give_up(f"unexpected error: {result.reason}", attempts + 1, policy, now)
 
 

@@ -30,7 +30,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 from markupsafe import escape
 
 from certflow.core.validation import header_unsafe
-from services.notify.branding import CERTIFICATE_ID_PLACEHOLDER, Branding, checked
+from services.notify.branding import (
+    CERTIFICATE_ID_PLACEHOLDER,
+    UNSUBSCRIBE_TOKEN_PLACEHOLDER,
+    Branding,
+    checked,
+)
 
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -81,6 +86,7 @@ class RenderedEmail:
     smtputf8: bool = (
         False  # the local part is not ASCII: only a relay offering SMTPUTF8 may take it
     )
+    envelope_from: str = ""  # MAIL FROM (a VERP bounce address); "": the pool's sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,8 @@ class CertificateEmail:
     completion_date: str
     document: dict
     branding: Branding | None = None  # the issuer's, per template/batch; None: notify's default
+    envelope_from: str = ""  # the delivery's VERP bounce address (bounces.py); "": none
+    unsubscribe_token: str = ""  # fills {unsubscribe_token} in the List-Unsubscribe URL
 
 
 class MessageSigner(Protocol):
@@ -283,7 +291,7 @@ class CertificateMessages:
         if compiled.unsubscribe:
             unsubscribe = compiled.unsubscribe.replace(
                 CERTIFICATE_ID_PLACEHOLDER, email.certificate_id
-            )
+            ).replace(UNSUBSCRIBE_TOKEN_PLACEHOLDER, email.unsubscribe_token)
             headers.append(f"List-Unsubscribe: {unsubscribe}")
         data = b"".join(
             (
@@ -307,7 +315,7 @@ class CertificateMessages:
         )
         if sign and self._signer is not None:
             data = self._signer.sign(data) + data
-        return RenderedEmail(recipient, data, smtputf8)
+        return RenderedEmail(recipient, data, smtputf8, envelope_from=email.envelope_from)
 
     def _compile(self, brand: Branding) -> _Compiled:
         compiled = self._compiled.get(brand)

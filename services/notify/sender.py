@@ -151,7 +151,8 @@ class SmtpPool:
     ) -> None:
         encoding = "utf-8" if message.smtputf8 else "ascii"
         options = ["SMTPUTF8"] if message.smtputf8 else []
-        await client.mail(self._mail_from, options=options, encoding=encoding)
+        sender = message.envelope_from or self._mail_from  # a VERP address names the delivery
+        await client.mail(sender, options=options, encoding=encoding)
         await client.rcpt(message.recipient, encoding=encoding)
         stage.data_issued = True  # from here the relay may have the message
         await client.data(message.data)

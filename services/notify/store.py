@@ -7,6 +7,7 @@ pipeline idle.
 """
 
 import contextlib
+import dataclasses
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Select,
     Table,
     bindparam,
+    delete,
     insert,
     select,
     update,
@@ -29,10 +31,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.document import AnchorProof, with_anchor_proof
+from certflow.core.errors import Conflict, NotFound
 from certflow.core.merkle import unpack_proof
 from certflow.platform.bus import SUBJECT_DELIVERIES
 from certflow.platform.db.batching import chunked
 from services.notify import tables
+from services.notify.bounces import (
+    AddressKeys,
+    BounceAddresses,
+    RecipientStatus,
+    SuppressionReason,
+    VerpToken,
+    address_hint,
+    excerpt,
+    message_id_for,
+)
 from services.notify.claim_timing import (
     DEFAULT_TIMING,
     Candidate,
@@ -50,10 +63,21 @@ from services.notify.outcome_events import (
     OutboxMessage,
     Requeued,
     StoredOutcome,
+    bounce_messages,
     outcome_messages,
     requeued_messages,
 )
-from services.notify.outcome_policy import DeliveryKind, DeliveryState
+from services.notify.outcome_policy import DeliveryKind, DeliveryState, Verdict
+from services.notify.outcomes import (
+    BouncedDelivery,
+    BounceEffect,
+    DeliveryHistory,
+    HistoryEvent,
+    Ignored,
+    ResendRequest,
+    SuppressionEntry,
+    bounce_effect,
+)
 from services.notify.rendering import CertificateEmail
 
 _DELIVERIES = cast(Table, tables.Delivery.__table__)
@@ -62,6 +86,10 @@ _PROOFS = cast(Table, tables.NotifyProof.__table__)
 _REDRIVES = cast(Table, tables.DeliveryRedrive.__table__)
 _OUTBOX = cast(Table, tables.NotifyOutbox.__table__)
 _SLOTS = cast(Table, tables.DomainSlot.__table__)
+_EVENTS = cast(Table, tables.DeliveryEvent.__table__)
+_SUPPRESSIONS = cast(Table, tables.Suppression.__table__)
+_RESENDS = cast(Table, tables.DeliveryResend.__table__)
+_DEV_SECRET = b"certflow-dev-only-secret"  # tests and a local stack without a secret
 _CONTENT_FIELDS = (
     "batch_id",
     "recipient_name",
@@ -86,9 +114,13 @@ class Deliveries:
         message_id_domain: str,
         outbox_written: Callable[[], None] = lambda: None,
         timing: TimingRules = DEFAULT_TIMING,
+        keys: AddressKeys | None = None,
+        bounce_addresses: BounceAddresses | None = None,
     ) -> None:
         self._sessions = sessions
         self._timing = timing
+        self._keys = keys or AddressKeys(_DEV_SECRET)
+        self._bounces = bounce_addresses  # None: no VERP, bounces go to the From address
         self._domain = message_id_domain
         self._outbox_written = outbox_written  # called after a commit that wrote outbox rows
         self._write_turn = threading.Lock()
@@ -199,6 +231,15 @@ class Deliveries:
     # ---- sending: claims, leases, outcomes (claims.DeliveryStore) ----
 
     def claim(self, limit: int, *, now: datetime, lease_until: datetime) -> Claim:
+        suppressed: list[str] = []
+        claim = self._claim(limit, now=now, lease_until=lease_until, suppressed=suppressed)
+        if suppressed:  # their SUPPRESSED events are in the outbox
+            self._outbox_written()
+        return claim
+
+    def _claim(
+        self, limit: int, *, now: datetime, lease_until: datetime, suppressed: list[str]
+    ) -> Claim:
         """Due rows are decided by claim_timing.plan_claim in this transaction: outside their
         window → SCHEDULED for its opening; over their domain's pace → pushed to a later slot;
         the rest claimed with the slot each may be sent at. Domain slots are read and moved
@@ -213,6 +254,8 @@ class Deliveries:
                     _DELIVERIES.c.recipient_domain,
                     _DELIVERIES.c.time_zone,
                     _DELIVERIES.c.business_hours,
+                    _DELIVERIES.c.generation,
+                    _DELIVERIES.c.recipient_override,
                 )
                 .where(
                     _DELIVERIES.c.state.in_(_CLAIMABLE),
@@ -239,6 +282,22 @@ class Deliveries:
             if not claimed:
                 return Claim("", lease_until, [])
             token = str(uuid.uuid4())
+            emails = _emails(
+                session,
+                {d.certificate_id: (d.message_id, d.recipient_override) for d in claimed},
+            )
+            # one query per claim: the suppressed among its recipients (keyed hashes)
+            keyed = {
+                d.id: self._keys.key(e.issuer_name, e.recipient_email)
+                for d in claimed
+                if (e := emails.get(d.certificate_id)) is not None
+            }
+            suppressed_keys = _suppressed(session, set(keyed.values()))
+            if suppressed_keys:
+                skipped = [d for d in claimed if keyed.get(d.id) in suppressed_keys]
+                self._store_suppressed(session, skipped, token, now)
+                suppressed.extend(d.id for d in skipped)
+                claimed = [d for d in claimed if keyed.get(d.id) not in suppressed_keys]
             for chunk in chunked([d.id for d in claimed]):
                 session.execute(
                     update(_DELIVERIES)
@@ -247,7 +306,15 @@ class Deliveries:
                         state=DeliveryState.SENDING, next_attempt_at=lease_until, claim_token=token
                     )
                 )
-            emails = _emails(session, {d.certificate_id: d.message_id for d in claimed})
+            if self._bounces is not None:
+                verp = self._bounces
+                emails = {
+                    d.certificate_id: dataclasses.replace(
+                        e, envelope_from=verp.sender_for(d.id, d.generation)
+                    )
+                    for d in claimed
+                    if (e := emails.get(d.certificate_id)) is not None
+                }
             return Claim(
                 token,
                 lease_until,
@@ -261,6 +328,49 @@ class Deliveries:
                     for d in claimed
                 ],
             )
+
+    def _store_suppressed(
+        self, session: Session, skipped: Sequence[Any], token: str, now: datetime
+    ) -> None:
+        """Claimed deliveries to suppressed addresses: SUPPRESSED, never sent, announced."""
+        if not skipped:
+            return
+        session.execute(
+            update(_DELIVERIES)
+            .where(_DELIVERIES.c.id.in_([d.id for d in skipped]))
+            .values(
+                state=DeliveryState.SUPPRESSED,
+                next_attempt_at=now,
+                claim_token="",
+                last_error="the address is on the issuer's suppression list",
+            )
+        )
+        _add_events(
+            session,
+            [(d.id, DeliveryState.SUPPRESSED, 0, "on the suppression list") for d in skipped],
+            now,
+        )
+        rows = session.execute(
+            select(_DELIVERIES.c.id, _DELIVERIES.c.certificate_id, _DELIVERIES.c.batch_id).where(
+                _DELIVERIES.c.id.in_([d.id for d in skipped])
+            )
+        ).all()
+        attempts = {d.id: d.attempts for d in skipped}
+        messages = outcome_messages(
+            [
+                StoredOutcome(
+                    token,
+                    r.id,
+                    r.certificate_id,
+                    r.batch_id,
+                    DeliveryState.SUPPRESSED,
+                    attempts[r.id],
+                )
+                for r in rows
+            ],
+            recorded_at=now,
+        )
+        _add_to_outbox(session, messages, now)
 
     def extend(self, token: str, *, lease_until: datetime) -> set[str]:
         with self._writing() as session:
@@ -296,6 +406,18 @@ class Deliveries:
                     for o, _ in stored
                 ],
             )
+            _add_events(
+                session,
+                [
+                    (o.delivery_id, o.update.history_state, o.update.code, excerpt(o.update.error))
+                    for o, _ in stored
+                    if o.update.verdict is not Verdict.RELAY_UNAVAILABLE
+                ],
+                now,
+            )
+            to_suppress = [o.delivery_id for o, _ in stored if o.update.suppress]
+            if to_suppress:
+                self._suppress_delivered(session, to_suppress, now)
             messages = outcome_messages(
                 [
                     StoredOutcome(
@@ -344,7 +466,10 @@ class Deliveries:
                     return answered
             failed: Select[tuple[str, str]] = select(
                 _DELIVERIES.c.id, _DELIVERIES.c.certificate_id
-            ).where(_DELIVERIES.c.batch_id == batch_id, _DELIVERIES.c.state == DeliveryState.FAILED)
+            ).where(
+                _DELIVERIES.c.batch_id == batch_id,
+                _DELIVERIES.c.state.in_((DeliveryState.FAILED, DeliveryState.BOUNCED)),
+            )
             if _is_postgresql(session):
                 failed = failed.with_for_update()
             requeued = session.execute(failed).all()
@@ -356,6 +481,9 @@ class Deliveries:
                         state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, claim_token=""
                     )
                 )
+            _add_events(
+                session, [(d.id, DeliveryState.QUEUED, 0, "re-driven") for d in requeued], now
+            )
             messages = requeued_messages(
                 [Requeued(d.certificate_id, batch_id) for d in requeued],
                 redrive_id=str(uuid.uuid4()),
@@ -408,6 +536,306 @@ class Deliveries:
                 for r in rows
             ]
 
+    # ---- after sending: bounces, history, resends, suppressions (outcomes.OutcomeStore) ----
+
+    def _suppress_delivered(
+        self, session: Session, delivery_ids: Sequence[str], now: datetime
+    ) -> None:
+        """The addresses these deliveries went to, on their issuer's suppression list."""
+        rows = session.execute(
+            select(
+                _DELIVERIES.c.id,
+                _DELIVERIES.c.certificate_id,
+                _DELIVERIES.c.recipient_override,
+                _DELIVERIES.c.last_error,
+                _CONTENT.c.recipient_email,
+                _CONTENT.c.issuer_name,
+            )
+            .join(_CONTENT, _CONTENT.c.certificate_id == _DELIVERIES.c.certificate_id)
+            .where(_DELIVERIES.c.id.in_(list(delivery_ids)))
+        ).all()
+        for r in rows:
+            self._add_suppression(
+                session,
+                r.issuer_name,
+                r.recipient_override or r.recipient_email,
+                SuppressionReason.BOUNCED,
+                excerpt(r.last_error),
+                r.certificate_id,
+                now,
+            )
+
+    def _add_suppression(
+        self,
+        session: Session,
+        issuer_name: str,
+        address: str,
+        reason: SuppressionReason,
+        detail: str,
+        certificate_id: str,
+        now: datetime,
+    ) -> None:
+        row = {
+            "key": self._keys.key(issuer_name, address),
+            "issuer_name": issuer_name[:512],
+            "address_hint": address_hint(address),
+            "reason": reason,
+            "detail": detail[:200],
+            "certificate_id": certificate_id,
+            "created_at": now,
+        }
+        session.connection().execute(
+            _insert_ignoring_duplicates(session, _SUPPRESSIONS, returning=False), [row]
+        )
+
+    def bounced_delivery(self, delivery_id: str) -> BouncedDelivery | None:
+        with self._sessions() as session:
+            return _bounced_delivery(session, delivery_id)
+
+    def record_bounce(
+        self, token: VerpToken, statuses: Sequence[RecipientStatus], *, now: datetime
+    ) -> BounceEffect | Ignored:
+        """A bounce report for the delivery (and send) `token` names: decided by
+        outcomes.bounce_effect on the row as it is now, and stored with its history entry,
+        suppression and BOUNCED event in one transaction. A repeated report changes nothing."""
+        with self._writing() as session:
+            delivery = _bounced_delivery(session, token.delivery_id, lock=True)
+            if delivery is None:
+                return Ignored("no such delivery")
+            effect = bounce_effect(delivery, token.generation, statuses)
+            if isinstance(effect, Ignored):
+                return effect
+            _add_events(
+                session,
+                [(delivery.delivery_id, effect.history_state, effect.code, effect.detail)],
+                now,
+            )
+            if not effect.bounced:
+                return effect
+            session.execute(
+                update(_DELIVERIES)
+                .where(
+                    _DELIVERIES.c.id == delivery.delivery_id,
+                    _DELIVERIES.c.state == DeliveryState.SENT,
+                    _DELIVERIES.c.generation == token.generation,
+                )
+                .values(state=DeliveryState.BOUNCED, last_error=effect.detail)
+            )
+            if effect.suppress:
+                self._add_suppression(
+                    session,
+                    delivery.issuer_name,
+                    delivery.address,
+                    SuppressionReason.BOUNCED,
+                    effect.detail,
+                    delivery.certificate_id,
+                    now,
+                )
+            messages = bounce_messages(
+                [
+                    StoredOutcome(
+                        f"g{token.generation}",
+                        delivery.delivery_id,
+                        delivery.certificate_id,
+                        delivery.batch_id,
+                        DeliveryState.BOUNCED,
+                        delivery.attempts,
+                    )
+                ],
+                recorded_at=now,
+            )
+            _add_to_outbox(session, messages, now)
+        self._outbox_written()
+        return effect
+
+    def unsubscribe(self, token: VerpToken, *, now: datetime) -> bool:
+        """The address a delivery went to, on its issuer's suppression list as UNSUBSCRIBED
+        (with a history entry); False when the delivery is unknown. Repeats change nothing."""
+        with self._writing() as session:
+            delivery = _bounced_delivery(session, token.delivery_id)
+            if delivery is None or delivery.generation != token.generation:
+                return False
+            key = self._keys.key(delivery.issuer_name, delivery.address)
+            if session.get(tables.Suppression, key) is None:
+                self._add_suppression(
+                    session,
+                    delivery.issuer_name,
+                    delivery.address,
+                    SuppressionReason.UNSUBSCRIBED,
+                    "one-click unsubscribe",
+                    delivery.certificate_id,
+                    now,
+                )
+                _add_events(
+                    session, [(delivery.delivery_id, DeliveryState.UNSUBSCRIBED, 0, "")], now
+                )
+        return True
+
+    def history(self, *, delivery_id: str, certificate_id: str) -> DeliveryHistory | None:
+        with self._sessions() as session:
+            where = (
+                _DELIVERIES.c.id == delivery_id
+                if delivery_id
+                else _DELIVERIES.c.certificate_id == certificate_id
+            )
+            r = session.execute(
+                select(
+                    _DELIVERIES.c.id,
+                    _DELIVERIES.c.certificate_id,
+                    _DELIVERIES.c.state,
+                    _DELIVERIES.c.attempts,
+                    _DELIVERIES.c.message_id,
+                    _DELIVERIES.c.last_error,
+                    _DELIVERIES.c.sent_at,
+                    _DELIVERIES.c.created_at,
+                    _DELIVERIES.c.generation,
+                    _DELIVERIES.c.recipient_override,
+                )
+                .where(where)
+                .order_by(_DELIVERIES.c.created_at)
+                .limit(1)
+            ).first()
+            if r is None:
+                return None
+            events = session.execute(
+                select(_EVENTS.c.at, _EVENTS.c.state, _EVENTS.c.code, _EVENTS.c.detail)
+                .where(_EVENTS.c.delivery_id == r.id)
+                .order_by(_EVENTS.c.id)
+            ).all()
+        view = DeliveryView(
+            r.id,
+            r.certificate_id,
+            DeliveryState(r.state),
+            r.attempts,
+            r.message_id,
+            r.last_error,
+            r.sent_at,
+        )
+        # creation is not written per delivery (intake stays one insert per row): it is the
+        # row's created_at
+        history = [HistoryEvent(_aware(r.created_at), DeliveryState.QUEUED, 0, "created")]
+        history += [
+            HistoryEvent(_aware(e.at), DeliveryState(e.state), e.code, e.detail) for e in events
+        ]
+        return DeliveryHistory(view, history, bool(r.recipient_override), r.generation)
+
+    def resend(self, request: ResendRequest, *, now: datetime) -> int:
+        with self._writing() as session:
+            answered = session.execute(
+                select(_RESENDS.c.digest, _RESENDS.c.resent_count).where(
+                    _RESENDS.c.request_id == request.request_id
+                )
+            ).first()
+            if answered is not None:
+                if answered.digest != request.digest:
+                    raise Conflict(
+                        "REQUEST_ID_REUSED",
+                        f"request_id {request.request_id!r} was already used for another resend",
+                    )
+                return int(answered.resent_count)
+            query = select(
+                _DELIVERIES.c.id,
+                _DELIVERIES.c.certificate_id,
+                _DELIVERIES.c.batch_id,
+                _DELIVERIES.c.state,
+                _DELIVERIES.c.generation,
+            )
+            if request.certificate_id:
+                query = query.where(_DELIVERIES.c.certificate_id == request.certificate_id)
+            else:
+                query = query.where(
+                    _DELIVERIES.c.batch_id == request.batch_id,
+                    _DELIVERIES.c.state.in_((DeliveryState.FAILED, DeliveryState.BOUNCED)),
+                )
+            if _is_postgresql(session):
+                query = query.with_for_update()
+            rows = session.execute(query).all()
+            if request.certificate_id:
+                if not rows:
+                    raise NotFound(
+                        "DELIVERY_NOT_FOUND",
+                        f"no delivery for certificate {request.certificate_id!r}",
+                    )
+                if rows[0].state not in _FINAL:
+                    raise Conflict(
+                        "DELIVERY_NOT_FINAL",
+                        f"the delivery is {rows[0].state}: it is still on its way",
+                    )
+            for r in rows:
+                generation = r.generation + 1
+                values: dict[str, Any] = {
+                    "state": DeliveryState.PENDING,
+                    "attempts": 0,
+                    "generation": generation,
+                    "message_id": message_id_for(r.id, generation, self._domain),
+                    "next_attempt_at": now,
+                    "claim_token": "",
+                    "last_error": "",
+                    "sent_at": None,
+                }
+                if request.recipient_email:
+                    values["recipient_override"] = request.recipient_email
+                    values["recipient_domain"] = recipient_domain(request.recipient_email)
+                session.execute(
+                    update(_DELIVERIES).where(_DELIVERIES.c.id == r.id).values(**values)
+                )
+            detail = "resent to a corrected address" if request.recipient_email else "resent"
+            _add_events(session, [(r.id, DeliveryState.QUEUED, 0, detail) for r in rows], now)
+            messages = requeued_messages(
+                [Requeued(r.certificate_id, r.batch_id) for r in rows],
+                redrive_id=f"resend:{request.digest[:16]}:{uuid.uuid4()}",
+                recorded_at=now,
+            )
+            _add_to_outbox(session, messages, now)
+            session.connection().execute(
+                insert(_RESENDS),
+                [
+                    {
+                        "request_id": request.request_id,
+                        "digest": request.digest,
+                        "resent_count": len(rows),
+                        "created_at": now,
+                    }
+                ],
+            )
+        if messages:
+            self._outbox_written()
+        return len(rows)
+
+    def list_suppressions(
+        self, issuer_name: str, *, offset: int, limit: int
+    ) -> list[SuppressionEntry]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(_SUPPRESSIONS)
+                .where(_SUPPRESSIONS.c.issuer_name == issuer_name)
+                .order_by(_SUPPRESSIONS.c.created_at.desc(), _SUPPRESSIONS.c.key)
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return [
+            SuppressionEntry(
+                r.key,
+                r.issuer_name,
+                r.address_hint,
+                SuppressionReason(r.reason),
+                r.detail,
+                r.certificate_id,
+                _aware(r.created_at),
+            )
+            for r in rows
+        ]
+
+    def delete_suppression(self, issuer_name: str, *, key: str, email: str) -> bool:
+        key = key or self._keys.key(issuer_name, email)
+        with self._writing() as session:
+            deleted = session.connection().execute(
+                delete(_SUPPRESSIONS).where(
+                    _SUPPRESSIONS.c.key == key, _SUPPRESSIONS.c.issuer_name == issuer_name
+                )
+            )
+            return bool(deleted.rowcount)
+
     # ---- the operator's preview (preview.PreviewStore) ----
 
     def preview_email(self, certificate_id: str, *, message_id: str) -> CertificateEmail | None:
@@ -442,6 +870,13 @@ class Deliveries:
 
 
 _CLAIMABLE = (DeliveryState.PENDING, DeliveryState.SCHEDULED, DeliveryState.SENDING)
+# what a resend of one certificate may start from: the delivery has come to an end
+_FINAL = (
+    DeliveryState.SENT,
+    DeliveryState.BOUNCED,
+    DeliveryState.FAILED,
+    DeliveryState.SUPPRESSED,
+)
 
 _RESCHEDULE = (
     update(_DELIVERIES)
@@ -590,6 +1025,65 @@ def _add_to_outbox(session: Session, messages: Sequence[OutboxMessage], now: dat
         )
 
 
+def _add_events(
+    session: Session, events: Sequence[tuple[str, DeliveryState, int, str]], now: datetime
+) -> None:
+    """Appends history entries (delivery id, state, SMTP code, excerpt)."""
+    if events:
+        session.connection().execute(
+            insert(_EVENTS),
+            [
+                {"delivery_id": d, "at": now, "state": st, "code": code, "detail": detail[:200]}
+                for d, st, code, detail in events
+            ],
+        )
+
+
+def _suppressed(session: Session, keys: set[str]) -> set[str]:
+    """The keys among these that are on a suppression list."""
+    found: set[str] = set()
+    for chunk in chunked(sorted(keys)):
+        found.update(
+            session.scalars(select(_SUPPRESSIONS.c.key).where(_SUPPRESSIONS.c.key.in_(chunk)))
+        )
+    return found
+
+
+def _bounced_delivery(
+    session: Session, delivery_id: str, *, lock: bool = False
+) -> BouncedDelivery | None:
+    query = (
+        select(
+            _DELIVERIES.c.id,
+            _DELIVERIES.c.certificate_id,
+            _DELIVERIES.c.batch_id,
+            _DELIVERIES.c.state,
+            _DELIVERIES.c.generation,
+            _DELIVERIES.c.attempts,
+            _DELIVERIES.c.recipient_override,
+            _CONTENT.c.recipient_email,
+            _CONTENT.c.issuer_name,
+        )
+        .join(_CONTENT, _CONTENT.c.certificate_id == _DELIVERIES.c.certificate_id)
+        .where(_DELIVERIES.c.id == delivery_id)
+    )
+    if lock and _is_postgresql(session):
+        query = query.with_for_update(of=_DELIVERIES)
+    r = session.execute(query).first()
+    if r is None:
+        return None
+    return BouncedDelivery(
+        r.id,
+        r.certificate_id,
+        r.batch_id,
+        DeliveryState(r.state),
+        r.generation,
+        r.attempts,
+        r.recipient_override or r.recipient_email,
+        r.issuer_name,
+    )
+
+
 def _redrive_answer(session: Session, batch_id: str, request_id: str) -> int | None:
     return session.scalar(
         select(tables.DeliveryRedrive.requeued_count).where(
@@ -626,23 +1120,24 @@ def _holders(session: Session, delivery_ids: Sequence[str]) -> dict[str, Holder]
     return found
 
 
-def _emails(session: Session, message_ids: dict[str, str]) -> dict[str, CertificateEmail]:
+def _emails(session: Session, sends: dict[str, tuple[str, str]]) -> dict[str, CertificateEmail]:
     """What each claimed delivery needs to render, by certificate id (anchored ones only),
     from notify's own copy."""
     emails: dict[str, CertificateEmail] = {}
     content, proof = tables.NotifyCertificate, tables.NotifyProof
-    for chunk in chunked(list(message_ids)):
+    for chunk in chunked(list(sends)):
         rows = session.execute(
             select(content, proof)
             .join(proof, proof.certificate_id == content.certificate_id)
             .where(content.certificate_id.in_(chunk))
         )
         for c, p in rows:
+            message_id, override = sends[c.certificate_id]
             emails[c.certificate_id] = CertificateEmail(
                 certificate_id=c.certificate_id,
-                message_id=message_ids[c.certificate_id],
+                message_id=message_id,
                 recipient_name=c.recipient_name,
-                recipient_email=c.recipient_email,
+                recipient_email=override or c.recipient_email,
                 issuer_name=c.issuer_name,
                 title=c.title,
                 completion_date=c.completion_date.isoformat(),

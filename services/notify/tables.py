@@ -51,6 +51,53 @@ class Delivery(Base):
     recipient_domain: Mapped[str] = mapped_column(String(255), default="")
     time_zone: Mapped[str] = mapped_column(String(64), default="")  # IANA; "": the default
     business_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a resend: its count (the VERP token and Message-ID name it, so a late bounce of an
+    # earlier send is not taken for this one) and the corrected address ("": the content's)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    recipient_override: Mapped[str] = mapped_column(String(320), default="")
+
+
+class DeliveryEvent(Base):
+    """A delivery's history, append-only: each outcome as it was stored (DeliveryState),
+    with the relay's reply code and a short excerpt of its text (no address)."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    delivery_id: Mapped[str] = mapped_column(String(36), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(16))
+    code: Mapped[int] = mapped_column(Integer, default=0)  # SMTP reply code; 0: none
+    detail: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Suppression(Base):
+    """An issuer's suppressed address: a keyed hash of (issuer, address) (bounces.AddressKeys),
+    not the address; the hint ('a…@example.org') lets an operator recognise the entry."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (Index("ix_suppressions_issuer", "issuer_name", "created_at"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer_name: Mapped[str] = mapped_column(String(512))
+    address_hint: Mapped[str] = mapped_column(String(96))
+    reason: Mapped[str] = mapped_column(String(16))  # bounces.SuppressionReason
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    certificate_id: Mapped[str] = mapped_column(String(36), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DeliveryResend(Base):
+    """A ResendDeliveries request (AIP-155 request id): what it asked (digest) and answered."""
+
+    __tablename__ = "delivery_resends"
+
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    resent_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class DomainSlot(Base):

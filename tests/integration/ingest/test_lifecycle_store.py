@@ -229,3 +229,30 @@ def test_two_racing_cancellations_announce_once(sessions) -> None:
             )
         ).all()
     assert announced == [f"cancelled:{batch_id}:0"]
+
+
+def test_bounced_and_suppressed_are_final_and_not_emailed(sessions) -> None:
+    """notify's bounce processing: a bounce after SENT (newer) moves the certificate from
+    emailed to failed; a suppressed one is final too, so the batch completes."""
+    world = World(sessions)
+    batch_id = world.upload(rows("b", 3), "bounces")
+    ids = world.certificates(batch_id)
+    world.progress.record_anchored(WINDOW, [AnchoredLeaf(c, b"") for c in ids])
+    later = NOW + timedelta(minutes=5)
+    world.progress.record_deliveries(
+        [DeliveryReport(c, DeliveryOutcome.SENT, NOW, 1) for c in ids[:2]]
+        + [DeliveryReport(ids[2], DeliveryOutcome.SUPPRESSED, NOW, 0)]
+    )
+    status = world.store.batch_status(batch_id)
+    assert status is not None and (status.emailed_count, status.email_failed_count) == (2, 1)
+    world.progress.record_deliveries([DeliveryReport(ids[0], DeliveryOutcome.BOUNCED, later, 1)])
+    status = world.store.batch_status(batch_id)
+    assert status is not None and (status.emailed_count, status.email_failed_count) == (1, 2)
+    (listed,) = [
+        b
+        for b in world.lifecycle.list_batches(
+            BatchQuery(states=frozenset({BatchState.COMPLETED_WITH_FAILURES})), offset=0, limit=10
+        )
+        if b.batch_id == batch_id
+    ]
+    assert listed.state is BatchState.COMPLETED_WITH_FAILURES

@@ -31,11 +31,12 @@ from tests.integration.notify.seeding import recipients, seed_anchored, seed_con
 T0 = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=10)
 POLICY = RetryPolicy(max_attempts=2, backoff_base=timedelta(seconds=5))
-PENDING, SENDING, SENT, FAILED = (
+PENDING, SENDING, SENT, FAILED, BOUNCED = (
     DeliveryState.PENDING,
     DeliveryState.SENDING,
     DeliveryState.SENT,
     DeliveryState.FAILED,
+    DeliveryState.BOUNCED,
 )
 
 
@@ -291,7 +292,7 @@ def test_recorded_outcomes_are_announced_in_the_same_write_once(store, sessions,
     assert set(by_certificate) <= set(ids) and len(updates) == 2  # the retry is not news
     assert {(u.outcome, u.attempts, u.batch_id) for u in updates} == {
         (events_pb2.DELIVERY_OUTCOME_SENT, 1, batch_id),
-        (events_pb2.DELIVERY_OUTCOME_FAILED, 1, batch_id),
+        (events_pb2.DELIVERY_OUTCOME_BOUNCED, 1, batch_id),
     }
     assert all(u.update_time.ToDatetime(tzinfo=UTC) == T0 for u in updates)
     # the same write again (a retry after an unclear commit) stores and announces nothing
@@ -314,7 +315,8 @@ def test_a_write_of_retries_only_announces_nothing(store, sessions, wakes):
 def fail_all(store, sessions) -> None:
     now = datetime.now(UTC)
     claim = store.claim(10, now=now, lease_until=now + LEASE)
-    refused = decide(Refused(550, "no"), attempts=0, policy=POLICY, now=T0)
+    # a policy refusal (5.7.1): bounced, the address not suppressed, so a re-drive sends again
+    refused = decide(Refused(550, "5.7.1 no"), attempts=0, policy=POLICY, now=T0)
     store.record([Outcome(claim.token, d.delivery_id, refused) for d in claim.deliveries], now=T0)
 
 
@@ -322,7 +324,7 @@ def test_re_drive_requeues_failed_deliveries_once_per_request_id(store, sessions
     batch_id, _ = seed_anchored(store, [f"f{i}@example.org" for i in range(3)])
     now = datetime.now(UTC)
     claim = store.claim(10, now=now, lease_until=now + LEASE)
-    refused = decide(Refused(550, "no such user"), attempts=0, policy=POLICY, now=T0)
+    refused = decide(Refused(550, "5.7.1 policy"), attempts=0, policy=POLICY, now=T0)
     sent = decide(Accepted(), attempts=0, policy=POLICY, now=T0)
     outcomes = [Outcome(claim.token, d.delivery_id, refused) for d in claim.deliveries[:2]]
     outcomes.append(Outcome(claim.token, claim.deliveries[2].delivery_id, sent))
@@ -338,7 +340,11 @@ def test_re_drive_requeues_failed_deliveries_once_per_request_id(store, sessions
     (_, outcome_updates), (redrive_id, requeued) = announced(sessions)
     assert redrive_id.startswith("deliveries:redrive:")
     assert {u.outcome for u in requeued} == {events_pb2.DELIVERY_OUTCOME_REQUEUED}
-    failed = {u.certificate_id for u in outcome_updates if u.outcome == 2}
+    failed = {
+        u.certificate_id
+        for u in outcome_updates
+        if u.outcome == events_pb2.DELIVERY_OUTCOME_BOUNCED
+    }
     assert {u.certificate_id for u in requeued} == failed and len(failed) == 2
     assert all(u.attempts == 0 and u.batch_id == batch_id for u in requeued)
 
@@ -351,7 +357,7 @@ def test_a_replayed_re_drive_answers_its_first_count_even_after_a_later_one(stor
     assert store.retry_failed(batch_id, "second", now=T0) == 2
     fail_all(store, sessions)
     assert store.retry_failed(batch_id, "first", now=T0) == 2  # the replay re-queues nothing
-    assert sorted(states(sessions).values()) == [(FAILED, 1), (FAILED, 1)]
+    assert sorted(states(sessions).values()) == [(BOUNCED, 1), (BOUNCED, 1)]
     assert store.retry_failed(batch_id, "", now=T0) == 2  # no request id: no idempotence
     ids = [msg_id for msg_id, _ in announced(sessions)]
     assert len(ids) == len(set(ids)) == 3 + 3  # three failures, three re-drives, all distinct

@@ -223,7 +223,7 @@ class InMemoryStore:
         failed = [
             r
             for r in self.rows.values()
-            if r.batch_id == batch_id and r.state == DeliveryState.FAILED
+            if r.batch_id == batch_id and r.state in (DeliveryState.FAILED, DeliveryState.BOUNCED)
         ]
         for row in failed:
             row.state, row.attempts, row.next_attempt_at = DeliveryState.PENDING, 0, now

@@ -66,7 +66,7 @@ def attachment(message: bytes) -> dict:
 
 async def test_events_in_emails_out_each_once_with_its_anchored_document() -> None:
     store, relay = InMemoryStore(), FakeRelay()
-    relay.answers["bad@example.org"] = Refused(550, "5.1.1 no such user")
+    relay.answers["bad@example.org"] = Refused(550, "5.7.1 rejected by policy")
     notify = assemble(settings(), store=store, pool=relay)
     content = [recipient(f"c{n}", f"s{n}@example.org") for n in range(5)]
     content.append(recipient("c-bad", "bad@example.org"))
@@ -85,7 +85,7 @@ async def test_events_in_emails_out_each_once_with_its_anchored_document() -> No
     outcomes = {u.certificate_id: u.outcome for u in store.announced()}
     assert outcomes == {
         **{cid: events_pb2.DELIVERY_OUTCOME_SENT for cid in ids if cid != "c-bad"},
-        "c-bad": events_pb2.DELIVERY_OUTCOME_FAILED,
+        "c-bad": events_pb2.DELIVERY_OUTCOME_BOUNCED,
     }
 
     # the operator re-drives the failure; it is announced, sent again and announced again
@@ -96,7 +96,7 @@ async def test_events_in_emails_out_each_once_with_its_anchored_document() -> No
     await send_until_settled(notify, store)
     bad = [u.outcome for u in store.announced() if u.certificate_id == "c-bad"]
     assert bad == [
-        events_pb2.DELIVERY_OUTCOME_FAILED,
+        events_pb2.DELIVERY_OUTCOME_BOUNCED,
         events_pb2.DELIVERY_OUTCOME_REQUEUED,
         events_pb2.DELIVERY_OUTCOME_SENT,
     ]

@@ -52,14 +52,42 @@ def test_an_unavailable_relay_spends_no_attempt_and_requeues_now(result):
 
 
 @pytest.mark.parametrize("code", [550, 552, 553, 554])
-def test_a_permanent_refusal_fails_at_once(code):
+def test_a_permanent_refusal_bounces_at_once(code):
     update = decide(Refused(code, "no"), attempts=0, policy=POLICY, now=NOW)
-    assert (update.verdict, update.state, update.attempts) == (
+    assert (update.verdict, update.state, update.attempts, update.code) == (
         Verdict.PERMANENT,
-        DeliveryState.FAILED,
+        DeliveryState.BOUNCED,
         1,
+        code,
     )
     assert update.error == f"{code} no"
+
+
+@pytest.mark.parametrize(
+    ("text", "suppressed"),
+    [
+        ("5.1.1 no such user", True),
+        ("5.2.1 mailbox disabled", True),
+        ("no such user", True),  # no enhanced code: the address is refused
+        ("5.7.1 rejected by policy", False),  # about this message, not the address
+        ("5.3.4 message too big", False),
+        ("5.6.0 bad content", False),
+    ],
+)
+def test_a_permanent_refusal_suppresses_the_address_unless_it_was_about_the_message(
+    text, suppressed
+):
+    update = decide(Refused(550, text), attempts=0, policy=POLICY, now=NOW)
+    assert update.suppress is suppressed
+
+
+def test_a_transient_refusal_is_deferred_in_the_history():
+    update = decide(Refused(451, "4.3.0 later"), attempts=0, policy=POLICY, now=NOW)
+    assert (update.state, update.history_state, update.code) == (
+        DeliveryState.PENDING,
+        DeliveryState.DEFERRED,
+        451,
+    )
 
 
 @pytest.mark.parametrize("code", [450, 451, 452])
