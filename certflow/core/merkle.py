@@ -89,3 +89,25 @@ def unpack_proof(packed: bytes) -> list[bytes]:
     if len(packed) % HASH_SIZE:
         raise ValueError("packed proof length is not a multiple of 32")
     return [packed[i : i + HASH_SIZE] for i in range(0, len(packed), HASH_SIZE)]
+
+
+def subtree_path(tree: MerkleTree, level: int, index: int) -> list[bytes]:
+    """Sibling hashes from node `index` of `level` up to the root: the part of the proof that
+    every leaf under that node shares. levels[level][index] must exist."""
+    path = []
+    for nodes in tree.levels[level:-1]:
+        sibling = index ^ 1
+        if sibling < len(nodes):
+            path.append(nodes[sibling])
+        index //= 2
+    return path
+
+
+def aligned_subtree_proofs(leaves: Sequence[bytes], shared_path: Sequence[bytes]) -> list[bytes]:
+    """The packed proofs of a run of leaves that forms one aligned subtree of a larger tree (it
+    starts at a multiple of 2**k and holds 2**k leaves, or is the tree's last run): the proof
+    inside the run's own tree, then `shared_path` (subtree_path of the run's top node). A run so
+    aligned pairs, and carries its odd node up, exactly as the whole tree does."""
+    tree = MerkleTree.build(leaves)
+    shared = pack_proof(shared_path)
+    return [pack_proof(proof) + shared for proof in tree.proofs()]

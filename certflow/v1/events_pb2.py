@@ -26,15 +26,15 @@ from certflow.v1 import certificate_pb2 as certflow_dot_v1_dot_certificate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x65rtflow/v1/events.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1d\x63\x65rtflow/v1/certificate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"T\n\x17\x43\x65rtificatesIssuedEvent\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\'\n\x06leaves\x18\x02 \x03(\x0b\x32\x17.certflow.v1.IssuedLeaf\"\\\n\nIssuedLeaf\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\x11\n\tleaf_hash\x18\x02 \x01(\x0c\x12\x11\n\tleaf_salt\x18\x03 \x01(\x0c\x12\x10\n\x08\x64ocument\x18\x04 \x01(\x0c\"e\n\x1a\x43\x65rtificateRecipientsEvent\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x35\n\nrecipients\x18\x02 \x03(\x0b\x32!.certflow.v1.CertificateRecipient\"\xae\x02\n\x14\x43\x65rtificateRecipient\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\x16\n\x0erecipient_name\x18\x02 \x01(\t\x12\x17\n\x0frecipient_email\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x17\n\x0f\x63ompletion_date\x18\x05 \x01(\t\x12\x13\n\x0bissuer_name\x18\x06 \x01(\t\x12\x10\n\x08\x64ocument\x18\x07 \x01(\x0c\x12\x11\n\tleaf_salt\x18\x08 \x01(\x0c\x12\x11\n\tleaf_hash\x18\t \x01(\x0c\x12\x11\n\ttime_zone\x18\n \x01(\t\x12\x16\n\x0e\x62usiness_hours\x18\x0b \x01(\x08\x12-\n\tsend_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe3\x01\n\x19\x43\x65rtificatesAnchoredEvent\x12\x11\n\twindow_id\x18\x01 \x01(\t\x12\x13\n\x0bmerkle_root\x18\x02 \x01(\x0c\x12\x10\n\x08\x63hain_id\x18\x03 \x01(\x04\x12\x18\n\x10transaction_hash\x18\x04 \x01(\t\x12\x14\n\x0c\x62lock_number\x18\x05 \x01(\x04\x12\x17\n\x0f\x63\x65rtificate_ids\x18\x06 \x03(\t\x12\x18\n\x10registry_address\x18\x07 \x01(\t\x12)\n\x06leaves\x18\x08 \x03(\x0b\x32\x19.certflow.v1.AnchoredLeaf\";\n\x0c\x41nchoredLeaf\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\x13\n\x0bmerkle_path\x18\x02 \x01(\x0c\"F\n\x16\x44\x65liveriesUpdatedEvent\x12,\n\x07updates\x18\x01 \x03(\x0b\x32\x1b.certflow.v1.DeliveryUpdate\"\xac\x01\n\x0e\x44\x65liveryUpdate\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12-\n\x07outcome\x18\x03 \x01(\x0e\x32\x1c.certflow.v1.DeliveryOutcome\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\"G\n\x1a\x43\x65rtificatesCancelledEvent\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_ids\x18\x02 \x03(\t\"\xb1\x01\n\x18\x43\x65rtificatesRevokedEvent\x12\x1c\n\x14revocation_window_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\x04\x12\x18\n\x10transaction_hash\x18\x03 \x01(\t\x12\x14\n\x0c\x62lock_number\x18\x04 \x01(\x04\x12\x35\n\x0c\x63\x65rtificates\x18\x05 \x03(\x0b\x32\x1f.certflow.v1.RevokedCertificate\"\xd7\x01\n\x12RevokedCertificate\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12-\n\x06reason\x18\x03 \x01(\x0e\x32\x1d.certflow.v1.RevocationReason\x12\x13\n\x0breason_text\x18\x04 \x01(\t\x12/\n\x0brevoke_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x1areplaced_by_certificate_id\x18\x06 \x01(\t\"k\n\x18\x43\x65rtificateReissuedEvent\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\"\n\x1areplaced_by_certificate_id\x18\x02 \x01(\t\x12\x13\n\x0breason_text\x18\x03 \x01(\t*\xc9\x01\n\x0f\x44\x65liveryOutcome\x12 \n\x1c\x44\x45LIVERY_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45LIVERY_OUTCOME_SENT\x10\x01\x12\x1b\n\x17\x44\x45LIVERY_OUTCOME_FAILED\x10\x02\x12\x1d\n\x19\x44\x45LIVERY_OUTCOME_REQUEUED\x10\x03\x12\x1c\n\x18\x44\x45LIVERY_OUTCOME_BOUNCED\x10\x04\x12\x1f\n\x1b\x44\x45LIVERY_OUTCOME_SUPPRESSED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x65rtflow/v1/events.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1d\x63\x65rtflow/v1/certificate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"T\n\x17\x43\x65rtificatesIssuedEvent\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\'\n\x06leaves\x18\x02 \x03(\x0b\x32\x17.certflow.v1.IssuedLeaf\"\\\n\nIssuedLeaf\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\x11\n\tleaf_hash\x18\x02 \x01(\x0c\x12\x11\n\tleaf_salt\x18\x03 \x01(\x0c\x12\x10\n\x08\x64ocument\x18\x04 \x01(\x0c\"e\n\x1a\x43\x65rtificateRecipientsEvent\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x35\n\nrecipients\x18\x02 \x03(\x0b\x32!.certflow.v1.CertificateRecipient\"\xae\x02\n\x14\x43\x65rtificateRecipient\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\x16\n\x0erecipient_name\x18\x02 \x01(\t\x12\x17\n\x0frecipient_email\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x17\n\x0f\x63ompletion_date\x18\x05 \x01(\t\x12\x13\n\x0bissuer_name\x18\x06 \x01(\t\x12\x10\n\x08\x64ocument\x18\x07 \x01(\x0c\x12\x11\n\tleaf_salt\x18\x08 \x01(\x0c\x12\x11\n\tleaf_hash\x18\t \x01(\x0c\x12\x11\n\ttime_zone\x18\n \x01(\t\x12\x16\n\x0e\x62usiness_hours\x18\x0b \x01(\x08\x12-\n\tsend_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf8\x01\n\x19\x43\x65rtificatesAnchoredEvent\x12\x11\n\twindow_id\x18\x01 \x01(\t\x12\x13\n\x0bmerkle_root\x18\x02 \x01(\x0c\x12\x10\n\x08\x63hain_id\x18\x03 \x01(\x04\x12\x18\n\x10transaction_hash\x18\x04 \x01(\t\x12\x14\n\x0c\x62lock_number\x18\x05 \x01(\x04\x12\x17\n\x0f\x63\x65rtificate_ids\x18\x06 \x03(\t\x12\x18\n\x10registry_address\x18\x07 \x01(\t\x12)\n\x06leaves\x18\x08 \x03(\x0b\x32\x19.certflow.v1.AnchoredLeaf\x12\x13\n\x0bshared_path\x18\t \x01(\x0c\"N\n\x0c\x41nchoredLeaf\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\x13\n\x0bmerkle_path\x18\x02 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x03 \x01(\x0c\"F\n\x16\x44\x65liveriesUpdatedEvent\x12,\n\x07updates\x18\x01 \x03(\x0b\x32\x1b.certflow.v1.DeliveryUpdate\"\xac\x01\n\x0e\x44\x65liveryUpdate\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12-\n\x07outcome\x18\x03 \x01(\x0e\x32\x1c.certflow.v1.DeliveryOutcome\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\"G\n\x1a\x43\x65rtificatesCancelledEvent\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_ids\x18\x02 \x03(\t\"\xb1\x01\n\x18\x43\x65rtificatesRevokedEvent\x12\x1c\n\x14revocation_window_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\x04\x12\x18\n\x10transaction_hash\x18\x03 \x01(\t\x12\x14\n\x0c\x62lock_number\x18\x04 \x01(\x04\x12\x35\n\x0c\x63\x65rtificates\x18\x05 \x03(\x0b\x32\x1f.certflow.v1.RevokedCertificate\"\xd7\x01\n\x12RevokedCertificate\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12-\n\x06reason\x18\x03 \x01(\x0e\x32\x1d.certflow.v1.RevocationReason\x12\x13\n\x0breason_text\x18\x04 \x01(\t\x12/\n\x0brevoke_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x1areplaced_by_certificate_id\x18\x06 \x01(\t\"k\n\x18\x43\x65rtificateReissuedEvent\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\x12\"\n\x1areplaced_by_certificate_id\x18\x02 \x01(\t\x12\x13\n\x0breason_text\x18\x03 \x01(\t*\xc9\x01\n\x0f\x44\x65liveryOutcome\x12 \n\x1c\x44\x45LIVERY_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45LIVERY_OUTCOME_SENT\x10\x01\x12\x1b\n\x17\x44\x45LIVERY_OUTCOME_FAILED\x10\x02\x12\x1d\n\x19\x44\x45LIVERY_OUTCOME_REQUEUED\x10\x03\x12\x1c\n\x18\x44\x45LIVERY_OUTCOME_BOUNCED\x10\x04\x12\x1f\n\x1b\x44\x45LIVERY_OUTCOME_SUPPRESSED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'certflow.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYOUTCOME']._serialized_start=1812
-  _globals['_DELIVERYOUTCOME']._serialized_end=2013
+  _globals['_DELIVERYOUTCOME']._serialized_start=1852
+  _globals['_DELIVERYOUTCOME']._serialized_end=2053
   _globals['_CERTIFICATESISSUEDEVENT']._serialized_start=105
   _globals['_CERTIFICATESISSUEDEVENT']._serialized_end=189
   _globals['_ISSUEDLEAF']._serialized_start=191
@@ -44,19 +44,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CERTIFICATERECIPIENT']._serialized_start=389
   _globals['_CERTIFICATERECIPIENT']._serialized_end=691
   _globals['_CERTIFICATESANCHOREDEVENT']._serialized_start=694
-  _globals['_CERTIFICATESANCHOREDEVENT']._serialized_end=921
-  _globals['_ANCHOREDLEAF']._serialized_start=923
-  _globals['_ANCHOREDLEAF']._serialized_end=982
-  _globals['_DELIVERIESUPDATEDEVENT']._serialized_start=984
-  _globals['_DELIVERIESUPDATEDEVENT']._serialized_end=1054
-  _globals['_DELIVERYUPDATE']._serialized_start=1057
-  _globals['_DELIVERYUPDATE']._serialized_end=1229
-  _globals['_CERTIFICATESCANCELLEDEVENT']._serialized_start=1231
-  _globals['_CERTIFICATESCANCELLEDEVENT']._serialized_end=1302
-  _globals['_CERTIFICATESREVOKEDEVENT']._serialized_start=1305
-  _globals['_CERTIFICATESREVOKEDEVENT']._serialized_end=1482
-  _globals['_REVOKEDCERTIFICATE']._serialized_start=1485
-  _globals['_REVOKEDCERTIFICATE']._serialized_end=1700
-  _globals['_CERTIFICATEREISSUEDEVENT']._serialized_start=1702
-  _globals['_CERTIFICATEREISSUEDEVENT']._serialized_end=1809
+  _globals['_CERTIFICATESANCHOREDEVENT']._serialized_end=942
+  _globals['_ANCHOREDLEAF']._serialized_start=944
+  _globals['_ANCHOREDLEAF']._serialized_end=1022
+  _globals['_DELIVERIESUPDATEDEVENT']._serialized_start=1024
+  _globals['_DELIVERIESUPDATEDEVENT']._serialized_end=1094
+  _globals['_DELIVERYUPDATE']._serialized_start=1097
+  _globals['_DELIVERYUPDATE']._serialized_end=1269
+  _globals['_CERTIFICATESCANCELLEDEVENT']._serialized_start=1271
+  _globals['_CERTIFICATESCANCELLEDEVENT']._serialized_end=1342
+  _globals['_CERTIFICATESREVOKEDEVENT']._serialized_start=1345
+  _globals['_CERTIFICATESREVOKEDEVENT']._serialized_end=1522
+  _globals['_REVOKEDCERTIFICATE']._serialized_start=1525
+  _globals['_REVOKEDCERTIFICATE']._serialized_end=1740
+  _globals['_CERTIFICATEREISSUEDEVENT']._serialized_start=1742
+  _globals['_CERTIFICATEREISSUEDEVENT']._serialized_end=1849
 # @@protoc_insertion_point(module_scope)

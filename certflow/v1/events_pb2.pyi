@@ -83,7 +83,7 @@ class CertificateRecipient(_message.Message):
     def __init__(self, certificate_id: _Optional[str] = ..., recipient_name: _Optional[str] = ..., recipient_email: _Optional[str] = ..., title: _Optional[str] = ..., completion_date: _Optional[str] = ..., issuer_name: _Optional[str] = ..., document: _Optional[bytes] = ..., leaf_salt: _Optional[bytes] = ..., leaf_hash: _Optional[bytes] = ..., time_zone: _Optional[str] = ..., business_hours: _Optional[bool] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CertificatesAnchoredEvent(_message.Message):
-    __slots__ = ("window_id", "merkle_root", "chain_id", "transaction_hash", "block_number", "certificate_ids", "registry_address", "leaves")
+    __slots__ = ("window_id", "merkle_root", "chain_id", "transaction_hash", "block_number", "certificate_ids", "registry_address", "leaves", "shared_path")
     WINDOW_ID_FIELD_NUMBER: _ClassVar[int]
     MERKLE_ROOT_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +92,7 @@ class CertificatesAnchoredEvent(_message.Message):
     CERTIFICATE_IDS_FIELD_NUMBER: _ClassVar[int]
     REGISTRY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     LEAVES_FIELD_NUMBER: _ClassVar[int]
+    SHARED_PATH_FIELD_NUMBER: _ClassVar[int]
     window_id: str
     merkle_root: bytes
     chain_id: int
@@ -100,15 +101,18 @@ class CertificatesAnchoredEvent(_message.Message):
     certificate_ids: _containers.RepeatedScalarFieldContainer[str]
     registry_address: str
     leaves: _containers.RepeatedCompositeFieldContainer[AnchoredLeaf]
-    def __init__(self, window_id: _Optional[str] = ..., merkle_root: _Optional[bytes] = ..., chain_id: _Optional[int] = ..., transaction_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., certificate_ids: _Optional[_Iterable[str]] = ..., registry_address: _Optional[str] = ..., leaves: _Optional[_Iterable[_Union[AnchoredLeaf, _Mapping]]] = ...) -> None: ...
+    shared_path: bytes
+    def __init__(self, window_id: _Optional[str] = ..., merkle_root: _Optional[bytes] = ..., chain_id: _Optional[int] = ..., transaction_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., certificate_ids: _Optional[_Iterable[str]] = ..., registry_address: _Optional[str] = ..., leaves: _Optional[_Iterable[_Union[AnchoredLeaf, _Mapping]]] = ..., shared_path: _Optional[bytes] = ...) -> None: ...
 
 class AnchoredLeaf(_message.Message):
-    __slots__ = ("certificate_id", "merkle_path")
+    __slots__ = ("certificate_id", "merkle_path", "leaf_hash")
     CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
     MERKLE_PATH_FIELD_NUMBER: _ClassVar[int]
+    LEAF_HASH_FIELD_NUMBER: _ClassVar[int]
     certificate_id: str
     merkle_path: bytes
-    def __init__(self, certificate_id: _Optional[str] = ..., merkle_path: _Optional[bytes] = ...) -> None: ...
+    leaf_hash: bytes
+    def __init__(self, certificate_id: _Optional[str] = ..., merkle_path: _Optional[bytes] = ..., leaf_hash: _Optional[bytes] = ...) -> None: ...
 
 class DeliveriesUpdatedEvent(_message.Message):
     __slots__ = ("updates",)

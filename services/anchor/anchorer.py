@@ -121,8 +121,8 @@ class SubmissionStore(Protocol):
 
     def set_waiting_reason(self, window_id: str, reason: str) -> None: ...
 
-    def window_paths(self, window_id: str) -> list[tuple[str, bytes]]:
-        """(certificate id, packed Merkle path) of the window's leaves, in leaf order."""
+    def window_leaves(self, window_id: str) -> list[tuple[str, bytes]]:
+        """(certificate id, leaf hash) of the window's leaves, in leaf order."""
         ...
 
     def record_confirmed(
@@ -509,7 +509,7 @@ class Anchorer(Generic[Tx]):
 
     async def _confirm(self, window: WindowToSend, mined: MinedTransaction) -> None:
         with tracer.start_as_current_span("anchor.confirm_window"):
-            paths = await asyncio.to_thread(self._store.window_paths, window.window_id)
+            leaves = await asyncio.to_thread(self._store.window_leaves, window.window_id)
             events = anchored_events(
                 AnchoredWindowFacts(
                     window_id=window.window_id,
@@ -519,7 +519,7 @@ class Anchorer(Generic[Tx]):
                     transaction_hash=mined.transaction_hash,
                     block_number=mined.block_number,
                 ),
-                paths,
+                leaves,
             )
             confirmed = await asyncio.to_thread(
                 self._store.record_confirmed, window.window_id, mined, events
@@ -530,7 +530,7 @@ class Anchorer(Generic[Tx]):
         log.info(
             "window %s anchored: %d certificates in %d events, tx %s, block %d, gas %d",
             window.window_id,
-            len(paths),
+            len(leaves),
             len(events),
             mined.transaction_hash,
             mined.block_number,

@@ -168,14 +168,14 @@ class AnchorStore:
                 .execution_options(synchronize_session=False)
             )
 
-    def window_paths(self, window_id: str) -> list[tuple[str, bytes]]:
+    def window_leaves(self, window_id: str) -> list[tuple[str, bytes]]:
         with self._sessions() as session:
             rows = session.execute(
-                select(t.CertificateProof.certificate_id, t.CertificateProof.merkle_path)
+                select(t.CertificateProof.certificate_id, t.CertificateProof.leaf_hash)
                 .where(t.CertificateProof.window_id == window_id)
                 .order_by(t.CertificateProof.leaf_index)
             )
-            return [(cid, bytes(path)) for cid, path in rows]
+            return [(cid, bytes(leaf)) for cid, leaf in rows]
 
     def record_confirmed(
         self, window_id: str, mined: MinedTransaction, events: Sequence[AnchoredMessage]

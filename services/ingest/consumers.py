@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 
 from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.platform import bus
+from certflow.platform.anchored_event import MalformedAnchoredEvent, read_anchored_event
 from certflow.platform.telemetry import consumer_span
 from certflow.v1 import events_pb2
 from services.ingest.progress import AnchoredLeaf, BatchProgress, DeliveryOutcome, DeliveryReport
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 ANCHORED_CONSUMER = bus.ConsumerSpec(durable="ingest-anchored", subject=bus.SUBJECT_ANCHORED)
 DELIVERIES_CONSUMER = bus.ConsumerSpec(durable="ingest-deliveries", subject=bus.SUBJECT_DELIVERIES)
 FETCH_BATCH = 50
-_HASH_BYTES = 32
 _OUTCOMES = {
     events_pb2.DELIVERY_OUTCOME_SENT: DeliveryOutcome.SENT,
     events_pb2.DELIVERY_OUTCOME_FAILED: DeliveryOutcome.FAILED,
@@ -58,31 +58,21 @@ class AnchoredEvent:
 def parse_anchored(data: bytes) -> AnchoredEvent | None:
     """None when the payload is not a usable "certs.anchored" event."""
     try:
-        event = events_pb2.CertificatesAnchoredEvent.FromString(data)
-    except DecodeError:
+        announced = read_anchored_event(data)
+    except MalformedAnchoredEvent:
         return None
-    leaves = [AnchoredLeaf(leaf.certificate_id, leaf.merkle_path) for leaf in event.leaves]
+    window = announced.facts
     usable = (
-        event.window_id
-        and len(event.merkle_root) == _HASH_BYTES
-        and event.chain_id > 0
-        and event.registry_address
-        and event.transaction_hash
+        window.window_id
+        and window.chain_id > 0
+        and window.registry_address
+        and window.transaction_hash
         # every certificate named must come with its proof
-        and set(event.certificate_ids) <= {leaf.certificate_id for leaf in leaves}
-        and all(leaf.certificate_id and len(leaf.merkle_path) % _HASH_BYTES == 0 for leaf in leaves)
+        and not announced.unproven
     )
-    if not usable or not leaves:
+    if not usable:
         return None
-    window = AnchoredWindowFacts(
-        window_id=event.window_id,
-        merkle_root=event.merkle_root,
-        chain_id=event.chain_id,
-        registry_address=event.registry_address,
-        transaction_hash=event.transaction_hash,
-        block_number=event.block_number,
-    )
-    return AnchoredEvent(window, leaves)
+    return AnchoredEvent(window, [AnchoredLeaf(cid, path) for cid, path in announced.paths])
 
 
 def parse_deliveries(data: bytes) -> list[DeliveryReport] | None:

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from opentelemetry import trace
 
-from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.platform import bus
+from certflow.platform.anchored_event import MalformedAnchoredEvent, read_anchored_event
 from certflow.platform.telemetry import extract_context
 from certflow.v1 import events_pb2
 from services.notify.intake import (
@@ -227,29 +227,11 @@ def read_recipients(payload: bytes) -> tuple[str, list[RecipientContent]]:
 
 
 def read_anchored(payload: bytes) -> AnchoredWindow:
-    event = events_pb2.CertificatesAnchoredEvent.FromString(payload)
-    if len(event.merkle_root) != HASH_BYTES:
-        raise MalformedEvent("the Merkle root is not 32 bytes")
-    paths: dict[str, bytes] = {}
-    for leaf in event.leaves:
-        _check_id(leaf.certificate_id)
-        if len(leaf.merkle_path) % HASH_BYTES:
-            raise MalformedEvent(f"certificate {leaf.certificate_id}: a ragged Merkle path")
-        paths[leaf.certificate_id] = bytes(leaf.merkle_path)
-    for certificate_id in event.certificate_ids:
-        _check_id(certificate_id)
-    unproven = tuple(dict.fromkeys(c for c in event.certificate_ids if c not in paths))
-    if not paths and not unproven:
-        raise MalformedEvent("an anchored event naming no certificate")
-    facts = AnchoredWindowFacts(
-        window_id=event.window_id,
-        merkle_root=bytes(event.merkle_root),
-        chain_id=event.chain_id,
-        registry_address=event.registry_address,
-        transaction_hash=event.transaction_hash,
-        block_number=event.block_number,
-    )
-    return AnchoredWindow(facts, paths, unproven)
+    try:
+        announced = read_anchored_event(payload)
+    except MalformedAnchoredEvent as exc:
+        raise MalformedEvent(str(exc)) from exc
+    return AnchoredWindow(announced.facts, dict(announced.paths), announced.unproven)
 
 
 def _check_id(certificate_id: str) -> None:

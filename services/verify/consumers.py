@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from certflow.platform import bus
+from certflow.platform.anchored_event import MalformedAnchoredEvent, read_anchored_event
 from certflow.platform.telemetry import consumer_span
 from certflow.v1 import events_pb2
 from services.verify.read_model import (
@@ -52,21 +53,22 @@ def issued_records(data: bytes) -> list[IssuedCertificate]:
 
 def anchored_records(data: bytes) -> list[AnchoredCertificate]:
     """A "certs.anchored" payload as read-model records; raises UnusableEvent."""
-    event = _parse(events_pb2.CertificatesAnchoredEvent, data)
-    if not event.leaves:
+    try:
+        announced = read_anchored_event(data)
+    except MalformedAnchoredEvent as exc:
+        raise UnusableEvent(str(exc)) from exc
+    facts = announced.facts
+    if not announced.paths:
         # an event with certificate ids alone carries no Merkle path: nothing to answer with
-        raise UnusableEvent(f"window {event.window_id[:40]!r} has no leaves")
+        raise UnusableEvent(f"window {facts.window_id[:40]!r} has no leaves")
     window = anchoring(
-        bytes(event.merkle_root),
-        event.chain_id,
-        event.registry_address,
-        event.transaction_hash,
-        event.block_number,
+        facts.merkle_root,
+        facts.chain_id,
+        facts.registry_address,
+        facts.transaction_hash,
+        facts.block_number,
     )
-    return [
-        anchored_certificate(leaf.certificate_id, bytes(leaf.merkle_path), window)
-        for leaf in event.leaves
-    ]
+    return [anchored_certificate(cid, path, window) for cid, path in announced.paths]
 
 
 def _parse(message_type: Any, data: bytes) -> Any:

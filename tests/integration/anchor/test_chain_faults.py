@@ -215,10 +215,12 @@ class Rig:
             from_block=0, to_block="latest", argument_filters={"document": view.merkle_root}
         )
         assert len(issued) == 1  # one anchor of this root, ever
-        paths = self.store.window_paths(window_id)
-        assert len(paths) == view.leaf_count
-        for certificate_id, path in paths:
-            assert verify_proof(leaf_of(certificate_id), unpack_proof(path), view.merkle_root)
+        leaves = self.store.window_leaves(window_id)
+        assert len(leaves) == view.leaf_count
+        for certificate_id, leaf in leaves:
+            proof = self.store.proof(certificate_id)
+            assert proof is not None and leaf == leaf_of(certificate_id)
+            assert verify_proof(leaf, unpack_proof(proof.merkle_path), view.merkle_root)
         assert await self.nonce() - self.first_nonce == transactions
 
 

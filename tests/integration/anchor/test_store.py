@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.merkle import unpack_proof, verify_proof
 from certflow.core.transactions import MinedTransaction
+from certflow.platform.anchored_event import read_anchored_event
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
-from certflow.v1 import events_pb2
 from services.anchor import tables as t
 from services.anchor.anchored_events import AnchoredMessage
 from services.anchor.fees import GWEI, Fees
@@ -163,11 +163,11 @@ def test_an_abandoned_transaction_that_anchored_after_all_is_recorded_as_mined(
 def test_paths_and_views_come_back_as_stored(store: AnchorStore) -> None:
     window = build_window("w1", leaves("c", 5))
     store.add_window(window)
-    paths = store.window_paths("w1")
-    assert [cid for cid, _ in paths] == [f"c{i}" for i in range(5)]
-    for (cid, path), placed in zip(paths, window.leaves, strict=True):
-        assert verify_proof(leaf_of(cid), unpack_proof(path), window.merkle_root)
-        assert path == placed.merkle_path
+    assert store.window_leaves("w1") == [(f"c{i}", leaf_of(f"c{i}")) for i in range(5)]
+    for placed in window.leaves:
+        stored_proof = store.proof(placed.certificate_id)
+        assert stored_proof is not None and stored_proof.merkle_path == placed.merkle_path
+        assert verify_proof(placed.leaf_hash, unpack_proof(placed.merkle_path), window.merkle_root)
     proof = store.proof("c3")
     assert proof is not None and proof.window_state == WindowState.BUILT
     assert proof.merkle_root == window.merkle_root and proof.leaf_hash == leaf_of("c3")
@@ -183,7 +183,7 @@ def test_paths_and_views_come_back_as_stored(store: AnchorStore) -> None:
     assert len(store.windows(offset=1, limit=10)) == 1
 
 
-def test_the_anchored_events_written_on_confirmation_carry_every_path(
+def test_the_anchored_events_written_on_confirmation_prove_every_path(
     store: AnchorStore, sessions: sessionmaker[Session]
 ) -> None:
     from services.anchor.anchored_events import anchored_events
@@ -192,12 +192,11 @@ def test_the_anchored_events_written_on_confirmation_carry_every_path(
     store.add_window(window)
     store.record_signed("w1", sender="0xS", nonce=0, raw=b"r", tx_hash="0x" + "ab" * 32, fees=FEES)
     confirmed = AnchoredWindowFacts("w1", window.merkle_root, 31337, REGISTRY, "0x" + "ab" * 32, 7)
-    store.record_confirmed("w1", mined(), anchored_events(confirmed, store.window_paths("w1")))
+    store.record_confirmed("w1", mined(), anchored_events(confirmed, store.window_leaves("w1")))
     with sessions() as session:
-        payloads = session.scalars(select(t.AnchorOutbox.payload).order_by(t.AnchorOutbox.id))
-        events = [events_pb2.CertificatesAnchoredEvent.FromString(p) for p in payloads]
-    carried = {leaf.certificate_id: leaf.merkle_path for e in events for leaf in e.leaves}
-    assert len(events) == 3 and len(carried) == 1_200
+        payloads = list(session.scalars(select(t.AnchorOutbox.payload).order_by(t.AnchorOutbox.id)))
+    carried = {cid: path for p in payloads for cid, path in read_anchored_event(p).paths}
+    assert len(payloads) == 1 and len(carried) == 1_200
     for cid, path in carried.items():
         assert verify_proof(leaf_of(cid), unpack_proof(path), window.merkle_root)
 

@@ -312,8 +312,8 @@ class FakeStore:
     def set_waiting_reason(self, window_id: str, reason: str) -> None:
         self.stored[window_id].waiting_reason = reason
 
-    def window_paths(self, window_id: str) -> list[tuple[str, bytes]]:
-        return [(cid, path) for cid, _, _, path in self.stored[window_id].leaves]
+    def window_leaves(self, window_id: str) -> list[tuple[str, bytes]]:
+        return [(cid, leaf) for cid, _, leaf, _ in self.stored[window_id].leaves]
 
     def record_confirmed(
         self, window_id: str, mined: MinedTransaction, events: Sequence[AnchoredMessage]

@@ -8,8 +8,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from certflow.core.merkle import unpack_proof, verify_proof
+from certflow.platform.anchored_event import read_anchored_event
 from certflow.v1 import anchor_service_pb2 as pb
-from certflow.v1 import events_pb2
 from services.anchor.bootstrap import assemble
 from services.anchor.fees import GWEI
 from services.anchor.settings import AnchorSettings
@@ -59,14 +59,15 @@ async def test_issued_leaves_come_out_anchored_with_proofs_of_every_leaf() -> No
     chain.head += 1  # the second confirmation
     await anchor.anchorer.advance_all()
     assert store.states() == [WindowState.CONFIRMED] * 2 and woken == ["relay", "relay"]
-    events = [events_pb2.CertificatesAnchoredEvent.FromString(m.payload) for m in store.outbox]
-    assert [m.msg_id for m in store.outbox] == ["anchored:w1:0", "anchored:w1:1", "anchored:w2:0"]
-    assert sorted(c for e in events for c in e.certificate_ids) == sorted(ids)
-    for event in events:
-        assert event.registry_address == REGISTRY and event.block_number > 100
-        for leaf in event.leaves:
-            path = unpack_proof(leaf.merkle_path)
-            assert verify_proof(leaf_of(leaf.certificate_id), path, event.merkle_root)
+    assert [m.msg_id for m in store.outbox] == ["anchored:w1:0", "anchored:w2:0"]
+    announced = [read_anchored_event(m.payload) for m in store.outbox]
+    assert sorted(c for a in announced for c, _ in a.paths) == sorted(ids)
+    for window in announced:
+        assert window.facts.registry_address == REGISTRY and window.facts.block_number > 100
+        for certificate_id, path in window.paths:
+            assert verify_proof(
+                leaf_of(certificate_id), unpack_proof(path), window.facts.merkle_root
+            )
     proof = get_proof(store, "cert-7")
     assert proof.window_state is WindowState.CONFIRMED
     assert get_window(store, proof.window_id).leaf_count == 600

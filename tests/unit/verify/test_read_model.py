@@ -199,7 +199,7 @@ def test_an_anchored_event_with_impossible_facts_is_unusable(field_name: str, va
 def test_a_merkle_path_must_be_whole_hashes() -> None:
     event = events_pb2.CertificatesAnchoredEvent.FromString(anchored_event([new_leaf()]))
     event.leaves[0].merkle_path = b"x" * 33
-    with pytest.raises(UnusableEvent, match="merkle path"):
+    with pytest.raises(UnusableEvent, match="Merkle path"):
         anchored_records(event.SerializeToString())
 
 
