@@ -10,3 +10,4 @@ class MinedTransaction:
     block_hash: str
     gas_used: int
     succeeded: bool
+    effective_gas_price: int = 0  # wei per gas actually paid (0: not known)

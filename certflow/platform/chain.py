@@ -319,6 +319,7 @@ class RegistryClient:
             block_hash="0x" + bytes(receipt["blockHash"]).hex(),
             gas_used=int(receipt["gasUsed"]),
             succeeded=receipt["status"] == 1,
+            effective_gas_price=int(receipt.get("effectiveGasPrice") or 0),
         )
 
     async def block_number(self) -> int:

@@ -20,6 +20,12 @@ from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.transactions import MinedTransaction
 from services.anchor.anchored_events import AnchoredMessage, anchored_events
 from services.anchor.fees import GWEI, FeePolicy, Fees, bumped, initial_fees
+from services.anchor.observability import (
+    leaf_count,
+    transaction_sent,
+    window_confirmed,
+    window_span,
+)
 from services.anchor.submission import (
     Step,
     WindowState,
@@ -254,7 +260,8 @@ class Anchorer(Generic[Tx]):
     async def _advance(self, window: WindowToSend) -> None:
         if window.state == WindowState.BUILT:
             if self._clock() >= self._retry_at.get(window.window_id, 0.0):
-                await self._sign_and_send(window)
+                with window_span("anchor.sign_and_send", window.window_id):
+                    await self._sign_and_send(window)
             return
         assert window.transaction_hash and window.raw_transaction
         mined = head = None
@@ -290,7 +297,8 @@ class Anchorer(Generic[Tx]):
                 )
             await self._rebroadcast(window)
         elif step is Step.REPLACE:
-            await self._replace(window)
+            with window_span("anchor.replace_transaction", window.window_id):
+                await self._replace(window)
         elif step is Step.REVERTED:
             assert mined is not None
             await self._reverted(window, mined)
@@ -353,6 +361,7 @@ class Anchorer(Generic[Tx]):
         self._reported.discard(("*", _FEE_SPIKE))  # a later spike is news again
         await self._chain.send_raw(raw)  # if this fails, the next pass re-sends at once
         self._last_broadcast[window.window_id] = self._sent_at[tx_hash] = self._clock()
+        transaction_sent(tx_hash, "broadcast")
         self._wakeup.set()
 
     async def _rebroadcast(self, window: WindowToSend) -> None:
@@ -433,11 +442,13 @@ class Anchorer(Generic[Tx]):
             fees.max_priority_fee_per_gas / GWEI,
         )
         await self._chain.send_raw(raw)  # refused when the original was just mined: it wins
+        transaction_sent(tx_hash, "replaced")
         self._last_broadcast[window.window_id] = self._sent_at[tx_hash] = self._clock()
 
     async def _reverted(self, window: WindowToSend, mined: MinedTransaction) -> None:
         """Diagnosed: a root anchored by an earlier transaction is adopted; any other cause is
         an operator's alert, and the window is signed again after a growing pause."""
+        transaction_sent(mined.transaction_hash, "reverted")
         # it used its nonce and its gas whatever the cause: kept as reverted, the window built
         # again (an adopted anchor is then confirmed from there, at depth, never re-signed)
         await asyncio.to_thread(
@@ -508,7 +519,7 @@ class Anchorer(Generic[Tx]):
             await asyncio.to_thread(self._store.set_waiting_reason, window.window_id, reason)
 
     async def _confirm(self, window: WindowToSend, mined: MinedTransaction) -> None:
-        with tracer.start_as_current_span("anchor.confirm_window"):
+        with window_span("anchor.confirm_window", window.window_id):
             leaves = await asyncio.to_thread(self._store.window_leaves, window.window_id)
             events = anchored_events(
                 AnchoredWindowFacts(
@@ -524,6 +535,8 @@ class Anchorer(Generic[Tx]):
             confirmed = await asyncio.to_thread(
                 self._store.record_confirmed, window.window_id, mined, events
             )
+            if confirmed:
+                window_confirmed(window.window_id, mined, certificates=leaf_count(window.window_id))
         self._forget(window)
         if not confirmed:
             return

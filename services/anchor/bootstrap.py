@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from eth_account.signers.local import LocalAccount
+from sqlalchemy.orm import Session, sessionmaker
 from web3.types import TxParams
 
-from certflow.platform import bus
+from certflow.platform import bus, metrics
 from certflow.platform.cancellations import CancellationReader, CancelledCertificates
 from certflow.platform.chain import RegistryClient, RemoteSigner, sign, signer
 from certflow.platform.grpc_runtime import ServiceRuntime
@@ -25,6 +26,7 @@ from certflow.platform.service_setup import database, jetstream
 from certflow.platform.telemetry import inject_context
 from certflow.v1 import anchor_service_pb2, anchor_service_pb2_grpc
 from services.anchor.anchorer import Anchorer, Chain, Lease, Signer, SubmissionStore
+from services.anchor.backlog import unconfirmed
 from services.anchor.cancellations import SkippingCancelled
 from services.anchor.consumers import IssuedConsumer
 from services.anchor.fees import GWEI, FeePolicy
@@ -244,6 +246,7 @@ async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
     async def fetch() -> list[Any]:
         return await bus.fetch(subscription, settings.fetch_batch, wait_seconds=0.25)
 
+    _observe(anchor, sessions)
     anchor_service_pb2_grpc.add_AnchorServiceServicer_to_server(anchor.servicer, runtime.server)
     runtime.add_service(anchor_service_pb2.DESCRIPTOR.services_by_name["AnchorService"].full_name)
     runtime.spawn(anchor.consumer.run(fetch, runtime.stopping), "consume-issued")
@@ -257,6 +260,29 @@ async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
     assert anchor.reissued is not None
     runtime.spawn(anchor.reissued.run(fetch_reissued, runtime.stopping), "consume-reissued")
     return True
+
+
+def _observe(anchor: Anchor[Any], sessions: sessionmaker[Session]) -> None:
+    """The gauges: leaves waiting (held for a window, in windows not yet confirmed), the
+    oldest unconfirmed window's age, and the signer's balance against its threshold."""
+
+    def leaves() -> metrics.Reading:
+        backlog = unconfirmed(sessions)
+        return [
+            (anchor.consumer.buffered_leaves, {metrics.STATE: "buffered"}),
+            (backlog.leaves, {metrics.STATE: "in_window"}),
+        ]
+
+    def balance() -> metrics.Reading:
+        status = anchor.anchorer.status
+        return [] if status.balance_wei is None else [(status.balance_wei, {})]
+
+    metrics.observe(metrics.LEAVES_PENDING, leaves)
+    metrics.observe(metrics.WINDOW_OLDEST_AGE, lambda: [(unconfirmed(sessions).oldest_seconds, {})])
+    metrics.observe(metrics.SIGNER_BALANCE, balance)
+    metrics.observe(
+        metrics.SIGNER_LOW_BALANCE, lambda: [(anchor.anchorer.status.low_balance_wei, {})]
+    )
 
 
 async def _chain_id(registry: RegistryClient, stopping: asyncio.Event) -> int | None:

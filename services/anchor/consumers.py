@@ -15,8 +15,9 @@ from typing import Any
 from opentelemetry import trace
 
 from certflow.platform import bus
-from certflow.platform.telemetry import extract_context
+from certflow.platform.telemetry import batch_links
 from certflow.v1 import events_pb2
+from services.anchor.observability import window_built
 from services.anchor.window_buffer import WindowBuffer
 from services.anchor.windows import Leaf, WindowPlacement, place_leaves
 
@@ -45,6 +46,11 @@ class IssuedConsumer:
         self._failures = 0  # in a row: the nak delay grows with them
         self._batches: dict[str, str] = {}  # certificate → batch, of the leaves buffered
         self.poison_messages = 0
+
+    @property
+    def buffered_leaves(self) -> int:
+        """Leaves held for the next window (read by the pending-leaves gauge)."""
+        return len(self._buffer.leaves)
 
     async def run(self, fetch: Fetch, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -99,13 +105,16 @@ class IssuedConsumer:
     async def _store_windows(
         self, windows: list[list[Leaf]], messages: list[Any], batches: dict[str, str]
     ) -> None:
-        parent = extract_context(messages[0].headers) if messages else None
+        # one window serves many batches: it links to each batch's trace
+        parent, links = batch_links(getattr(m, "headers", None) for m in messages)
         for leaves in windows:
+            started = time.monotonic()
             with tracer.start_as_current_span(
                 "anchor.build_window",
                 context=parent,
+                links=links,
                 attributes={"certflow.leaf_count": len(leaves)},
-            ):
+            ) as span:
                 # a crash between two windows: the redelivered messages' leaves already placed
                 # are skipped, so the rest forms the next window and none is doubled
                 window = await asyncio.to_thread(
@@ -113,6 +122,7 @@ class IssuedConsumer:
                 )
             if window is not None:
                 log.info("window %s built with %d leaves", window.window_id, len(window.leaves))
+                window_built(window.window_id, len(window.leaves), span, time.monotonic() - started)
                 self._on_built()
 
 

@@ -8,6 +8,7 @@ the outbox messages that announce them. The clock and the ids are passed in.
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -50,6 +51,7 @@ from services.ingest.announcements import (
     OutboxMessage,
     announce,
 )
+from services.ingest.observability import batch_stored
 from services.ingest.progress import BatchStatus
 
 MAX_ERRORS_IN_RESPONSE = 100
@@ -275,6 +277,7 @@ class Ingest:
     ) -> UploadResult:
         """Reads, validates and plans the whole file before writing anything; stops (writing
         nothing) at the next check once `cancel` is set because the caller has gone."""
+        started = time.monotonic()
         digest = upload_digest(data, options, timing)
         if request_id and (previous := self._store.batch_for_request(request_id)):
             return self._same_upload(previous, request_id, digest)
@@ -306,6 +309,7 @@ class Ingest:
             raise Cancelled("CANCELLED", "the caller cancelled the request; nothing was written")
         batch_id = self._new_id()
         issued_rows: set[int] = set()
+        refused_reasons: list[str] = []
 
         def write() -> str:
             with self._store.transaction() as tx:
@@ -316,6 +320,7 @@ class Ingest:
                 issued_rows.clear()
                 issued_rows.update(p.row_number for p in fresh)
                 all_refused = errors + refused
+                refused_reasons[:] = [e.reason for e in all_refused]
                 tx.add_batch(
                     replace(
                         self._new_batch(
@@ -339,6 +344,12 @@ class Ingest:
         written = _retrying(write)
         if written != batch_id:  # a concurrent upload with the same request_id won
             return self._same_upload(written, request_id, digest)
+        batch_stored(
+            batch_id,
+            accepted=len(issued_rows),
+            refused_reasons=refused_reasons,
+            seconds=time.monotonic() - started,
+        )
         warned = [w for w in warnings if w.row_number in issued_rows]
         return replace(
             self._result(written),
@@ -413,7 +424,10 @@ class Ingest:
             self._on_committed()
             return planned.certificate_id
 
-        return _with_warnings(self.certificate(_retrying(write)))
+        certificate_id = _retrying(write)
+        if certificate_id == planned.certificate_id:
+            batch_stored(batch_id, accepted=1, refused_reasons=(), seconds=None)
+        return _with_warnings(self.certificate(certificate_id))
 
     def batch_status(self, batch_id: str) -> BatchStatus:
         status = self._store.batch_status(batch_id)
