@@ -16,6 +16,7 @@ from certflow.platform.outbox import OutboxRelay
 from certflow.platform.rate_limit import TokenBucket
 from certflow.platform.service_setup import database, jetstream
 from certflow.v1 import notify_service_pb2, notify_service_pb2_grpc
+from services.notify.backlog import observe_backlog
 from services.notify.branding import Branding
 from services.notify.cancellations import SkippingCancelledIntake
 from services.notify.claim_timing import TimingRules
@@ -181,6 +182,7 @@ async def start(settings: NotifySettings, runtime: ServiceRuntime) -> None:
         cancelled=cancelled,
         catch_up_cancellations=cancellations.blocking_catch_up(loop),
     )
+    observe_backlog(sessions)
     consumers = notify.consumers
     for durable, subject, handle in (
         (RECIPIENTS_DURABLE, bus.SUBJECT_RECIPIENTS, consumers.take_recipients),

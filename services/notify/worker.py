@@ -13,6 +13,8 @@ released when its outcome is stored; a SIGKILL re-sends at most that many messag
 import asyncio
 import contextlib
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from typing import Protocol
 
 from opentelemetry import trace
 
+from certflow.platform import metrics
 from certflow.platform.rate_limit import TokenBucket
 from services.notify.branding import InvalidBranding
 from services.notify.claims import Claim, ClaimedDelivery, DeliveryStore, Outcome
@@ -45,6 +48,8 @@ from services.notify.rendering import (
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("certflow.notify")
+_emails = metrics.counter(metrics.EMAILS)
+_stage = metrics.histogram(metrics.BATCH_STAGE_DURATION)
 
 Clock = Callable[[], datetime]
 RECORD_LINGER = 0.02  # seconds an outcome may wait for others to share its write
@@ -134,10 +139,12 @@ class Notifier:
                 continue
             claim = await self._claim()
             if claim is not None and claim.deliveries:
+                started = time.monotonic()
                 with tracer.start_as_current_span(
                     "notify.send_emails", attributes={"certflow.count": len(claim.deliveries)}
                 ):
                     await ClaimWork(self._sending, self._recording, claim, stopping).run()
+                _stage.record(time.monotonic() - started, {metrics.STAGE: "send"})
                 if len(claim.deliveries) == self._sending.rules.claim_size:
                     continue
             self._wakeup.clear()
@@ -174,6 +181,10 @@ class Notifier:
 
     def _write_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         self._deliveries.record(outcomes, now=self._sending.clock())
+        # counted per group written, by what the history records (sent, deferred, bounced...);
+        # an outcome whose claim was lost meanwhile is counted though not stored (rare)
+        for state, count in Counter(o.update.history_state.value for o in outcomes).items():
+            _emails.add(count, {metrics.OUTCOME: state})
 
     async def _probe(self) -> None:
         if await self._sending.pool.probe():

@@ -8,7 +8,10 @@ an id, so that a 4-million-character id costs nothing and is not sent back.
 """
 
 import re
+import time
 from typing import Protocol
+
+from opentelemetry import trace
 
 from certflow.core.verification import (
     Check,
@@ -18,7 +21,10 @@ from certflow.core.verification import (
     Verifier,
     describe,
 )
+from services.verify.observability import lookup_answered
 from services.verify.read_model import KnownCertificate
+
+tracer = trace.get_tracer("certflow.verify")
 
 _CERTIFICATE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 ID_LENGTH = 36
@@ -39,6 +45,15 @@ def echoed_id(text: str) -> str:
 
 
 async def verify_by_id(verifier: Verifier, lookups: Lookups, certificate_id: str) -> Verification:
+    started = time.monotonic()
+    with tracer.start_as_current_span("verify.lookup") as span:
+        result = await _verify_by_id(verifier, lookups, certificate_id)
+        span.set_attribute("certflow.verification_status", result.status.value)
+    lookup_answered(result.status.value, time.monotonic() - started)
+    return result
+
+
+async def _verify_by_id(verifier: Verifier, lookups: Lookups, certificate_id: str) -> Verification:
     not_found = VerificationStatus.NOT_FOUND
     if not is_certificate_id(certificate_id):
         refused = Check("format", CheckStatus.FAILED, "not a certificate id (ids are UUIDs)")

@@ -17,9 +17,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from certflow.core.errors import DomainError, InvalidInput, NotFound, TooLarge, Unavailable
 from certflow.core.verification import Verification, VerificationStatus, Verifier
+from certflow.platform.http_tracing import traced_requests
 from certflow.platform.rate_limit import KeyedRateLimiter
 from services.verify.by_id import Lookups, is_certificate_id, verify_by_id
 from services.verify.client_address import Network, client_address
+from services.verify.observability import problem_reported
 from services.verify.openapi import openapi_document
 from services.verify.page import REVOKED_WITHOUT_REASON, links, public_origin
 from services.verify.printable import printable_of, render_pdf, render_png
@@ -327,6 +329,7 @@ def build_app(
         stored = await asyncio.to_thread(reports.add_report, report)
         if not stored:
             return await page(request, status=404)
+        problem_reported(report.category)
         return await page(
             request,
             status=201,
@@ -346,7 +349,7 @@ def build_app(
     async def openapi(_: web.Request) -> web.Response:
         return web.json_response(openapi_document())
 
-    app = web.Application(middlewares=[guard], client_max_size=max_document_bytes)
+    app = web.Application(middlewares=[traced_requests, guard], client_max_size=max_document_bytes)
     app.router.add_get("/healthz", health)
     app.router.add_post("/api/v1/verify", verify_posted)
     app.router.add_get("/api/v1/certificates/{certificate_id}/verification", verify_id)
