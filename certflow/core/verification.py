@@ -87,6 +87,18 @@ class Check:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class RevocationNote:
+    """What the issuer recorded with a revocation (the chain records only that a hash is
+    revoked): known to a verifier that follows the issuer's revocation events."""
+
+    reason: str  # superseded, issued_in_error, data_correction, withdrawn, other
+    reason_text: str = ""
+    revoked_at: datetime | None = None
+    replaced_by: str = ""  # a reissue: the certificate that replaces this one
+    transaction_hash: str = ""
+
+
 @dataclass
 class Verification:
     status: VerificationStatus
@@ -98,6 +110,7 @@ class Verification:
     anchored_at: datetime | None = None
     transaction_hash: str = ""
     chain_id: int = 0
+    revocation: RevocationNote | None = None  # with REVOKED, when the reason is known
 
     def finish(self, status: VerificationStatus) -> "Verification":
         """Stops at a failed step; later steps are reported as skipped. Every text is made safe

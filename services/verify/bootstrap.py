@@ -3,6 +3,7 @@ adapters it is given (real ones in `serve`, in-memory fakes in tests); `serve` m
 adapters (two engines on the service's own database, NATS, the chain) and runs it all."""
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from certflow.core.verification import (
     IssuerDirectory,
     RegistryReader,
     RevocationIndex,
+    RevocationNote,
     Verifier,
 )
 from certflow.platform import bus
@@ -31,6 +33,14 @@ from services.verify.http_api import PageSettings, build_app, quiet_malformed_re
 from services.verify.lookups import CertificateLookups
 from services.verify.read_model import AnchoredCertificate, CertificateStore, IssuedCertificate
 from services.verify.reports import ProblemReports
+from services.verify.revocation_notes import (
+    REVOKED,
+    NotedRevocation,
+    NotedVerifier,
+    RevocationNotes,
+    SqlRevocationNotes,
+    revoked_consumer,
+)
 from services.verify.servicer import SERVICE_NAME, VerifyServicer, add_verify_service
 from services.verify.settings import VerifySettings
 from services.verify.store import SqlCertificateStore, SqlProblemReports
@@ -44,6 +54,7 @@ class Adapters:
     registry: RegistryReader
     issuers: IssuerDirectory
     reports: ProblemReports | None = None  # None: no "report a problem" form
+    notes: RevocationNotes | None = None  # why certificates are revoked (certs.revoked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +64,7 @@ class VerifyService:
     revocations: RevocationIndex
     issued: EventConsumer[IssuedCertificate]
     anchored: EventConsumer[AnchoredCertificate]
+    revoked: EventConsumer[NotedRevocation] | None
     servicer: VerifyServicer
     http_app: web.Application
 
@@ -66,7 +78,7 @@ def build(settings: VerifySettings, adapters: Adapters) -> VerifyService:
         poll_seconds=settings.revocation_poll_seconds,
         sync_seconds=settings.revocation_sync_seconds,
     )
-    verifier = Verifier(
+    verifier = NotedVerifier(
         ChainView(
             adapters.registry, anchor_seconds=settings.anchor_cache_seconds, revocations=revocations
         ),
@@ -74,6 +86,7 @@ def build(settings: VerifySettings, adapters: Adapters) -> VerifyService:
         registry_address=settings.registry_address,
         deadline_seconds=settings.verify_deadline_seconds,
         is_pending=lookups.is_pending,
+        notes=adapters.notes or _NoNotes(),
     )
     servicer = VerifyServicer(
         verifier,
@@ -96,9 +109,18 @@ def build(settings: VerifySettings, adapters: Adapters) -> VerifyService:
         revocations=revocations,
         issued=issued_consumer(adapters.store),
         anchored=anchored_consumer(adapters.store),
+        revoked=revoked_consumer(adapters.notes) if adapters.notes else None,
         servicer=servicer,
         http_app=http_app,
     )
+
+
+class _NoNotes:
+    def add_notes(self, notes: Sequence[NotedRevocation]) -> None:
+        pass
+
+    def note(self, certificate_id: str) -> RevocationNote | None:
+        return None
 
 
 def page_settings(settings: VerifySettings) -> PageSettings:
@@ -138,7 +160,13 @@ async def serve(settings: VerifySettings) -> None:
     runtime.on_shutdown(issuers.close)
     service = build(
         settings,
-        Adapters(SqlCertificateStore(writes, reads), registry, issuers, SqlProblemReports(writes)),
+        Adapters(
+            SqlCertificateStore(writes, reads),
+            registry,
+            issuers,
+            SqlProblemReports(writes),
+            SqlRevocationNotes(writes, reads),
+        ),
     )
 
     _, js = await jetstream(runtime, settings.nats_url, "certflow-verify")
@@ -146,6 +174,9 @@ async def serve(settings: VerifySettings) -> None:
         subscription = await bus.pull_subscription(js, spec)
         runtime.spawn(consumer.run(subscription, runtime.stopping), f"consume-{spec.subject}")
     runtime.spawn(service.revocations.follow(runtime.stopping), "follow-revocations")
+    if service.revoked is not None:
+        subscription = await bus.pull_subscription(js, REVOKED)
+        runtime.spawn(service.revoked.run(subscription, runtime.stopping), "consume-certs.revoked")
 
     add_verify_service(service.servicer, runtime.server)
     runtime.add_service(SERVICE_NAME)

@@ -16,7 +16,12 @@ from aiohttp.http_exceptions import BadHttpMessage
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from certflow.core.errors import DomainError, InvalidInput, NotFound, TooLarge, Unavailable
-from certflow.core.verification import Verification, VerificationStatus, Verifier
+from certflow.core.verification import (
+    RevocationNote,
+    Verification,
+    VerificationStatus,
+    Verifier,
+)
 from certflow.platform.http_tracing import traced_requests
 from certflow.platform.rate_limit import KeyedRateLimiter
 from services.verify.by_id import Lookups, is_certificate_id, verify_by_id
@@ -32,6 +37,7 @@ from services.verify.reports import (
     ProblemReports,
     problem_report,
 )
+from services.verify.revocation_notes import revocation_message
 
 _PAGES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -127,6 +133,24 @@ def as_json(result: Verification) -> dict[str, Any]:
             {"check": c.name, "status": c.status.upper(), "message": c.message}
             for c in result.checks
         ],
+        "revocation": _revocation_json(result.revocation),
+    }
+
+
+def _revocation_json(note: RevocationNote | None) -> dict[str, Any] | None:
+    if note is None:
+        return None
+    return {
+        "reason": note.reason.upper(),
+        "reasonText": note.reason_text,
+        "revokedAt": note.revoked_at.isoformat() if note.revoked_at else None,
+        "replacedBy": note.replaced_by or None,
+        # a link only to what can be one of our certificate ids
+        "replacedByPage": (
+            f"/verify/{note.replaced_by}" if is_certificate_id(note.replaced_by) else None
+        ),
+        "transactionHash": note.transaction_hash,
+        "message": revocation_message(note),
     }
 
 

@@ -6,9 +6,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 LINKEDIN_ADD_TO_PROFILE = "https://www.linkedin.com/profile/add"
-# the registry records that a certificate is revoked, not why: there is no reason to show
+# the registry records that a certificate is revoked, not why: without the issuer's note
+# (certs.revoked; a revocation made outside certflow has none) there is no reason to show
 REVOKED_WITHOUT_REASON = (
-    "The issuer has revoked this certificate. No reason is recorded with a revocation."
+    "The issuer has revoked this certificate. No reason was recorded with the revocation."
 )
 
 

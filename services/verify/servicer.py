@@ -19,6 +19,7 @@ from certflow.platform.proto_time import to_timestamp
 from certflow.platform.rate_limit import KeyedRateLimiter
 from certflow.v1 import verify_service_pb2 as pb
 from services.verify.by_id import Lookups, echoed_id, verify_by_id
+from services.verify.revocation_notes import reason_value
 
 M = TypeVar("M", bound=Message)
 
@@ -168,4 +169,15 @@ def verification_message(result: Verification) -> pb.VerifyCertificateResponse:
     )
     if result.anchored_at:
         message.anchor_time.CopyFrom(to_timestamp(result.anchored_at))
+    if (note := result.revocation) is not None:
+        message.revocation.CopyFrom(
+            pb.RevocationDetails(
+                reason=reason_value(note.reason),  # type: ignore[arg-type]
+                reason_text=note.reason_text,
+                replaced_by_certificate_id=note.replaced_by,
+                transaction_hash=note.transaction_hash,
+            )
+        )
+        if note.revoked_at:
+            message.revocation.revoke_time.CopyFrom(to_timestamp(note.revoked_at))
     return message

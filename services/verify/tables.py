@@ -50,3 +50,17 @@ class VerifyProblemReport(Base):
     message: Mapped[str] = mapped_column(Text)
     contact_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VerifyRevocation(Base):
+    """Why a certificate is revoked, from anchor's "certs.revoked" (the chain records only that
+    it is): shown with a REVOKED verdict."""
+
+    __tablename__ = "verify_revocations"
+
+    certificate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    reason_text: Mapped[str] = mapped_column(Text, default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replaced_by: Mapped[str] = mapped_column(String(36), default="")
+    transaction_hash: Mapped[str] = mapped_column(String(66), default="")

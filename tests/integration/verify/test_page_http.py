@@ -113,7 +113,7 @@ def test_the_page_shows_links_revocation_and_pending(site: Site) -> None:
     assert f"/api/v1/certificates/{site.ids['valid']}/document" in html
 
     html = fetch(f"{site.url}/verify/{site.ids['revoked']}")[2].decode()
-    assert 'data-status="REVOKED"' in html and "No reason is recorded" in html
+    assert 'data-status="REVOKED"' in html and "No reason was recorded" in html
     assert 'id="linkedin"' not in html
 
     html = fetch(f"{site.url}/verify/{site.ids['pending']}")[2].decode()
