@@ -63,6 +63,21 @@ class MerkleTree:
         """Every leaf's proof, in leaf order: O(n log n) total, no search per leaf."""
         return [self.proof(i) for i in range(self.leaf_count)]
 
+    def packed_proofs(self, suffix: bytes = b"") -> list[bytes]:
+        """Every leaf's proof packed (pack_proof), followed by `suffix`: the same bytes as
+        packing proofs() one by one, in ~2/3 of the time (hot: every window, in anchor and in
+        each consumer of certs.anchored)."""
+        # per level, each node's sibling (b"" where it has none: it is carried up)
+        siblings = [
+            [nodes[i ^ 1] if i ^ 1 < len(nodes) else b"" for i in range(len(nodes))]
+            for nodes in self.levels[:-1]
+        ]
+        depth = range(len(siblings))
+        return [
+            b"".join([siblings[level][i >> level] for level in depth]) + suffix
+            for i in range(self.leaf_count)
+        ]
+
 
 def root_from_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
     node = leaf
@@ -108,6 +123,4 @@ def aligned_subtree_proofs(leaves: Sequence[bytes], shared_path: Sequence[bytes]
     starts at a multiple of 2**k and holds 2**k leaves, or is the tree's last run): the proof
     inside the run's own tree, then `shared_path` (subtree_path of the run's top node). A run so
     aligned pairs, and carries its odd node up, exactly as the whole tree does."""
-    tree = MerkleTree.build(leaves)
-    shared = pack_proof(shared_path)
-    return [pack_proof(proof) + shared for proof in tree.proofs()]
+    return MerkleTree.build(leaves).packed_proofs(suffix=pack_proof(shared_path))

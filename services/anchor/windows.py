@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from certflow.core.merkle import MerkleTree, pack_proof
+from certflow.core.merkle import MerkleTree
 from services.anchor.submission import WindowState
 
 Leaf = tuple[str, bytes]  # (certificate id, 32-byte leaf hash)
@@ -59,8 +59,10 @@ def build_window(
         window_id=window_id,
         merkle_root=tree.root,
         leaves=tuple(
-            PlacedLeaf(cid, index, leaf, pack_proof(path), batches.get(cid, ""))
-            for index, ((cid, leaf), path) in enumerate(zip(leaves, tree.proofs(), strict=True))
+            PlacedLeaf(cid, index, leaf, path, batches.get(cid, ""))
+            for index, ((cid, leaf), path) in enumerate(
+                zip(leaves, tree.packed_proofs(), strict=True)
+            )
         ),
     )
 

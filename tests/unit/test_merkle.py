@@ -7,8 +7,10 @@ from hypothesis import strategies as st
 from certflow.core.hashing import keccak256
 from certflow.core.merkle import (
     MerkleTree,
+    aligned_subtree_proofs,
     hash_pair,
     pack_proof,
+    subtree_path,
     unpack_proof,
     verify_proof,
 )
@@ -95,3 +97,27 @@ def test_proof_length_is_logarithmic_for_a_large_tree():
     tree = MerkleTree.build(leaves(100_000))
     assert all(len(tree.proof(i)) <= 17 for i in (0, 1, 65_535, 99_999))
     assert verify_proof(tree.levels[0][99_999], tree.proof(99_999), tree.root)
+
+
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=70))
+@settings(max_examples=60)
+def test_property_packed_proofs_are_the_packed_proofs(ls):
+    tree = MerkleTree.build(ls)
+    assert tree.packed_proofs() == [pack_proof(p) for p in tree.proofs()]
+    assert tree.packed_proofs(suffix=b"\x01" * 32) == [
+        pack_proof(p) + b"\x01" * 32 for p in tree.proofs()
+    ]
+
+
+@given(st.integers(min_value=1, max_value=300), st.integers(min_value=0, max_value=6))
+@settings(max_examples=80)
+def test_property_an_aligned_run_with_its_shared_path_gives_the_whole_trees_proofs(n, level):
+    leaves = [keccak256(i.to_bytes(2, "big")) for i in range(n)]
+    tree = MerkleTree.build(leaves)
+    level = min(level, len(tree.levels) - 1)
+    size = 1 << level
+    recovered = []
+    for start in range(0, n, size):
+        shared = subtree_path(tree, level, start >> level)
+        recovered += aligned_subtree_proofs(leaves[start : start + size], shared)
+    assert recovered == [pack_proof(p) for p in tree.proofs()]
