@@ -1,0 +1,269 @@
+"""Revocation and reissue through the real stack (nats-server, anvil, SMTP sink, the four
+services): revoked certificates verify as REVOKED with their reason over gRPC and HTTP, one
+bulkRevoke transaction per revocation window, a second request revokes nothing again, bad
+requests are refused with nothing stored; a reissue revokes the old certificate (superseded,
+pointing at the new one) and the new one verifies as VALID."""
+
+import asyncio
+import email
+import json
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+import grpc
+import pytest
+from web3 import AsyncHTTPProvider, AsyncWeb3
+
+from certflow.contracts import registry_artifact
+from certflow.v1 import anchor_service_pb2 as apb
+from certflow.v1 import certificate_pb2, ingest_service_pb2, verify_service_pb2
+from devstack.client import StackClient
+from devstack.stack import SERVICES, LocalStack, StackOptions
+from tests.conftest import BACKENDS, discard_database, fresh_database_url
+
+REVOKED = verify_service_pb2.VERIFICATION_STATUS_REVOKED
+VALID = verify_service_pb2.VERIFICATION_STATUS_VALID
+WITHDRAWN = certificate_pb2.REVOCATION_REASON_WITHDRAWN
+SUPERSEDED = certificate_pb2.REVOCATION_REASON_SUPERSEDED
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    state = tmp_path_factory.mktemp(f"revocation-{request.param}")
+    url = fresh_database_url(request.param, state)
+    options = StackOptions(
+        state_dir=state,
+        database_url=url,
+        window_max_age_seconds=0.3,
+        service_env={"CERTFLOW_REVOCATION_WINDOW_MAX_AGE_SECONDS": "0.5"},
+    )
+    with LocalStack(options) as running:
+        yield running
+    discard_database(url)
+
+
+@pytest.fixture(scope="module")
+def client(stack: LocalStack) -> Iterator[StackClient]:
+    client = StackClient({s: stack.target(s) for s in SERVICES}, stack.token)
+    yield client
+    client.close()
+
+
+def metadata(stack: LocalStack) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {stack.token}"),)
+
+
+def issue(stack: LocalStack, client: StackClient, n: int, name: str = "Ada Lovelace") -> str:
+    response = client.ingest.IssueCertificate(
+        ingest_service_pb2.IssueCertificateRequest(
+            request_id=f"rev-issue-{n}",
+            recipient_name=name,
+            recipient_email=f"person.{n}@example.org",
+            title="Revocation Drill",
+            completion_date="2026-11-20",
+        ),
+        metadata=metadata(stack),
+        timeout=30,
+    )
+    return response.certificate.certificate_id
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what or "condition not met")
+        time.sleep(0.2)
+
+
+def anchored(client: StackClient, certificate_id: str) -> bool:
+    return client.verify_id(certificate_id).status == VALID
+
+
+def revoke(stack: LocalStack, client: StackClient, **fields: Any) -> apb.RevokeCertificatesResponse:
+    response: apb.RevokeCertificatesResponse = client.anchor.RevokeCertificates(
+        apb.RevokeCertificatesRequest(**fields), metadata=metadata(stack), timeout=30
+    )
+    return response
+
+
+def http_verification(stack: LocalStack, certificate_id: str) -> dict[str, Any]:
+    url = f"{stack.verify_http_url}/api/v1/certificates/{certificate_id}/verification"
+    with urllib.request.urlopen(url, timeout=30) as reply:
+        result: dict[str, Any] = json.loads(reply.read())
+    return result
+
+
+def revoked_with_note(client: StackClient, certificate_id: str) -> bool:
+    result = client.verify_id(certificate_id)
+    return result.status == REVOKED and result.HasField("revocation")
+
+
+def bulk_revoke_transactions(stack: LocalStack) -> dict[str, int]:
+    """Transaction hash → hashes it revoked, from the registry's DocumentRevoked events."""
+
+    async def read() -> dict[str, int]:
+        w3 = AsyncWeb3(AsyncHTTPProvider(stack.rpc_url))
+        contract = w3.eth.contract(
+            address=AsyncWeb3.to_checksum_address(stack.registry_address),
+            abi=registry_artifact()["abi"],
+        )
+        logs = await contract.events.DocumentRevoked.get_logs(from_block=0)
+        await w3.provider.disconnect()
+        counts: dict[str, int] = {}
+        for log in logs:
+            tx = "0x" + bytes(log["transactionHash"]).hex()
+            counts[tx] = counts.get(tx, 0) + 1
+        return counts
+
+    return asyncio.run(read())
+
+
+def test_revoking_one_and_many_is_one_bulk_revoke_each_and_shown_everywhere(
+    stack: LocalStack, client: StackClient
+) -> None:
+    ids = [issue(stack, client, n) for n in range(4)]
+    for cid in ids:
+        wait_for(partial(anchored, client, cid), what=f"{cid} anchored")
+    before = bulk_revoke_transactions(stack)
+
+    one = revoke(
+        stack,
+        client,
+        request_id="revoke-one",
+        certificate_ids=[ids[0]],
+        reason=WITHDRAWN,
+        reason_text="awarded by mistake to the wrong cohort",
+    )
+    assert (one.certificate_count, one.newly_revoked_count, one.already_revoked_count) == (1, 1, 0)
+    wait_for(lambda: revoked_with_note(client, ids[0]), what="one revoked")
+    result = client.verify_id(ids[0])
+    assert result.revocation.reason == WITHDRAWN
+    assert result.revocation.reason_text == "awarded by mistake to the wrong cohort"
+    assert result.revocation.revoke_time.seconds > 0 and result.revocation.transaction_hash
+    failed = [c for c in result.checks if c.check == "revocation"]
+    assert "withdrawn by the issuer" in failed[0].message
+    # the same through the document itself, and over HTTP
+    document = client.document(ids[0])
+    assert client.verify_document(document).revocation.reason == WITHDRAWN
+    shown = http_verification(stack, ids[0])
+    assert shown["status"] == "REVOKED" and shown["revocation"]["reason"] == "WITHDRAWN"
+    assert shown["revocation"]["reasonText"] == "awarded by mistake to the wrong cohort"
+
+    many = revoke(
+        stack,
+        client,
+        request_id="revoke-many",
+        certificate_ids=ids[1:3],
+        reason=certificate_pb2.REVOCATION_REASON_DATA_CORRECTION,
+    )
+    assert many.newly_revoked_count == 2
+    for cid in ids[1:3]:
+        wait_for(partial(revoked_with_note, client, cid), what=f"{cid} revoked")
+    assert client.verify_id(ids[3]).status == VALID  # not named: untouched
+
+    after = bulk_revoke_transactions(stack)
+    new = {tx: n for tx, n in after.items() if tx not in before}
+    assert sorted(new.values()) == [1, 2]  # one bulkRevoke for the one, one for the two
+
+    # the same request again answers the same, and nothing more goes on chain
+    again = revoke(
+        stack,
+        client,
+        request_id="revoke-one",
+        certificate_ids=[ids[0]],
+        reason=WITHDRAWN,
+        reason_text="awarded by mistake to the wrong cohort",
+    )
+    assert again.newly_revoked_count == 1
+    # another request naming revoked certificates is a no-op for them
+    twice = revoke(
+        stack,
+        client,
+        request_id="revoke-twice",
+        certificate_ids=ids[:2],
+        reason=certificate_pb2.REVOCATION_REASON_OTHER,
+    )
+    assert (twice.newly_revoked_count, twice.already_revoked_count) == (0, 2)
+    time.sleep(1.5)  # three revocation window ages: a window would have gone out by now
+    assert bulk_revoke_transactions(stack) == after
+    assert client.verify_id(ids[0]).revocation.reason == WITHDRAWN  # the first reason stays
+
+
+def test_a_whole_batch_is_revoked_by_its_id(stack: LocalStack, client: StackClient) -> None:
+    rows = "\n".join(f"Person {i},batch.{i}@example.org,Batch Drill,2026-11-21" for i in range(5))
+    upload = client.upload_csv(
+        f"name,email,title,completion_date\n{rows}\n".encode(), request_id="rev-batch"
+    )
+    batch_id = upload.batch.batch_id
+    client.wait_for_batch(batch_id, until="completed", timeout=120)
+    before = bulk_revoke_transactions(stack)
+    response = revoke(
+        stack,
+        client,
+        request_id="revoke-batch",
+        batch_id=batch_id,
+        reason=certificate_pb2.REVOCATION_REASON_ISSUED_IN_ERROR,
+        reason_text="the exam was void",
+    )
+    assert (response.certificate_count, response.newly_revoked_count) == (5, 5)
+    ids = batch_certificate_ids(stack, "Batch Drill")
+    assert len(ids) == 5
+    for cid in ids:
+        wait_for(partial(revoked_with_note, client, cid), what=f"{cid} revoked")
+        assert http_verification(stack, cid)["revocation"]["reason"] == "ISSUED_IN_ERROR"
+    new = {tx: n for tx, n in bulk_revoke_transactions(stack).items() if tx not in before}
+    assert list(new.values()) == [5]
+
+
+def batch_certificate_ids(stack: LocalStack, title: str) -> list[str]:
+    """The ids of the certificates emailed with this title (from their attachments)."""
+    ids = []
+    for path in sorted(stack.mail_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes())
+        for part in message.walk():
+            if (part.get_filename() or "").endswith(".json"):
+                payload = part.get_payload(decode=True)
+                assert isinstance(payload, bytes)
+                credential = json.loads(payload)
+                if credential.get("name") == title or title in json.dumps(credential):
+                    ids.append(str(credential["id"]).removeprefix("urn:uuid:"))
+    return sorted(set(ids))
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"certificate_ids": ["00000000-0000-4000-8000-000000000000"]}, grpc.StatusCode.NOT_FOUND),
+        ({"certificate_ids": []}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"certificate_ids": [f"id-{i}" for i in range(10_001)]}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"reason_text": "x" * 501}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"reason": 0}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"reason": 77}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"batch_id": "no-such-batch", "certificate_ids": []}, grpc.StatusCode.NOT_FOUND),
+    ],
+)
+def test_hostile_requests_are_refused_clearly_and_store_nothing(
+    stack: LocalStack, client: StackClient, fields: dict[str, Any], code: grpc.StatusCode
+) -> None:
+    victim = issue(stack, client, 100, name="Victim Person")
+    wait_for(lambda: anchored(client, victim), what="victim anchored")
+    request: dict[str, Any] = {
+        "request_id": f"hostile-{code.name}-{len(str(fields))}",
+        "certificate_ids": [victim],
+        "reason": WITHDRAWN,
+        **fields,
+    }
+    if fields.get("certificate_ids") and "00000000" in fields["certificate_ids"][0]:
+        request["certificate_ids"] = [victim, *fields["certificate_ids"]]  # one known, one not
+    with pytest.raises(grpc.RpcError) as refused:
+        revoke(stack, client, **request)
+    assert refused.value.code() == code
+    assert refused.value.details()  # says what is wrong
+    time.sleep(1.0)
+    assert client.verify_id(victim).status == VALID  # nothing half-written
