@@ -16,7 +16,9 @@ from certflow.platform.outbox import OutboxRelay
 from certflow.platform.rate_limit import TokenBucket
 from certflow.platform.service_setup import database, jetstream
 from certflow.v1 import notify_service_pb2, notify_service_pb2_grpc
+from services.notify import bounce_listener
 from services.notify.backlog import observe_backlog
+from services.notify.bounces import AddressKeys, BounceAddresses
 from services.notify.branding import Branding
 from services.notify.cancellations import SkippingCancelledIntake
 from services.notify.claim_timing import TimingRules
@@ -28,6 +30,7 @@ from services.notify.domain_pacing import DomainRates
 from services.notify.intake import IntakeStore
 from services.notify.operations import OperatorStore
 from services.notify.outcome_policy import RetryPolicy, claim_size
+from services.notify.outcomes import OutcomeStore
 from services.notify.preview import PreviewStore
 from services.notify.relay_breaker import RelayBreaker
 from services.notify.rendering import CertificateMessages, Sender
@@ -41,7 +44,7 @@ from services.notify.worker import Notifier, Relay, Sending, SendingRules, utc_n
 FETCH_BATCH = 50
 
 
-class NotifyStore(IntakeStore, DeliveryStore, OperatorStore, PreviewStore, Protocol):
+class NotifyStore(IntakeStore, DeliveryStore, OperatorStore, PreviewStore, OutcomeStore, Protocol):
     """Everything notify asks of its store (store.Deliveries, or a fake in unit tests)."""
 
 
@@ -163,12 +166,31 @@ async def start(settings: NotifySettings, runtime: ServiceRuntime) -> None:
     def outbox_written() -> None:  # called from the store's worker thread
         loop.call_soon_threadsafe(relay.wake)
 
+    bounces = (
+        BounceAddresses(settings.bounce_address, settings.secret)
+        if settings.bounce_address
+        else None
+    )
     store = Deliveries(
         sessions,
         message_id_domain=settings.mail_from.rsplit("@", 1)[-1],
         outbox_written=outbox_written,
         timing=timing_rules(settings),
+        keys=AddressKeys(settings.secret),
+        bounce_addresses=bounces,
     )
+    if bounces is not None and settings.bounce_listen_port:
+        handler = bounce_listener.BounceHandler(bounces, store, utc_now)
+        runtime.spawn(
+            bounce_listener.serve(
+                handler,
+                host=settings.bounce_listen_host,
+                port=settings.bounce_listen_port,
+                max_bytes=settings.bounce_max_bytes,
+                stopping=runtime.stopping,
+            ),
+            "bounce-listener",
+        )
     pool = smtp_pool(settings)
     runtime.on_shutdown(pool.close)
     cancelled = CancelledCertificates()

@@ -89,6 +89,27 @@ class NotifySettings(CommonSettings):
     # JSON, e.g. CERTFLOW_DOMAIN_RATE_OVERRIDES='{"gmail.com": 600, "uni.example": 0}'
     domain_rate_per_minute: float = Field(default=0.0, ge=0)
     domain_rate_overrides: dict[str, float] = Field(default_factory=dict)
+    # bounce processing (docs/notify.md): messages leave with a VERP envelope sender under this
+    # address (bounces+<delivery>-<n>-<mac>@domain; "" keeps MAIL FROM = mail_from, no VERP);
+    # the listener takes delivery status notifications for it (port 0: no listener). The
+    # bounce domain's MX (or the relay's bounce forwarding) points at the listener.
+    bounce_address: str = ""
+    bounce_listen_host: str = "0.0.0.0"
+    bounce_listen_port: int = Field(default=0, ge=0, le=65535)
+    bounce_max_bytes: int = Field(default=1_048_576, ge=10_000)  # bigger reports: 552
+    # keys the VERP macs, the suppression list's address hashes and unsubscribe tokens; unset:
+    # derived from the internal token (dev). Rotating it invalidates the bounce addresses of
+    # messages in flight and detaches existing suppression entries: keep it stable.
+    notify_secret: SecretStr | None = None
+
+    @field_validator("bounce_address")
+    @classmethod
+    def _bounce_address_usable(cls, value: str) -> str:
+        if value:
+            from services.notify.bounces import BounceAddresses
+
+            BounceAddresses(value, b"check")  # ValueError naming the problem
+        return value
 
     @field_validator(*BRANDING_SETTINGS)
     @classmethod
@@ -153,6 +174,14 @@ class NotifySettings(CommonSettings):
             self.business_hours_opens,
             self.business_hours_closes,
         )
+
+    @property
+    def secret(self) -> bytes:
+        """notify's signing secret (see notify_secret); never logged."""
+        for value in (self.notify_secret, self.internal_token):
+            if value is not None and value.get_secret_value():
+                return value.get_secret_value().encode()
+        return b"certflow-dev-only-secret"
 
     @property
     def send_deadline_seconds(self) -> float:

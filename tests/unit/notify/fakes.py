@@ -34,6 +34,7 @@ from services.notify.outcome_events import (
     requeued_messages,
 )
 from services.notify.outcome_policy import Accepted, DeliveryState, SendResult
+from services.notify.outcomes import DeliveryHistory, ResendRequest, SuppressionEntry
 from services.notify.rendering import CertificateEmail, RenderedEmail
 
 T0 = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -214,6 +215,21 @@ class InMemoryStore:
                 row.state, row.next_attempt_at, row.claim_token = DeliveryState.PENDING, now, ""
                 released += 1
         return released
+
+    # outcomes after sending: covered against real databases (tests/integration/notify)
+    def history(self, *, delivery_id: str, certificate_id: str) -> DeliveryHistory | None:
+        raise NotImplementedError
+
+    def resend(self, request: ResendRequest, *, now: datetime) -> int:
+        raise NotImplementedError
+
+    def list_suppressions(
+        self, issuer_name: str, *, offset: int, limit: int
+    ) -> list[SuppressionEntry]:
+        raise NotImplementedError
+
+    def delete_suppression(self, issuer_name: str, *, key: str, email: str) -> bool:
+        raise NotImplementedError
 
     # operations
     def retry_failed(self, batch_id: str, request_id: str, *, now: datetime) -> int:
