@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,11 +21,12 @@ from services.verify.read_model import (
     StoredCertificate,
 )
 from services.verify.reports import CATEGORIES, ProblemReport
-from services.verify.tables import VerifyCertificate, VerifyProblemReport
+from services.verify.tables import VerifyCertificate, VerifyProblemReport, VerifyProof
 
 ROWS_PER_STATEMENT = 500  # keeps bind parameters within every backend's limits
 
 T = VerifyCertificate
+P = VerifyProof
 _ISSUED = ("document", "leaf_salt", "leaf_hash", "batch_id")
 _ANCHORED = (
     "merkle_root",
@@ -58,7 +59,7 @@ class SqlCertificateStore:
             }
             for c in certificates
         ]
-        self._upsert(rows, _ISSUED, lambda excluded: T.document.is_(None))
+        self._upsert(T, rows, _ISSUED, lambda excluded: T.document.is_(None))
 
     def add_anchored(self, certificates: Sequence[AnchoredCertificate]) -> None:
         rows = [
@@ -74,14 +75,14 @@ class SqlCertificateStore:
             for c in certificates
         ]
         # read_model.later_anchoring, in SQL
-        self._upsert(
-            rows,
-            _ANCHORED,
-            lambda excluded: or_(T.merkle_root.is_(None), T.block_number < excluded.block_number),
-        )
+        self._upsert(P, rows, _ANCHORED, lambda excluded: P.block_number < excluded.block_number)
 
     def _upsert(
-        self, rows: list[dict[str, Any]], columns: tuple[str, ...], when: Callable[[Any], Any]
+        self,
+        table: type[VerifyCertificate] | type[VerifyProof],
+        rows: list[dict[str, Any]],
+        columns: tuple[str, ...],
+        when: Callable[[Any], Any],
     ) -> None:
         if not rows:
             return
@@ -93,10 +94,10 @@ class SqlCertificateStore:
         with self._writes.begin() as session:
             dialect = session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(T)
+            statement = insert(table)
             excluded = statement.excluded
             statement = statement.on_conflict_do_update(
-                index_elements=[T.certificate_id],
+                index_elements=[table.certificate_id],
                 set_={name: excluded[name] for name in columns},
                 where=when(excluded),
             )
@@ -105,34 +106,32 @@ class SqlCertificateStore:
 
     def find(self, certificate_id: str) -> StoredCertificate | None:
         with self._reads() as session:
-            row = session.scalars(select(T).where(T.certificate_id == certificate_id)).first()
-            return None if row is None else _stored(row)
+            row = session.get(T, certificate_id)
+            proof = session.get(P, certificate_id)
+            if row is None and proof is None:
+                return None
+            return StoredCertificate(certificate_id, _issued(row), _anchored(proof))
 
 
-def _stored(row: VerifyCertificate) -> StoredCertificate:
-    issued = None
-    if row.document is not None and row.leaf_salt is not None and row.leaf_hash is not None:
-        issued = IssuedCertificate(
-            row.certificate_id, row.document, row.leaf_salt, row.leaf_hash, row.batch_id or ""
-        )
-    anchored = None
-    if (
-        row.merkle_root is not None
-        and row.merkle_path is not None
-        and row.chain_id is not None
-        and row.registry_address is not None
-        and row.transaction_hash is not None
-        and row.block_number is not None
-    ):
-        anchoring = Anchoring(
-            row.merkle_root,
-            row.chain_id,
-            row.registry_address,
-            row.transaction_hash,
-            row.block_number,
-        )
-        anchored = AnchoredCertificate(row.certificate_id, row.merkle_path, anchoring)
-    return StoredCertificate(row.certificate_id, issued, anchored)
+def _issued(row: VerifyCertificate | None) -> IssuedCertificate | None:
+    if row is None or row.document is None or row.leaf_salt is None or row.leaf_hash is None:
+        return None
+    return IssuedCertificate(
+        row.certificate_id, row.document, row.leaf_salt, row.leaf_hash, row.batch_id or ""
+    )
+
+
+def _anchored(proof: VerifyProof | None) -> AnchoredCertificate | None:
+    if proof is None:
+        return None
+    anchoring = Anchoring(
+        proof.merkle_root,
+        proof.chain_id,
+        proof.registry_address,
+        proof.transaction_hash,
+        proof.block_number,
+    )
+    return AnchoredCertificate(proof.certificate_id, proof.merkle_path, anchoring)
 
 
 class SqlProblemReports:

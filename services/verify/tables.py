@@ -15,9 +15,8 @@ class Base(DeclarativeBase):
 
 
 class VerifyCertificate(Base):
-    """One certificate as verify knows it. The "issued" columns are NULL when the "anchored"
-    event came first (events may arrive in any order); the proof columns are NULL until the
-    certificate is anchored."""
+    """One certificate as verify knows it, from "certs.issued" (its proof, once anchored, is in
+    verify_proofs; the two events may arrive in either order)."""
 
     __tablename__ = "verify_certificates"
 
@@ -28,13 +27,21 @@ class VerifyCertificate(Base):
     leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     # the batch it was issued in (from the same event): problem reports are counted per batch
     batch_id: Mapped[str | None] = mapped_column(String(64))
-    # from "certs.anchored"
-    merkle_root: Mapped[bytes | None] = mapped_column(LargeBinary(32))
-    merkle_path: Mapped[bytes | None] = mapped_column(LargeBinary)  # sibling hashes, concatenated
-    chain_id: Mapped[int | None] = mapped_column(BigInteger)
-    registry_address: Mapped[str | None] = mapped_column(String(42))
-    transaction_hash: Mapped[str | None] = mapped_column(String(66))
-    block_number: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class VerifyProof(Base):
+    """A certificate's anchor proof, from "certs.anchored": a narrow row of its own, so storing
+    a window's proofs never rewrites the wide rows holding the credentials."""
+
+    __tablename__ = "verify_proofs"
+
+    certificate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    merkle_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    merkle_path: Mapped[bytes] = mapped_column(LargeBinary)  # sibling hashes, concatenated
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    registry_address: Mapped[str] = mapped_column(String(42))
+    transaction_hash: Mapped[str] = mapped_column(String(66))
+    block_number: Mapped[int] = mapped_column(BigInteger)
 
 
 class VerifyProblemReport(Base):

@@ -82,3 +82,50 @@ def test_notify_s_stored_proofs_move_to_their_own_table_and_back(database_url: s
         ).all()
     engine.dispose()
     assert sorted(tuple(r) for r in rows) == [("c-1", b"r" * 32, 7), ("c-2", None, None)]
+
+
+def test_verify_s_proofs_move_to_their_own_table_and_back(database_url: str) -> None:
+    """0004 moves the proofs off the wide credential rows: a certificate anchored before the
+    upgrade still verifies from its proof, one whose proof came before its credential too;
+    downgrade puts them back."""
+    config = alembic_config(database_url, "verify")
+    command.upgrade(config, "0003")
+    engine = make_engine(database_url)
+    proof = {
+        "merkle_root": b"r" * 32,
+        "merkle_path": b"p" * 64,
+        "chain_id": 31337,
+        "registry_address": "0x" + "11" * 20,
+        "transaction_hash": "0x" + "22" * 32,
+        "block_number": 7,
+    }
+    issued = {"document": b"{}", "leaf_salt": b"s" * 32, "leaf_hash": b"l" * 32, "batch_id": "b"}
+    old_rows = Table("verify_certificates", MetaData(), autoload_with=engine)
+    with engine.begin() as connection:
+        connection.execute(insert(old_rows), [{"certificate_id": "c-1", **issued, **proof}])
+        connection.execute(insert(old_rows), [{"certificate_id": "c-2", **issued}])
+        connection.execute(insert(old_rows), [{"certificate_id": "c-3", **proof}])
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        proofs = connection.execute(
+            text("SELECT * FROM verify_proofs ORDER BY certificate_id")
+        ).mappings()
+        assert [dict(p) for p in proofs] == [
+            {"certificate_id": "c-1", **proof},
+            {"certificate_id": "c-3", **proof},
+        ]
+        connection.execute(text("DELETE FROM verify_certificates WHERE certificate_id = 'c-3'"))
+        connection.commit()
+    command.downgrade(config, "0003")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT certificate_id, merkle_root, block_number, document FROM verify_certificates"
+            )
+        ).all()
+    engine.dispose()
+    assert sorted(tuple(r) for r in rows) == [
+        ("c-1", b"r" * 32, 7, b"{}"),
+        ("c-2", None, None, b"{}"),
+        ("c-3", b"r" * 32, 7, None),
+    ]
