@@ -42,6 +42,8 @@ class CertificateContent:
     custom_fields: Mapping[str, str] = field(default_factory=dict)
     # the recipient's IANA time zone for the email's delivery window: not in the credential
     time_zone: str = ""
+    # a reissue: the id of the certificate this one replaces (the credential's `replaces`)
+    replaces: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,10 @@ def build_credential(
     }
     if content.expiry_date:
         document["validUntil"] = _timestamp(content.expiry_date)
+    if content.replaces:
+        # an issuer-dependent term (VC 2.0's @vocab): the credential this one supersedes,
+        # which the issuer revokes with reason "superseded" (docs/document.md)
+        document["replaces"] = credential_id(content.replaces)
     return document
 
 

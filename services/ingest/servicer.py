@@ -162,6 +162,34 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         )
 
     @translate_errors
+    async def ReissueCertificate(
+        self,
+        request: ingest_service_pb2.ReissueCertificateRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> ingest_service_pb2.ReissueCertificateResponse:
+        _check_request_id(request.request_id)
+        if not request.certificate_id:
+            raise invalid_field("certificate_id", "the certificate to replace is required")
+        stored = await asyncio.to_thread(
+            self._ingest.reissue_one,
+            request_id=request.request_id,
+            certificate_id=request.certificate_id,
+            corrections={
+                "name": request.recipient_name,
+                "email": request.recipient_email,
+                "title": request.title,
+                "completion_date": request.completion_date,
+                "expiry_date": request.expiry_date,
+            },
+            reason_text=request.reason_text,
+        )
+        return ingest_service_pb2.ReissueCertificateResponse(
+            certificate=certificate_message(stored),
+            replaced_certificate_id=request.certificate_id,
+            warnings=[row_warning_message(w) for w in stored.warnings],
+        )
+
+    @translate_errors
     async def GetBatch(
         self, request: ingest_service_pb2.GetBatchRequest, context: grpc.aio.ServicerContext
     ) -> ingest_service_pb2.GetBatchResponse:

@@ -41,9 +41,20 @@ from certflow.core.errors import (
     until_cancelled,
 )
 from certflow.core.intake_rows import validate_rows
-from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
+from certflow.core.issuance import (
+    KeyedRequest,
+    PlannedCertificate,
+    key_requests,
+    plan_certificates,
+)
 from certflow.core.merkle import unpack_proof
-from certflow.core.validation import RowError, RowWarning, name_warnings, validate_certificate
+from certflow.core.validation import (
+    RowError,
+    RowWarning,
+    dedupe_key,
+    name_warnings,
+    validate_certificate,
+)
 from services.ingest.announcements import (
     CERTIFICATES_PER_MESSAGE,
     SEND_WHEN_ANCHORED,
@@ -53,6 +64,12 @@ from services.ingest.announcements import (
 )
 from services.ingest.observability import batch_stored
 from services.ingest.progress import BatchStatus
+from services.ingest.reissue import (
+    check_reason_text,
+    corrected_fields,
+    reissue_key,
+    reissued_message,
+)
 
 MAX_ERRORS_IN_RESPONSE = 100
 MAX_WARNINGS_IN_RESPONSE = 100
@@ -428,6 +445,83 @@ class Ingest:
         if certificate_id == planned.certificate_id:
             batch_stored(batch_id, accepted=1, refused_reasons=(), seconds=None)
         return _with_warnings(self.certificate(certificate_id))
+
+    def reissue_one(
+        self,
+        *,
+        request_id: str,
+        certificate_id: str,
+        corrections: Mapping[str, str],
+        reason_text: str,
+    ) -> IssuedCertificate:
+        """A corrected certificate in place of `certificate_id`, stored with the "certs.reissued"
+        event that has anchor revoke the old one (reason superseded) in one transaction. The
+        same request_id again returns the same new certificate."""
+        check_reason_text(reason_text)
+        key = f"reissue:{request_id}" if request_id else ""  # apart from IssueCertificate's
+        if key and (done := self._store.certificate_for_request(key)):
+            return _with_warnings(self.certificate(done))
+        old = self._store.certificate(certificate_id)
+        if old is None:
+            raise NotFound("CERTIFICATE_NOT_FOUND", f"no certificate {certificate_id[:40]!r}")
+        fields, custom = corrected_fields(
+            recipient_name=old.recipient_name,
+            recipient_email=old.recipient_email,
+            title=old.title,
+            completion_date=old.completion_date,
+            document=old.document,
+            corrections=corrections,
+        )
+        now = self._clock()
+        result = validate_certificate(
+            fields,
+            custom,
+            row_number=0,
+            today=now.date(),
+            allow_smtputf8=self._allow_smtputf8,
+            default_time_zone=self._default_time_zone,
+        )
+        if isinstance(result, list):
+            raise InvalidInput(
+                "INVALID_CERTIFICATE",
+                "; ".join(e.message for e in result),
+                violations=[FieldViolation(e.field, e.message) for e in result],
+            )
+        content = replace(result, replaces=certificate_id)
+        reissued_key = reissue_key(dedupe_key(self._issuer.id, content), old.certificate_id)
+        keyed = [KeyedRequest(0, content, reissued_key)]
+        (planned,) = plan_certificates(self._issuer, keyed, issued_at=now, new_id=self._new_id)
+        batch_id = self._new_id()
+
+        def write() -> str:
+            with self._store.transaction() as tx:
+                issued = tx.issued_certificates(self.issuer_row_id, [planned.dedupe_key])
+                if key and (done := tx.certificate_for_request(key)):
+                    return done
+                if issued:
+                    raise Conflict(
+                        "ALREADY_REISSUED",
+                        f"certificate {certificate_id} was already reissued with this content",
+                        metadata={"certificate_id": issued[planned.dedupe_key]},
+                    )
+                batch = self._new_batch(
+                    batch_id,
+                    [planned],
+                    [],
+                    row_count=1,
+                    source="api",
+                    request_id=None,
+                    display_name=f"reissue of {certificate_id}",
+                )
+                # the old one's revocation, committed with the new one: neither without the other
+                message = reissued_message(certificate_id, planned.certificate_id, reason_text)
+                tx.add_batch(replace(batch, messages=[*batch.messages, message]))
+                if key:
+                    tx.add_issue_request(key, planned.certificate_id)
+            self._on_committed()
+            return planned.certificate_id
+
+        return _with_warnings(self.certificate(_retrying(write)))
 
     def batch_status(self, batch_id: str) -> BatchStatus:
         status = self._store.batch_status(batch_id)

@@ -267,3 +267,62 @@ def test_hostile_requests_are_refused_clearly_and_store_nothing(
     assert refused.value.details()  # says what is wrong
     time.sleep(1.0)
     assert client.verify_id(victim).status == VALID  # nothing half-written
+
+
+def test_a_reissue_revokes_the_old_certificate_pointing_at_the_new_one(
+    stack: LocalStack, client: StackClient
+) -> None:
+    old = issue(stack, client, 200, name="Ada Lovelase")
+    wait_for(partial(anchored, client, old), what="old anchored")
+    request = ingest_service_pb2.ReissueCertificateRequest(
+        request_id="reissue-ada",
+        certificate_id=old,
+        recipient_name="Ada Lovelace",
+        reason_text="name misspelt",
+    )
+    response = client.ingest.ReissueCertificate(request, metadata=metadata(stack), timeout=30)
+    new = response.certificate.certificate_id
+    assert new != old and response.replaced_certificate_id == old
+    assert response.certificate.recipient_name == "Ada Lovelace"
+    credential = json.loads(response.certificate.document_json)
+    assert credential["replaces"] == f"urn:uuid:{old}"
+    # the same request again: the same new certificate, no third one
+    again = client.ingest.ReissueCertificate(request, metadata=metadata(stack), timeout=30)
+    assert again.certificate.certificate_id == new
+
+    wait_for(partial(anchored, client, new), what="new anchored")
+    wait_for(partial(revoked_with_note, client, old), what="old revoked")
+    result = client.verify_id(old)
+    assert result.revocation.reason == SUPERSEDED
+    assert result.revocation.replaced_by_certificate_id == new
+    assert result.revocation.reason_text == "name misspelt"
+    shown = http_verification(stack, old)
+    assert shown["revocation"]["replacedBy"] == new
+    assert shown["revocation"]["replacedByPage"] == f"/verify/{new}"
+    page_url = f"{stack.verify_http_url}/verify/{old}"
+    with urllib.request.urlopen(page_url, timeout=30) as reply:
+        page = reply.read().decode()
+    assert f'href="/verify/{new}"' in page and "name misspelt" in page
+    assert client.verify_id(new).status == VALID
+
+    # a second reissue of the same content is refused; an unknown one is NOT_FOUND
+    with pytest.raises(grpc.RpcError) as refused:
+        client.ingest.ReissueCertificate(
+            ingest_service_pb2.ReissueCertificateRequest(
+                request_id="reissue-ada-2", certificate_id=old, recipient_name="Ada Lovelace"
+            ),
+            metadata=metadata(stack),
+            timeout=30,
+        )
+    assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    with pytest.raises(grpc.RpcError) as refused:
+        client.ingest.ReissueCertificate(
+            ingest_service_pb2.ReissueCertificateRequest(
+                request_id="reissue-nobody",
+                certificate_id="00000000-0000-4000-8000-000000000000",
+                recipient_name="Nobody",
+            ),
+            metadata=metadata(stack),
+            timeout=30,
+        )
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
