@@ -6,7 +6,9 @@ For fault tests it can be an unlucky relay: slow to answer DATA (`--delay-second
 every n-th sender, recipient or message with a chosen reply (`--fail-every 3 --fail-reply
 "451 4.3.0 try later" --fail-stage rcpt`; `--fail-stage mail` refuses MAIL FROM), or dropping
 the connection after every n-th message's data without answering (`--drop-every 5`).
-`--no-smtputf8` hides the SMTPUTF8 extension.
+`--no-smtputf8` hides the SMTPUTF8 extension. `--refuse ADDRESS=REPLY` (repeatable) answers
+RCPT TO that address with that reply, e.g. `--refuse "gone@example.org=550 5.1.1 no such user"`
+(a mailbox that does not exist, for bounce tests).
 """
 
 import argparse
@@ -31,6 +33,8 @@ class RelayBehaviour:
     fail_stage: str = "data"  # "mail" (MAIL FROM: our sender refused) | "rcpt" | "data"
     drop_every: int = 0  # 0: never; n: every n-th DATA is dropped unanswered (not stored)
     smtputf8: bool = True
+    # RCPT TO address (lower-case) -> the reply it gets, whatever fail_every says
+    refuse: tuple[tuple[str, str], ...] = ()
 
 
 class SaveToFolder:
@@ -56,6 +60,9 @@ class SaveToFolder:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        refused = dict(self.behaviour.refuse).get(address.lower())
+        if refused is not None:
+            return refused
         if self._unlucky("rcpt", next(self._rcpts)):
             return self.behaviour.fail_reply
         envelope.rcpt_tos.append(address)
@@ -123,6 +130,7 @@ def main() -> None:
     parser.add_argument("--fail-stage", choices=("mail", "rcpt", "data"), default="data")
     parser.add_argument("--drop-every", type=int, default=0)
     parser.add_argument("--no-smtputf8", dest="smtputf8", action="store_false")
+    parser.add_argument("--refuse", action="append", default=[], metavar="ADDRESS=REPLY")
     args = parser.parse_args()
     behaviour = RelayBehaviour(
         delay_seconds=args.delay_seconds,
@@ -131,6 +139,10 @@ def main() -> None:
         fail_stage=args.fail_stage,
         drop_every=args.drop_every,
         smtputf8=args.smtputf8,
+        refuse=tuple(
+            (address.strip().lower(), reply.strip())
+            for address, _, reply in (r.partition("=") for r in args.refuse)
+        ),
     )
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per message costs ~9%

@@ -212,6 +212,7 @@ class LocalStack:
                 f"--fail-stage={b.fail_stage}",
                 f"--drop-every={b.drop_every}",
                 *([] if b.smtputf8 else ["--no-smtputf8"]),
+                *(f"--refuse={address}={reply}" for address, reply in b.refuse),
             ],
         )
         wait_for_port(self.ports["smtp"], 20, process)

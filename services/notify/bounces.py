@@ -28,6 +28,7 @@ EXCERPT = 200  # what a history event keeps of a reply or diagnostic
 MAX_REPORT_PARTS = 16
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY = re.compile(r"\b([245]\d\d)\b")
+_ADDRESS = re.compile(r"[^\s<>@;:,\"']+@([A-Za-z0-9.-]+)")
 _MESSAGE_ID = re.compile(r"<([0-9a-f-]{36})(?:\.g(\d{1,6}))?@[^>\s]+>", re.IGNORECASE)
 
 
@@ -217,8 +218,9 @@ def _original_message_id(part: Message) -> str:
 
 
 def excerpt(text: str) -> str:
-    """A short, single-line, printable excerpt of a reply or diagnostic for the history."""
-    return _printable(" ".join(text.split()), EXCERPT)
+    """A short, single-line, printable excerpt of a reply or diagnostic for the history and
+    the suppression list, with any address it quotes cut to its domain (relays quote it)."""
+    return _printable(_ADDRESS.sub(r"…@\1", " ".join(text.split())), EXCERPT)
 
 
 def _printable(text: str, limit: int) -> str:

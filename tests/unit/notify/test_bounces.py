@@ -11,6 +11,7 @@ from services.notify.bounces import (
     BounceAddresses,
     NotAReport,
     address_hint,
+    excerpt,
     message_id_for,
     parse_report,
     read_message_id,
@@ -171,3 +172,8 @@ def test_address_keys_are_per_issuer_and_case_insensitive():
     assert keys.key("U", "ann@example.org") != AddressKeys(b"x").key("U", "ann@example.org")
     assert "ann" not in keys.key("U", "ann@example.org")
     assert address_hint("Ann@Example.org") == "a…@example.org"
+
+
+def test_excerpts_keep_no_address():
+    text = "550 5.1.1 <Ann.Lee@Example.org>: no such user ann@example.org;\r\n x"
+    assert excerpt(text) == "550 5.1.1 <…@Example.org>: no such user …@example.org; x"
