@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from certflow.platform.chain import deploy_registry
+from certflow.platform.chain import RegistryClient, deploy_registry
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from devstack import tools
@@ -111,9 +111,13 @@ async def test_a_node_killed_after_mining_forgets_the_block_and_the_window_is_mi
         node.kill()
         node.start()  # the block holding the anchor was never saved
         assert await r.chain.mined(tx_hash) is None
-        await r.until(lambda: r.chain.mined(tx_hash))  # the stored bytes, mined again
+        await r.until(lambda: _mined(r.chain, tx_hash))  # the stored bytes, mined again
         for _ in range(2):
             await r.rpc("evm_mine")
         await r.until(r.confirmed)
         assert store.transactions("w1") == [(tx_hash, "mined")]
         await r.assert_anchored_once(transactions=1)
+
+
+async def _mined(chain: RegistryClient, tx_hash: str) -> bool:
+    return await chain.mined(tx_hash) is not None
