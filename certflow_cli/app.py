@@ -7,6 +7,7 @@ import click
 from certflow_cli.commands.batches import batch, batches, cancel, errors
 from certflow_cli.commands.export_oa import export_oa
 from certflow_cli.commands.issue import issue
+from certflow_cli.commands.revoke import reissue, revoke
 from certflow_cli.commands.upload import upload
 from certflow_cli.commands.validate import validate
 from certflow_cli.commands.verify import verify
@@ -65,6 +66,7 @@ def cli(
     Check a CSV file before sending it (validate), upload it and follow it through
     anchoring and email (upload, watch), list batches (batches), read one (batch) and
     its refused rows (errors), stop one (cancel), or issue one certificate (issue).
+    Withdraw certificates (revoke), or replace one with a corrected copy (reissue).
     Check a certificate file with only a chain RPC and the issuer's DNS (verify), or
     export it for OpenAttestation verifiers (export-oa).
     Every command takes --json and --help.
@@ -74,7 +76,20 @@ def cli(
     )
 
 
-for command in (validate, upload, watch, batches, batch, errors, cancel, issue, verify, export_oa):
+for command in (
+    validate,
+    upload,
+    watch,
+    batches,
+    batch,
+    errors,
+    cancel,
+    issue,
+    revoke,
+    reissue,
+    verify,
+    export_oa,
+):
     cli.add_command(command)
 
 

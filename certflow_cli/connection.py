@@ -50,7 +50,14 @@ def rpc_failure(error: grpc.RpcError) -> RpcFailure:
     return RpcFailure(code, message, reason, metadata, violations)
 
 
-def failure_to_error(failure: RpcFailure, *, address: str, timeout: float) -> CliError:
+def failure_to_error(
+    failure: RpcFailure,
+    *,
+    address: str,
+    timeout: float,
+    service: str = "ingest",
+    address_hint: str = "--ingest-address or CERTFLOW_INGEST_ADDRESS",
+) -> CliError:
     """One line a person can act on, and the exit code a script can branch on."""
     code = failure.code
     details = tuple(f"{f}: {d}" if f else d for f, d in failure.violations) + tuple(
@@ -59,29 +66,29 @@ def failure_to_error(failure: RpcFailure, *, address: str, timeout: float) -> Cl
     if code == grpc.StatusCode.UNAVAILABLE and not failure.reason:
         return CliError(
             ExitCode.UNREACHABLE,
-            f"cannot reach the ingest service at {address} ({_first_line(failure.message)}); "
-            "is it running? Set --ingest-address or CERTFLOW_INGEST_ADDRESS",
+            f"cannot reach the {service} service at {address} ({_first_line(failure.message)}); "
+            f"is it running? Set {address_hint}",
             reason="UNREACHABLE",
         )
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return CliError(
             ExitCode.UNREACHABLE,
-            f"the ingest service at {address} did not answer within {timeout:g} s; "
+            f"the {service} service at {address} did not answer within {timeout:g} s; "
             "retry later or raise --timeout",
             reason="DEADLINE_EXCEEDED",
         )
     if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
         return CliError(
             ExitCode.UNAUTHENTICATED,
-            f"the ingest service at {address} refused the call ({failure.message}); "
+            f"the {service} service at {address} refused the call ({failure.message}); "
             "set CERTFLOW_INTERNAL_TOKEN or --token-file to the services' internal token",
             reason=failure.reason or "UNAUTHENTICATED",
         )
     exit_code = _EXIT_CODES.get(code, ExitCode.FAILED)
     if code == grpc.StatusCode.UNIMPLEMENTED:
-        message = f"the ingest service at {address} does not offer this call (an older version?)"
+        message = f"the {service} service at {address} does not offer this call (an older version?)"
     elif exit_code is ExitCode.UNREACHABLE:
-        message = f"the ingest service at {address} is unavailable: {failure.message}"
+        message = f"the {service} service at {address} is unavailable: {failure.message}"
     else:
         message = failure.message or code.name
     return CliError(exit_code, message, reason=failure.reason or code.name, details=details)
@@ -135,6 +142,11 @@ class IngestClient:
 
     def issue_certificate(self, request: pb.IssueCertificateRequest) -> pb.IssueCertificateResponse:
         return self._unary(self._stub.IssueCertificate, request)
+
+    def reissue_certificate(
+        self, request: pb.ReissueCertificateRequest
+    ) -> pb.ReissueCertificateResponse:
+        return self._unary(self._stub.ReissueCertificate, request)
 
     def cancel_batch(self, batch_id: str) -> pb.Batch:
         return self._unary(self._stub.CancelBatch, pb.CancelBatchRequest(batch_id=batch_id)).batch

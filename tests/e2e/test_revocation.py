@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -23,6 +24,7 @@ from certflow.v1 import certificate_pb2, ingest_service_pb2, verify_service_pb2
 from devstack.client import StackClient
 from devstack.stack import SERVICES, LocalStack, StackOptions
 from tests.conftest import BACKENDS, discard_database, fresh_database_url
+from tests.e2e.test_cli import assert_one_line_error, base_env, certflow
 
 REVOKED = verify_service_pb2.VERIFICATION_STATUS_REVOKED
 VALID = verify_service_pb2.VERIFICATION_STATUS_VALID
@@ -326,3 +328,39 @@ def test_a_reissue_revokes_the_old_certificate_pointing_at_the_new_one(
             timeout=30,
         )
     assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_the_cli_revokes_and_reissues_with_clear_output_and_exit_codes(
+    stack: LocalStack, client: StackClient, tmp_path: Path
+) -> None:
+    env = base_env(tmp_path)
+    env["CERTFLOW_INTERNAL_TOKEN"] = stack.token
+    env["CERTFLOW_INGEST_ADDRESS"] = stack.target("ingest")
+    env["CERTFLOW_ANCHOR_ADDRESS"] = stack.target("anchor")
+    first, second = issue(stack, client, 300), issue(stack, client, 301, name="Grace Hoper")
+    for cid in (first, second):
+        wait_for(partial(anchored, client, cid), what=f"{cid} anchored")
+
+    done = certflow("revoke", first, "--reason", "withdrawn", "--text", "void exam", env=env)
+    assert done.code == 0, done.stderr
+    assert first in done.stdout and "revoking 1 of 1" in done.stdout
+    again = certflow("revoke", first, "--reason", "other", "--json", env=env)
+    assert again.code == 0 and again.json()["already_revoked_count"] == 1
+    unknown = certflow(
+        "revoke", "00000000-0000-4000-8000-000000000000", "--reason", "other", env=env
+    )
+    assert unknown.code == 6 and "00000000-0000-4000-8000-000000000000" in unknown.stderr
+    assert_one_line_error(unknown)
+    long_text = certflow("revoke", second, "--reason", "other", "--text", "x" * 501, env=env)
+    assert long_text.code == 2 and "Traceback" not in long_text.stderr
+    wait_for(partial(revoked_with_note, client, first), what="revoked through the CLI")
+
+    reissued = certflow("reissue", second, "--name", "Grace Hopper", "--json", env=env)
+    assert reissued.code == 0, reissued.stderr
+    new = reissued.json()["certificate"]["certificate_id"]
+    assert reissued.json()["replaced_certificate_id"] == second
+    twice = certflow("reissue", second, "--name", "Grace Hopper", env=env)
+    assert twice.code == 8
+    assert_one_line_error(twice)
+    wait_for(partial(revoked_with_note, client, second), what="reissued through the CLI")
+    assert client.verify_id(second).revocation.replaced_by_certificate_id == new
