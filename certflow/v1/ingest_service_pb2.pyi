@@ -91,7 +91,7 @@ class UploadCsvRequest(_message.Message):
     def __init__(self, metadata: _Optional[_Union[UploadCsvMetadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class UploadCsvMetadata(_message.Message):
-    __slots__ = ("request_id", "display_name", "encoding", "column_mapping", "date_order", "delivery_window", "send_time")
+    __slots__ = ("request_id", "display_name", "encoding", "column_mapping", "date_order", "delivery_window", "send_time", "dry_run", "pilot_rows", "batch_id", "preview_count")
     class ColumnMappingEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +106,10 @@ class UploadCsvMetadata(_message.Message):
     DATE_ORDER_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_WINDOW_FIELD_NUMBER: _ClassVar[int]
     SEND_TIME_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    PILOT_ROWS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_COUNT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     display_name: str
     encoding: str
@@ -113,23 +117,109 @@ class UploadCsvMetadata(_message.Message):
     date_order: DateOrder
     delivery_window: DeliveryWindow
     send_time: _timestamp_pb2.Timestamp
-    def __init__(self, request_id: _Optional[str] = ..., display_name: _Optional[str] = ..., encoding: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ..., date_order: _Optional[_Union[DateOrder, str]] = ..., delivery_window: _Optional[_Union[DeliveryWindow, str]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    dry_run: bool
+    pilot_rows: int
+    batch_id: str
+    preview_count: int
+    def __init__(self, request_id: _Optional[str] = ..., display_name: _Optional[str] = ..., encoding: _Optional[str] = ..., column_mapping: _Optional[_Mapping[str, str]] = ..., date_order: _Optional[_Union[DateOrder, str]] = ..., delivery_window: _Optional[_Union[DeliveryWindow, str]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dry_run: _Optional[bool] = ..., pilot_rows: _Optional[int] = ..., batch_id: _Optional[str] = ..., preview_count: _Optional[int] = ...) -> None: ...
 
 class UploadCsvResponse(_message.Message):
-    __slots__ = ("batch", "row_errors", "warnings", "warning_count", "encoding", "delimiter")
+    __slots__ = ("batch", "row_errors", "warnings", "warning_count", "encoding", "delimiter", "plan", "skipped_count", "held_back_count", "resolved_count")
     BATCH_FIELD_NUMBER: _ClassVar[int]
     ROW_ERRORS_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     WARNING_COUNT_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    HELD_BACK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_COUNT_FIELD_NUMBER: _ClassVar[int]
     batch: Batch
     row_errors: _containers.RepeatedCompositeFieldContainer[_certificate_pb2.RowError]
     warnings: _containers.RepeatedCompositeFieldContainer[RowWarning]
     warning_count: int
     encoding: str
     delimiter: str
-    def __init__(self, batch: _Optional[_Union[Batch, _Mapping]] = ..., row_errors: _Optional[_Iterable[_Union[_certificate_pb2.RowError, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[RowWarning, _Mapping]]] = ..., warning_count: _Optional[int] = ..., encoding: _Optional[str] = ..., delimiter: _Optional[str] = ...) -> None: ...
+    plan: UploadPlan
+    skipped_count: int
+    held_back_count: int
+    resolved_count: int
+    def __init__(self, batch: _Optional[_Union[Batch, _Mapping]] = ..., row_errors: _Optional[_Iterable[_Union[_certificate_pb2.RowError, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[RowWarning, _Mapping]]] = ..., warning_count: _Optional[int] = ..., encoding: _Optional[str] = ..., delimiter: _Optional[str] = ..., plan: _Optional[_Union[UploadPlan, _Mapping]] = ..., skipped_count: _Optional[int] = ..., held_back_count: _Optional[int] = ..., resolved_count: _Optional[int] = ...) -> None: ...
+
+class UploadPlan(_message.Message):
+    __slots__ = ("row_count", "accepted_count", "rejected_count", "duplicates_in_file_count", "already_issued_count", "skipped_count", "held_back_count", "row_errors", "warnings", "warning_count", "previews", "anchoring", "encoding", "delimiter", "resolved_count")
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_IN_FILE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_ISSUED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    HELD_BACK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ROW_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    WARNING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PREVIEWS_FIELD_NUMBER: _ClassVar[int]
+    ANCHORING_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    row_count: int
+    accepted_count: int
+    rejected_count: int
+    duplicates_in_file_count: int
+    already_issued_count: int
+    skipped_count: int
+    held_back_count: int
+    row_errors: _containers.RepeatedCompositeFieldContainer[_certificate_pb2.RowError]
+    warnings: _containers.RepeatedCompositeFieldContainer[RowWarning]
+    warning_count: int
+    previews: _containers.RepeatedCompositeFieldContainer[CertificatePreview]
+    anchoring: AnchoringEstimate
+    encoding: str
+    delimiter: str
+    resolved_count: int
+    def __init__(self, row_count: _Optional[int] = ..., accepted_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., duplicates_in_file_count: _Optional[int] = ..., already_issued_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., held_back_count: _Optional[int] = ..., row_errors: _Optional[_Iterable[_Union[_certificate_pb2.RowError, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[RowWarning, _Mapping]]] = ..., warning_count: _Optional[int] = ..., previews: _Optional[_Iterable[_Union[CertificatePreview, _Mapping]]] = ..., anchoring: _Optional[_Union[AnchoringEstimate, _Mapping]] = ..., encoding: _Optional[str] = ..., delimiter: _Optional[str] = ..., resolved_count: _Optional[int] = ...) -> None: ...
+
+class CertificatePreview(_message.Message):
+    __slots__ = ("row_number", "credential_json", "email")
+    ROW_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_JSON_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    row_number: int
+    credential_json: str
+    email: EmailPreview
+    def __init__(self, row_number: _Optional[int] = ..., credential_json: _Optional[str] = ..., email: _Optional[_Union[EmailPreview, _Mapping]] = ...) -> None: ...
+
+class EmailPreview(_message.Message):
+    __slots__ = ("recipient_name", "recipient_email", "title", "completion_date", "issuer_name")
+    RECIPIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_DATE_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_NAME_FIELD_NUMBER: _ClassVar[int]
+    recipient_name: str
+    recipient_email: str
+    title: str
+    completion_date: str
+    issuer_name: str
+    def __init__(self, recipient_name: _Optional[str] = ..., recipient_email: _Optional[str] = ..., title: _Optional[str] = ..., completion_date: _Optional[str] = ..., issuer_name: _Optional[str] = ...) -> None: ...
+
+class AnchoringEstimate(_message.Message):
+    __slots__ = ("window_size", "transaction_count", "gas_per_transaction", "base_fee_wei", "estimated_fee_wei", "fee_note")
+    WINDOW_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    GAS_PER_TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    BASE_FEE_WEI_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_FEE_WEI_FIELD_NUMBER: _ClassVar[int]
+    FEE_NOTE_FIELD_NUMBER: _ClassVar[int]
+    window_size: int
+    transaction_count: int
+    gas_per_transaction: int
+    base_fee_wei: str
+    estimated_fee_wei: str
+    fee_note: str
+    def __init__(self, window_size: _Optional[int] = ..., transaction_count: _Optional[int] = ..., gas_per_transaction: _Optional[int] = ..., base_fee_wei: _Optional[str] = ..., estimated_fee_wei: _Optional[str] = ..., fee_note: _Optional[str] = ...) -> None: ...
 
 class RowWarning(_message.Message):
     __slots__ = ("row_number", "field", "code", "message")
@@ -295,3 +385,81 @@ class DownloadErrorReportResponse(_message.Message):
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     chunk: bytes
     def __init__(self, chunk: _Optional[bytes] = ...) -> None: ...
+
+class GetBatchReportRequest(_message.Message):
+    __slots__ = ("batch_id",)
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    def __init__(self, batch_id: _Optional[str] = ...) -> None: ...
+
+class GetBatchReportResponse(_message.Message):
+    __slots__ = ("report",)
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    report: BatchReport
+    def __init__(self, report: _Optional[_Union[BatchReport, _Mapping]] = ...) -> None: ...
+
+class BatchReport(_message.Message):
+    __slots__ = ("batch", "refused_row_count", "intakes", "transactions", "deliveries", "first_anchor_time", "last_anchor_time", "last_email_time")
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INTAKES_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_ANCHOR_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_ANCHOR_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_EMAIL_TIME_FIELD_NUMBER: _ClassVar[int]
+    batch: Batch
+    refused_row_count: int
+    intakes: _containers.RepeatedCompositeFieldContainer[BatchIntake]
+    transactions: _containers.RepeatedCompositeFieldContainer[AnchoringTransaction]
+    deliveries: _containers.RepeatedCompositeFieldContainer[DeliveryCount]
+    first_anchor_time: _timestamp_pb2.Timestamp
+    last_anchor_time: _timestamp_pb2.Timestamp
+    last_email_time: _timestamp_pb2.Timestamp
+    def __init__(self, batch: _Optional[_Union[Batch, _Mapping]] = ..., refused_row_count: _Optional[int] = ..., intakes: _Optional[_Iterable[_Union[BatchIntake, _Mapping]]] = ..., transactions: _Optional[_Iterable[_Union[AnchoringTransaction, _Mapping]]] = ..., deliveries: _Optional[_Iterable[_Union[DeliveryCount, _Mapping]]] = ..., first_anchor_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_anchor_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_email_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class BatchIntake(_message.Message):
+    __slots__ = ("sequence", "create_time", "row_count", "accepted_count", "rejected_count", "skipped_count", "held_back_count", "resolved_count")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    HELD_BACK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    create_time: _timestamp_pb2.Timestamp
+    row_count: int
+    accepted_count: int
+    rejected_count: int
+    skipped_count: int
+    held_back_count: int
+    resolved_count: int
+    def __init__(self, sequence: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., row_count: _Optional[int] = ..., accepted_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., held_back_count: _Optional[int] = ..., resolved_count: _Optional[int] = ...) -> None: ...
+
+class AnchoringTransaction(_message.Message):
+    __slots__ = ("transaction_hash", "chain_id", "block_number", "window_id", "merkle_root", "certificate_count", "anchor_time")
+    TRANSACTION_HASH_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_ID_FIELD_NUMBER: _ClassVar[int]
+    MERKLE_ROOT_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_TIME_FIELD_NUMBER: _ClassVar[int]
+    transaction_hash: str
+    chain_id: int
+    block_number: int
+    window_id: str
+    merkle_root: bytes
+    certificate_count: int
+    anchor_time: _timestamp_pb2.Timestamp
+    def __init__(self, transaction_hash: _Optional[str] = ..., chain_id: _Optional[int] = ..., block_number: _Optional[int] = ..., window_id: _Optional[str] = ..., merkle_root: _Optional[bytes] = ..., certificate_count: _Optional[int] = ..., anchor_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DeliveryCount(_message.Message):
+    __slots__ = ("outcome", "count")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    outcome: str
+    count: int
+    def __init__(self, outcome: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...

@@ -80,6 +80,11 @@ class IngestServiceStub:
                 request_serializer=certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportRequest.SerializeToString,
                 response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportResponse.FromString,
                 _registered_method=True)
+        self.GetBatchReport = channel.unary_unary(
+                '/certflow.v1.IngestService/GetBatchReport',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -162,6 +167,14 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBatchReport(self, request, context):
+        """A batch's completion record: its counts, refused rows, every upload into it, the
+        anchoring transactions holding its certificates, delivery outcomes and timings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -209,6 +222,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.DownloadErrorReport,
                     request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportRequest.FromString,
                     response_serializer=certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportResponse.SerializeToString,
+            ),
+            'GetBatchReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBatchReport,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -455,6 +473,33 @@ class IngestService:
             '/certflow.v1.IngestService/DownloadErrorReport',
             certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportRequest.SerializeToString,
             certflow_dot_v1_dot_ingest__service__pb2.DownloadErrorReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBatchReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/GetBatchReport',
+            certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportResponse.FromString,
             options,
             channel_credentials,
             insecure,
