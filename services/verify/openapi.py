@@ -236,6 +236,33 @@ _SCHEMAS: dict[str, Any] = {
                     },
                 },
             },
+            "revocation": {
+                "description": "With REVOKED, what the issuer recorded with the revocation;"
+                " null when this verifier knows no reason (e.g. a revocation made outside"
+                " certflow).",
+                "type": ["object", "null"],
+                "properties": {
+                    "reason": {
+                        "type": "string",
+                        "enum": [
+                            "SUPERSEDED",
+                            "ISSUED_IN_ERROR",
+                            "DATA_CORRECTION",
+                            "WITHDRAWN",
+                            "OTHER",
+                        ],
+                    },
+                    "reasonText": {"type": "string"},
+                    "revokedAt": {"type": ["string", "null"], "format": "date-time"},
+                    "replacedBy": {
+                        "type": ["string", "null"],
+                        "description": "A reissue: the id of the certificate replacing this one.",
+                    },
+                    "replacedByPage": {"type": ["string", "null"]},
+                    "transactionHash": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
         },
     },
 }
