@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from aiohttp import web
+
 from certflow.platform import bus
 from certflow.platform.cancellations import CancellationReader, CancelledCertificates
 from certflow.platform.grpc_runtime import ServiceRuntime
@@ -16,9 +18,9 @@ from certflow.platform.outbox import OutboxRelay
 from certflow.platform.rate_limit import TokenBucket
 from certflow.platform.service_setup import database, jetstream
 from certflow.v1 import notify_service_pb2, notify_service_pb2_grpc
-from services.notify import bounce_listener
+from services.notify import bounce_listener, unsubscribe
 from services.notify.backlog import observe_backlog
-from services.notify.bounces import AddressKeys, BounceAddresses
+from services.notify.bounces import AddressKeys, BounceAddresses, unsubscribe_tokens
 from services.notify.branding import Branding
 from services.notify.cancellations import SkippingCancelledIntake
 from services.notify.claim_timing import TimingRules
@@ -178,7 +180,16 @@ async def start(settings: NotifySettings, runtime: ServiceRuntime) -> None:
         timing=timing_rules(settings),
         keys=AddressKeys(settings.secret),
         bounce_addresses=bounces,
+        unsubscribe_tokens=unsubscribe_tokens(settings.secret),
     )
+    if settings.unsubscribe_http_port:
+        app = unsubscribe.build_app(unsubscribe_tokens(settings.secret), store, utc_now)
+        runner = web.AppRunner(app, access_log=None)  # tokens in URLs stay out of logs
+        await runner.setup()
+        await web.TCPSite(
+            runner, settings.unsubscribe_http_host, settings.unsubscribe_http_port
+        ).start()
+        runtime.on_shutdown(runner.cleanup)
     if bounces is not None and settings.bounce_listen_port:
         handler = bounce_listener.BounceHandler(bounces, store, utc_now)
         runtime.spawn(

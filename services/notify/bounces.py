@@ -48,37 +48,20 @@ class VerpToken:
     generation: int
 
 
-class BounceAddresses:
-    """Makes and reads the VERP envelope senders of one bounce address (`bounces@domain`)."""
+class DeliveryTokens:
+    """`<delivery hex>-<generation>-<mac>`: names one send of one delivery, signed for one
+    purpose (VERP, unsubscribe) so a token of one purpose is no token of another."""
 
-    def __init__(self, bounce_address: str, secret: bytes) -> None:
-        local, sep, domain = bounce_address.rpartition("@")
-        if not sep or not local or not domain or "+" in local:
-            raise ValueError("the bounce address must be local@domain, without '+'")
-        if len(local) + 1 + 32 + 8 + MAC_HEX > MAX_LOCAL_PART:
-            raise ValueError("the bounce address's local part is too long for VERP")
-        self.local = local.lower()
-        self.domain = domain.lower()
-        self._key = hmac.new(secret, b"certflow-verp", hashlib.sha256).digest()
+    def __init__(self, secret: bytes, purpose: bytes) -> None:
+        self._key = hmac.new(secret, purpose, hashlib.sha256).digest()
 
-    @property
-    def plain(self) -> str:
-        return f"{self.local}@{self.domain}"
-
-    def sender_for(self, delivery_id: str, generation: int) -> str:
+    def make(self, delivery_id: str, generation: int) -> str:
         hex_id = uuid.UUID(delivery_id).hex
-        return f"{self.local}+{hex_id}-{generation}-{self._mac(hex_id, generation)}@{self.domain}"
+        return f"{hex_id}-{generation}-{self._mac(hex_id, generation)}"
 
-    def read(self, address: str) -> VerpToken | None:
-        """The delivery an envelope recipient names, or None when it is not one of ours or
-        its mac is wrong (forged, garbled)."""
-        local, sep, domain = address.strip().strip("<>").rpartition("@")
-        if not sep or domain.lower() != self.domain:
-            return None
-        base, plus, token = local.lower().partition("+")
-        if base != self.local or not plus:
-            return None
-        parts = token.split("-")
+    def read(self, token: str) -> VerpToken | None:
+        """The send a token names, or None when it is garbled or its mac is wrong."""
+        parts = token.lower().split("-")
         if len(parts) != 3 or len(parts[0]) != 32 or not parts[1].isdigit() or len(parts[1]) > 6:
             return None
         hex_id, generation, mac = parts[0], int(parts[1]), parts[2]
@@ -90,13 +73,49 @@ class BounceAddresses:
             return None
         return VerpToken(delivery_id, generation)
 
+    def _mac(self, hex_id: str, generation: int) -> str:
+        message = f"{hex_id}:{generation}".encode()
+        return hmac.new(self._key, message, "sha256").hexdigest()[:MAC_HEX]
+
+
+def unsubscribe_tokens(secret: bytes) -> DeliveryTokens:
+    """The tokens of the one-click unsubscribe URLs (unsubscribe.py)."""
+    return DeliveryTokens(secret, b"certflow-unsubscribe")
+
+
+class BounceAddresses:
+    """Makes and reads the VERP envelope senders of one bounce address (`bounces@domain`)."""
+
+    def __init__(self, bounce_address: str, secret: bytes) -> None:
+        local, sep, domain = bounce_address.rpartition("@")
+        if not sep or not local or not domain or "+" in local:
+            raise ValueError("the bounce address must be local@domain, without '+'")
+        if len(local) + 1 + 32 + 8 + MAC_HEX > MAX_LOCAL_PART:
+            raise ValueError("the bounce address's local part is too long for VERP")
+        self.local = local.lower()
+        self.domain = domain.lower()
+        self._tokens = DeliveryTokens(secret, b"certflow-verp")
+
+    @property
+    def plain(self) -> str:
+        return f"{self.local}@{self.domain}"
+
+    def sender_for(self, delivery_id: str, generation: int) -> str:
+        return f"{self.local}+{self._tokens.make(delivery_id, generation)}@{self.domain}"
+
+    def read(self, address: str) -> VerpToken | None:
+        """The delivery an envelope recipient names, or None when it is not one of ours or
+        its mac is wrong (forged, garbled)."""
+        local, sep, domain = address.strip().strip("<>").rpartition("@")
+        if not sep or domain.lower() != self.domain:
+            return None
+        base, plus, token = local.lower().partition("+")
+        if base != self.local or not plus:
+            return None
+        return self._tokens.read(token)
+
     def is_plain(self, address: str) -> bool:
         return address.strip().strip("<>").lower() == self.plain
-
-    def _mac(self, hex_id: str, generation: int) -> str:
-        return hmac.new(self._key, f"{hex_id}:{generation}".encode(), "sha256").hexdigest()[
-            :MAC_HEX
-        ]
 
 
 def message_id_for(delivery_id: str, generation: int, domain: str) -> str:

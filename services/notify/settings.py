@@ -48,7 +48,8 @@ class NotifySettings(CommonSettings):
     support_url: str = ""
     reply_to: str = ""  # Reply-To when set
     # RFC 8058 one-click unsubscribe, off unless set: an https URL (may contain
-    # {certificate_id}) and/or a mailto address. Serving that URL is not notify's job yet.
+    # {certificate_id}, and {unsubscribe_token} for notify's own endpoint, see
+    # unsubscribe_http_port) and/or a mailto address.
     list_unsubscribe_url: str = ""
     list_unsubscribe_mailto: str = ""
     # DKIM signing, off unless a key file is given; the key is read at start, never logged
@@ -97,6 +98,11 @@ class NotifySettings(CommonSettings):
     bounce_listen_host: str = "0.0.0.0"
     bounce_listen_port: int = Field(default=0, ge=0, le=65535)
     bounce_max_bytes: int = Field(default=1_048_576, ge=10_000)  # bigger reports: 552
+    # RFC 8058 one-click unsubscribe served by notify (unsubscribe.py; port 0: not served). Put
+    # its public URL in list_unsubscribe_url with {unsubscribe_token}, e.g.
+    # https://notify.example.org/unsubscribe/{unsubscribe_token}; expose only /unsubscribe/.
+    unsubscribe_http_host: str = "0.0.0.0"
+    unsubscribe_http_port: int = Field(default=0, ge=0, le=65535)
     # keys the VERP macs, the suppression list's address hashes and unsubscribe tokens; unset:
     # derived from the internal token (dev). Rotating it invalidates the bounce addresses of
     # messages in flight and detaches existing suppression entries: keep it stable.

@@ -39,6 +39,7 @@ from services.notify import tables
 from services.notify.bounces import (
     AddressKeys,
     BounceAddresses,
+    DeliveryTokens,
     RecipientStatus,
     SuppressionReason,
     VerpToken,
@@ -116,11 +117,13 @@ class Deliveries:
         timing: TimingRules = DEFAULT_TIMING,
         keys: AddressKeys | None = None,
         bounce_addresses: BounceAddresses | None = None,
+        unsubscribe_tokens: DeliveryTokens | None = None,
     ) -> None:
         self._sessions = sessions
         self._timing = timing
         self._keys = keys or AddressKeys(_DEV_SECRET)
         self._bounces = bounce_addresses  # None: no VERP, bounces go to the From address
+        self._unsubscribe = unsubscribe_tokens  # None: no {unsubscribe_token} in the URL
         self._domain = message_id_domain
         self._outbox_written = outbox_written  # called after a commit that wrote outbox rows
         self._write_turn = threading.Lock()
@@ -306,12 +309,9 @@ class Deliveries:
                         state=DeliveryState.SENDING, next_attempt_at=lease_until, claim_token=token
                     )
                 )
-            if self._bounces is not None:
-                verp = self._bounces
+            if self._bounces is not None or self._unsubscribe is not None:
                 emails = {
-                    d.certificate_id: dataclasses.replace(
-                        e, envelope_from=verp.sender_for(d.id, d.generation)
-                    )
+                    d.certificate_id: self._signed(e, d.id, d.generation)
                     for d in claimed
                     if (e := emails.get(d.certificate_id)) is not None
                 }
@@ -328,6 +328,20 @@ class Deliveries:
                     for d in claimed
                 ],
             )
+
+    def _signed(
+        self, email: CertificateEmail, delivery_id: str, generation: int
+    ) -> CertificateEmail:
+        """The send's VERP bounce address and unsubscribe token (each names this send)."""
+        return dataclasses.replace(
+            email,
+            envelope_from=""
+            if self._bounces is None
+            else self._bounces.sender_for(delivery_id, generation),
+            unsubscribe_token=""
+            if self._unsubscribe is None
+            else self._unsubscribe.make(delivery_id, generation),
+        )
 
     def _store_suppressed(
         self, session: Session, skipped: Sequence[Any], token: str, now: datetime

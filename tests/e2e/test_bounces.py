@@ -3,8 +3,11 @@ address is SUPPRESSED without a send; a delivery status notification sent by SMT
 bounce listener bounces a sent delivery; forged, garbled and hostile reports are refused or
 ignored (and counted) without a crash; a resend to a corrected address sends one email."""
 
+import email
 import smtplib
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 
 import grpc
@@ -23,6 +26,8 @@ SECRET = "e2e-notify-secret-for-bounces"
 BOUNCE_ADDRESS = "bounces@certflow.localhost"
 VERP = BounceAddresses(BOUNCE_ADDRESS, SECRET.encode())
 GONE = "gone@example.org"
+UNSUBSCRIBE_URL = "https://notify.certflow.localhost/unsubscribe/{unsubscribe_token}"
+NO_SUCH_USER = "550 5.1.1 <gone@example.org>: no such user"  # relays quote the address
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,12 @@ def bounce_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, bounce_port):
+def unsubscribe_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, bounce_port, unsubscribe_port):
     env = {
         "CERTFLOW_CLAIM_LEASE_SECONDS": "2",
         "CERTFLOW_RETRY_BACKOFF_SECONDS": "0.2",
@@ -40,6 +50,9 @@ def stack(tmp_path_factory, bounce_port):
         "CERTFLOW_BOUNCE_LISTEN_PORT": str(bounce_port),
         "CERTFLOW_BOUNCE_MAX_BYTES": "200000",
         "CERTFLOW_NOTIFY_SECRET": SECRET,
+        "CERTFLOW_UNSUBSCRIBE_HTTP_HOST": "127.0.0.1",
+        "CERTFLOW_UNSUBSCRIBE_HTTP_PORT": str(unsubscribe_port),
+        "CERTFLOW_LIST_UNSUBSCRIBE_URL": UNSUBSCRIBE_URL,
     }
     options = StackOptions(
         state_dir=tmp_path_factory.mktemp("bounces"),
@@ -245,3 +258,65 @@ def test_a_resend_to_a_corrected_address_sends_one_email(stack, client, metadata
             timeout=10,
         )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def unsubscribe_link(stack, recipient: str) -> str:
+    (path,) = [
+        p
+        for p in stack.mail_dir.glob("*.eml")
+        if f"X-Envelope-To: {recipient}".encode() in p.read_bytes()
+    ]
+    header = email.message_from_bytes(path.read_bytes())["List-Unsubscribe"]
+    return header.split("<", 1)[1].split(">", 1)[0]
+
+
+def http(method: str, url: str, body: bytes | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_one_click_unsubscribe_suppresses_the_address_for_later_batches(
+    stack, client, metadata, unsubscribe_port
+):
+    first = client.upload_csv(
+        csv_of(["quitter@example.org"], "Quit 101"), request_id="quit-1"
+    ).batch.batch_id
+    client.wait_for_batch(first, until="completed", timeout=90)
+    link = unsubscribe_link(stack, "quitter@example.org")
+    assert link.startswith("https://notify.certflow.localhost/unsubscribe/")
+    local = link.replace(
+        "https://notify.certflow.localhost", f"http://127.0.0.1:{unsubscribe_port}"
+    )
+    status, page = http("GET", local)
+    assert status == 200 and 'method="post"' in page  # a GET changes nothing
+    forged = local[:-1] + ("0" if local[-1] != "0" else "1")
+    assert http("POST", forged, b"List-Unsubscribe=One-Click")[0] == 404
+    assert http("POST", local, b"")[0] == 400  # not the RFC 8058 body
+    listed = client.notify.ListSuppressions(
+        pb.ListSuppressionsRequest(issuer_name=DEMO_ISSUER_NAME), metadata=metadata, timeout=10
+    )
+    assert "q…@example.org" not in [s.address_hint for s in listed.suppressions]
+    status, text = http("POST", local, b"List-Unsubscribe=One-Click")
+    assert status == 200 and "quitter" not in text
+    assert http("POST", local, b"List-Unsubscribe=One-Click")[0] == 200  # a repeat is fine
+    listed = client.notify.ListSuppressions(
+        pb.ListSuppressionsRequest(issuer_name=DEMO_ISSUER_NAME), metadata=metadata, timeout=10
+    )
+    assert ("q…@example.org", pb.SUPPRESSION_REASON_UNSUBSCRIBED) in [
+        (s.address_hint, s.reason) for s in listed.suppressions
+    ]
+    (sent,) = client.deliveries(first)
+    assert pb.DELIVERY_STATE_UNSUBSCRIBED in [
+        e.state for e in history(client, metadata, sent.delivery_id).history
+    ]
+    second = client.upload_csv(
+        csv_of(["quitter@example.org"], "Quit 102"), request_id="quit-2"
+    ).batch.batch_id
+    client.wait_for_batch(second, until="completed", timeout=90)
+    (skipped,) = client.deliveries(second)
+    assert skipped.state == pb.DELIVERY_STATE_SUPPRESSED
+    assert mail_to(stack, "quitter") == {"quitter@example.org": 1}
