@@ -31,6 +31,7 @@ from services.anchor.cancellations import SkippingCancelled
 from services.anchor.consumers import IssuedConsumer
 from services.anchor.fees import GWEI, FeePolicy
 from services.anchor.lease import SignerLeaseHolder
+from services.anchor.presence import PostgresPresence
 from services.anchor.reissues import REISSUED, ReissuedConsumer
 from services.anchor.revocation_store import SqlRevocations
 from services.anchor.revocations import RevocationRecords
@@ -184,7 +185,7 @@ def signer_from(settings: AnchorSettings) -> AccountSigner | RemoteSigner:
 async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
     """Real adapters, wired and running on `runtime`; False when asked to stop before the
     chain answered."""
-    _, sessions = database(runtime, settings.database_url)
+    engine, sessions = database(runtime, settings.database_url)
     _, js = await jetstream(runtime, settings.nats_url, "certflow-anchor")
     registry = RegistryClient(
         settings.rpc_urls,
@@ -206,8 +207,13 @@ async def start(settings: AnchorSettings, runtime: ServiceRuntime) -> bool:
     key = signer_from(settings)
     if isinstance(key, RemoteSigner):
         runtime.on_shutdown(key.close)
+    holder = f"{socket.gethostname()}:{os.getpid()}"
     lease = SignerLeaseHolder(
-        store, sender=key.address, holder=f"{socket.gethostname()}:{os.getpid()}"
+        store,
+        sender=key.address,
+        holder=holder,
+        # on PostgreSQL a stand-by takes over as soon as the holder's session ends
+        presence=PostgresPresence(engine, holder) if engine.dialect.name == "postgresql" else None,
     )
 
     async def release_lease() -> None:

@@ -246,6 +246,23 @@ class AnchorStore:
         except IntegrityError:
             return False  # another replica holds it
 
+    def lease_holder(self, *, sender: str) -> str | None:
+        with self._sessions() as session:
+            return session.scalar(
+                select(t.SignerLease.holder).where(t.SignerLease.sender_address == sender)
+            )
+
+    def take_over_lease(
+        self, *, sender: str, holder: str, previous: str, expires: datetime
+    ) -> bool:
+        with self._sessions.begin() as session:
+            result = session.connection().execute(
+                update(t.SignerLease)
+                .where(t.SignerLease.sender_address == sender, t.SignerLease.holder == previous)
+                .values(holder=holder, expires_at=expires)
+            )
+            return result.rowcount == 1
+
     def release_lease(self, *, sender: str, holder: str) -> None:
         with self._sessions.begin() as session:
             session.execute(
