@@ -188,7 +188,8 @@ def observe(spec: MetricSpec, read: Callable[[], Reading]) -> None:
 
     def callback(options: CallbackOptions) -> Iterable[Observation]:
         try:
-            return [Observation(value, attributes) for value, attributes in read()]
+            # as floats: an int beyond 64 bits (a balance in wei) fails the whole OTLP export
+            return [Observation(float(value), attributes) for value, attributes in read()]
         except Exception as exc:
             log.warning("reading %s failed: %s", spec.name, exc)
             return []
