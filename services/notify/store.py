@@ -7,7 +7,6 @@ pipeline idle.
 """
 
 import contextlib
-import dataclasses
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -287,7 +286,10 @@ class Deliveries:
             token = str(uuid.uuid4())
             emails = _emails(
                 session,
-                {d.certificate_id: (d.message_id, d.recipient_override) for d in claimed},
+                {
+                    d.certificate_id: (d.message_id, d.recipient_override, *self._signs(d))
+                    for d in claimed
+                },
             )
             # one query per claim: the suppressed among its recipients (keyed hashes)
             keyed = {
@@ -309,12 +311,6 @@ class Deliveries:
                         state=DeliveryState.SENDING, next_attempt_at=lease_until, claim_token=token
                     )
                 )
-            if self._bounces is not None or self._unsubscribe is not None:
-                emails = {
-                    d.certificate_id: self._signed(e, d.id, d.generation)
-                    for d in claimed
-                    if (e := emails.get(d.certificate_id)) is not None
-                }
             return Claim(
                 token,
                 lease_until,
@@ -329,18 +325,12 @@ class Deliveries:
                 ],
             )
 
-    def _signed(
-        self, email: CertificateEmail, delivery_id: str, generation: int
-    ) -> CertificateEmail:
-        """The send's VERP bounce address and unsubscribe token (each names this send)."""
-        return dataclasses.replace(
-            email,
-            envelope_from=""
-            if self._bounces is None
-            else self._bounces.sender_for(delivery_id, generation),
-            unsubscribe_token=""
-            if self._unsubscribe is None
-            else self._unsubscribe.make(delivery_id, generation),
+    def _signs(self, row: Any) -> tuple[str, str]:
+        """A send's VERP bounce address and unsubscribe token (each names this send)."""
+        bounces, unsubscribe = self._bounces, self._unsubscribe
+        return (
+            "" if bounces is None else bounces.sender_for(row.id, row.generation),
+            "" if unsubscribe is None else unsubscribe.make(row.id, row.generation),
         )
 
     def _store_suppressed(
@@ -1134,7 +1124,11 @@ def _holders(session: Session, delivery_ids: Sequence[str]) -> dict[str, Holder]
     return found
 
 
-def _emails(session: Session, sends: dict[str, tuple[str, str]]) -> dict[str, CertificateEmail]:
+def _emails(
+    session: Session, sends: dict[str, tuple[str, str, str, str]]
+) -> dict[str, CertificateEmail]:
+    """`sends`: certificate id -> (Message-ID, corrected address or "", envelope sender or "",
+    unsubscribe token or "")."""
     """What each claimed delivery needs to render, by certificate id (anchored ones only),
     from notify's own copy."""
     emails: dict[str, CertificateEmail] = {}
@@ -1146,7 +1140,7 @@ def _emails(session: Session, sends: dict[str, tuple[str, str]]) -> dict[str, Ce
             .where(content.certificate_id.in_(chunk))
         )
         for c, p in rows:
-            message_id, override = sends[c.certificate_id]
+            message_id, override, envelope_from, unsubscribe_token = sends[c.certificate_id]
             emails[c.certificate_id] = CertificateEmail(
                 certificate_id=c.certificate_id,
                 message_id=message_id,
@@ -1156,6 +1150,8 @@ def _emails(session: Session, sends: dict[str, tuple[str, str]]) -> dict[str, Ce
                 title=c.title,
                 completion_date=c.completion_date.isoformat(),
                 document=anchored_document(c, p),
+                envelope_from=envelope_from,
+                unsubscribe_token=unsubscribe_token,
             )
     return emails
 
