@@ -364,3 +364,24 @@ def test_the_cli_revokes_and_reissues_with_clear_output_and_exit_codes(
     assert_one_line_error(twice)
     wait_for(partial(revoked_with_note, client, second), what="reissued through the CLI")
     assert client.verify_id(second).revocation.replaced_by_certificate_id == new
+
+
+def test_anchor_killed_right_after_a_revocation_request_revokes_once_after_restart(
+    stack: LocalStack, client: StackClient
+) -> None:
+    ids = [issue(stack, client, n) for n in range(400, 403)]
+    for cid in ids:
+        wait_for(partial(anchored, client, cid), what=f"{cid} anchored")
+    before = bulk_revoke_transactions(stack)
+    revoke(
+        stack,
+        client,
+        request_id="revoke-then-crash",
+        certificate_ids=ids,
+        reason=certificate_pb2.REVOCATION_REASON_DATA_CORRECTION,
+    )
+    stack.restart("anchor", crash=True)  # SIGKILL: recorded, maybe signed, maybe sent
+    for cid in ids:
+        wait_for(partial(revoked_with_note, client, cid), what=f"{cid} revoked after restart")
+    new = {tx: n for tx, n in bulk_revoke_transactions(stack).items() if tx not in before}
+    assert list(new.values()) == [3]  # one transaction revoked the three, once

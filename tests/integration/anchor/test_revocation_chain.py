@@ -215,3 +215,22 @@ async def test_anchoring_and_revoking_in_one_pass_share_the_signers_nonces(
         await r.until(lambda: r.anchored("w2") and all_revoked(r, first[:2]))
         assert await r.nonce() - r.first_nonce == 3
         assert [s for _, s in r.revocation_transactions()] == ["mined"]
+
+
+async def test_a_restart_after_signing_sends_the_stored_transaction_not_a_new_one(
+    anvil: str, registry: str, sessions: sessionmaker[Session]
+) -> None:
+    async with RevocationRig(anvil, registry, sessions) as r:
+        ids = r.add_window("w1")
+        await r.until(lambda: r.anchored("w1"))
+        await r.rpc("evm_setAutomine", False)
+        r.revoke(ids[:2], "req-1")
+        await r.until(lambda: len(r.revocation_transactions()) == 1)
+        [(stored, _)] = r.revocation_transactions()
+        # the process dies and the node forgets the transaction (as if never broadcast)
+        await r.rpc("anvil_dropTransaction", stored)
+        await r.rpc("evm_setAutomine", True)
+    async with RevocationRig(anvil, registry, sessions) as again:  # nothing in memory
+        await again.until(lambda: all_revoked(again, ids[:2]))
+        assert again.revocation_transactions() == [(stored, "mined")]
+        assert await again.revoking_transactions() == {stored: 2}
