@@ -11,10 +11,11 @@ import asyncio
 import ipaddress
 import json
 import logging
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import click
 from rich.console import Console
@@ -112,6 +113,15 @@ def _dns_server(_: click.Context, __: click.Parameter, value: str) -> str:
     help="Read issuer profiles from this origin instead of the issuer's own https host "
     "(a local stack or test).",
 )
+@click.option(
+    "--verify-url",
+    metavar="URL",
+    envvar="CERTFLOW_VERIFY_URL",
+    default="",
+    callback=lambda ctx, param, value: _rpc_url(ctx, param, value) if value else value,
+    help="The issuer's verify service: when the chain says revoked, its recorded reason, text "
+    "and replacement are shown (the verdict stays the chain's) [env CERTFLOW_VERIFY_URL].",
+)
 @certflow_command
 def verify(
     run: Invocation,
@@ -120,6 +130,7 @@ def verify(
     registries: tuple[str, ...],
     dns_resolver: str,
     profile_base_url: str,
+    verify_url: str,
 ) -> ExitCode:
     """Check a certificate with only the file, a chain RPC and the issuer's DNS/profile.
 
@@ -142,6 +153,8 @@ def verify(
             ExitCode.INVALID_INPUT, f"{file}: {exc.message}", reason=exc.reason
         ) from None
     document = result_document(str(file), result, claimed_registry(data))
+    if verify_url and result.status is VerificationStatus.REVOKED and result.certificate_id:
+        document["revocation"] = revocation_note(verify_url, result.certificate_id, timeout)
     run.output.result(document, lambda console: render(console, document))
     return EXIT_CODES[result.status]
 
@@ -242,8 +255,27 @@ def result_document(file: str, result: Verification, registry: str) -> JsonDocum
     return document
 
 
+def revocation_note(verify_url: str, certificate_id: str, timeout: float) -> JsonDocument | None:
+    """What the issuer's verify service recorded with the revocation (its HTTP API's
+    `revocation` object); None when it records none or cannot be asked — the chain's verdict
+    stands either way."""
+    url = f"{verify_url.rstrip('/')}/api/v1/certificates/{quote(certificate_id)}/verification"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:
+            answer = json.loads(reply.read(1_000_000))
+    except (OSError, ValueError):
+        return None
+    note = answer.get("revocation") if isinstance(answer, dict) else None
+    return note if isinstance(note, dict) else None
+
+
 def render(console: Console, document: dict[str, Any]) -> None:
     console.print(shown(f"{document['file']}: {document['status']}"))
+    note = document.get("revocation")
+    if isinstance(note, dict):
+        console.print(shown(f"  the issuer's note: {note.get('message', '')}"))
+        if note.get("replacedBy"):
+            console.print(shown(f"  replaced by: {note['replacedBy']}"))
     width = max(len(c["check"]) for c in document["checks"])
     for c in document["checks"]:
         console.print(shown(f"  {c['status']:<7} {c['check']:<{width}}  {c['message']}"))

@@ -385,3 +385,41 @@ def test_anchor_killed_right_after_a_revocation_request_revokes_once_after_resta
         wait_for(partial(revoked_with_note, client, cid), what=f"{cid} revoked after restart")
     new = {tx: n for tx, n in bulk_revoke_transactions(stack).items() if tx not in before}
     assert list(new.values()) == [3]  # one transaction revoked the three, once
+
+
+def test_certflow_verify_shows_the_issuers_reason_next_to_the_chains_verdict(
+    stack: LocalStack, client: StackClient, tmp_path: Path
+) -> None:
+    old = issue(stack, client, 500, name="Alan Turnig")
+    wait_for(partial(anchored, client, old), what="anchored")
+    response = client.ingest.ReissueCertificate(
+        ingest_service_pb2.ReissueCertificateRequest(
+            request_id="reissue-alan", certificate_id=old, recipient_name="Alan Turing"
+        ),
+        metadata=metadata(stack),
+        timeout=30,
+    )
+    new = response.certificate.certificate_id
+    wait_for(partial(revoked_with_note, client, old), what="old revoked")
+    path = tmp_path / "old.json"
+    path.write_text(client.document(old), encoding="utf-8")
+    args = [
+        "verify",
+        str(path),
+        "--rpc",
+        stack.rpc_url,
+        "--dns-resolver",
+        f"127.0.0.1:{stack.ports['dns']}",
+        "--profile-base-url",
+        f"http://127.0.0.1:{stack.ports['identity']}",
+    ]
+    env = base_env(tmp_path)
+    plain = certflow(*args, env=env)
+    assert plain.code == 12 and "issuer's note" not in plain.stdout  # the chain has no reason
+    noted = certflow(*args, "--verify-url", stack.verify_http_url, env=env)
+    assert noted.code == 12, noted.stderr
+    assert "superseded by a corrected certificate" in noted.stdout
+    assert f"replaced by: {new}" in noted.stdout
+    as_json = certflow(*args, "--verify-url", stack.verify_http_url, "--json", env=env).json()
+    assert as_json["revocation"]["reason"] == "SUPERSEDED"
+    assert as_json["revocation"]["replacedBy"] == new
