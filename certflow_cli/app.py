@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from certflow_cli.commands.batches import batch, batches, cancel, errors
+from certflow_cli.commands.deliveries import deliveries, resend, suppression
 from certflow_cli.commands.export_oa import export_oa
 from certflow_cli.commands.issue import issue
 from certflow_cli.commands.revoke import reissue, revoke
@@ -67,6 +68,8 @@ def cli(
     anchoring and email (upload, watch), list batches (batches), read one (batch) and
     its refused rows (errors), stop one (cancel), or issue one certificate (issue).
     Withdraw certificates (revoke), or replace one with a corrected copy (reissue).
+    See what became of a batch's emails (deliveries), send again (resend), and keep the
+    issuer's suppression list of bounced and unsubscribed addresses (suppression).
     Check a certificate file with only a chain RPC and the issuer's DNS (verify), or
     export it for OpenAttestation verifiers (export-oa).
     Every command takes --json and --help.
@@ -87,6 +90,9 @@ for command in (
     issue,
     revoke,
     reissue,
+    deliveries,
+    resend,
+    suppression,
     verify,
     export_oa,
 ):

@@ -320,3 +320,44 @@ def test_one_click_unsubscribe_suppresses_the_address_for_later_batches(
     (skipped,) = client.deliveries(second)
     assert skipped.state == pb.DELIVERY_STATE_SUPPRESSED
     assert mail_to(stack, "quitter") == {"quitter@example.org": 1}
+
+
+def test_the_cli_shows_bounces_resends_and_keeps_the_suppression_list(stack, tmp_path) -> None:
+    from tests.e2e.test_cli import base_env, certflow
+
+    env = {
+        **base_env(tmp_path),
+        "CERTFLOW_NOTIFY_ADDRESS": stack.target("notify"),
+        "CERTFLOW_INTERNAL_TOKEN": stack.token,
+    }
+    client = StackClient({s: stack.target(s) for s in SERVICES}, stack.token)
+    try:
+        batch_id = client.upload_csv(
+            csv_of([GONE, "cli-ok@example.org"], "CLI 101"), request_id="cli-1"
+        ).batch.batch_id
+        client.wait_for_batch(batch_id, until="completed", timeout=90)
+    finally:
+        client.close()
+    shown = certflow("deliveries", batch_id, "--json", env=env)
+    assert shown.code == 0, shown.stderr
+    document = shown.json()
+    assert document["counts"] == {"sent": 1, "suppressed": 1}
+    assert document["success_rate"] == 0.5
+    ((problem,),) = [document["deliveries"]]
+    assert problem["state"] == "suppressed"
+    listed = certflow("suppression", "list", DEMO_ISSUER_NAME, "--json", env=env)
+    assert listed.code == 0 and GONE not in listed.stdout
+    assert "g…@example.org" in [s["address_hint"] for s in listed.json()["suppressions"]]
+    removed = certflow("suppression", "remove", DEMO_ISSUER_NAME, "--email", GONE, env=env)
+    assert removed.code == 0, removed.stderr
+    again = certflow("suppression", "remove", DEMO_ISSUER_NAME, "--email", GONE, env=env)
+    assert again.code == 6
+    resent = certflow(
+        "resend", problem["certificate_id"], "--to", "cli-fixed@example.org",
+        "--request-id", "cli-fix", "--json", env=env,
+    )  # fmt: skip
+    assert resent.code == 0 and resent.json() == {"resent_count": 1}, resent.stderr
+    wait_until(lambda: mail_to(stack, "cli-fixed") == {"cli-fixed@example.org": 1}, 60, "resent")
+    refused = certflow("resend", "--batch", batch_id, "--to", "x@example.org", "--request-id",
+                       "r", env=env)  # fmt: skip
+    assert refused.code == 4 and "Traceback" not in refused.stderr
