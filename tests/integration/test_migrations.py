@@ -120,7 +120,8 @@ def test_verify_s_proofs_move_to_their_own_table_and_back(database_url: str) -> 
     with engine.connect() as connection:
         rows = connection.execute(
             text(
-                "SELECT certificate_id, merkle_root, block_number, document FROM verify_certificates"
+                "SELECT certificate_id, merkle_root, block_number, document "
+                "FROM verify_certificates"
             )
         ).all()
     engine.dispose()
