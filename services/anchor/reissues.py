@@ -25,6 +25,16 @@ from services.anchor.revocations import (
 log = logging.getLogger(__name__)
 
 REISSUED = bus.ConsumerSpec(durable="anchor-reissued", subject=bus.SUBJECT_REISSUED)
+# an old certificate still unknown after this many deliveries (≥ 30 s apart after the first
+# few: about an hour) was never placed
+MAX_WAITS = 120
+
+
+def _deliveries(message: Any) -> int:
+    try:
+        return int(message.metadata.num_delivered)
+    except (AttributeError, TypeError, ValueError):
+        return 1
 
 
 def reissue_revocation(data: bytes) -> RevocationRequest | None:
@@ -76,6 +86,17 @@ class ReissuedConsumer:
         try:
             outcome = await asyncio.to_thread(revoke, self._records, request, self._now)
         except NotFound:
+            if _deliveries(message) >= MAX_WAITS:
+                # never placed: its batch was cancelled before its window was built
+                self.poison_messages += 1
+                log.error(
+                    "certs.reissued: %s is still unknown to anchor after %d tries (cancelled"
+                    " before anchoring?); not revoked — revoke it by id if it ever is anchored",
+                    request.certificate_ids[0],
+                    MAX_WAITS,
+                )
+                await bus.settle(message.term())
+                return
             # the old certificate's leaf is not in a window yet: it will be
             self._failures += 1
             await bus.settle(message.nak(delay=bus.retry_delay(self._failures, base=2.0)))
