@@ -280,7 +280,7 @@ def test_a_reissue_revokes_the_old_certificate_pointing_at_the_new_one(
         request_id="reissue-ada",
         certificate_id=old,
         recipient_name="Ada Lovelace",
-        reason_text="name misspelt",
+        reason_text="Name misspelt (Lovelase)",
     )
     response = client.ingest.ReissueCertificate(request, metadata=metadata(stack), timeout=30)
     new = response.certificate.certificate_id
@@ -297,14 +297,15 @@ def test_a_reissue_revokes_the_old_certificate_pointing_at_the_new_one(
     result = client.verify_id(old)
     assert result.revocation.reason == SUPERSEDED
     assert result.revocation.replaced_by_certificate_id == new
-    assert result.revocation.reason_text == "name misspelt"
+    assert result.revocation.reason_text == "Name misspelt (Lovelase)"
     shown = http_verification(stack, old)
     assert shown["revocation"]["replacedBy"] == new
     assert shown["revocation"]["replacedByPage"] == f"/verify/{new}"
     page_url = f"{stack.verify_http_url}/verify/{old}"
     with urllib.request.urlopen(page_url, timeout=30) as reply:
         page = reply.read().decode()
-    assert f'href="/verify/{new}"' in page and "name misspelt" in page
+    assert f'href="/verify/{new}"' in page and "Name misspelt (Lovelase)" in page
+    assert "Revoked by the issuer on " in page
     assert client.verify_id(new).status == VALID
 
     # a second reissue of the same content is refused; an unknown one is NOT_FOUND
