@@ -185,7 +185,14 @@ def observe(spec: MetricSpec, read: Callable[[], Reading]) -> None:
     """An observable gauge read at each collection (export interval or scrape). A failed read
     (the database away) reports nothing this time rather than breaking the export."""
     assert spec.kind is Kind.GAUGE
+    _meter.create_observable_gauge(
+        spec.name, [gauge_callback(spec, read)], unit=spec.unit, description=spec.description
+    )
 
+
+def gauge_callback(
+    spec: MetricSpec, read: Callable[[], Reading]
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def callback(options: CallbackOptions) -> Iterable[Observation]:
         try:
             # as floats: an int beyond 64 bits (a balance in wei) fails the whole OTLP export
@@ -194,9 +201,7 @@ def observe(spec: MetricSpec, read: Callable[[], Reading]) -> None:
             log.warning("reading %s failed: %s", spec.name, exc)
             return []
 
-    _meter.create_observable_gauge(
-        spec.name, [callback], unit=spec.unit, description=spec.description
-    )
+    return callback
 
 
 def setup_metrics(metrics_port: int = 0) -> None:
