@@ -40,6 +40,12 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=5000, help="verification look-ups per size")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
+        "--verify-workers",
+        type=int,
+        default=2,
+        help="processes serving verify's HTTP API (CERTFLOW_VERIFY_HTTP_WORKERS; one per core)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="JSON output (default bench/results/<time>.json)"
     )
     parser.add_argument(
@@ -64,6 +70,7 @@ def main() -> None:
                     lookups=args.lookups,
                     concurrency=args.concurrency,
                     progress=status.update,
+                    verify_http_workers=args.verify_workers,
                 )
             finally:
                 if url:

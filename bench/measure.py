@@ -74,6 +74,7 @@ def run_size(
     lookups: int,
     concurrency: int,
     progress: Callable[[str], None],
+    verify_http_workers: int = 1,
 ) -> SizeResult:
     options = StackOptions(
         state_dir=state_dir,
@@ -87,6 +88,7 @@ def run_size(
         service_env={
             "CERTFLOW_HTTP_RATE_PER_SECOND": "1000000",
             "CERTFLOW_HTTP_RATE_BURST": "1000000",
+            "CERTFLOW_VERIFY_HTTP_WORKERS": str(verify_http_workers),
         },
     )
     progress(f"{dataset.rows:,} rows: starting the stack")

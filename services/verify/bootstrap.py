@@ -30,6 +30,7 @@ from services.verify.consumers import (
     issued_consumer,
 )
 from services.verify.http_api import PageSettings, build_app, quiet_malformed_request_logs
+from services.verify.http_workers import WorkerPool
 from services.verify.lookups import CertificateLookups
 from services.verify.read_model import AnchoredCertificate, CertificateStore, IssuedCertificate
 from services.verify.reports import ProblemReports
@@ -69,7 +70,9 @@ class VerifyService:
     http_app: web.Application
 
 
-def build(settings: VerifySettings, adapters: Adapters) -> VerifyService:
+def build(settings: VerifySettings, adapters: Adapters, *, http_share: int = 1) -> VerifyService:
+    """`http_share`: how many processes serve HTTP (http_workers.py); each limits a client at
+    its share of the rate, connections being spread evenly across them."""
     lookups = CertificateLookups(adapters.store)
     revocations = RevocationIndex(
         adapters.registry,
@@ -98,8 +101,8 @@ def build(settings: VerifySettings, adapters: Adapters) -> VerifyService:
         verifier,
         lookups,
         max_document_bytes=settings.max_document_bytes,
-        rate=settings.http_rate_per_second,
-        burst=settings.http_rate_burst,
+        rate=settings.http_rate_per_second / http_share,
+        burst=max(settings.http_rate_burst / http_share, 1.0),
         reports=adapters.reports,
         page_settings=page_settings(settings),
     )
@@ -167,6 +170,7 @@ async def serve(settings: VerifySettings) -> None:
             SqlProblemReports(writes),
             SqlRevocationNotes(writes, reads),
         ),
+        http_share=settings.verify_http_workers,
     )
 
     _, js = await jetstream(runtime, settings.nats_url, "certflow-verify")
@@ -183,7 +187,20 @@ async def serve(settings: VerifySettings) -> None:
     quiet_malformed_request_logs()
     runner = web.AppRunner(service.http_app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, settings.verify_http_host, settings.verify_http_port).start()
-    log.info("verify serving HTTP on %s:%d", settings.verify_http_host, settings.verify_http_port)
+    workers = settings.verify_http_workers
+    await web.TCPSite(
+        runner, settings.verify_http_host, settings.verify_http_port, reuse_port=workers > 1
+    ).start()
+    log.info(
+        "verify serving HTTP on %s:%d (%d processes)",
+        settings.verify_http_host,
+        settings.verify_http_port,
+        workers,
+    )
     runtime.on_shutdown(runner.cleanup)
+    if workers > 1:
+        pool = WorkerPool(workers - 1)
+        pool.start()
+        runtime.spawn(pool.supervise(runtime.stopping), "supervise-http-workers")
+        runtime.on_shutdown(pool.stop)
     await runtime.run()

@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from certflow.platform.settings import CommonSettings
 
 
@@ -5,6 +7,9 @@ class VerifySettings(CommonSettings):
     verify_port: int = 50054
     verify_http_host: str = "0.0.0.0"
     verify_http_port: int = 8080
+    # processes serving the public HTTP API on that port (SO_REUSEPORT; services/verify/
+    # http_workers.py): up to one per core the pod or machine gives verify
+    verify_http_workers: int = Field(default=1, ge=1, le=64)
     eth_rpc_url: str = "http://127.0.0.1:8545"
     # The registry this verifier trusts (an allow-list on top of the issuer binding: a registry
     # the issuer lists but this is not is UNKNOWN_ISSUER).
