@@ -232,6 +232,8 @@ class LocalStack:
             "CERTFLOW_ISSUER_PROFILE_BASE_URL": f"http://127.0.0.1:{self.ports['identity']}",
             "CERTFLOW_INGEST_PORT": str(self.ports["ingest"]),
             "CERTFLOW_ANCHOR_PORT": str(self.ports["anchor"]),
+            # ingest asks anchor the base fee for a dry run's fee estimate
+            "CERTFLOW_ANCHOR_ADDRESS": self.target("anchor"),
             "CERTFLOW_NOTIFY_PORT": str(self.ports["notify"]),
             "CERTFLOW_VERIFY_PORT": str(self.ports["verify"]),
             "CERTFLOW_VERIFY_HTTP_HOST": "127.0.0.1",

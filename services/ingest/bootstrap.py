@@ -14,6 +14,7 @@ from certflow.platform.outbox import OutboxRelay
 from certflow.platform.service_setup import database, jetstream, new_runtime
 from certflow.platform.telemetry import inject_context
 from certflow.v1 import ingest_service_pb2, ingest_service_pb2_grpc
+from services.ingest.batch_report import BatchReports
 from services.ingest.batch_watch import BatchWatchHub
 from services.ingest.consumers import (
     ANCHORED_CONSUMER,
@@ -23,6 +24,7 @@ from services.ingest.consumers import (
     anchored_consumer,
     deliveries_consumer,
 )
+from services.ingest.gas_price import AnchorBaseFee
 from services.ingest.lifecycle import BatchLifecycle, BatchStore
 from services.ingest.progress import BatchProgress, DeliveryReport, ProgressStore
 from services.ingest.servicer import IngestServicer
@@ -117,6 +119,9 @@ async def serve(settings: IngestSettings) -> None:
         uploads.shutdown(wait=False, cancel_futures=True)
 
     runtime.on_shutdown(stop_uploads)
+    token = settings.internal_token.get_secret_value() if settings.internal_token else ""
+    base_fee = AnchorBaseFee(settings.anchor_address, token)
+    runtime.on_shutdown(base_fee.close)
     ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
         IngestServicer(
             app.ingest,
@@ -125,6 +130,11 @@ async def serve(settings: IngestSettings) -> None:
             lifecycle=app.lifecycle,
             hub=hub,
             watch_poll_seconds=settings.watch_poll_seconds,
+            max_rows=settings.max_rows_per_upload,
+            window_size=settings.window_max_leaves,
+            gas_per_transaction=settings.anchor_gas_per_transaction,
+            base_fee=base_fee,
+            reports=BatchReports(store, clock=_utcnow),
         ),
         runtime.server,
     )

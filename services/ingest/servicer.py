@@ -4,12 +4,13 @@ import asyncio
 import contextvars
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
-from datetime import UTC
+from datetime import UTC, datetime
 
 import grpc
 import orjson
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from certflow.core.csv_intake import IntakeOptions
 from certflow.core.dates import DateOrder
@@ -20,10 +21,19 @@ from certflow.platform.grpc_errors import translate_errors, translate_stream_err
 from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
 from services.ingest.announcements import DeliveryTiming
+from services.ingest.batch_report import BatchReport, BatchReports
 from services.ingest.batch_watch import BatchWatchHub, watch_batch
+from services.ingest.gas_price import BaseFee
+from services.ingest.intake import (
+    GAS_PER_ANCHOR_TRANSACTION,
+    AnchoringEstimate,
+    IntakeChoice,
+    anchoring_estimate,
+    intake_choice,
+)
 from services.ingest.lifecycle import BatchLifecycle, BatchQuery
 from services.ingest.progress import BatchState, BatchStatus
-from services.ingest.usecases import Ingest, IssuedCertificate, UploadResult
+from services.ingest.usecases import Ingest, IssuedCertificate, UploadPlan, UploadResult
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +61,18 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         lifecycle: BatchLifecycle,
         hub: BatchWatchHub,
         watch_poll_seconds: float,
+        max_rows: int = 200_000,
+        window_size: int = 200_000,
+        gas_per_transaction: int = GAS_PER_ANCHOR_TRANSACTION,
+        base_fee: Callable[[], Awaitable[BaseFee]] | None = None,
+        reports: BatchReports,
     ) -> None:
         self._ingest = ingest
+        self._reports = reports
+        self._max_rows = max_rows
+        self._window_size = window_size
+        self._gas_per_transaction = gas_per_transaction
+        self._base_fee = base_fee
         self._lifecycle = lifecycle
         self._hub = hub
         self._watch_poll_seconds = watch_poll_seconds
@@ -91,7 +111,31 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
                 "metadata", "the stream must start with an UploadCsvMetadata message"
             )
         _check_request_id(metadata.request_id)
-        result = await self._upload(b"".join(chunks), metadata)
+        choice = intake_choice(
+            dry_run=metadata.dry_run,
+            pilot_rows=metadata.pilot_rows,
+            batch_id=metadata.batch_id,
+            preview_count=metadata.preview_count,
+            max_rows=self._max_rows,
+        )
+        if choice.dry_run:
+            plan = await self._upload(b"".join(chunks), metadata, choice, planned=True)
+            assert isinstance(plan, UploadPlan)
+            fee = await self._base_fee() if self._base_fee else BaseFee(None, "not asked")
+            estimate = anchoring_estimate(
+                plan.accepted_count,
+                window_size=self._window_size,
+                gas_per_transaction=self._gas_per_transaction,
+                base_fee_wei=fee.wei,
+                fee_note=fee.note,
+            )
+            return ingest_service_pb2.UploadCsvResponse(
+                plan=plan_message(plan, estimate),
+                encoding=plan.encoding,
+                delimiter=plan.delimiter,
+            )
+        result = await self._upload(b"".join(chunks), metadata, choice, planned=False)
+        assert isinstance(result, UploadResult)
         return ingest_service_pb2.UploadCsvResponse(
             batch=batch_message(result.batch),
             row_errors=[row_error_message(e) for e in result.row_errors],
@@ -99,11 +143,19 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             warning_count=result.warning_count,
             encoding=result.encoding,
             delimiter=result.delimiter,
+            skipped_count=result.skipped_count,
+            held_back_count=result.held_back_count,
+            resolved_count=result.resolved_count,
         )
 
     async def _upload(
-        self, data: bytes, metadata: ingest_service_pb2.UploadCsvMetadata
-    ) -> UploadResult:
+        self,
+        data: bytes,
+        metadata: ingest_service_pb2.UploadCsvMetadata,
+        choice: IntakeChoice,
+        *,
+        planned: bool,
+    ) -> UploadResult | UploadPlan:
         """Runs the upload on the upload executor; when this RPC is cancelled (by the client or
         its deadline) the worker stops at its next check instead of running on for nobody."""
         cancel = threading.Event()
@@ -115,8 +167,12 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         )
         timing = delivery_timing(metadata)
 
-        def work() -> UploadResult:
+        def work() -> UploadResult | UploadPlan:
             try:
+                if planned:
+                    return self._ingest.plan_upload(
+                        data, cancel=cancel, options=options, choice=choice
+                    )
                 return self._ingest.upload_csv(
                     data,
                     request_id=request_id,
@@ -124,6 +180,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
                     cancel=cancel,
                     options=options,
                     timing=timing,
+                    choice=choice,
                 )
             except Cancelled:
                 log.info("upload %r stopped: its caller cancelled or ran out of time", request_id)
@@ -259,6 +316,56 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
             yield ingest_service_pb2.DownloadErrorReportResponse(chunk=chunk)
 
+    @translate_errors
+    async def GetBatchReport(
+        self, request: ingest_service_pb2.GetBatchReportRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_service_pb2.GetBatchReportResponse:
+        batch_id = _required_batch_id(request.batch_id)
+        report = await asyncio.to_thread(self._reports.report, batch_id)
+        return ingest_service_pb2.GetBatchReportResponse(report=report_message(report))
+
+
+def report_message(report: BatchReport) -> ingest_service_pb2.BatchReport:
+    def moment(at: datetime | None) -> Timestamp | None:
+        return to_timestamp(at) if at is not None else None
+
+    return ingest_service_pb2.BatchReport(
+        batch=batch_message(report.status),
+        refused_row_count=report.refused_row_count,
+        intakes=[
+            ingest_service_pb2.BatchIntake(
+                sequence=i.sequence,
+                create_time=to_timestamp(i.created_at),
+                row_count=i.row_count,
+                accepted_count=i.accepted_count,
+                rejected_count=i.rejected_count,
+                skipped_count=i.skipped_count,
+                held_back_count=i.held_back_count,
+                resolved_count=i.resolved_count,
+            )
+            for i in report.intakes
+        ],
+        transactions=[
+            ingest_service_pb2.AnchoringTransaction(
+                transaction_hash=t.transaction_hash,
+                chain_id=t.chain_id,
+                block_number=t.block_number,
+                window_id=t.window_id,
+                merkle_root=t.merkle_root,
+                certificate_count=t.certificate_count,
+                anchor_time=to_timestamp(t.anchored_at),
+            )
+            for t in report.transactions
+        ],
+        deliveries=[
+            ingest_service_pb2.DeliveryCount(outcome=outcome, count=count)
+            for outcome, count in report.deliveries.items()
+        ],
+        first_anchor_time=moment(report.first_anchored_at),
+        last_anchor_time=moment(report.last_anchored_at),
+        last_email_time=moment(report.last_emailed_at),
+    )
+
 
 def batch_query(request: ingest_service_pb2.ListBatchesRequest) -> BatchQuery:
     states = set()
@@ -352,6 +459,47 @@ def certificate_message(stored: IssuedCertificate) -> certificate_pb2.Certificat
         else certificate_pb2.CERTIFICATE_STATE_ISSUED,
         document_json=orjson.dumps(stored.document).decode(),
         leaf_hash=stored.leaf_hash,
+    )
+
+
+def plan_message(plan: UploadPlan, estimate: AnchoringEstimate) -> ingest_service_pb2.UploadPlan:
+    fee = estimate.estimated_fee_wei
+    return ingest_service_pb2.UploadPlan(
+        row_count=plan.row_count,
+        accepted_count=plan.accepted_count,
+        rejected_count=plan.rejected_count,
+        duplicates_in_file_count=plan.duplicates_in_file,
+        already_issued_count=plan.already_issued,
+        skipped_count=plan.skipped_count,
+        held_back_count=plan.held_back_count,
+        resolved_count=plan.resolved_count,
+        row_errors=[row_error_message(e) for e in plan.row_errors],
+        warnings=[row_warning_message(w) for w in plan.warnings],
+        warning_count=plan.warning_count,
+        previews=[
+            ingest_service_pb2.CertificatePreview(
+                row_number=p.row_number,
+                credential_json=orjson.dumps(p.credential).decode(),
+                email=ingest_service_pb2.EmailPreview(
+                    recipient_name=p.recipient_name,
+                    recipient_email=p.recipient_email,
+                    title=p.title,
+                    completion_date=p.completion_date,
+                    issuer_name=p.issuer_name,
+                ),
+            )
+            for p in plan.previews
+        ],
+        anchoring=ingest_service_pb2.AnchoringEstimate(
+            window_size=estimate.window_size,
+            transaction_count=estimate.transaction_count,
+            gas_per_transaction=estimate.gas_per_transaction,
+            base_fee_wei="" if estimate.base_fee_wei is None else str(estimate.base_fee_wei),
+            estimated_fee_wei="" if fee is None else str(fee),
+            fee_note=estimate.fee_note,
+        ),
+        encoding=plan.encoding,
+        delimiter=plan.delimiter,
     )
 
 

@@ -1,7 +1,8 @@
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from certflow.core.time_zones import UnknownTimeZone, iana_zone
 from certflow.platform.settings import CommonSettings
+from services.ingest.intake import GAS_PER_ANCHOR_TRANSACTION
 
 
 class IngestSettings(CommonSettings):
@@ -26,6 +27,12 @@ class IngestSettings(CommonSettings):
     # the issuer's IANA time zone for rows without a time_zone column ("": notify's default);
     # emails of a batch that asks for business hours go in that zone's hours
     default_time_zone: str = ""
+    # a dry run's anchoring estimate: certificates per anchoring transaction (anchor's window
+    # size: the same variable, CERTFLOW_WINDOW_MAX_LEAVES), the gas of one transaction, and
+    # anchor's gRPC address to ask the current base fee ("": the fee is shown as unknown)
+    window_max_leaves: int = Field(default=200_000, ge=1)
+    anchor_gas_per_transaction: int = Field(default=GAS_PER_ANCHOR_TRANSACTION, ge=1)
+    anchor_address: str = ""
 
     @field_validator("default_time_zone")
     @classmethod

@@ -7,22 +7,30 @@ from the anchoring facts and delivery outcomes the consumers copy into ingest's 
 
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.document import IssuerProfile
+from certflow.core.issuance import PlannedCertificate
 from certflow.core.validation import RowError
 from certflow.platform.db.batching import chunked
 from services.ingest import tables
 from services.ingest.announcements import AnnouncedCertificate, OutboxMessage, reference_of, render
+from services.ingest.batch_report import (
+    AnchoringTransaction,
+    BatchReport,
+    IntakeRecord,
+    delivery_counts,
+)
+from services.ingest.intake import BatchClosed
 from services.ingest.lifecycle import BatchQuery, Refusal
 from services.ingest.progress import (
     NOT_EMAILED,
@@ -34,6 +42,7 @@ from services.ingest.progress import (
 )
 from services.ingest.usecases import (
     WRITE_ATTEMPTS,
+    BatchExtension,
     CertificateAnchoring,
     CertificateRecord,
     NewBatch,
@@ -47,6 +56,7 @@ _certificates = cast(Table, tables.Certificate.__table__)
 _row_errors = cast(Table, tables.BatchRowError.__table__)
 _outbox = cast(Table, tables.IngestOutbox.__table__)
 _refused_rows = cast(Table, tables.BatchRefusedRow.__table__)
+_intakes = cast(Table, tables.BatchIntake.__table__)
 
 
 class SqlIngestStore:
@@ -91,6 +101,12 @@ class SqlIngestStore:
                 raise WriteRace(type(exc).__name__) from exc
             raise
 
+    @contextmanager
+    def snapshot(self) -> Iterator["SqlIngestWrites"]:
+        """A session that is never committed (closing it rolls back): a dry run's reads."""
+        with self._sessions() as session:
+            yield SqlIngestWrites(session)
+
     def batch_for_request(self, request_id: str) -> str | None:
         with self._sessions() as session:
             return SqlIngestWrites(session).batch_for_request(request_id)
@@ -133,6 +149,91 @@ class SqlIngestStore:
         with self._sessions() as session:
             rows = session.execute(statement.offset(offset).limit(limit)).all()
             return [_status(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def batch_report(self, batch_id: str) -> BatchReport | None:
+        """Every fact the completion record shows, in a few queries on the progress index
+        (progress arriving meanwhile may show in one count and not yet in another)."""
+        p, e, i = tables.CertificateProgress, tables.BatchRowError, tables.BatchIntake
+        status = self.batch_status(batch_id)
+        if status is None:
+            return None
+        with self._sessions() as session:
+            refused_lines = session.scalar(
+                select(func.count(func.distinct(e.row_number))).where(e.batch_id == batch_id)
+            )
+            intakes = [
+                IntakeRecord(
+                    sequence=row.sequence,
+                    created_at=_aware(row.created_at) or row.created_at,
+                    row_count=row.row_count,
+                    accepted_count=row.accepted_count,
+                    rejected_count=row.rejected_count,
+                    skipped_count=row.skipped_count,
+                    held_back_count=row.held_back_count,
+                    resolved_count=row.resolved_count,
+                )
+                for row in session.scalars(
+                    select(i).where(i.batch_id == batch_id).order_by(i.sequence)
+                )
+            ]
+            windows = session.execute(
+                select(
+                    p.window_id,
+                    p.transaction_hash,
+                    p.chain_id,
+                    p.block_number,
+                    p.merkle_root,
+                    func.count(),
+                    func.min(p.anchored_at),
+                )
+                .where(p.batch_id == batch_id, p.window_id.is_not(None))
+                .group_by(
+                    p.window_id, p.transaction_hash, p.chain_id, p.block_number, p.merkle_root
+                )
+            ).all()
+            transactions = sorted(
+                (
+                    AnchoringTransaction(
+                        transaction_hash=row[1] or "",
+                        chain_id=row[2] or 0,
+                        block_number=row[3] or 0,
+                        window_id=row[0] or "",
+                        merkle_root=row[4] or b"",
+                        certificate_count=row[5],
+                        anchored_at=_aware(row[6]) or datetime.min.replace(tzinfo=UTC),
+                    )
+                    for row in windows
+                ),
+                key=lambda t: (t.block_number, t.anchored_at),
+            )
+            outcomes = {
+                str(outcome): count
+                for outcome, count in session.execute(
+                    select(p.delivery_outcome, func.count())
+                    .where(p.batch_id == batch_id, p.delivery_outcome.is_not(None))
+                    .group_by(p.delivery_outcome)
+                )
+            }
+            first, last = session.execute(
+                select(func.min(p.anchored_at), func.max(p.anchored_at)).where(
+                    p.batch_id == batch_id
+                )
+            ).one()
+            emailed = session.scalar(
+                select(func.max(p.delivery_updated_at)).where(
+                    p.batch_id == batch_id, p.delivery_outcome == DeliveryOutcome.SENT.value
+                )
+            )
+        return BatchReport(
+            status=status,
+            refused_row_count=refused_lines or 0,
+            intakes=intakes,
+            transactions=transactions,
+            deliveries=delivery_counts(status.accepted_count, outcomes),
+            first_anchored_at=_aware(first),
+            last_anchored_at=_aware(last),
+            last_emailed_at=_aware(emailed),
+        )
 
     def upload_digest(self, batch_id: str) -> str | None:
         with self._sessions() as session:
@@ -409,6 +510,40 @@ class SqlIngestWrites:
             found.update({key: cid for key, cid in rows})
         return found
 
+    def issued_with_batches(
+        self, issuer_row_id: str, dedupe_keys: Sequence[str]
+    ) -> dict[str, tuple[str, str]]:
+        c = tables.Certificate
+        found: dict[str, tuple[str, str]] = {}
+        for chunk in chunked(dedupe_keys):
+            rows = self._session.execute(
+                select(c.dedupe_key, c.id, c.batch_id).where(
+                    c.issuer_id == issuer_row_id, c.dedupe_key.in_(chunk)
+                )
+            )
+            found.update({key: (cid, batch_id) for key, cid, batch_id in rows})
+        return found
+
+    def stored_refusals(self, batch_id: str) -> frozenset[tuple[int, str, str, str]]:
+        e = tables.BatchRowError
+        rows = self._session.execute(
+            select(e.row_number, e.field, e.reason, e.message).where(e.batch_id == batch_id)
+        )
+        return frozenset((r.row_number, r.field, r.reason, r.message) for r in rows)
+
+    def refused_cells(self, batch_id: str) -> dict[int, tuple[str, ...]]:
+        e, r = tables.BatchRowError, tables.BatchRefusedRow
+        lines = self._session.scalars(
+            select(e.row_number).where(e.batch_id == batch_id).distinct()
+        ).all()
+        found: dict[int, tuple[str, ...]] = dict.fromkeys(lines, ())
+        for number, cells in self._session.execute(
+            select(r.row_number, r.cells).where(r.batch_id == batch_id)
+        ):
+            if number in found:
+                found[number] = tuple(json.loads(cells))
+        return found
+
     def add_batch(self, batch: NewBatch) -> None:
         session = self._session
         session.execute(
@@ -428,70 +563,168 @@ class SqlIngestWrites:
                 else None,
             )
         )
-        if batch.certificates:
+        _insert_certificates(
+            session, batch.batch_id, batch.issuer_row_id, batch.certificates, batch.created_at
+        )
+        _insert_refusals(session, batch.batch_id, batch.refused, batch.refused_cells)
+        _insert_outbox(session, batch.messages, batch.trace_context, batch.created_at)
+        if batch.source == "csv":
             session.execute(
-                insert(_certificates),
-                [
-                    {
-                        "id": p.certificate_id,
-                        "batch_id": batch.batch_id,
-                        "issuer_id": batch.issuer_row_id,
-                        "dedupe_key": p.dedupe_key,
-                        "recipient_name": p.content.recipient_name,
-                        "recipient_email": p.content.recipient_email,
-                        "title": p.content.title,
-                        "completion_date": p.content.completion_date,
-                        "expiry_date": p.content.expiry_date,
-                        "document": p.canonical_document,
-                        "leaf_salt": p.leaf_salt,
-                        "leaf_hash": p.leaf_hash,
-                        "created_at": _utc(batch.created_at),
-                        "time_zone": p.content.time_zone,
-                    }
-                    # one key order for every upload: overlapping uploads cannot deadlock
-                    for p in sorted(batch.certificates, key=lambda p: p.dedupe_key)
-                ],
+                insert(_intakes).values(
+                    batch_id=batch.batch_id,
+                    sequence=1,
+                    created_at=_utc(batch.created_at),
+                    row_count=batch.row_count,
+                    accepted_count=len(batch.certificates),
+                    rejected_count=len(batch.refused),
+                    skipped_count=0,
+                    held_back_count=batch.held_back_count,
+                    resolved_count=0,
+                )
             )
-        if batch.refused:
-            session.execute(
-                insert(_row_errors),
-                [
-                    {
-                        "batch_id": batch.batch_id,
-                        "row_number": e.row_number,
-                        "field": e.field,
-                        "reason": e.reason,
-                        "message": e.message,
-                    }
-                    # in line order: the error report and ListRowErrors page by id
-                    for e in sorted(batch.refused, key=lambda e: e.row_number)
-                ],
+
+    def extend_batch(self, extension: BatchExtension) -> None:
+        session = self._session
+        b, e, r = tables.Batch, tables.BatchRowError, tables.BatchRefusedRow
+        batch_id = extension.batch_id
+        # the guarded update locks the batch row: concurrent intakes of one batch queue here
+        # (their sequence numbers and counts stay right), and a cancel that won is seen
+        marked = session.execute(
+            update(b)
+            .where(b.id == batch_id, b.cancelled_at.is_(None))
+            .values(
+                accepted_count=b.accepted_count + len(extension.certificates),
+                row_count=b.row_count + extension.new_rows,
             )
-        if batch.refused_cells:
-            session.execute(
-                insert(_refused_rows),
-                [
-                    {"batch_id": batch.batch_id, "row_number": number, "cells": json.dumps(cells)}
-                    for number, cells in batch.refused_cells.items()
-                ],
+        )
+        if marked.rowcount != 1:  # type: ignore[attr-defined]
+            raise BatchClosed(
+                "BATCH_CANCELLED",
+                f"batch {batch_id} was cancelled meanwhile: nothing of this upload was stored",
+                metadata={"batch_id": batch_id},
             )
-        if batch.messages:
-            session.execute(
-                insert(_outbox),
-                [
-                    {
-                        "subject": m.subject,
-                        "msg_id": m.msg_id,
-                        "payload": m.payload,
-                        "trace_context": batch.trace_context,
-                        "created_at": _utc(batch.created_at),
-                    }
-                    for m in batch.messages
-                ],
+        if extension.replaced_lines:
+            for chunk in chunked(sorted(extension.replaced_lines)):
+                session.execute(delete(e).where(e.batch_id == batch_id, e.row_number.in_(chunk)))
+                session.execute(delete(r).where(r.batch_id == batch_id, r.row_number.in_(chunk)))
+        _insert_certificates(
+            session,
+            batch_id,
+            session.scalar(select(b.issuer_id).where(b.id == batch_id)) or "",
+            extension.certificates,
+            extension.created_at,
+        )
+        _insert_refusals(session, batch_id, extension.refused, extension.refused_cells)
+        _insert_outbox(session, extension.messages, extension.trace_context, extension.created_at)
+        refusals = select(func.count(e.id)).where(e.batch_id == batch_id).scalar_subquery()
+        session.execute(update(b).where(b.id == batch_id).values(rejected_count=refusals))
+        sequence = session.scalar(
+            select(func.coalesce(func.max(tables.BatchIntake.sequence), 1)).where(
+                tables.BatchIntake.batch_id == batch_id
             )
+        )
+        session.execute(
+            insert(_intakes).values(
+                batch_id=batch_id,
+                sequence=(sequence or 1) + 1,
+                created_at=_utc(extension.created_at),
+                row_count=extension.new_rows,
+                accepted_count=len(extension.certificates),
+                rejected_count=len(extension.refused),
+                skipped_count=extension.skipped_count,
+                held_back_count=extension.held_back_count,
+                resolved_count=extension.resolved_count,
+            )
+        )
 
     def add_issue_request(self, request_id: str, certificate_id: str) -> None:
         self._session.add(tables.IssueRequest(request_id=request_id, certificate_id=certificate_id))
+
+
+def _insert_certificates(
+    session: Session,
+    batch_id: str,
+    issuer_row_id: str,
+    certificates: Sequence[PlannedCertificate],
+    created_at: datetime,
+) -> None:
+    if not certificates:
+        return
+    session.execute(
+        insert(_certificates),
+        [
+            {
+                "id": p.certificate_id,
+                "batch_id": batch_id,
+                "issuer_id": issuer_row_id,
+                "dedupe_key": p.dedupe_key,
+                "recipient_name": p.content.recipient_name,
+                "recipient_email": p.content.recipient_email,
+                "title": p.content.title,
+                "completion_date": p.content.completion_date,
+                "expiry_date": p.content.expiry_date,
+                "document": p.canonical_document,
+                "leaf_salt": p.leaf_salt,
+                "leaf_hash": p.leaf_hash,
+                "created_at": _utc(created_at),
+                "time_zone": p.content.time_zone,
+            }
+            # one key order for every upload: overlapping uploads cannot deadlock
+            for p in sorted(certificates, key=lambda p: p.dedupe_key)
+        ],
+    )
+
+
+def _insert_refusals(
+    session: Session,
+    batch_id: str,
+    refused: Sequence[RowError],
+    cells: Mapping[int, Sequence[str]],
+) -> None:
+    if refused:
+        session.execute(
+            insert(_row_errors),
+            [
+                {
+                    "batch_id": batch_id,
+                    "row_number": e.row_number,
+                    "field": e.field,
+                    "reason": e.reason,
+                    "message": e.message,
+                }
+                # in line order: the error report and ListRowErrors page by id
+                for e in sorted(refused, key=lambda e: e.row_number)
+            ],
+        )
+    if cells:
+        # a line refused again (another reason) keeps the cells stored first
+        statement = _dialect(session).insert(_refused_rows).on_conflict_do_nothing()
+        session.execute(
+            statement,
+            [
+                {"batch_id": batch_id, "row_number": number, "cells": json.dumps(list(row))}
+                for number, row in cells.items()
+            ],
+        )
+
+
+def _insert_outbox(
+    session: Session, messages: Sequence[OutboxMessage], trace_context: str, created_at: datetime
+) -> None:
+    if messages:
+        session.execute(
+            insert(_outbox),
+            [
+                {
+                    "subject": m.subject,
+                    "msg_id": m.msg_id,
+                    "payload": m.payload,
+                    "trace_context": trace_context,
+                    "created_at": _utc(created_at),
+                }
+                for m in messages
+            ],
+        )
 
 
 def _batches_of(session: Session, certificate_ids: Sequence[str]) -> dict[str, str]:

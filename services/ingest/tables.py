@@ -68,6 +68,23 @@ class BatchRefusedRow(Base):
     cells: Mapped[str] = mapped_column(Text)
 
 
+class BatchIntake(Base):
+    """One upload into a batch: the one that created it (1), then each pilot's rest or
+    reprocess, with what it did (the completion record's history of the batch)."""
+
+    __tablename__ = "batch_intakes"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    row_count: Mapped[int] = mapped_column(Integer)
+    accepted_count: Mapped[int] = mapped_column(Integer)
+    rejected_count: Mapped[int] = mapped_column(Integer)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    held_back_count: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class BatchRowError(Base):
     __tablename__ = "batch_row_errors"
     # a batch's refusals in id order (ListRowErrors, the error report's keyset pages)

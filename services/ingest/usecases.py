@@ -22,6 +22,7 @@ from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.csv_intake import (
     DETECT_ALL,
     MAX_FIELD_BYTES,
+    CsvFile,
     CsvFormatError,
     CsvRow,
     IntakeOptions,
@@ -62,6 +63,18 @@ from services.ingest.announcements import (
     OutboxMessage,
     announce,
 )
+from services.ingest.intake import (
+    MAX_PLAN_ITEMS,
+    REPORT_TAIL,
+    WHOLE_FILE,
+    BatchClosed,
+    IntakeChoice,
+    IntakeDecision,
+    decide,
+    is_error_report,
+    report_rows,
+    warnings_of,
+)
 from services.ingest.observability import batch_stored
 from services.ingest.progress import BatchStatus
 from services.ingest.reissue import (
@@ -95,6 +108,60 @@ class UploadResult:
     warning_count: int = 0
     encoding: str = ""  # what the file was read as
     delimiter: str = ""
+    skipped_count: int = 0  # rows whose certificate the batch already held (batch_id uploads)
+    held_back_count: int = 0  # accepted rows a pilot left for later
+    resolved_count: int = 0  # earlier refusals an uploaded error report corrected
+
+
+@dataclass(frozen=True, slots=True)
+class CertificatePreview:
+    """A certificate as a dry run shows it: the credential and what its email is made of."""
+
+    row_number: int
+    credential: dict[str, Any]  # without proof; id, salts and issue time drawn again at issue
+    recipient_name: str
+    recipient_email: str
+    title: str
+    completion_date: str
+    issuer_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPlan:
+    """What an upload would do (a dry run): nothing of it is stored."""
+
+    row_count: int
+    accepted_count: int
+    rejected_count: int
+    duplicates_in_file: int
+    already_issued: int
+    skipped_count: int
+    held_back_count: int
+    resolved_count: int
+    row_errors: list[RowError]  # the first MAX_PLAN_ITEMS
+    warnings: list[RowWarning]  # the first MAX_PLAN_ITEMS
+    warning_count: int
+    previews: list[CertificatePreview]
+    encoding: str
+    delimiter: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchExtension:
+    """Rows added to an existing batch (a pilot's rest, a reprocess), in one transaction."""
+
+    batch_id: str
+    certificates: Sequence[PlannedCertificate]
+    refused: Sequence[RowError]
+    refused_cells: Mapping[int, Sequence[str]]
+    replaced_lines: frozenset[int]  # refused lines whose stored refusals are dropped first
+    new_rows: int
+    skipped_count: int
+    held_back_count: int
+    resolved_count: int
+    messages: Sequence[OutboxMessage]
+    trace_context: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +183,7 @@ class NewBatch:
     source_columns: Sequence[str] = ()  # the file's header as uploaded
     # row number → its cells as uploaded, for each refused row of the file (the error report)
     refused_cells: Mapping[int, Sequence[str]] = field(default_factory=dict)
+    held_back_count: int = 0  # a pilot's accepted rows left for later (recorded with the intake)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +223,25 @@ class IssuedCertificate:
     warnings: tuple[RowWarning, ...] = ()  # what looked wrong in the request (IssueCertificate)
 
 
-class IngestWrites(Protocol):
+class IngestReads(Protocol):
+    """What deciding an upload reads (a dry run reads only this, and writes nothing)."""
+
+    def issued_with_batches(
+        self, issuer_row_id: str, dedupe_keys: Sequence[str]
+    ) -> dict[str, tuple[str, str]]:
+        """dedupe key → (certificate id, batch id) of the certificates already issued."""
+        ...
+
+    def stored_refusals(self, batch_id: str) -> frozenset[tuple[int, str, str, str]]:
+        """The batch's refusals as (line, field, code, message)."""
+        ...
+
+    def refused_cells(self, batch_id: str) -> dict[int, tuple[str, ...]]:
+        """The batch's refused lines → their cells as uploaded (() when not recorded)."""
+        ...
+
+
+class IngestWrites(IngestReads, Protocol):
     """The reads and writes of one transaction."""
 
     def batch_for_request(self, request_id: str) -> str | None: ...
@@ -168,6 +254,11 @@ class IngestWrites(Protocol):
 
     def add_batch(self, batch: NewBatch) -> None: ...
 
+    def extend_batch(self, extension: BatchExtension) -> None:
+        """Adds to a batch and records the intake; raises BatchClosed when it was cancelled
+        meanwhile (checked under the batch row's lock)."""
+        ...
+
     def add_issue_request(self, request_id: str, certificate_id: str) -> None: ...
 
 
@@ -179,6 +270,10 @@ class IngestStore(Protocol):
     def transaction(self) -> AbstractContextManager[IngestWrites]:
         """Commits when the block ends normally; raises WriteRace when a concurrent writer
         won a unique key or a deadlock."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[IngestReads]:
+        """Reads only: nothing done through it is ever committed."""
         ...
 
     def batch_for_request(self, request_id: str) -> str | None: ...
@@ -291,13 +386,208 @@ class Ingest:
         cancel: CancelSignal = NOT_CANCELLED,
         options: IntakeOptions = DETECT_ALL,
         timing: DeliveryTiming = SEND_WHEN_ANCHORED,
+        choice: IntakeChoice = WHOLE_FILE,
     ) -> UploadResult:
         """Reads, validates and plans the whole file before writing anything; stops (writing
-        nothing) at the next check once `cancel` is set because the caller has gone."""
+        nothing) at the next check once `cancel` is set because the caller has gone. With
+        `choice.batch_id` the rows join that batch (intake.py says how)."""
+        if choice.batch_id:
+            return self._extend(data, cancel=cancel, options=options, timing=timing, choice=choice)
         started = time.monotonic()
         digest = upload_digest(data, options, timing)
         if request_id and (previous := self._store.batch_for_request(request_id)):
             return self._same_upload(previous, request_id, digest)
+        checked = self._check(data, cancel=cancel, options=options, choice=choice)
+        batch_id = self._new_id()
+        decided: list[IntakeDecision] = []
+
+        def write() -> str:
+            with self._store.transaction() as tx:
+                if request_id and (done := tx.batch_for_request(request_id)):
+                    return done
+                decision = self._decide(tx, checked, choice)
+                decided[:] = [decision]
+                tx.add_batch(
+                    replace(
+                        self._new_batch(
+                            batch_id,
+                            decision.issue,
+                            decision.refused,
+                            row_count=len(checked.rows) - decision.held_back,
+                            source="csv",
+                            request_id=request_id or None,
+                            display_name=display_name,
+                            timing=timing,
+                        ),
+                        content_sha256=digest,
+                        source_columns=checked.csv_file.header,
+                        refused_cells=refused_cells(checked.rows, decision.refused),
+                        held_back_count=decision.held_back,
+                    )
+                )
+            self._on_committed()
+            return batch_id
+
+        written = _retrying(write)
+        if written != batch_id:  # a concurrent upload with the same request_id won
+            return self._same_upload(written, request_id, digest)
+        (decision,) = decided
+        batch_stored(
+            batch_id,
+            accepted=len(decision.issue),
+            refused_reasons=[e.reason for e in decision.refused],
+            seconds=time.monotonic() - started,
+        )
+        warned = warnings_of(checked.warnings, decision.issue)
+        return replace(
+            self._result(written),
+            warnings=warned[:MAX_WARNINGS_IN_RESPONSE],
+            warning_count=len(warned),
+            encoding=checked.csv_file.encoding,
+            delimiter=checked.csv_file.delimiter,
+            held_back_count=decision.held_back,
+        )
+
+    def plan_upload(
+        self,
+        data: bytes,
+        *,
+        cancel: CancelSignal = NOT_CANCELLED,
+        options: IntakeOptions = DETECT_ALL,
+        choice: IntakeChoice = WHOLE_FILE,
+    ) -> UploadPlan:
+        """The dry run: what `upload_csv` would do with the same file and choice, decided by
+        the same code from the same reads, with nothing written or announced."""
+        if choice.batch_id:
+            self._open_batch(choice.batch_id)
+        checked = self._check(data, cancel=cancel, options=options, choice=choice)
+        with self._store.snapshot() as reader:
+            decision = self._decide(reader, checked, choice)
+        refused = sorted(
+            [*decision.refused, *decision.not_recorded, *checked.upload_errors],
+            key=lambda e: e.row_number,
+        )
+        warned = warnings_of(checked.warnings, decision.issue)
+        new_batch = not choice.batch_id
+        return UploadPlan(
+            row_count=len(checked.rows) - decision.held_back if new_batch else decision.new_rows,
+            accepted_count=len(decision.issue),
+            rejected_count=len(refused),
+            duplicates_in_file=checked.duplicates_in_file,
+            already_issued=decision.already_issued,
+            skipped_count=decision.skipped,
+            held_back_count=decision.held_back,
+            resolved_count=len(decision.resolved_lines),
+            row_errors=refused[:MAX_PLAN_ITEMS],
+            warnings=warned[:MAX_PLAN_ITEMS],
+            warning_count=len(warned),
+            previews=[self._preview(p) for p in decision.issue[: choice.preview_count]],
+            encoding=checked.csv_file.encoding,
+            delimiter=checked.csv_file.delimiter,
+        )
+
+    def _extend(
+        self,
+        data: bytes,
+        *,
+        cancel: CancelSignal,
+        options: IntakeOptions,
+        timing: DeliveryTiming,
+        choice: IntakeChoice,
+    ) -> UploadResult:
+        """Rows joining an existing batch: those it holds are skipped, the rest issued (or the
+        first pilot_rows of them), refusals recorded once; an error report's lines replace
+        their earlier refusals. Counts, intake and announcements in one transaction."""
+        started = time.monotonic()
+        batch_id = choice.batch_id
+        self._open_batch(batch_id)
+        checked = self._check(data, cancel=cancel, options=options, choice=choice)
+        intake_key = self._new_id()  # this intake's announcements apart from the batch's others
+        decided: list[IntakeDecision] = []
+
+        def write() -> None:
+            with self._store.transaction() as tx:
+                decision = self._decide(tx, checked, choice)
+                decided[:] = [decision]
+                messages = [
+                    replace(m, msg_id=f"{m.msg_id}:{intake_key}")
+                    for m in announce(
+                        batch_id,
+                        decision.issue,
+                        issuer_name=self._issuer.name,
+                        per_message=self._leaves_per_message,
+                        timing=timing,
+                    )
+                ]
+                headers = self._trace_headers()
+                tx.extend_batch(
+                    BatchExtension(
+                        batch_id=batch_id,
+                        certificates=decision.issue,
+                        refused=decision.refused,
+                        refused_cells=refused_cells(checked.rows, decision.refused),
+                        replaced_lines=decision.replaced_lines,
+                        new_rows=decision.new_rows,
+                        skipped_count=decision.skipped,
+                        held_back_count=decision.held_back,
+                        resolved_count=len(decision.resolved_lines),
+                        messages=messages,
+                        trace_context=json.dumps(headers) if headers else "",
+                        created_at=self._clock(),
+                    )
+                )
+            self._on_committed()
+
+        _retrying(write)
+        (decision,) = decided
+        batch_stored(
+            batch_id,
+            accepted=len(decision.issue),
+            refused_reasons=[e.reason for e in decision.refused],
+            seconds=time.monotonic() - started,
+        )
+        warned = warnings_of(checked.warnings, decision.issue)
+        # this upload's refusals: those recorded now, those of the report file itself, and
+        # those already on the batch from an earlier upload of the same rows
+        errors = sorted(
+            [*decision.refused, *decision.not_recorded, *checked.upload_errors],
+            key=lambda e: e.row_number,
+        )
+        return UploadResult(
+            self.batch_status(batch_id),
+            errors[:MAX_ERRORS_IN_RESPONSE],
+            warnings=warned[:MAX_WARNINGS_IN_RESPONSE],
+            warning_count=len(warned),
+            encoding=checked.csv_file.encoding,
+            delimiter=checked.csv_file.delimiter,
+            skipped_count=decision.skipped,
+            held_back_count=decision.held_back,
+            resolved_count=len(decision.resolved_lines),
+        )
+
+    def _open_batch(self, batch_id: str) -> BatchStatus:
+        """The batch rows may join: it exists and is not cancelled."""
+        status = self._store.batch_status(batch_id)
+        if status is None:
+            raise NotFound("BATCH_NOT_FOUND", f"no batch {batch_id[:64]!r}")
+        if status.cancelled_at is not None:
+            raise BatchClosed(
+                "BATCH_CANCELLED",
+                f"batch {batch_id} was cancelled: no rows can join it; upload them as a new batch",
+                metadata={"batch_id": batch_id},
+            )
+        return status
+
+    def _check(
+        self,
+        data: bytes,
+        *,
+        cancel: CancelSignal,
+        options: IntakeOptions,
+        choice: IntakeChoice,
+    ) -> "_CheckedFile":
+        """The file read, validated and planned (certificates built), before any decision
+        that needs the database."""
         try:
             csv_file = read_csv(
                 data,
@@ -306,9 +596,29 @@ class Ingest:
                 encoding=options.encoding,
                 column_mapping=options.column_mapping,
             )
-            rows = csv_file.rows
         except CsvFormatError as exc:
             raise InvalidInput(exc.reason, exc.message, violations=exc.violations) from exc
+        rows: Sequence[CsvRow] = csv_file.rows
+        upload_errors: list[RowError] = []
+        report_lines: frozenset[int] = frozenset()
+        unknown_lines: frozenset[int] = frozenset()
+        if is_error_report(csv_file.header):
+            if not choice.batch_id:
+                message = (
+                    "this file is an error report (its last columns are line, field, code and "
+                    "message): reprocess it into its batch (batch_id) instead"
+                )
+                raise InvalidInput(
+                    "ERROR_REPORT_WITHOUT_BATCH",
+                    message,
+                    violations=[FieldViolation("metadata.batch_id", message)],
+                )
+            with self._store.snapshot() as reader:
+                refused = reader.refused_cells(choice.batch_id)
+            width = len(csv_file.header) - len(REPORT_TAIL)
+            report = report_rows(rows, width, refused)
+            rows, upload_errors = report.rows, report.errors
+            report_lines, unknown_lines = report.corrected, report.unknown
         now = self._clock()
         checked = validate_rows(
             until_cancelled(rows, cancel),
@@ -318,62 +628,51 @@ class Ingest:
             allow_smtputf8=self._allow_smtputf8,
             default_time_zone=self._default_time_zone,
         )
-        errors, warnings = checked.errors, checked.warnings
         planned = plan_certificates(
             self._issuer, until_cancelled(checked.keyed, cancel), issued_at=now, new_id=self._new_id
         )
         if cancel.is_set():
             raise Cancelled("CANCELLED", "the caller cancelled the request; nothing was written")
-        batch_id = self._new_id()
-        issued_rows: set[int] = set()
-        refused_reasons: list[str] = []
-
-        def write() -> str:
-            with self._store.transaction() as tx:
-                if request_id and (done := tx.batch_for_request(request_id)):
-                    return done
-                issued = tx.issued_certificates(self.issuer_row_id, [p.dedupe_key for p in planned])
-                fresh, refused = split_already_issued(planned, issued)
-                issued_rows.clear()
-                issued_rows.update(p.row_number for p in fresh)
-                all_refused = errors + refused
-                refused_reasons[:] = [e.reason for e in all_refused]
-                tx.add_batch(
-                    replace(
-                        self._new_batch(
-                            batch_id,
-                            fresh,
-                            all_refused,
-                            row_count=len(rows),
-                            source="csv",
-                            request_id=request_id or None,
-                            display_name=display_name,
-                            timing=timing,
-                        ),
-                        content_sha256=digest,
-                        source_columns=csv_file.header,
-                        refused_cells=refused_cells(rows, all_refused),
-                    )
-                )
-            self._on_committed()
-            return batch_id
-
-        written = _retrying(write)
-        if written != batch_id:  # a concurrent upload with the same request_id won
-            return self._same_upload(written, request_id, digest)
-        batch_stored(
-            batch_id,
-            accepted=len(issued_rows),
-            refused_reasons=refused_reasons,
-            seconds=time.monotonic() - started,
+        return _CheckedFile(
+            csv_file=csv_file,
+            rows=rows,
+            errors=checked.errors,
+            warnings=checked.warnings,
+            planned=planned,
+            duplicates_in_file=checked.duplicates_in_file,
+            upload_errors=upload_errors,
+            report_lines=report_lines,
+            unknown_lines=unknown_lines,
         )
-        warned = [w for w in warnings if w.row_number in issued_rows]
-        return replace(
-            self._result(written),
-            warnings=warned[:MAX_WARNINGS_IN_RESPONSE],
-            warning_count=len(warned),
-            encoding=csv_file.encoding,
-            delimiter=csv_file.delimiter,
+
+    def _decide(
+        self, reader: IngestReads, checked: "_CheckedFile", choice: IntakeChoice
+    ) -> IntakeDecision:
+        issued = reader.issued_with_batches(
+            self.issuer_row_id, [p.dedupe_key for p in checked.planned]
+        )
+        stored = reader.stored_refusals(choice.batch_id) if choice.batch_id else frozenset()
+        return decide(
+            checked.planned,
+            checked.errors,
+            issued,
+            batch_id=choice.batch_id,
+            pilot_rows=choice.pilot_rows,
+            stored_refusals=stored,
+            report_lines=checked.report_lines,
+            unknown_lines=checked.unknown_lines,
+        )
+
+    def _preview(self, planned: PlannedCertificate) -> CertificatePreview:
+        content = planned.content
+        return CertificatePreview(
+            row_number=planned.row_number,
+            credential=orjson.loads(planned.canonical_document),
+            recipient_name=content.recipient_name,
+            recipient_email=content.recipient_email,
+            title=content.title,
+            completion_date=content.completion_date.isoformat(),
+            issuer_name=self._issuer.name,
         )
 
     def issue_one(
@@ -594,6 +893,21 @@ class Ingest:
             self.batch_status(batch_id),
             self.row_errors(batch_id, offset=0, limit=MAX_ERRORS_IN_RESPONSE),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckedFile:
+    """A file read, validated and planned: everything an upload decides without a database."""
+
+    csv_file: CsvFile
+    rows: Sequence[CsvRow]  # an error report's rows as the lines they correct
+    errors: list[RowError]
+    warnings: list[RowWarning]
+    planned: list[PlannedCertificate]
+    duplicates_in_file: int
+    upload_errors: list[RowError]  # about the uploaded report itself: shown, never recorded
+    report_lines: frozenset[int]  # the batch's refused lines an error report corrects
+    unknown_lines: frozenset[int]  # lines an error report names that are no refusal of it
 
 
 def _with_warnings(certificate: IssuedCertificate) -> IssuedCertificate:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.document import IssuerProfile
+from certflow.core.issuance import PlannedCertificate
 from certflow.core.validation import RowError
 from services.ingest.announcements import (
     AnnouncedCertificate,
@@ -15,9 +16,11 @@ from services.ingest.announcements import (
     reference_of,
     render,
 )
+from services.ingest.intake import BatchClosed
 from services.ingest.lifecycle import BatchQuery, Refusal
 from services.ingest.progress import AnchoredLeaf, BatchStatus, DeliveryOutcome, DeliveryReport
 from services.ingest.usecases import (
+    BatchExtension,
     CertificateAnchoring,
     CertificateRecord,
     NewBatch,
@@ -63,17 +66,69 @@ class FakeWrites:
             if c.issuer_row_id == issuer_row_id and c.dedupe_key in wanted
         }
 
+    def issued_with_batches(
+        self, issuer_row_id: str, dedupe_keys: Sequence[str]
+    ) -> dict[str, tuple[str, str]]:
+        wanted = set(dedupe_keys)
+        return {
+            c.dedupe_key: (c.record.certificate_id, c.record.batch_id)
+            for c in self.state.certificates.values()
+            if c.issuer_row_id == issuer_row_id and c.dedupe_key in wanted
+        }
+
+    def stored_refusals(self, batch_id: str) -> frozenset[tuple[int, str, str, str]]:
+        batch = self.state.batches.get(batch_id)
+        refused = batch.refused if batch else ()
+        return frozenset((e.row_number, e.field, e.reason, e.message) for e in refused)
+
+    def refused_cells(self, batch_id: str) -> dict[int, tuple[str, ...]]:
+        batch = self.state.batches.get(batch_id)
+        if batch is None:
+            return {}
+        return {
+            e.row_number: tuple(batch.refused_cells.get(e.row_number, ())) for e in batch.refused
+        }
+
+    def extend_batch(self, extension: BatchExtension) -> None:
+        batch = self.state.batches[extension.batch_id]
+        if extension.batch_id in self.state.cancelled:
+            raise BatchClosed("BATCH_CANCELLED", "cancelled")
+        kept = [e for e in batch.refused if e.row_number not in extension.replaced_lines]
+        cells = {n: c for n, c in batch.refused_cells.items() if n not in extension.replaced_lines}
+        grown = replace(
+            batch,
+            certificates=[],
+            refused=[*kept, *extension.refused],
+            refused_cells={**extension.refused_cells, **cells},
+            messages=extension.messages,
+            request_id=None,
+        )
+        self.add_batch(grown)
+        self.state.batches[batch.batch_id] = replace(
+            grown,
+            certificates=[*batch.certificates, *extension.certificates],
+            row_count=batch.row_count + extension.new_rows,
+            request_id=batch.request_id,
+        )
+        self._add_certificates(batch.batch_id, batch.issuer_row_id, extension.certificates)
+
     def add_batch(self, batch: NewBatch) -> None:
         if batch.request_id and self.batch_for_request(batch.request_id):
             raise WriteRace("batches.request_id")  # the unique key of the real table
         self.state.batches[batch.batch_id] = batch
-        for p in batch.certificates:
-            if self.issued_certificates(batch.issuer_row_id, [p.dedupe_key]):
+        self._add_certificates(batch.batch_id, batch.issuer_row_id, batch.certificates)
+        self.state.outbox.extend(batch.messages)
+
+    def _add_certificates(
+        self, batch_id: str, issuer_row_id: str, certificates: Sequence[PlannedCertificate]
+    ) -> None:
+        for p in certificates:
+            if self.issued_certificates(issuer_row_id, [p.dedupe_key]):
                 raise WriteRace("uq_certificates_dedupe")
             self.state.certificates[p.certificate_id] = FakeCertificate(
                 CertificateRecord(
                     certificate_id=p.certificate_id,
-                    batch_id=batch.batch_id,
+                    batch_id=batch_id,
                     recipient_name=p.content.recipient_name,
                     recipient_email=p.content.recipient_email,
                     title=p.content.title,
@@ -83,10 +138,9 @@ class FakeWrites:
                     leaf_hash=p.leaf_hash,
                     anchoring=None,
                 ),
-                batch.issuer_row_id,
+                issuer_row_id,
                 p.dedupe_key,
             )
-        self.state.outbox.extend(batch.messages)
 
     def add_issue_request(self, request_id: str, certificate_id: str) -> None:
         if request_id in self.state.issue_requests:
@@ -109,6 +163,10 @@ class FakeIngestStore:
         working = copy.deepcopy(self.state)
         yield FakeWrites(working)
         self.state = working
+
+    @contextmanager
+    def snapshot(self) -> Iterator[FakeWrites]:
+        yield FakeWrites(copy.deepcopy(self.state))  # whatever it does is thrown away
 
     def batch_for_request(self, request_id: str) -> str | None:
         return FakeWrites(self.state).batch_for_request(request_id)
