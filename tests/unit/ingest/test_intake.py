@@ -1,0 +1,162 @@
+"""The pure decisions of dry runs, pilots and uploads into an existing batch (intake.py)."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from certflow.core.csv_intake import CsvRow
+from certflow.core.errors import InvalidInput
+from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
+from certflow.core.validation import RowError
+from services.ingest.intake import (
+    anchoring_estimate,
+    decide,
+    intake_choice,
+    is_error_report,
+    report_rows,
+)
+from tests.unit.ingest.planning import ISSUER, realistic
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def planned(count: int) -> list[PlannedCertificate]:
+    """`count` certificates on lines 2, 3, …"""
+    contents = [p.content for p in realistic(count)]
+    keyed, _ = key_requests(ISSUER.id, list(enumerate(contents, start=2)))
+    return plan_certificates(ISSUER, keyed, issued_at=NOW)
+
+
+def test_a_new_batch_issues_what_no_batch_holds_and_refuses_the_rest() -> None:
+    rows = planned(4)
+    decision = decide(
+        rows,
+        [RowError(6, "email", "INVALID_EMAIL", "bad")],
+        {rows[1].dedupe_key: ("c-1", "other-batch")},
+        batch_id="",
+        pilot_rows=0,
+    )
+    assert [p.row_number for p in decision.issue] == [2, 4, 5]
+    assert [(e.row_number, e.reason) for e in decision.refused] == [
+        (3, "ALREADY_ISSUED"),
+        (6, "INVALID_EMAIL"),
+    ]
+    assert (decision.skipped, decision.held_back, decision.already_issued) == (0, 0, 1)
+
+
+def test_a_pilot_takes_the_first_accepted_rows_and_its_rest_skips_them() -> None:
+    rows = planned(5)
+    pilot = decide(rows, [], {}, batch_id="", pilot_rows=2)
+    assert ([p.row_number for p in pilot.issue], pilot.held_back) == ([2, 3], 3)
+    issued = {p.dedupe_key: (p.certificate_id, "b-1") for p in pilot.issue}
+    rest = decide(rows, [], issued, batch_id="b-1", pilot_rows=0)
+    assert [p.row_number for p in rest.issue] == [4, 5, 6]
+    assert (rest.skipped, rest.held_back, rest.new_rows) == (2, 0, 3)
+    assert rest.refused == []  # held in this batch: skipped, not refused as already issued
+
+
+def test_the_same_refusals_again_are_not_recorded_twice() -> None:
+    refusal = RowError(7, "email", "INVALID_EMAIL", "bad")
+    stored = frozenset({(7, "email", "INVALID_EMAIL", "bad")})
+    again = decide([], [refusal], {}, batch_id="b-1", pilot_rows=0, stored_refusals=stored)
+    assert (again.refused, again.new_rows) == ([], 0)
+    other = RowError(8, "", "MISSING_VALUE", "empty")
+    new = decide([], [refusal, other], {}, batch_id="b-1", pilot_rows=0, stored_refusals=stored)
+    assert (new.refused, new.new_rows) == ([other], 1)
+
+
+def test_a_report_replaces_its_lines_and_resolves_those_now_issued() -> None:
+    rows = planned(2)  # lines 2 and 3, both corrected
+    still = RowError(4, "completion_date", "INVALID_DATE", "not a date")
+    decision = decide(
+        rows,
+        [still],
+        {},
+        batch_id="b-1",
+        pilot_rows=0,
+        stored_refusals=frozenset({(4, "completion_date", "INVALID_DATE", "not a date")}),
+        report_lines=frozenset({2, 3, 4}),
+    )
+    assert [p.row_number for p in decision.issue] == [2, 3]
+    assert decision.refused == [still]  # recorded again: its old refusals are replaced
+    assert decision.resolved_lines == {2, 3} and decision.replaced_lines == {2, 3, 4}
+    assert decision.new_rows == 0
+
+
+def test_report_lines_that_are_no_refusal_are_skipped_if_held_else_refused_unrecorded() -> None:
+    rows = planned(2)
+    held = {rows[0].dedupe_key: ("c-1", "b-1")}
+    decision = decide(rows, [], held, batch_id="b-1", pilot_rows=0, unknown_lines=frozenset({2, 3}))
+    assert decision.issue == [] and decision.skipped == 1
+    assert [(e.row_number, e.reason) for e in decision.not_recorded] == [(3, "UNKNOWN_REFUSAL")]
+    assert decision.refused == []
+
+
+def row(number: int, cells: tuple[str, ...], line: str) -> CsvRow:
+    return CsvRow(number, {}, {"line": line, "field": "f", "code": "C", "message": "m"}, "", cells)
+
+
+def test_report_rows_take_their_original_line_and_collapse_copies() -> None:
+    refused = {7: ("A", "bad"), 9: ("B", "bad")}
+    report = report_rows(
+        [
+            row(2, ("A", "good", "7", "email", "C", "m"), "7"),
+            row(3, ("A", "bad", "7", "date", "C", "m"), "7"),  # the copy left as it was
+            row(4, ("B", "x", "9", "", "C", "m"), "9"),
+            row(5, ("B", "y", "9", "", "C", "m"), "9"),  # two different edits of line 9
+            row(6, ("C", "z", "30", "", "C", "m"), "30"),
+            row(7, ("D", "w", "x", "", "C", "m"), "x"),
+        ],
+        2,
+        refused,
+    )
+    assert [(r.row_number, r.cells, r.custom) for r in report.rows] == [
+        (7, ("A", "good"), {}),
+        (30, ("C", "z"), {}),
+    ]
+    assert [(e.row_number, e.reason) for e in report.errors] == [
+        (7, "INVALID_LINE"),
+        (9, "CONFLICTING_CORRECTIONS"),
+    ]
+    assert (report.corrected, report.unknown) == ({7}, {30})
+
+
+def test_an_error_report_is_known_by_its_last_columns() -> None:
+    assert is_error_report(["name", "email", "Line", "Field", "Code", "Message"])
+    assert not is_error_report(["line", "field", "code", "message"])  # nothing of its own
+    assert not is_error_report(["name", "email", "line", "code", "field", "message"])
+
+
+@pytest.mark.parametrize(
+    ("pilot", "previews", "batch_id", "field"),
+    [
+        (-1, 0, "", "metadata.pilot_rows"),
+        (1001, 0, "", "metadata.pilot_rows"),
+        (0, 21, "", "metadata.preview_count"),
+        (0, -1, "", "metadata.preview_count"),
+        (0, 0, "x" * 65, "metadata.batch_id"),
+        (0, 0, "a\u202eb", "metadata.batch_id"),
+    ],
+)
+def test_impossible_choices_name_their_field(
+    pilot: int, previews: int, batch_id: str, field: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        intake_choice(
+            dry_run=False,
+            pilot_rows=pilot,
+            batch_id=batch_id,
+            preview_count=previews,
+            max_rows=1000,
+        )
+    assert [v.field for v in caught.value.violations] == [field]
+
+
+def test_the_anchoring_estimate_rounds_up_and_knows_when_the_fee_is_unknown() -> None:
+    known = anchoring_estimate(
+        10_001, window_size=5_000, gas_per_transaction=70_000, base_fee_wei=3
+    )
+    assert (known.transaction_count, known.estimated_fee_wei, known.fee_note) == (3, 630_000, "")
+    unknown = anchoring_estimate(0, window_size=5_000, base_fee_wei=None, fee_note="down")
+    assert (unknown.transaction_count, unknown.estimated_fee_wei) == (0, None)
+    assert unknown.fee_note == "down"
