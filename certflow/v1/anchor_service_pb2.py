@@ -26,37 +26,37 @@ from certflow.v1 import certificate_pb2 as certflow_dot_v1_dot_certificate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n certflow/v1/anchor_service.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1d\x63\x65rtflow/v1/certificate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x03\n\x0c\x41nchorWindow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\twindow_id\x18\x02 \x01(\t\x12-\n\x05state\x18\x03 \x01(\x0e\x32\x1e.certflow.v1.AnchorWindowState\x12\x12\n\nleaf_count\x18\x04 \x01(\x03\x12\x13\n\x0bmerkle_root\x18\x05 \x01(\x0c\x12\x10\n\x08\x63hain_id\x18\x06 \x01(\x04\x12\x18\n\x10\x63ontract_address\x18\x07 \x01(\t\x12\x18\n\x10transaction_hash\x18\x08 \x01(\t\x12\x14\n\x0c\x62lock_number\x18\t \x01(\x04\x12\x10\n\x08gas_used\x18\n \x01(\x04\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63onfirm_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ewaiting_reason\x18\r \x01(\t\x12\x19\n\x11transaction_count\x18\x0e \x01(\x05\"+\n\x16GetAnchorWindowRequest\x12\x11\n\twindow_id\x18\x01 \x01(\t\"K\n\x17GetAnchorWindowResponse\x12\x30\n\ranchor_window\x18\x01 \x01(\x0b\x32\x19.certflow.v1.AnchorWindow\"A\n\x18ListAnchorWindowsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"g\n\x19ListAnchorWindowsResponse\x12\x31\n\x0e\x61nchor_windows\x18\x01 \x03(\x0b\x32\x19.certflow.v1.AnchorWindow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"4\n\x1aGetCertificateProofRequest\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\"\xa3\x01\n\x1bGetCertificateProofResponse\x12\x11\n\twindow_id\x18\x01 \x01(\t\x12\x11\n\tleaf_hash\x18\x02 \x01(\x0c\x12\x13\n\x0bmerkle_path\x18\x03 \x03(\x0c\x12\x13\n\x0bmerkle_root\x18\x04 \x01(\x0c\x12\x34\n\x0cwindow_state\x18\x05 \x01(\x0e\x32\x1e.certflow.v1.AnchorWindowState\"\x18\n\x16GetSignerStatusRequest\"\xcb\x01\n\x17GetSignerStatusResponse\x12\x16\n\x0esigner_address\x18\x01 \x01(\t\x12\x13\n\x0b\x62\x61lance_wei\x18\x02 \x01(\t\x12\x13\n\x0b\x62\x61lance_low\x18\x03 \x01(\x08\x12!\n\x19low_balance_threshold_wei\x18\x04 \x01(\t\x12\x19\n\x11next_base_fee_wei\x18\x05 \x01(\t\x12\x1f\n\x17max_fee_per_gas_cap_wei\x18\x06 \x01(\t\x12\x0f\n\x07rpc_url\x18\x07 \x01(\t\"\x9e\x01\n\x19RevokeCertificatesRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_ids\x18\x02 \x03(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12-\n\x06reason\x18\x04 \x01(\x0e\x32\x1d.certflow.v1.RevocationReason\x12\x13\n\x0breason_text\x18\x05 \x01(\t\"s\n\x1aRevokeCertificatesResponse\x12\x19\n\x11\x63\x65rtificate_count\x18\x01 \x01(\x05\x12\x1b\n\x13newly_revoked_count\x18\x02 \x01(\x05\x12\x1d\n\x15\x61lready_revoked_count\x18\x03 \x01(\x05*\x9d\x01\n\x11\x41nchorWindowState\x12#\n\x1f\x41NCHOR_WINDOW_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41NCHOR_WINDOW_STATE_BUILT\x10\x01\x12!\n\x1d\x41NCHOR_WINDOW_STATE_SUBMITTED\x10\x02\x12!\n\x1d\x41NCHOR_WINDOW_STATE_CONFIRMED\x10\x03\x32\x80\x04\n\rAnchorService\x12\\\n\x0fGetAnchorWindow\x12#.certflow.v1.GetAnchorWindowRequest\x1a$.certflow.v1.GetAnchorWindowResponse\x12\x62\n\x11ListAnchorWindows\x12%.certflow.v1.ListAnchorWindowsRequest\x1a&.certflow.v1.ListAnchorWindowsResponse\x12h\n\x13GetCertificateProof\x12\'.certflow.v1.GetCertificateProofRequest\x1a(.certflow.v1.GetCertificateProofResponse\x12\\\n\x0fGetSignerStatus\x12#.certflow.v1.GetSignerStatusRequest\x1a$.certflow.v1.GetSignerStatusResponse\x12\x65\n\x12RevokeCertificates\x12&.certflow.v1.RevokeCertificatesRequest\x1a\'.certflow.v1.RevokeCertificatesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n certflow/v1/anchor_service.proto\x12\x0b\x63\x65rtflow.v1\x1a\x1d\x63\x65rtflow/v1/certificate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x03\n\x0c\x41nchorWindow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\twindow_id\x18\x02 \x01(\t\x12-\n\x05state\x18\x03 \x01(\x0e\x32\x1e.certflow.v1.AnchorWindowState\x12\x12\n\nleaf_count\x18\x04 \x01(\x03\x12\x13\n\x0bmerkle_root\x18\x05 \x01(\x0c\x12\x10\n\x08\x63hain_id\x18\x06 \x01(\x04\x12\x18\n\x10\x63ontract_address\x18\x07 \x01(\t\x12\x18\n\x10transaction_hash\x18\x08 \x01(\t\x12\x14\n\x0c\x62lock_number\x18\t \x01(\x04\x12\x10\n\x08gas_used\x18\n \x01(\x04\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63onfirm_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ewaiting_reason\x18\r \x01(\t\x12\x19\n\x11transaction_count\x18\x0e \x01(\x05\x12\x0f\n\x07\x66\x65\x65_wei\x18\x0f \x01(\t\x12\x1f\n\x17\x66\x65\x65_per_certificate_wei\x18\x10 \x01(\t\"+\n\x16GetAnchorWindowRequest\x12\x11\n\twindow_id\x18\x01 \x01(\t\"K\n\x17GetAnchorWindowResponse\x12\x30\n\ranchor_window\x18\x01 \x01(\x0b\x32\x19.certflow.v1.AnchorWindow\"A\n\x18ListAnchorWindowsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"g\n\x19ListAnchorWindowsResponse\x12\x31\n\x0e\x61nchor_windows\x18\x01 \x03(\x0b\x32\x19.certflow.v1.AnchorWindow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"4\n\x1aGetCertificateProofRequest\x12\x16\n\x0e\x63\x65rtificate_id\x18\x01 \x01(\t\"\xa3\x01\n\x1bGetCertificateProofResponse\x12\x11\n\twindow_id\x18\x01 \x01(\t\x12\x11\n\tleaf_hash\x18\x02 \x01(\x0c\x12\x13\n\x0bmerkle_path\x18\x03 \x03(\x0c\x12\x13\n\x0bmerkle_root\x18\x04 \x01(\x0c\x12\x34\n\x0cwindow_state\x18\x05 \x01(\x0e\x32\x1e.certflow.v1.AnchorWindowState\"\x18\n\x16GetSignerStatusRequest\"\xcb\x01\n\x17GetSignerStatusResponse\x12\x16\n\x0esigner_address\x18\x01 \x01(\t\x12\x13\n\x0b\x62\x61lance_wei\x18\x02 \x01(\t\x12\x13\n\x0b\x62\x61lance_low\x18\x03 \x01(\x08\x12!\n\x19low_balance_threshold_wei\x18\x04 \x01(\t\x12\x19\n\x11next_base_fee_wei\x18\x05 \x01(\t\x12\x1f\n\x17max_fee_per_gas_cap_wei\x18\x06 \x01(\t\x12\x0f\n\x07rpc_url\x18\x07 \x01(\t\"\x9e\x01\n\x19RevokeCertificatesRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63\x65rtificate_ids\x18\x02 \x03(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12-\n\x06reason\x18\x04 \x01(\x0e\x32\x1d.certflow.v1.RevocationReason\x12\x13\n\x0breason_text\x18\x05 \x01(\t\"s\n\x1aRevokeCertificatesResponse\x12\x19\n\x11\x63\x65rtificate_count\x18\x01 \x01(\x05\x12\x1b\n\x13newly_revoked_count\x18\x02 \x01(\x05\x12\x1d\n\x15\x61lready_revoked_count\x18\x03 \x01(\x05*\x9d\x01\n\x11\x41nchorWindowState\x12#\n\x1f\x41NCHOR_WINDOW_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41NCHOR_WINDOW_STATE_BUILT\x10\x01\x12!\n\x1d\x41NCHOR_WINDOW_STATE_SUBMITTED\x10\x02\x12!\n\x1d\x41NCHOR_WINDOW_STATE_CONFIRMED\x10\x03\x32\x80\x04\n\rAnchorService\x12\\\n\x0fGetAnchorWindow\x12#.certflow.v1.GetAnchorWindowRequest\x1a$.certflow.v1.GetAnchorWindowResponse\x12\x62\n\x11ListAnchorWindows\x12%.certflow.v1.ListAnchorWindowsRequest\x1a&.certflow.v1.ListAnchorWindowsResponse\x12h\n\x13GetCertificateProof\x12\'.certflow.v1.GetCertificateProofRequest\x1a(.certflow.v1.GetCertificateProofResponse\x12\\\n\x0fGetSignerStatus\x12#.certflow.v1.GetSignerStatusRequest\x1a$.certflow.v1.GetSignerStatusResponse\x12\x65\n\x12RevokeCertificates\x12&.certflow.v1.RevokeCertificatesRequest\x1a\'.certflow.v1.RevokeCertificatesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'certflow.v1.anchor_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ANCHORWINDOWSTATE']._serialized_start=1536
-  _globals['_ANCHORWINDOWSTATE']._serialized_end=1693
+  _globals['_ANCHORWINDOWSTATE']._serialized_start=1586
+  _globals['_ANCHORWINDOWSTATE']._serialized_end=1743
   _globals['_ANCHORWINDOW']._serialized_start=114
-  _globals['_ANCHORWINDOW']._serialized_end=509
-  _globals['_GETANCHORWINDOWREQUEST']._serialized_start=511
-  _globals['_GETANCHORWINDOWREQUEST']._serialized_end=554
-  _globals['_GETANCHORWINDOWRESPONSE']._serialized_start=556
-  _globals['_GETANCHORWINDOWRESPONSE']._serialized_end=631
-  _globals['_LISTANCHORWINDOWSREQUEST']._serialized_start=633
-  _globals['_LISTANCHORWINDOWSREQUEST']._serialized_end=698
-  _globals['_LISTANCHORWINDOWSRESPONSE']._serialized_start=700
-  _globals['_LISTANCHORWINDOWSRESPONSE']._serialized_end=803
-  _globals['_GETCERTIFICATEPROOFREQUEST']._serialized_start=805
-  _globals['_GETCERTIFICATEPROOFREQUEST']._serialized_end=857
-  _globals['_GETCERTIFICATEPROOFRESPONSE']._serialized_start=860
-  _globals['_GETCERTIFICATEPROOFRESPONSE']._serialized_end=1023
-  _globals['_GETSIGNERSTATUSREQUEST']._serialized_start=1025
-  _globals['_GETSIGNERSTATUSREQUEST']._serialized_end=1049
-  _globals['_GETSIGNERSTATUSRESPONSE']._serialized_start=1052
-  _globals['_GETSIGNERSTATUSRESPONSE']._serialized_end=1255
-  _globals['_REVOKECERTIFICATESREQUEST']._serialized_start=1258
-  _globals['_REVOKECERTIFICATESREQUEST']._serialized_end=1416
-  _globals['_REVOKECERTIFICATESRESPONSE']._serialized_start=1418
-  _globals['_REVOKECERTIFICATESRESPONSE']._serialized_end=1533
-  _globals['_ANCHORSERVICE']._serialized_start=1696
-  _globals['_ANCHORSERVICE']._serialized_end=2208
+  _globals['_ANCHORWINDOW']._serialized_end=559
+  _globals['_GETANCHORWINDOWREQUEST']._serialized_start=561
+  _globals['_GETANCHORWINDOWREQUEST']._serialized_end=604
+  _globals['_GETANCHORWINDOWRESPONSE']._serialized_start=606
+  _globals['_GETANCHORWINDOWRESPONSE']._serialized_end=681
+  _globals['_LISTANCHORWINDOWSREQUEST']._serialized_start=683
+  _globals['_LISTANCHORWINDOWSREQUEST']._serialized_end=748
+  _globals['_LISTANCHORWINDOWSRESPONSE']._serialized_start=750
+  _globals['_LISTANCHORWINDOWSRESPONSE']._serialized_end=853
+  _globals['_GETCERTIFICATEPROOFREQUEST']._serialized_start=855
+  _globals['_GETCERTIFICATEPROOFREQUEST']._serialized_end=907
+  _globals['_GETCERTIFICATEPROOFRESPONSE']._serialized_start=910
+  _globals['_GETCERTIFICATEPROOFRESPONSE']._serialized_end=1073
+  _globals['_GETSIGNERSTATUSREQUEST']._serialized_start=1075
+  _globals['_GETSIGNERSTATUSREQUEST']._serialized_end=1099
+  _globals['_GETSIGNERSTATUSRESPONSE']._serialized_start=1102
+  _globals['_GETSIGNERSTATUSRESPONSE']._serialized_end=1305
+  _globals['_REVOKECERTIFICATESREQUEST']._serialized_start=1308
+  _globals['_REVOKECERTIFICATESREQUEST']._serialized_end=1466
+  _globals['_REVOKECERTIFICATESRESPONSE']._serialized_start=1468
+  _globals['_REVOKECERTIFICATESRESPONSE']._serialized_end=1583
+  _globals['_ANCHORSERVICE']._serialized_start=1746
+  _globals['_ANCHORSERVICE']._serialized_end=2258
 # @@protoc_insertion_point(module_scope)

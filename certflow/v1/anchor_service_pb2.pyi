@@ -23,7 +23,7 @@ ANCHOR_WINDOW_STATE_SUBMITTED: AnchorWindowState
 ANCHOR_WINDOW_STATE_CONFIRMED: AnchorWindowState
 
 class AnchorWindow(_message.Message):
-    __slots__ = ("name", "window_id", "state", "leaf_count", "merkle_root", "chain_id", "contract_address", "transaction_hash", "block_number", "gas_used", "create_time", "confirm_time", "waiting_reason", "transaction_count")
+    __slots__ = ("name", "window_id", "state", "leaf_count", "merkle_root", "chain_id", "contract_address", "transaction_hash", "block_number", "gas_used", "create_time", "confirm_time", "waiting_reason", "transaction_count", "fee_wei", "fee_per_certificate_wei")
     NAME_FIELD_NUMBER: _ClassVar[int]
     WINDOW_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,8 @@ class AnchorWindow(_message.Message):
     CONFIRM_TIME_FIELD_NUMBER: _ClassVar[int]
     WAITING_REASON_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FEE_WEI_FIELD_NUMBER: _ClassVar[int]
+    FEE_PER_CERTIFICATE_WEI_FIELD_NUMBER: _ClassVar[int]
     name: str
     window_id: str
     state: AnchorWindowState
@@ -52,7 +54,9 @@ class AnchorWindow(_message.Message):
     confirm_time: _timestamp_pb2.Timestamp
     waiting_reason: str
     transaction_count: int
-    def __init__(self, name: _Optional[str] = ..., window_id: _Optional[str] = ..., state: _Optional[_Union[AnchorWindowState, str]] = ..., leaf_count: _Optional[int] = ..., merkle_root: _Optional[bytes] = ..., chain_id: _Optional[int] = ..., contract_address: _Optional[str] = ..., transaction_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., gas_used: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., waiting_reason: _Optional[str] = ..., transaction_count: _Optional[int] = ...) -> None: ...
+    fee_wei: str
+    fee_per_certificate_wei: str
+    def __init__(self, name: _Optional[str] = ..., window_id: _Optional[str] = ..., state: _Optional[_Union[AnchorWindowState, str]] = ..., leaf_count: _Optional[int] = ..., merkle_root: _Optional[bytes] = ..., chain_id: _Optional[int] = ..., contract_address: _Optional[str] = ..., transaction_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., gas_used: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., waiting_reason: _Optional[str] = ..., transaction_count: _Optional[int] = ..., fee_wei: _Optional[str] = ..., fee_per_certificate_wei: _Optional[str] = ...) -> None: ...
 
 class GetAnchorWindowRequest(_message.Message):
     __slots__ = ("window_id",)

@@ -341,6 +341,7 @@ class SqlRevocations:
             window.block_number = mined.block_number
             window.block_hash = mined.block_hash
             window.gas_used = mined.gas_used
+            window.effective_gas_price = mined.effective_gas_price or None
             window.confirmed_at = revoked_at
             window.waiting_reason = ""
             for tx in session.scalars(

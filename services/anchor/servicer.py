@@ -135,6 +135,8 @@ def window_message(window: WindowView) -> pb.AnchorWindow:
         gas_used=window.gas_used or 0,
         waiting_reason=window.waiting_reason,
         transaction_count=window.transaction_count,
+        fee_wei=_decimal(window.fee_wei),
+        fee_per_certificate_wei=_decimal(window.fee_per_certificate_wei),
     )
     message.create_time.CopyFrom(to_timestamp(window.created_at))
     if window.confirmed_at:

@@ -190,6 +190,7 @@ class AnchorStore:
             window.block_number = mined.block_number
             window.block_hash = mined.block_hash
             window.gas_used = mined.gas_used
+            window.effective_gas_price = mined.effective_gas_price or None
             window.confirmed_at = datetime.now(UTC)
             window.waiting_reason = ""
             # one nonce for the pending ones: the mined one won, the others can never be mined;
@@ -384,6 +385,7 @@ def _window_view(row: t.AnchorWindow, transaction_count: int = 0) -> WindowView:
         transaction_hash=row.transaction_hash,
         block_number=row.block_number,
         gas_used=row.gas_used,
+        effective_gas_price=row.effective_gas_price,
         created_at=row.created_at,
         confirmed_at=row.confirmed_at,
         waiting_reason=row.waiting_reason,

@@ -39,6 +39,8 @@ class AnchorWindow(Base):
     block_number: Mapped[int | None] = mapped_column(BigInteger)
     block_hash: Mapped[str | None] = mapped_column(String(66))
     gas_used: Mapped[int | None] = mapped_column(BigInteger)
+    # wei paid per gas (the receipt's effectiveGasPrice): gas_used × this is the fee
+    effective_gas_price: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # why the window is not moving (fee above the cap, a revert, low balance); "" when it is
@@ -101,9 +103,7 @@ class CertificateRevocation(Base):
     replaced_by: Mapped[str] = mapped_column(String(36), default="")  # a reissue's new id
     request_id: Mapped[str] = mapped_column(String(128), default="")
     state: Mapped[str] = mapped_column(String(16), index=True)  # RevocationState
-    window_id: Mapped[str | None] = mapped_column(
-        ForeignKey("revocation_windows.id"), index=True
-    )
+    window_id: Mapped[str | None] = mapped_column(ForeignKey("revocation_windows.id"), index=True)
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -139,6 +139,8 @@ class RevocationWindow(Base):
     block_number: Mapped[int | None] = mapped_column(BigInteger)
     block_hash: Mapped[str | None] = mapped_column(String(66))
     gas_used: Mapped[int | None] = mapped_column(BigInteger)
+    # wei paid per gas (the receipt's effectiveGasPrice): gas_used × this is the fee
+    effective_gas_price: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     waiting_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")

@@ -24,6 +24,19 @@ class WindowView:
     confirmed_at: datetime | None
     waiting_reason: str = ""  # why the window is not moving; "" when it is
     transaction_count: int = 0  # signed for it: the original, replacements, reverted attempts
+    effective_gas_price: int | None = None  # wei per gas paid, once confirmed
+
+    @property
+    def fee_wei(self) -> int | None:
+        """What anchoring the window cost, once confirmed (gas used × price paid)."""
+        if self.gas_used is None or self.effective_gas_price is None:
+            return None
+        return self.gas_used * self.effective_gas_price
+
+    @property
+    def fee_per_certificate_wei(self) -> int | None:
+        fee = self.fee_wei
+        return None if fee is None or not self.leaf_count else -(-fee // self.leaf_count)
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,6 +211,8 @@ class Rig:
         assert block == view.block_number
         receipt = await self.node.eth.get_transaction_receipt(HexStr(view.transaction_hash))
         assert receipt["status"] == 1 and receipt["blockNumber"] == block
+        # what it cost, as recorded: the receipt's gas × the price paid per gas
+        assert view.fee_wei == receipt["gasUsed"] * receipt["effectiveGasPrice"] > 0
         issued = await self.chain.contract.events.DocumentIssued.get_logs(
             from_block=0, to_block="latest", argument_filters={"document": view.merkle_root}
         )

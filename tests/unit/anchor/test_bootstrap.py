@@ -120,3 +120,37 @@ def test_exactly_one_signer_is_configured() -> None:
         settings(anchor_private_key=None)  # neither
     with pytest.raises(ValidationError, match="_ADDRESS both"):
         settings(anchor_private_key=None, remote_signer_url="http://signer:9000")
+
+
+def test_a_windows_fee_is_gas_times_the_price_paid_shared_out_rounded_up() -> None:
+    from datetime import UTC, datetime
+
+    from services.anchor.servicer import window_message
+    from services.anchor.views import WindowView
+
+    def view(**fields: Any) -> WindowView:
+        base: dict[str, Any] = {
+            "window_id": "w",
+            "state": WindowState.CONFIRMED,
+            "leaf_count": 3,
+            "merkle_root": b"\x01" * 32,
+            "chain_id": 1,
+            "registry_address": REGISTRY,
+            "transaction_hash": "0x" + "ab" * 32,
+            "block_number": 9,
+            "gas_used": 50_001,
+            "created_at": datetime(2026, 11, 29, tzinfo=UTC),
+            "confirmed_at": datetime(2026, 11, 29, tzinfo=UTC),
+        }
+        return WindowView(**(base | fields))
+
+    paid = view(effective_gas_price=2 * 10**9)
+    assert paid.fee_wei == 100_002 * 10**9
+    assert paid.fee_per_certificate_wei == 33_334 * 10**9
+    message = window_message(paid)
+    assert (message.fee_wei, message.fee_per_certificate_wei) == (
+        "100002000000000",
+        "33334000000000",
+    )
+    unknown = window_message(view(effective_gas_price=None))
+    assert (unknown.fee_wei, unknown.fee_per_certificate_wei) == ("", "")
