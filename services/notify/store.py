@@ -413,7 +413,12 @@ class Deliveries:
             _add_events(
                 session,
                 [
-                    (o.delivery_id, o.update.history_state, o.update.code, excerpt(o.update.error))
+                    (
+                        o.delivery_id,
+                        o.update.history_state,
+                        o.update.code,
+                        excerpt(o.update.error) if o.update.error else "",
+                    )
                     for o, _ in stored
                     if o.update.verdict is not Verdict.RELAY_UNAVAILABLE
                 ],
@@ -1043,13 +1048,16 @@ def _add_events(
         )
 
 
+_SUPPRESSED = select(_SUPPRESSIONS.c.key).where(
+    _SUPPRESSIONS.c.key.in_(bindparam("keys", expanding=True))
+)
+
+
 def _suppressed(session: Session, keys: set[str]) -> set[str]:
-    """The keys among these that are on a suppression list."""
+    """The keys among these that are on a suppression list (one cached statement per claim)."""
     found: set[str] = set()
     for chunk in chunked(sorted(keys)):
-        found.update(
-            session.scalars(select(_SUPPRESSIONS.c.key).where(_SUPPRESSIONS.c.key.in_(chunk)))
-        )
+        found.update(session.connection().execute(_SUPPRESSED, {"keys": list(chunk)}).scalars())
     return found
 
 
