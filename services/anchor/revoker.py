@@ -222,6 +222,7 @@ class Revoker(Generic[Tx]):
         self._failures: dict[str, int] = {}
         self._retry_at: dict[str, float] = {}
         self._reasons: dict[str, str] = {}
+        self._reported: set[tuple[str, str]] = set()  # (window, fault) logged once
 
     async def advance_all(self) -> None:
         """One pass (the caller holds the signer lease): close due windows, then move every
@@ -290,6 +291,7 @@ class Revoker(Generic[Tx]):
                 window,
                 f"base fee {base_fee / GWEI:.3f} gwei is above the cap"
                 f" {self._fee_policy.max_fee_cap / GWEI:.3f} gwei",
+                key="fee above the cap",
             )
             return
         # bulkRevoke reverts as a whole on one hash already revoked (AlreadyRevoked): those
@@ -364,7 +366,9 @@ class Revoker(Generic[Tx]):
         fees = bumped(previous, self._fee_policy, base_fee=base_fee, suggested_tip=tip)
         if fees is None:
             self._sent_at[window.transaction_hash] = self._clock()
-            await self._wait_for(window, "stuck and no replacement fits under the fee cap")
+            await self._wait_for(
+                window, "stuck and no replacement fits under the fee cap", key="no replacement"
+            )
             return
         already = await self._chain.revoked_among(window.leaves)
         remaining = [leaf for leaf in window.leaves if leaf not in already]
@@ -403,14 +407,25 @@ class Revoker(Generic[Tx]):
         delay = retry_delay(failures, first=self._retry_first, longest=self._retry_longest)
         self._retry_at[window.window_id] = self._clock() + delay
         self._last_broadcast.pop(window.window_id, None)
-        await self._wait_for(window, f"{reason}; retry {failures} in {delay:.0f}s", logging.ERROR)
+        await self._wait_for(
+            window, f"{reason}; retry {failures} in {delay:.0f}s", logging.ERROR, key=reason
+        )
 
     async def _wait_for(
-        self, window: RevocationWindowToSend, reason: str, level: int = logging.WARNING
+        self,
+        window: RevocationWindowToSend,
+        reason: str,
+        level: int = logging.WARNING,
+        *,
+        key: str,
     ) -> None:
+        """Stores why the window waits whenever that changes; logs it once per window and
+        `key` (a fee spike's figures change every block: one line, not one per pass)."""
+        if (window.window_id, key) not in self._reported:
+            self._reported.add((window.window_id, key))
+            log.log(level, "revocation window %s waits: %s", window.window_id, reason)
         if self._reasons.get(window.window_id) != reason:
             self._reasons[window.window_id] = reason
-            log.log(level, "revocation window %s waits: %s", window.window_id, reason)
             await asyncio.to_thread(
                 self._ledger.set_revocation_waiting_reason, window.window_id, reason
             )
@@ -432,6 +447,7 @@ class Revoker(Generic[Tx]):
             self._sent_at.pop(tx_hash, None)
         for per_window in (self._last_broadcast, self._failures, self._retry_at, self._reasons):
             per_window.pop(window.window_id, None)
+        self._reported = {r for r in self._reported if r[0] != window.window_id}
         if confirmed:
             log.info(
                 "revocation window %s confirmed: %d certificates revoked, tx %s, block %d, gas %d",

@@ -5,11 +5,14 @@ by an earlier transaction left out (bulkRevoke would revert on them) or adopted,
 and revoking sharing the signer's nonces. Driven pass by pass like test_chain_faults."""
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+from eth_typing import HexStr
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.types import RPCEndpoint
@@ -19,6 +22,7 @@ from certflow.platform.chain import RegistryClient, signer
 from certflow.v1 import certificate_pb2, events_pb2
 from services.anchor import tables as t
 from services.anchor.bootstrap import Anchor, assemble, signer_from
+from services.anchor.fees import GWEI
 from services.anchor.lease import SignerLeaseHolder
 from services.anchor.revocation_store import SqlRevocations
 from services.anchor.revocations import RevocationReason, checked_request, revoke
@@ -120,6 +124,11 @@ class RevocationRig:
     def states(self) -> dict[str, str]:
         with self.sessions() as session:
             return {r.certificate_id: r.state for r in session.query(t.CertificateRevocation)}
+
+    def revocation_waiting_reason(self) -> str:
+        with self.sessions() as session:
+            reasons = [w.waiting_reason for w in session.query(t.RevocationWindow)]
+        return reasons[-1] if reasons else ""
 
     def revocation_transactions(self) -> list[tuple[str, str]]:
         with self.sessions() as session:
@@ -234,3 +243,25 @@ async def test_a_restart_after_signing_sends_the_stored_transaction_not_a_new_on
         await again.until(lambda: all_revoked(again, ids[:2]))
         assert again.revocation_transactions() == [(stored, "mined")]
         assert await again.revoking_transactions() == {stored: 2}
+
+
+async def test_nothing_is_revoked_while_the_base_fee_is_above_the_cap_then_it_resumes(
+    anvil: str, registry: str, sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="services.anchor.revoker")
+    async with RevocationRig(anvil, registry, sessions, max_fee_per_gas_cap_gwei=5.0) as r:
+        ids = r.add_window("w1")
+        await r.until(lambda: r.anchored("w1"))
+        await r.rpc("anvil_setNextBlockBaseFeePerGas", hex(50 * GWEI))
+        r.revoke(ids[:2], "req-1")
+        await r.until(lambda: "above the cap" in r.revocation_waiting_reason())
+        for _ in range(5):  # it keeps waiting, sending nothing, and says so once
+            await r.anchor.anchorer.advance_all()
+        assert r.revocation_transactions() == []
+        assert len([m for m in caplog.messages if "above the cap" in m]) == 1
+        await r.rpc("anvil_setNextBlockBaseFeePerGas", hex(GWEI))  # the spike is over
+        await r.until(lambda: all_revoked(r, ids[:2]))
+        [(tx_hash, state)] = r.revocation_transactions()
+        sent = await r.node.eth.get_transaction(HexStr(tx_hash))
+        assert state == "mined" and sent["maxFeePerGas"] <= 5 * GWEI
+        assert r.revocation_waiting_reason() == ""
