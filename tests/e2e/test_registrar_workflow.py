@@ -22,16 +22,21 @@ from certflow.platform.bus import STREAM
 from certflow.v1 import ingest_service_pb2 as pb
 from devstack.client import StackClient, rpc_error_status
 from devstack.stack import SERVICES, LocalStack, StackOptions
+from tests.conftest import BACKENDS, discard_database, fresh_database_url
 
 HEADER = "name,email,title,completion_date,student_id\n"
 INGEST_TABLES = ("batches", "certificates", "batch_row_errors", "ingest_outbox", "batch_intakes")
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    state = tmp_path_factory.mktemp("registrar")
-    with LocalStack(StackOptions(state_dir=state, window_max_age_seconds=0.3)) as running:
+@pytest.fixture(scope="module", params=BACKENDS)
+def stack(request, tmp_path_factory):
+    state = tmp_path_factory.mktemp(f"registrar-{request.param}")
+    url = fresh_database_url(request.param, state)
+    with LocalStack(
+        StackOptions(state_dir=state, database_url=url, window_max_age_seconds=0.3)
+    ) as running:
         yield running
+    discard_database(url)
 
 
 @pytest.fixture(scope="module")
