@@ -11,11 +11,13 @@ import platform
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from bench.costs import measure_costs, render_costs
 from bench.dataset import generate
 from bench.measure import SizeResult, run_size
 from devstack import tools
@@ -39,6 +41,12 @@ def main() -> None:
     )
     parser.add_argument("--lookups", type=int, default=5000, help="verification look-ups per size")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--costs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure anchoring and revocation gas for 1 to 100,000 certificates (bench/costs.py)",
+    )
     parser.add_argument(
         "--verify-workers",
         type=int,
@@ -81,6 +89,13 @@ def main() -> None:
             )
 
     print_table(results, args.database)
+    costs = []
+    if args.costs:
+        with console.status("measuring on-chain costs…"):
+            state = tools.PROJECT_ROOT / ".state" / "bench" / "costs"
+            state.mkdir(parents=True, exist_ok=True)
+            costs = measure_costs(state)
+        console.print(render_costs(costs))
     payload = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {
@@ -91,6 +106,7 @@ def main() -> None:
         "database": args.database,
         "seed": args.seed,
         "results": [r.to_json() for r in results],
+        "costs": [asdict(c) for c in costs],
     }
     out = (
         args.out
