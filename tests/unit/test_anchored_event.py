@@ -2,6 +2,8 @@
 events of earlier anchors (whole paths, or ids alone) still read, and nothing kept from an event
 that does not prove its certificates."""
 
+from typing import Any
+
 import pytest
 
 from certflow.core.anchoring import AnchoredWindowFacts
@@ -17,8 +19,8 @@ WINDOW = AnchoredWindowFacts("w1", TREE.root, 31337, "0x" + "ab" * 20, "0x" + "c
 PATHS = [(cid, pack_proof(p)) for (cid, _), p in zip(LEAVES, TREE.proofs(), strict=True)]
 
 
-def event(**fields: object) -> bytes:
-    base: dict[str, object] = {
+def event(**fields: Any) -> bytes:
+    base: dict[str, Any] = {
         "window_id": "w1",
         "merkle_root": TREE.root,
         "chain_id": 31337,

@@ -75,8 +75,9 @@ def test_every_event_carries_the_window_and_the_registry() -> None:
 
 def test_the_same_window_gives_the_same_messages() -> None:
     leaves = uuid_leaves(5_000)
-    first, again = anchored_events(window_of(leaves), leaves), anchored_events(
-        window_of(leaves), leaves
+    first, again = (
+        anchored_events(window_of(leaves), leaves),
+        anchored_events(window_of(leaves), leaves),
     )
     assert first == again
     assert [len(decoded(e.payload).leaves) for e in first] == [4096, 904]
