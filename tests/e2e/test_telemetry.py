@@ -216,6 +216,13 @@ def test_one_batch_is_one_trace_and_its_metrics_count_it(stack, receiver):
         assert "publish certs.leaves" in by_service["ingest"], by_service
         assert "notify.store_recipients" in by_service["notify"], by_service
         assert "process certs.issued" in by_service["verify"], by_service
+        # the database: ingest's statements of the upload are spans of the batch's trace
+        statements = [
+            str(s.attributes.get("db.statement") or s.attributes.get("db.query.text") or "")
+            for s in joined
+            if s.service == "ingest"
+        ]
+        assert any(text.startswith("INSERT") for text in statements), by_service
         return by_service
 
     by_service = eventually(every_service_joins_it)

@@ -3,11 +3,13 @@ from types import SimpleNamespace
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.metrics import CallbackOptions
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from sqlalchemy import create_engine, text
 
 from certflow.platform import http_tracing, metrics, telemetry
 from certflow.platform.telemetry import batch_links, consumer_span, extract_context, inject_context
@@ -117,3 +119,25 @@ async def test_a_public_http_request_is_one_server_span(monkeypatch):
     assert dict(first.attributes or {})["http.response.status_code"] == 200
     assert dict(second.attributes or {})["http.response.status_code"] == 503
     assert second.status.status_code is StatusCode.ERROR
+
+
+def test_database_statements_are_spans_only_when_exporting(monkeypatch):
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
+    quiet = create_engine("sqlite://")
+    telemetry.instrument_engine(quiet, provider)
+    with quiet.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    assert exporter.get_finished_spans() == ()
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    traced = create_engine("sqlite://")
+    telemetry.instrument_engine(traced, provider)
+    try:
+        with traced.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        SQLAlchemyInstrumentor().uninstrument()
+    statements = [s for s in exporter.get_finished_spans() if s.name == "SELECT"]
+    assert [dict(s.attributes or {}).get("db.statement") for s in statements] == ["SELECT 1"]
