@@ -33,6 +33,27 @@ class DateOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DATE_ORDER_UNSPECIFIED: _ClassVar[DateOrder]
     DATE_ORDER_DAY_FIRST: _ClassVar[DateOrder]
     DATE_ORDER_MONTH_FIRST: _ClassVar[DateOrder]
+
+class SourceAuthKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SOURCE_AUTH_KIND_UNSPECIFIED: _ClassVar[SourceAuthKind]
+    SOURCE_AUTH_KIND_BASIC: _ClassVar[SourceAuthKind]
+    SOURCE_AUTH_KIND_BEARER: _ClassVar[SourceAuthKind]
+    SOURCE_AUTH_KIND_HMAC: _ClassVar[SourceAuthKind]
+
+class IssuanceRuleKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ISSUANCE_RULE_KIND_UNSPECIFIED: _ClassVar[IssuanceRuleKind]
+    ISSUANCE_RULE_KIND_COMPLETED: _ClassVar[IssuanceRuleKind]
+    ISSUANCE_RULE_KIND_PASSED: _ClassVar[IssuanceRuleKind]
+    ISSUANCE_RULE_KIND_ATTENDED: _ClassVar[IssuanceRuleKind]
+    ISSUANCE_RULE_KIND_REQUIREMENTS_MET: _ClassVar[IssuanceRuleKind]
+
+class IssuanceMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ISSUANCE_MODE_UNSPECIFIED: _ClassVar[IssuanceMode]
+    ISSUANCE_MODE_IMMEDIATE: _ClassVar[IssuanceMode]
+    ISSUANCE_MODE_COLLECTED: _ClassVar[IssuanceMode]
 BATCH_STATE_UNSPECIFIED: BatchState
 BATCH_STATE_ANCHORING: BatchState
 BATCH_STATE_NOTIFYING: BatchState
@@ -47,6 +68,18 @@ DELIVERY_WINDOW_BUSINESS_HOURS: DeliveryWindow
 DATE_ORDER_UNSPECIFIED: DateOrder
 DATE_ORDER_DAY_FIRST: DateOrder
 DATE_ORDER_MONTH_FIRST: DateOrder
+SOURCE_AUTH_KIND_UNSPECIFIED: SourceAuthKind
+SOURCE_AUTH_KIND_BASIC: SourceAuthKind
+SOURCE_AUTH_KIND_BEARER: SourceAuthKind
+SOURCE_AUTH_KIND_HMAC: SourceAuthKind
+ISSUANCE_RULE_KIND_UNSPECIFIED: IssuanceRuleKind
+ISSUANCE_RULE_KIND_COMPLETED: IssuanceRuleKind
+ISSUANCE_RULE_KIND_PASSED: IssuanceRuleKind
+ISSUANCE_RULE_KIND_ATTENDED: IssuanceRuleKind
+ISSUANCE_RULE_KIND_REQUIREMENTS_MET: IssuanceRuleKind
+ISSUANCE_MODE_UNSPECIFIED: IssuanceMode
+ISSUANCE_MODE_IMMEDIATE: IssuanceMode
+ISSUANCE_MODE_COLLECTED: IssuanceMode
 
 class Batch(_message.Message):
     __slots__ = ("name", "batch_id", "display_name", "source", "state", "row_count", "accepted_count", "rejected_count", "anchored_count", "emailed_count", "email_failed_count", "create_time", "stored_count", "cancel_time", "cancelled_count")
@@ -463,3 +496,151 @@ class DeliveryCount(_message.Message):
     outcome: str
     count: int
     def __init__(self, outcome: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class LmsSource(_message.Message):
+    __slots__ = ("source_id", "name", "auth_kind", "mapping_json", "disabled", "create_time")
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AUTH_KIND_FIELD_NUMBER: _ClassVar[int]
+    MAPPING_JSON_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    source_id: str
+    name: str
+    auth_kind: SourceAuthKind
+    mapping_json: str
+    disabled: bool
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, source_id: _Optional[str] = ..., name: _Optional[str] = ..., auth_kind: _Optional[_Union[SourceAuthKind, str]] = ..., mapping_json: _Optional[str] = ..., disabled: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateSourceRequest(_message.Message):
+    __slots__ = ("request_id", "name", "auth_kind", "mapping_json")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AUTH_KIND_FIELD_NUMBER: _ClassVar[int]
+    MAPPING_JSON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    name: str
+    auth_kind: SourceAuthKind
+    mapping_json: str
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., auth_kind: _Optional[_Union[SourceAuthKind, str]] = ..., mapping_json: _Optional[str] = ...) -> None: ...
+
+class CreateSourceResponse(_message.Message):
+    __slots__ = ("source", "secret")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    source: LmsSource
+    secret: str
+    def __init__(self, source: _Optional[_Union[LmsSource, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class ListSourcesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSourcesResponse(_message.Message):
+    __slots__ = ("sources", "next_page_token")
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    sources: _containers.RepeatedCompositeFieldContainer[LmsSource]
+    next_page_token: str
+    def __init__(self, sources: _Optional[_Iterable[_Union[LmsSource, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DisableSourceRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DisableSourceResponse(_message.Message):
+    __slots__ = ("source",)
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    source: LmsSource
+    def __init__(self, source: _Optional[_Union[LmsSource, _Mapping]] = ...) -> None: ...
+
+class IssuanceRule(_message.Message):
+    __slots__ = ("rule_id", "kind", "activity_id", "required_activity_ids", "min_score_scaled", "min_sessions", "title", "template", "mode", "disabled", "create_time")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ACTIVITY_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_ACTIVITY_IDS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_SCALED_FIELD_NUMBER: _ClassVar[int]
+    MIN_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    kind: IssuanceRuleKind
+    activity_id: str
+    required_activity_ids: _containers.RepeatedScalarFieldContainer[str]
+    min_score_scaled: float
+    min_sessions: int
+    title: str
+    template: str
+    mode: IssuanceMode
+    disabled: bool
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, rule_id: _Optional[str] = ..., kind: _Optional[_Union[IssuanceRuleKind, str]] = ..., activity_id: _Optional[str] = ..., required_activity_ids: _Optional[_Iterable[str]] = ..., min_score_scaled: _Optional[float] = ..., min_sessions: _Optional[int] = ..., title: _Optional[str] = ..., template: _Optional[str] = ..., mode: _Optional[_Union[IssuanceMode, str]] = ..., disabled: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateIssuanceRuleRequest(_message.Message):
+    __slots__ = ("request_id", "rule")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    rule: IssuanceRule
+    def __init__(self, request_id: _Optional[str] = ..., rule: _Optional[_Union[IssuanceRule, _Mapping]] = ...) -> None: ...
+
+class CreateIssuanceRuleResponse(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: IssuanceRule
+    def __init__(self, rule: _Optional[_Union[IssuanceRule, _Mapping]] = ...) -> None: ...
+
+class ListIssuanceRulesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListIssuanceRulesResponse(_message.Message):
+    __slots__ = ("rules", "next_page_token")
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    rules: _containers.RepeatedCompositeFieldContainer[IssuanceRule]
+    next_page_token: str
+    def __init__(self, rules: _Optional[_Iterable[_Union[IssuanceRule, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DisableIssuanceRuleRequest(_message.Message):
+    __slots__ = ("rule_id",)
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    def __init__(self, rule_id: _Optional[str] = ...) -> None: ...
+
+class DisableIssuanceRuleResponse(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: IssuanceRule
+    def __init__(self, rule: _Optional[_Union[IssuanceRule, _Mapping]] = ...) -> None: ...
+
+class TestIssuanceRuleRequest(_message.Message):
+    __slots__ = ("rule_id", "statement_json")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_JSON_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    statement_json: str
+    def __init__(self, rule_id: _Optional[str] = ..., statement_json: _Optional[str] = ...) -> None: ...
+
+class TestIssuanceRuleResponse(_message.Message):
+    __slots__ = ("fires", "reason")
+    FIRES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    fires: bool
+    reason: str
+    def __init__(self, fires: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -85,6 +85,41 @@ class IngestServiceStub:
                 request_serializer=certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportRequest.SerializeToString,
                 response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportResponse.FromString,
                 _registered_method=True)
+        self.CreateSource = channel.unary_unary(
+                '/certflow.v1.IngestService/CreateSource',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.CreateSourceRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.CreateSourceResponse.FromString,
+                _registered_method=True)
+        self.ListSources = channel.unary_unary(
+                '/certflow.v1.IngestService/ListSources',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListSourcesRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListSourcesResponse.FromString,
+                _registered_method=True)
+        self.DisableSource = channel.unary_unary(
+                '/certflow.v1.IngestService/DisableSource',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.DisableSourceRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DisableSourceResponse.FromString,
+                _registered_method=True)
+        self.CreateIssuanceRule = channel.unary_unary(
+                '/certflow.v1.IngestService/CreateIssuanceRule',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.CreateIssuanceRuleRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.CreateIssuanceRuleResponse.FromString,
+                _registered_method=True)
+        self.ListIssuanceRules = channel.unary_unary(
+                '/certflow.v1.IngestService/ListIssuanceRules',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListIssuanceRulesRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListIssuanceRulesResponse.FromString,
+                _registered_method=True)
+        self.DisableIssuanceRule = channel.unary_unary(
+                '/certflow.v1.IngestService/DisableIssuanceRule',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.DisableIssuanceRuleRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DisableIssuanceRuleResponse.FromString,
+                _registered_method=True)
+        self.TestIssuanceRule = channel.unary_unary(
+                '/certflow.v1.IngestService/TestIssuanceRule',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -175,6 +210,60 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSource(self, request, context):
+        """Connects an LMS as a source of xAPI statements (basic or bearer credentials) or of
+        HMAC-signed webhook events. The secret is in this response only: basic/bearer secrets are
+        generated and stored as a SHA-256 hash, HMAC secrets derived from the service's key.
+        Idempotent on request_id (a retry does not show a basic/bearer secret again).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSources(self, request, context):
+        """Lists sources, oldest first, paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableSource(self, request, context):
+        """Refuses the source's requests from now on (401); what it sent stays. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateIssuanceRule(self, request, context):
+        """Adds a rule that issues a certificate when a learner's records meet it. Idempotent on
+        request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListIssuanceRules(self, request, context):
+        """Lists rules, oldest first, paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableIssuanceRule(self, request, context):
+        """Stops a rule from firing; achievements it recorded stay. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestIssuanceRule(self, request, context):
+        """Evaluates a sample xAPI statement against a rule and the actor's stored records; stores
+        nothing and issues nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -227,6 +316,41 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.GetBatchReport,
                     request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportRequest.FromString,
                     response_serializer=certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportResponse.SerializeToString,
+            ),
+            'CreateSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSource,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.CreateSourceRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.CreateSourceResponse.SerializeToString,
+            ),
+            'ListSources': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSources,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListSourcesRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListSourcesResponse.SerializeToString,
+            ),
+            'DisableSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableSource,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DisableSourceRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.DisableSourceResponse.SerializeToString,
+            ),
+            'CreateIssuanceRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateIssuanceRule,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.CreateIssuanceRuleRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.CreateIssuanceRuleResponse.SerializeToString,
+            ),
+            'ListIssuanceRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIssuanceRules,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListIssuanceRulesRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListIssuanceRulesResponse.SerializeToString,
+            ),
+            'DisableIssuanceRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableIssuanceRule,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DisableIssuanceRuleRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.DisableIssuanceRuleResponse.SerializeToString,
+            ),
+            'TestIssuanceRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestIssuanceRule,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -500,6 +624,195 @@ class IngestService:
             '/certflow.v1.IngestService/GetBatchReport',
             certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportRequest.SerializeToString,
             certflow_dot_v1_dot_ingest__service__pb2.GetBatchReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/CreateSource',
+            certflow_dot_v1_dot_ingest__service__pb2.CreateSourceRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.CreateSourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/ListSources',
+            certflow_dot_v1_dot_ingest__service__pb2.ListSourcesRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.ListSourcesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/DisableSource',
+            certflow_dot_v1_dot_ingest__service__pb2.DisableSourceRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.DisableSourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateIssuanceRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/CreateIssuanceRule',
+            certflow_dot_v1_dot_ingest__service__pb2.CreateIssuanceRuleRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.CreateIssuanceRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIssuanceRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/ListIssuanceRules',
+            certflow_dot_v1_dot_ingest__service__pb2.ListIssuanceRulesRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.ListIssuanceRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableIssuanceRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/DisableIssuanceRule',
+            certflow_dot_v1_dot_ingest__service__pb2.DisableIssuanceRuleRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.DisableIssuanceRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestIssuanceRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/TestIssuanceRule',
+            certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleResponse.FromString,
             options,
             channel_credentials,
             insecure,

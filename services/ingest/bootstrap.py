@@ -26,6 +26,7 @@ from services.ingest.consumers import (
 )
 from services.ingest.gas_price import AnchorBaseFee
 from services.ingest.lifecycle import BatchLifecycle, BatchStore
+from services.ingest.lms_http import lms_intake, start_lms_intake
 from services.ingest.progress import BatchProgress, DeliveryReport, ProgressStore
 from services.ingest.servicer import IngestServicer
 from services.ingest.settings import IngestSettings
@@ -113,6 +114,7 @@ async def serve(settings: IngestSettings) -> None:
         on_committed=wake_relay,
         on_changed=hub.changed,
     )
+    lms = lms_intake(settings, sessions, app.ingest)
     uploads = ThreadPoolExecutor(settings.upload_workers, thread_name_prefix="ingest-upload")
 
     async def stop_uploads() -> None:
@@ -134,6 +136,7 @@ async def serve(settings: IngestSettings) -> None:
             window_size=settings.window_max_leaves,
             gas_per_transaction=settings.anchor_gas_per_transaction,
             base_fee=base_fee,
+            lms=lms,
             reports=BatchReports(store, clock=_utcnow),
         ),
         runtime.server,
@@ -141,6 +144,7 @@ async def serve(settings: IngestSettings) -> None:
     runtime.add_service(ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name)
     anchored = await bus.pull_subscription(js, ANCHORED_CONSUMER)
     deliveries = await bus.pull_subscription(js, DELIVERIES_CONSUMER)
+    await start_lms_intake(runtime, settings, lms)
     runtime.spawn(relay.run(runtime.stopping), "outbox-relay")
     runtime.spawn(app.anchored.run(anchored, runtime.stopping), "anchored-consumer")
     runtime.spawn(app.deliveries.run(deliveries, runtime.stopping), "deliveries-consumer")

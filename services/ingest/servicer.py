@@ -32,6 +32,8 @@ from services.ingest.intake import (
     intake_choice,
 )
 from services.ingest.lifecycle import BatchLifecycle, BatchQuery
+from services.ingest.lms import LmsIntake
+from services.ingest.lms_servicer import LmsRpcs
 from services.ingest.progress import BatchState, BatchStatus
 from services.ingest.usecases import Ingest, IssuedCertificate, UploadPlan, UploadResult
 
@@ -51,7 +53,7 @@ MAX_REQUEST_ID = 128
 MAX_BATCH_ID = 64  # ours are 36-character UUIDs
 
 
-class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
+class IngestServicer(LmsRpcs, ingest_service_pb2_grpc.IngestServiceServicer):
     def __init__(
         self,
         ingest: Ingest,
@@ -66,7 +68,10 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         gas_per_transaction: int = GAS_PER_ANCHOR_TRANSACTION,
         base_fee: Callable[[], Awaitable[BaseFee]] | None = None,
         reports: BatchReports,
+        lms: LmsIntake | None = None,
     ) -> None:
+        if lms is not None:
+            self._lms = lms  # the LMS methods (lms_servicer.py)
         self._ingest = ingest
         self._reports = reports
         self._max_rows = max_rows

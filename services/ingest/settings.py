@@ -1,4 +1,4 @@
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from certflow.core.time_zones import UnknownTimeZone, iana_zone
 from certflow.platform.settings import CommonSettings
@@ -33,6 +33,16 @@ class IngestSettings(CommonSettings):
     window_max_leaves: int = Field(default=200_000, ge=1)
     anchor_gas_per_transaction: int = Field(default=GAS_PER_ANCHOR_TRANSACTION, ge=1)
     anchor_address: str = ""
+    # LMS intake (lms_http.py: xAPI statements and signed webhooks); port 0: no listener
+    lms_http_host: str = "0.0.0.0"
+    lms_http_port: int = Field(default=0, ge=0, le=65535)
+    lms_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    lms_max_statements: int = Field(default=500, ge=1)
+    # derives each HMAC source's webhook secret (never stored); required for HMAC sources
+    lms_secret_key: SecretStr | None = None
+    lms_signature_tolerance_seconds: float = Field(default=300.0, gt=0)
+    # how often immediate achievements left pending (a crash, an outage) are issued again
+    lms_retry_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("default_time_zone")
     @classmethod

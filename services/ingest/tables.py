@@ -7,8 +7,10 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -161,3 +163,87 @@ class IssueRequest(Base):
 
 class IngestOutbox(OutboxColumns, Base):
     __tablename__ = "ingest_outbox"
+
+
+# ---- LMS intake (xAPI statements and webhook events; lms.py) ----
+
+
+class LmsSource(Base):
+    """A connected LMS. Basic/bearer sources keep only the SHA-256 of their generated secret;
+    an HMAC source's secret is derived from CERTFLOW_LMS_SECRET_KEY and never stored."""
+
+    __tablename__ = "lms_sources"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    auth_kind: Mapped[str] = mapped_column(String(16))  # basic | bearer | hmac
+    secret_sha256: Mapped[str] = mapped_column(String(64), default="")
+    # webhook sources: where the email, name, course and event type are in an event (JSON)
+    mapping: Mapped[str] = mapped_column(Text, default="")
+    request_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IssuanceRuleRow(Base):
+    __tablename__ = "issuance_rules"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # RuleKind
+    activity_id: Mapped[str] = mapped_column(String(500), default="")
+    required_activities: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    min_score_scaled: Mapped[float | None] = mapped_column(Float)
+    min_sessions: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(String(300))
+    template: Mapped[str] = mapped_column(String(100), default="")
+    mode: Mapped[str] = mapped_column(String(16))  # IssueMode
+    request_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LmsStatement(Base):
+    """A learning record as received (idempotent on its statement id); what rules read of it
+    is in its own columns, the actor's history by ix_lms_statements_actor."""
+
+    __tablename__ = "lms_statements"
+    __table_args__ = (Index("ix_lms_statements_actor", "actor_key", "stored_at"),)
+
+    statement_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("lms_sources.id"))
+    actor_key: Mapped[str] = mapped_column(String(800))
+    verb: Mapped[str | None] = mapped_column(String(16))  # Verb; None: a verb no rule reads
+    verb_iri: Mapped[str] = mapped_column(String(500))
+    object_id: Mapped[str] = mapped_column(String(500))
+    success: Mapped[bool | None] = mapped_column(Boolean)
+    score_scaled: Mapped[float | None] = mapped_column(Float)
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LmsAchievement(Base):
+    """A rule fired for an actor: once per (rule, actor) ever. Written with the statement that
+    fired it; an immediate one is then issued by request_id (a crash in between leaves it
+    pending, and the retry loop issues it), a collected one waits for a scheduled batch."""
+
+    __tablename__ = "lms_achievements"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "actor_key", name="uq_lms_achievements_rule_actor"),
+        Index("ix_lms_achievements_status", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(ForeignKey("issuance_rules.id"))
+    actor_key: Mapped[str] = mapped_column(String(800))
+    source_id: Mapped[str] = mapped_column(ForeignKey("lms_sources.id"))
+    statement_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(128), unique=True)
+    recipient_email: Mapped[str] = mapped_column(String(254))
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    completion_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # AchievementStatus
+    certificate_id: Mapped[str | None] = mapped_column(String(36))
+    problem: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
