@@ -8,6 +8,8 @@ from certflow_cli.commands.batches import batch, batches, cancel, errors
 from certflow_cli.commands.deliveries import deliveries, resend, suppression
 from certflow_cli.commands.export_oa import export_oa
 from certflow_cli.commands.issue import issue
+from certflow_cli.commands.report import report
+from certflow_cli.commands.reprocess import reprocess
 from certflow_cli.commands.revoke import reissue, revoke
 from certflow_cli.commands.upload import upload
 from certflow_cli.commands.validate import validate
@@ -67,6 +69,8 @@ def cli(
     Check a CSV file before sending it (validate), upload it and follow it through
     anchoring and email (upload, watch), list batches (batches), read one (batch) and
     its refused rows (errors), stop one (cancel), or issue one certificate (issue).
+    Check a file first (upload --dry-run), issue a pilot (upload --pilot N), add the
+    rest or corrected rows to a batch (reprocess), and keep its record (report).
     Withdraw certificates (revoke), or replace one with a corrected copy (reissue).
     See what became of a batch's emails (deliveries), send again (resend), and keep the
     issuer's suppression list of bounced and unsubscribed addresses (suppression).
@@ -88,6 +92,8 @@ for command in (
     errors,
     cancel,
     issue,
+    reprocess,
+    report,
     revoke,
     reissue,
     deliveries,

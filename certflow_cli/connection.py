@@ -148,6 +148,10 @@ class IngestClient:
     ) -> pb.ReissueCertificateResponse:
         return self._unary(self._stub.ReissueCertificate, request)
 
+    def get_batch_report(self, batch_id: str) -> pb.BatchReport:
+        request = pb.GetBatchReportRequest(batch_id=batch_id)
+        return self._unary(self._stub.GetBatchReport, request).report
+
     def cancel_batch(self, batch_id: str) -> pb.Batch:
         return self._unary(self._stub.CancelBatch, pb.CancelBatchRequest(batch_id=batch_id)).batch
 

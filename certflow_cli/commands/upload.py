@@ -24,9 +24,11 @@ from certflow_cli.output import (
     warning_document,
     warnings_table,
 )
+from certflow_cli.plan import dry_run_options, plan_document, render_plan
 from certflow_cli.progress import BatchProgress
 
 CHUNK_BYTES = 256 * 1024
+MAX_PILOT_ROWS = 200_000  # ingest's default upload row limit
 MAX_REQUEST_ID = 128  # what ingest accepts (services/ingest/servicer.py)
 
 
@@ -45,6 +47,14 @@ MAX_REQUEST_ID = 128  # what ingest accepts (services/ingest/servicer.py)
     is_flag=True,
     help="Return once the batch is stored, without following anchoring and email.",
 )
+@dry_run_options
+@click.option(
+    "--pilot",
+    "pilot_rows",
+    type=click.IntRange(min=1, max=MAX_PILOT_ROWS),
+    help="Issue only the first N accepted rows; `certflow reprocess BATCH FILE` issues "
+    "the rest later, nobody twice.",
+)
 @certflow_command
 def upload(
     run: Invocation,
@@ -55,29 +65,66 @@ def upload(
     display_name: str | None,
     request_id: str,
     no_wait: bool,
+    dry_run: bool,
+    previews: int,
+    pilot_rows: int | None,
 ) -> ExitCode:
     """Upload a CSV file and follow its batch: stored → anchored → emailed.
 
     Valid rows are issued, invalid rows refused with their reasons (all of them:
     `certflow errors BATCH`). Waits until the batch reaches a final state unless
-    --no-wait. Exit 0 when every row was issued (and emailed), 3 when some rows were
-    refused, 9 when some emails failed, 10 when the batch was cancelled meanwhile, 4
-    when the file is refused as a whole.
+    --no-wait. With --dry-run nothing is issued: the service reports what the upload
+    would do (every refusal and warning, previews, anchoring transactions and fee).
+    Exit 0 when every row was issued (and emailed), 3 when some rows were refused
+    (also by a dry run), 9 when some emails failed, 10 when the batch was cancelled
+    meanwhile, 4 when the file is refused as a whole.
     """
     if len(request_id) > MAX_REQUEST_ID:
         raise click.BadParameter(f"at most {MAX_REQUEST_ID} characters", param_hint="--request-id")
     metadata = FileOptions.from_flags(encoding, mapping, date_order).metadata(
         request_id=request_id, display_name=display_name if display_name is not None else file.name
     )
-    settings = run.settings()
+    metadata.pilot_rows = pilot_rows or 0
+    if dry_run:
+        metadata.dry_run, metadata.preview_count = True, previews
+        return plan_file(run, file, metadata)
+    return send_file(run, file, metadata, no_wait=no_wait)
+
+
+def open_file(file: Path) -> BinaryIO:
     try:
-        handle = file.open("rb")
+        return file.open("rb")
     except OSError as exc:
         raise CliError(
             ExitCode.INVALID_INPUT,
             f"cannot read {file}: {exc.strerror or exc}",
             reason="UNREADABLE_FILE",
         ) from None
+
+
+def plan_file(run: Invocation, file: Path, metadata: pb.UploadCsvMetadata) -> ExitCode:
+    """A dry run: the service's plan, shown; nothing is issued."""
+    settings = run.settings()
+    handle = open_file(file)
+    with handle, connected(settings) as client:
+        try:
+            response = client.upload_csv(upload_requests(handle, metadata, lambda sent: None))
+        except KeyboardInterrupt:
+            raise CliError(
+                ExitCode.INTERRUPTED, "interrupted: nothing was issued", reason="INTERRUPTED"
+            ) from None
+    document = plan_document(response.plan, batch_id=metadata.batch_id)
+    run.output.result(document, lambda console: render_plan(console, document))
+    return ExitCode.ROWS_REFUSED if response.plan.rejected_count else ExitCode.OK
+
+
+def send_file(
+    run: Invocation, file: Path, metadata: pb.UploadCsvMetadata, *, no_wait: bool
+) -> ExitCode:
+    """Uploads the file (a new batch, or rows for metadata.batch_id) and follows the batch."""
+    settings = run.settings()
+    handle = open_file(file)
+    request_id = metadata.request_id
     size = file.stat().st_size
     with handle, connected(settings) as client:
         progress = BatchProgress(
@@ -109,8 +156,17 @@ def upload(
         "warnings": [warning_document(w) for w in response.warnings],  # the first 100
         "encoding": response.encoding,  # empty on a retry with the same request id
         "delimiter": response.delimiter,
+        # rows of the file the batch already held (a pilot's rest, a reprocess): not issued again
+        "skipped_count": response.skipped_count,
+        "held_back_count": response.held_back_count,  # --pilot: accepted, not issued yet
+        "resolved_count": response.resolved_count,  # earlier refusals an error report corrected
     }
-    run.output.result(document, lambda console: render(console, document, waited=not no_wait))
+    rest = f"certflow reprocess {batch.batch_id} {file}"
+    run.output.result(
+        document, lambda console: render(console, document, waited=not no_wait, rest=rest)
+    )
+    if metadata.batch_id and response.row_errors:
+        return ExitCode.ROWS_REFUSED  # this file's rows, whatever the batch's other refusals
     return outcome(batch)
 
 
@@ -141,7 +197,7 @@ def upload_requests(
         on_sent(sent)
 
 
-def render(console: Console, document: JsonDocument, *, waited: bool) -> None:
+def render(console: Console, document: JsonDocument, *, waited: bool, rest: str = "") -> None:
     batch = document["batch"]
     # the id whole, on a line of its own: people paste it into the next command
     console.print(shown(f"batch {batch['batch_id']}"))
@@ -157,6 +213,20 @@ def render(console: Console, document: JsonDocument, *, waited: bool) -> None:
             )
         )
     )
+    skipped, held, resolved = (
+        document["skipped_count"],
+        document["held_back_count"],
+        document["resolved_count"],
+    )
+    if skipped or resolved:
+        console.print(
+            shown(
+                f"{skipped} rows already in the batch (not issued again), "
+                f"{resolved} earlier refusals corrected"
+            )
+        )
+    if held:
+        console.print(shown(f"{held} accepted rows held back by --pilot; issue them: {rest}"))
     if document["encoding"]:
         console.print(
             shown(
