@@ -8,6 +8,7 @@ from certflow_cli.commands.batches import batch, batches, cancel, errors
 from certflow_cli.commands.deliveries import deliveries, resend, suppression
 from certflow_cli.commands.export_oa import export_oa
 from certflow_cli.commands.issue import issue
+from certflow_cli.commands.lms import rules, sources
 from certflow_cli.commands.report import report
 from certflow_cli.commands.reprocess import reprocess
 from certflow_cli.commands.revoke import reissue, revoke
@@ -76,6 +77,7 @@ def cli(
     issuer's suppression list of bounced and unsubscribed addresses (suppression).
     Check a certificate file with only a chain RPC and the issuer's DNS (verify), or
     export it for OpenAttestation verifiers (export-oa).
+    Connect an LMS (sources) and say what its learners' records earn (rules, rules test).
     Every command takes --json and --help.
     """
     ctx.obj = Flags(
@@ -101,6 +103,8 @@ for command in (
     suppression,
     verify,
     export_oa,
+    sources,
+    rules,
 ):
     cli.add_command(command)
 

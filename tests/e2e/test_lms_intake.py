@@ -11,6 +11,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import pytest
@@ -22,6 +23,7 @@ from devstack.client import StackClient, status_name
 from devstack.processes import free_port
 from devstack.stack import SERVICES, LocalStack, StackOptions
 from tests.conftest import BACKENDS, discard_database, fresh_database_url
+from tests.e2e.test_cli import base_env, certflow
 
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 PASSED = "http://adlnet.gov/expapi/verbs/passed"
@@ -444,3 +446,45 @@ def test_sources_and_rules_are_managed_over_grpc(lms: Lms, client: StackClient) 
     assert disabled.source.disabled
     fresh = statement("kim@example.org", COMPLETED, COURSE)
     assert post_statements(lms, fresh, auth=lms.bearer)[0] == 401
+
+
+def test_the_cli_manages_sources_and_rules(lms: Lms, stack: LocalStack, tmp_path: Path) -> None:
+    env = {
+        **base_env(tmp_path),
+        "CERTFLOW_INGEST_ADDRESS": stack.target("ingest"),
+        "CERTFLOW_INTERNAL_TOKEN": stack.token,
+    }
+    created = certflow("sources", "create", "cli-lrs", "--auth", "bearer", "--json", env=env)
+    assert created.code == 0, created.stderr
+    secret = created.json()["secret"]
+    assert len(secret) >= 40
+    listed = certflow("sources", "list", "--json", env=env)
+    assert "cli-lrs" in {s["name"] for s in listed.json()["sources"]}
+    assert secret not in listed.stdout
+    assert certflow("sources", "create", "cli-lrs", "--auth", "basic", env=env).code == 8
+
+    rule = certflow(
+        "rules", "create", "--kind", "passed", "--activity", "https://lms.example/cli",
+        "--min-score", "0.5", "--title", "CLI exam", "--json", env=env,
+    )  # fmt: skip
+    assert rule.code == 0, rule.stderr
+    rule_id = rule.json()["rule"]["rule_id"]
+    sample = tmp_path / "statement.json"
+    failing = statement("lee@example.org", PASSED, "https://lms.example/cli", score=0.4)
+    sample.write_text(json.dumps(failing))
+    tested = certflow("rules", "test", rule_id, str(sample), env=env)
+    assert (tested.code, tested.stdout.strip()) == (
+        0,
+        "does not fire: score 0.4 below minimum 0.5",
+    )
+    sample.write_text("{not json")
+    assert certflow("rules", "test", rule_id, str(sample), env=env).code == 4
+    sample.write_text(json.dumps({**failing, "actor": None}))
+    refused = certflow("rules", "test", rule_id, str(sample), env=env)
+    assert refused.code == 4 and "actor" in refused.stderr
+    assert certflow("rules", "test", "no-such-rule", str(sample), env=env).code == 6
+    rules_listed = certflow("rules", "list", "--json", env=env).json()["rules"]
+    assert "CLI exam" in {r["title"] for r in rules_listed}
+    assert certflow("rules", "disable", rule_id, env=env).code == 0
+    assert certflow("sources", "disable", "cli-lrs", env=env).code == 0
+    assert certflow("sources", "disable", "no-such-source", env=env).code == 6
