@@ -273,4 +273,3 @@ def test_rule(run: Invocation, rule_id: str, statement: BinaryIO) -> ExitCode:
         lambda console: console.print(shown(f"{verdict}: {outcome.reason}")),
     )
     return ExitCode.OK
-
