@@ -293,24 +293,6 @@ class IngestStore(Protocol):
     def certificate(self, certificate_id: str) -> CertificateRecord | None: ...
 
 
-def split_already_issued(
-    planned: Sequence[PlannedCertificate], issued: Mapping[str, str]
-) -> tuple[list[PlannedCertificate], list[RowError]]:
-    """Certificates to store, and refusals of those issued before (by an earlier batch)."""
-    fresh = [p for p in planned if p.dedupe_key not in issued]
-    refused = [
-        RowError(
-            p.row_number,
-            "",
-            "ALREADY_ISSUED",
-            f"already issued as certificate {issued[p.dedupe_key]}",
-        )
-        for p in planned
-        if p.dedupe_key in issued
-    ]
-    return fresh, refused
-
-
 def issued_certificate(record: CertificateRecord) -> IssuedCertificate:
     """The credential from ingest's own copy, with its anchor proof once anchored."""
     document: dict[str, Any] = orjson.loads(record.document)

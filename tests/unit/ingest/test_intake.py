@@ -9,13 +9,17 @@ from certflow.core.errors import InvalidInput
 from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
 from certflow.core.validation import RowError
 from services.ingest.intake import (
+    BatchClosed,
+    IntakeChoice,
     anchoring_estimate,
     decide,
     intake_choice,
     is_error_report,
     report_rows,
 )
+from tests.unit.ingest.fakes import FakeIngestStore
 from tests.unit.ingest.planning import ISSUER, realistic
+from tests.unit.ingest.test_uploads import CSV, make_ingest
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -160,3 +164,39 @@ def test_the_anchoring_estimate_rounds_up_and_knows_when_the_fee_is_unknown() ->
     unknown = anchoring_estimate(0, window_size=5_000, base_fee_wei=None, fee_note="down")
     assert (unknown.transaction_count, unknown.estimated_fee_wei) == (0, None)
     assert unknown.fee_note == "down"
+
+
+# ---- the use cases over the in-memory store ----
+
+
+def test_a_dry_run_writes_nothing_and_plans_what_the_upload_then_does() -> None:
+    store = FakeIngestStore()
+    ingest = make_ingest(store)
+    plan = ingest.plan_upload(CSV, choice=IntakeChoice(dry_run=True, preview_count=1))
+    assert (plan.row_count, plan.accepted_count, plan.rejected_count) == (4, 2, 2)
+    assert [p.recipient_email for p in plan.previews] == ["ada@example.edu"]
+    assert not store.state.batches and not store.state.outbox and not store.state.certificates
+    done = ingest.upload_csv(CSV, request_id="", display_name="")
+    assert (done.batch.accepted_count, done.batch.rejected_count) == (2, 2)
+
+
+def test_a_pilot_and_its_rest_announce_under_message_ids_of_their_own() -> None:
+    store = FakeIngestStore()
+    ingest = make_ingest(store)
+    pilot = ingest.upload_csv(
+        CSV, request_id="p", display_name="", choice=IntakeChoice(pilot_rows=1)
+    )
+    batch_id = pilot.batch.batch_id
+    assert (pilot.batch.accepted_count, pilot.held_back_count) == (1, 1)
+    rest = ingest.upload_csv(
+        CSV, request_id="", display_name="", choice=IntakeChoice(batch_id=batch_id)
+    )
+    assert (rest.batch.accepted_count, rest.batch.rejected_count, rest.skipped_count) == (2, 2, 1)
+    assert rest.batch.row_count == 4
+    ids = [m.msg_id for m in store.state.outbox]
+    assert len(ids) == len(set(ids)) == 6  # leaves, issued, recipients for each intake
+    store.state.cancelled[batch_id] = NOW
+    with pytest.raises(BatchClosed):
+        ingest.upload_csv(
+            CSV, request_id="", display_name="", choice=IntakeChoice(batch_id=batch_id)
+        )
