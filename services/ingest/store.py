@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -123,21 +124,27 @@ class SqlIngestStore:
             batch = session.get(tables.Batch, batch_id)
             if batch is None:
                 return None
-            anchored, emailed, failed = session.execute(
+            anchored, emailed, failed, bounced, suppressed = session.execute(
                 select(
                     func.count(progress.window_id),
                     _count_outcome(DeliveryOutcome.SENT),
                     _count_outcome(*NOT_EMAILED),
+                    _count_outcome(DeliveryOutcome.BOUNCED),
+                    _count_outcome(DeliveryOutcome.SUPPRESSED),
                 ).where(progress.batch_id == batch_id)
             ).one()
-            return _status(batch, anchored or 0, emailed or 0, failed or 0)
+            status = _status(batch, anchored or 0, emailed or 0, failed or 0)
+            return replace(status, bounced_count=bounced or 0, suppressed_count=suppressed or 0)
 
     def list_batches(self, query: BatchQuery, *, offset: int, limit: int) -> list[BatchStatus]:
         """Newest first. Each batch's counts are correlated subqueries on the covering index
         of certificate_progress, so a page reads the progress of the batches it scans only."""
         b = tables.Batch
         anchored, emailed, failed = _progress_counts()
-        statement = select(b, anchored, emailed, failed).order_by(b.created_at.desc(), b.id.desc())
+        bounced, suppressed = _outcome_counts(DeliveryOutcome.BOUNCED, DeliveryOutcome.SUPPRESSED)
+        statement = select(b, anchored, emailed, failed, bounced, suppressed).order_by(
+            b.created_at.desc(), b.id.desc()
+        )
         if query.created_from is not None:
             statement = statement.where(b.created_at >= _utc(query.created_from))
         if query.created_before is not None:
@@ -148,7 +155,14 @@ class SqlIngestStore:
             )
         with self._sessions() as session:
             rows = session.execute(statement.offset(offset).limit(limit)).all()
-            return [_status(row[0], row[1], row[2], row[3]) for row in rows]
+            return [
+                replace(
+                    _status(row[0], row[1], row[2], row[3]),
+                    bounced_count=row[4],
+                    suppressed_count=row[5],
+                )
+                for row in rows
+            ]
 
     def batch_report(self, batch_id: str) -> BatchReport | None:
         """Every fact the completion record shows, in a few queries on the progress index
@@ -583,19 +597,14 @@ class SqlIngestWrites:
                 )
             )
 
-    def extend_batch(self, extension: BatchExtension) -> None:
-        session = self._session
-        b, e, r = tables.Batch, tables.BatchRowError, tables.BatchRefusedRow
-        batch_id = extension.batch_id
-        # the guarded update locks the batch row: concurrent intakes of one batch queue here
-        # (their sequence numbers and counts stay right), and a cancel that won is seen
-        marked = session.execute(
+    def lock_batch(self, batch_id: str) -> None:
+        b = tables.Batch
+        # a guarded update takes the row lock (PostgreSQL; SQLite locks the database) and sees
+        # a cancel that committed first
+        marked = self._session.execute(
             update(b)
             .where(b.id == batch_id, b.cancelled_at.is_(None))
-            .values(
-                accepted_count=b.accepted_count + len(extension.certificates),
-                row_count=b.row_count + extension.new_rows,
-            )
+            .values(accepted_count=b.accepted_count)
         )
         if marked.rowcount != 1:  # type: ignore[attr-defined]
             raise BatchClosed(
@@ -603,6 +612,19 @@ class SqlIngestWrites:
                 f"batch {batch_id} was cancelled meanwhile: nothing of this upload was stored",
                 metadata={"batch_id": batch_id},
             )
+
+    def extend_batch(self, extension: BatchExtension) -> None:
+        session = self._session
+        b, e, r = tables.Batch, tables.BatchRowError, tables.BatchRefusedRow
+        batch_id = extension.batch_id
+        session.execute(
+            update(b)
+            .where(b.id == batch_id)
+            .values(
+                accepted_count=b.accepted_count + len(extension.certificates),
+                row_count=b.row_count + extension.new_rows,
+            )
+        )
         if extension.replaced_lines:
             for chunk in chunked(sorted(extension.replaced_lines)):
                 session.execute(delete(e).where(e.batch_id == batch_id, e.row_number.in_(chunk)))
@@ -748,6 +770,18 @@ def _dialect(session: Session) -> Any:
 def _count_outcome(*outcomes: DeliveryOutcome) -> ColumnElement[int]:
     column = tables.CertificateProgress.delivery_outcome
     return func.count(case((column.in_([o.value for o in outcomes]), 1)))
+
+
+def _outcome_counts(*outcomes: DeliveryOutcome) -> tuple[ColumnElement[int], ...]:
+    """A batch's count of each of these outcomes, as correlated scalar subqueries."""
+    p = tables.CertificateProgress
+    return tuple(
+        select(_count_outcome(outcome))
+        .where(p.batch_id == tables.Batch.id)
+        .correlate(tables.Batch)
+        .scalar_subquery()
+        for outcome in outcomes
+    )
 
 
 def _progress_counts() -> tuple[ColumnElement[int], ColumnElement[int], ColumnElement[int]]:
