@@ -104,6 +104,8 @@ def batch_document(batch: ingest_service_pb2.Batch) -> JsonDocument:
         "anchored_count": batch.anchored_count,
         "emailed_count": batch.emailed_count,
         "email_failed_count": batch.email_failed_count,
+        "email_bounced_count": batch.email_bounced_count,
+        "email_suppressed_count": batch.email_suppressed_count,
         "stored_count": batch.stored_count,
         "cancelled_count": batch.cancelled_count,
         "create_time": _time(batch, "create_time"),
@@ -199,11 +201,15 @@ def batch_table(batch: JsonDocument) -> Table:
         ("anchored", "anchored_count"),
         ("emailed", "emailed_count"),
         ("emails failed", "email_failed_count"),
+        ("  bounced", "email_bounced_count"),
+        ("  suppressed", "email_suppressed_count"),
         ("created", "create_time"),
         ("cancelled", "cancel_time"),
         ("never anchored", "cancelled_count"),
     ):
         if key in ("cancel_time", "cancelled_count") and not batch["cancel_time"]:
             continue
+        if key in ("email_bounced_count", "email_suppressed_count") and not batch[key]:
+            continue  # of the failed: shown when there are some
         table.add_row(label, shown(batch[key] if batch[key] is not None else ""))
     return table

@@ -82,7 +82,7 @@ ISSUANCE_MODE_IMMEDIATE: IssuanceMode
 ISSUANCE_MODE_COLLECTED: IssuanceMode
 
 class Batch(_message.Message):
-    __slots__ = ("name", "batch_id", "display_name", "source", "state", "row_count", "accepted_count", "rejected_count", "anchored_count", "emailed_count", "email_failed_count", "create_time", "stored_count", "cancel_time", "cancelled_count")
+    __slots__ = ("name", "batch_id", "display_name", "source", "state", "row_count", "accepted_count", "rejected_count", "anchored_count", "emailed_count", "email_failed_count", "create_time", "stored_count", "cancel_time", "cancelled_count", "email_bounced_count", "email_suppressed_count")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +98,8 @@ class Batch(_message.Message):
     STORED_COUNT_FIELD_NUMBER: _ClassVar[int]
     CANCEL_TIME_FIELD_NUMBER: _ClassVar[int]
     CANCELLED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_BOUNCED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_SUPPRESSED_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     batch_id: str
     display_name: str
@@ -113,7 +115,9 @@ class Batch(_message.Message):
     stored_count: int
     cancel_time: _timestamp_pb2.Timestamp
     cancelled_count: int
-    def __init__(self, name: _Optional[str] = ..., batch_id: _Optional[str] = ..., display_name: _Optional[str] = ..., source: _Optional[str] = ..., state: _Optional[_Union[BatchState, str]] = ..., row_count: _Optional[int] = ..., accepted_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., anchored_count: _Optional[int] = ..., emailed_count: _Optional[int] = ..., email_failed_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stored_count: _Optional[int] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_count: _Optional[int] = ...) -> None: ...
+    email_bounced_count: int
+    email_suppressed_count: int
+    def __init__(self, name: _Optional[str] = ..., batch_id: _Optional[str] = ..., display_name: _Optional[str] = ..., source: _Optional[str] = ..., state: _Optional[_Union[BatchState, str]] = ..., row_count: _Optional[int] = ..., accepted_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., anchored_count: _Optional[int] = ..., emailed_count: _Optional[int] = ..., email_failed_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stored_count: _Optional[int] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_count: _Optional[int] = ..., email_bounced_count: _Optional[int] = ..., email_suppressed_count: _Optional[int] = ...) -> None: ...
 
 class UploadCsvRequest(_message.Message):
     __slots__ = ("metadata", "chunk")

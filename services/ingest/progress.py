@@ -90,6 +90,9 @@ class BatchStatus:
     cancelled_at: datetime | None = None
     # rows still being stored (the streaming intake); a batch written in one transaction never is
     intake_open: bool = False
+    # of email_failed_count: bounced, and suppressed (notify's outcomes)
+    bounced_count: int = 0
+    suppressed_count: int = 0
 
     @property
     def stored_count(self) -> int:

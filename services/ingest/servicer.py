@@ -417,6 +417,8 @@ def batch_message(status: BatchStatus) -> ingest_service_pb2.Batch:
         anchored_count=status.anchored_count,
         emailed_count=status.emailed_count,
         email_failed_count=status.email_failed_count,
+        email_bounced_count=status.bounced_count,
+        email_suppressed_count=status.suppressed_count,
         create_time=to_timestamp(status.created_at),
         stored_count=status.stored_count,
         cancel_time=to_timestamp(status.cancelled_at) if status.cancelled_at else None,

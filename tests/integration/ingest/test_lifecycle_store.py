@@ -248,6 +248,7 @@ def test_bounced_and_suppressed_are_final_and_not_emailed(sessions) -> None:
     world.progress.record_deliveries([DeliveryReport(ids[0], DeliveryOutcome.BOUNCED, later, 1)])
     status = world.store.batch_status(batch_id)
     assert status is not None and (status.emailed_count, status.email_failed_count) == (1, 2)
+    assert (status.bounced_count, status.suppressed_count) == (1, 1)
     (listed,) = [
         b
         for b in world.lifecycle.list_batches(
@@ -256,3 +257,4 @@ def test_bounced_and_suppressed_are_final_and_not_emailed(sessions) -> None:
         if b.batch_id == batch_id
     ]
     assert listed.state is BatchState.COMPLETED_WITH_FAILURES
+    assert (listed.bounced_count, listed.suppressed_count) == (1, 1)

@@ -42,6 +42,8 @@ def test_a_batch_document_carries_every_count_and_the_state_by_name() -> None:
         "anchored_count": 8,
         "emailed_count": 7,
         "email_failed_count": 1,
+        "email_bounced_count": 0,
+        "email_suppressed_count": 0,
         "stored_count": 8,
         "cancelled_count": 0,
         "create_time": "2026-06-10T12:00:00+00:00",
