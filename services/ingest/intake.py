@@ -22,7 +22,9 @@ from certflow.core.validation import RowError, RowWarning
 
 DEFAULT_PREVIEWS = 3
 MAX_PREVIEWS = 20
-MAX_PLAN_ITEMS = 10_000  # refusals and warnings listed by a dry run (all are counted)
+# refusals and warnings listed by a dry run (all are counted): ~1.5 MB of the 4 MB a gRPC
+# client accepts by default
+MAX_PLAN_ITEMS = 5_000
 # the error report's last columns (lifecycle.REPORT_COLUMNS) as custom field keys
 REPORT_TAIL = ("line", "field", "code", "message")
 MAX_LINE = 10_000_000  # a `line` cell beyond any file an upload accepts

@@ -597,19 +597,14 @@ class SqlIngestWrites:
                 )
             )
 
-    def extend_batch(self, extension: BatchExtension) -> None:
-        session = self._session
-        b, e, r = tables.Batch, tables.BatchRowError, tables.BatchRefusedRow
-        batch_id = extension.batch_id
-        # the guarded update locks the batch row: concurrent intakes of one batch queue here
-        # (their sequence numbers and counts stay right), and a cancel that won is seen
-        marked = session.execute(
+    def lock_batch(self, batch_id: str) -> None:
+        b = tables.Batch
+        # a guarded update takes the row lock (PostgreSQL; SQLite locks the database) and sees
+        # a cancel that committed first
+        marked = self._session.execute(
             update(b)
             .where(b.id == batch_id, b.cancelled_at.is_(None))
-            .values(
-                accepted_count=b.accepted_count + len(extension.certificates),
-                row_count=b.row_count + extension.new_rows,
-            )
+            .values(accepted_count=b.accepted_count)
         )
         if marked.rowcount != 1:  # type: ignore[attr-defined]
             raise BatchClosed(
@@ -617,6 +612,19 @@ class SqlIngestWrites:
                 f"batch {batch_id} was cancelled meanwhile: nothing of this upload was stored",
                 metadata={"batch_id": batch_id},
             )
+
+    def extend_batch(self, extension: BatchExtension) -> None:
+        session = self._session
+        b, e, r = tables.Batch, tables.BatchRowError, tables.BatchRefusedRow
+        batch_id = extension.batch_id
+        session.execute(
+            update(b)
+            .where(b.id == batch_id)
+            .values(
+                accepted_count=b.accepted_count + len(extension.certificates),
+                row_count=b.row_count + extension.new_rows,
+            )
+        )
         if extension.replaced_lines:
             for chunk in chunked(sorted(extension.replaced_lines)):
                 session.execute(delete(e).where(e.batch_id == batch_id, e.row_number.in_(chunk)))

@@ -254,9 +254,13 @@ class IngestWrites(IngestReads, Protocol):
 
     def add_batch(self, batch: NewBatch) -> None: ...
 
+    def lock_batch(self, batch_id: str) -> None:
+        """Holds the batch row until the transaction ends (concurrent intakes of one batch
+        decide one after the other); raises BatchClosed when it was cancelled meanwhile."""
+        ...
+
     def extend_batch(self, extension: BatchExtension) -> None:
-        """Adds to a batch and records the intake; raises BatchClosed when it was cancelled
-        meanwhile (checked under the batch row's lock)."""
+        """Adds to a batch (locked first) and records the intake."""
         ...
 
     def add_issue_request(self, request_id: str, certificate_id: str) -> None: ...
@@ -489,6 +493,7 @@ class Ingest:
 
         def write() -> None:
             with self._store.transaction() as tx:
+                tx.lock_batch(batch_id)  # before reading: what another intake stored is seen
                 decision = self._decide(tx, checked, choice)
                 decided[:] = [decision]
                 messages = [

@@ -89,10 +89,12 @@ class FakeWrites:
             e.row_number: tuple(batch.refused_cells.get(e.row_number, ())) for e in batch.refused
         }
 
+    def lock_batch(self, batch_id: str) -> None:
+        if batch_id in self.state.cancelled:
+            raise BatchClosed("BATCH_CANCELLED", "cancelled")
+
     def extend_batch(self, extension: BatchExtension) -> None:
         batch = self.state.batches[extension.batch_id]
-        if extension.batch_id in self.state.cancelled:
-            raise BatchClosed("BATCH_CANCELLED", "cancelled")
         kept = [e for e in batch.refused if e.row_number not in extension.replaced_lines]
         cells = {n: c for n, c in batch.refused_cells.items() if n not in extension.replaced_lines}
         grown = replace(
