@@ -260,8 +260,7 @@ class Anchorer(Generic[Tx]):
     async def _advance(self, window: WindowToSend) -> None:
         if window.state == WindowState.BUILT:
             if self._clock() >= self._retry_at.get(window.window_id, 0.0):
-                with window_span("anchor.sign_and_send", window.window_id):
-                    await self._sign_and_send(window)
+                await self._sign_and_send(window)
             return
         assert window.transaction_hash and window.raw_transaction
         mined = head = None
@@ -333,6 +332,12 @@ class Anchorer(Generic[Tx]):
                 key=_FEE_SPIKE,
             )
             return
+        # a span only once the fee allows a transaction: a window waiting out a fee spike is
+        # looked at every pass and would make one each time
+        with window_span("anchor.sign_and_send", window.window_id):
+            await self._send_at(window, sender, fees)
+
+    async def _send_at(self, window: WindowToSend, sender: str, fees: Fees) -> None:
         if await self._anchored_already(window):
             return
         refusal = await self._chain.would_revert(window.merkle_root, sender)
