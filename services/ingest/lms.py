@@ -144,6 +144,9 @@ Decide = Callable[[Statement, Sequence[Evidence], Sequence[IssuanceRule]], list[
 
 
 class LmsWrites(Protocol):
+    def lock_actors(self, actor_keys: Sequence[str]) -> None:
+        """Holds off other requests about these actors until this transaction ends."""
+
     def stored_digest(self, statement_id: str) -> str | None:
         """The SHA-256 of a stored statement's raw text, None when it is not stored."""
 
@@ -376,6 +379,7 @@ class LmsIntake:
         new = replayed = 0
         achievements: list[NewAchievement] = []
         with self._store.transaction() as tx:
+            tx.lock_actors([s.evidence.actor_key for s in statements])
             rules = tx.enabled_rules()
             for statement in statements:
                 digest = hashlib.sha256(statement.raw).hexdigest()

@@ -5,7 +5,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,7 +37,8 @@ class SqlLmsStore:
             with self._sessions.begin() as session:
                 yield SqlLmsWrites(session)
         except (IntegrityError, OperationalError) as exc:
-            if isinstance(exc, IntegrityError) or "deadlock" in str(exc).lower():
+            sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+            if isinstance(exc, IntegrityError) or sqlstate in {"40P01", "40001"}:
                 # a concurrent request stored the same statement or achievement first
                 raise WriteRace(type(exc).__name__) from exc
             raise
@@ -186,6 +187,18 @@ class SqlLmsStore:
 class SqlLmsWrites:
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    def lock_actors(self, actor_keys: Sequence[str]) -> None:
+        """PostgreSQL: one request at a time per actor until commit, so two statements of one
+        actor in concurrent requests each see the other (READ COMMITTED would let both miss
+        it, and a requirements-met rule would never fire). Sorted: no lock-order deadlock.
+        SQLite needs none: its transactions begin IMMEDIATE, one writer at a time."""
+        if self._session.get_bind().dialect.name != "postgresql":
+            return
+        for key in sorted(set(actor_keys)):
+            self._session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+            )
 
     def stored_digest(self, statement_id: str) -> str | None:
         return self._session.scalar(

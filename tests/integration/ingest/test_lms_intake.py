@@ -1,0 +1,148 @@
+"""LMS intake against real SQLite and PostgreSQL: an achievement whose issue failed stays
+pending and is issued once by the retry step; the same statement posted by many callers at
+once is stored once and earns one certificate."""
+
+import json
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from certflow.core.document import IssuerProfile
+from certflow.core.errors import Unavailable
+from certflow.platform.db.engine import make_engine, make_session_factory
+from certflow.platform.db.migrate import upgrade
+from services.ingest import tables
+from services.ingest.issuance_rules import IssuanceRule, RuleKind
+from services.ingest.lms import AuthKind, LmsIntake, Source
+from services.ingest.lms_store import SqlLmsStore
+from services.ingest.store import SqlIngestStore
+from services.ingest.usecases import Ingest, IssuedCertificate
+
+ISSUER = IssuerProfile(id="https://uni.example.edu", name="Example University")
+COURSE = "https://lms.example/course/101"
+EXAM = "https://lms.example/exam/7"
+CALLERS = 8
+
+
+class FlakyIngest(Ingest):
+    """The database is unavailable for the first `failures` issues."""
+
+    failures = 1
+
+    def issue_one(self, **fields: Any) -> IssuedCertificate:
+        if self.failures:
+            self.failures -= 1
+            raise Unavailable("DATABASE_UNAVAILABLE", "down for a moment")
+        return super().issue_one(**fields)
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    upgrade(database_url, ["ingest"])
+    engine = make_engine(database_url, pool_size=CALLERS)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def intake(sessions: sessionmaker[Session], ingest_class: type[Ingest] = Ingest) -> LmsIntake:
+    store = SqlLmsStore(sessions)
+    lms = LmsIntake(
+        store, ingest_class(SqlIngestStore(sessions), ISSUER, max_rows=10), max_statements=10
+    )
+    source = Source("src-1", "lrs", AuthKind.BEARER, "0" * 64, None, datetime.now(UTC))
+    assert store.add_source(source, "") == source
+    lms.create_rule(
+        IssuanceRule(str(uuid.uuid4()), RuleKind.COMPLETED, COURSE, "Course 101"), request_id=""
+    )
+    return lms
+
+
+def completed(email: str, activity: str = COURSE) -> bytes:
+    return json.dumps(
+        {
+            "id": str(uuid.uuid4()),
+            "actor": {"mbox": f"mailto:{email}", "name": "Ada Lovelace"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+            "object": {"id": activity},
+        }
+    ).encode()
+
+
+def rows(sessions: sessionmaker[Session], table: type[tables.Base]) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(table)) or 0
+
+
+def statuses(sessions: sessionmaker[Session]) -> list[tuple[str, str | None]]:
+    with sessions() as session:
+        a = tables.LmsAchievement
+        return [(s, c) for s, c in session.execute(select(a.status, a.certificate_id))]
+
+
+def test_an_issue_that_failed_stays_pending_and_is_issued_once_later(
+    sessions: sessionmaker[Session],
+) -> None:
+    lms = intake(sessions, FlakyIngest)
+    source = SqlLmsStore(sessions).source_by_name("lrs")
+    assert source is not None
+    stored = lms.receive_statements(source, completed("ada@example.edu"))
+    assert stored.new == 1
+    # the statement and its achievement are stored; the certificate is not there yet
+    assert statuses(sessions) == [("pending", None)]
+    assert rows(sessions, tables.Certificate) == 0
+    assert lms.issue_pending() == 1
+    ((status, certificate_id),) = statuses(sessions)
+    assert status == "issued" and certificate_id
+    assert lms.issue_pending() == 0  # nothing left: the next round issues nothing again
+    assert rows(sessions, tables.Certificate) == 1
+
+
+def test_one_statement_from_many_callers_at_once_is_stored_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    lms = intake(sessions)
+    source = SqlLmsStore(sessions).source_by_name("lrs")
+    assert source is not None
+    body = completed("bo@example.edu")
+    with ThreadPoolExecutor(CALLERS) as pool:
+        results = list(pool.map(lambda _: lms.receive_statements(source, body), range(CALLERS)))
+    assert sum(r.new for r in results) == 1
+    assert rows(sessions, tables.LmsStatement) == 1
+    assert [s for s, _ in statuses(sessions)] == ["issued"]
+    assert rows(sessions, tables.Certificate) == 1
+
+
+def test_requirements_met_in_two_concurrent_requests_fire_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Each request reads the actor's history before storing its own statement: without a
+    per-actor lock both can miss the other's, and the programme is never earned."""
+    lms = intake(sessions)
+    rule = IssuanceRule(
+        str(uuid.uuid4()),
+        RuleKind.REQUIREMENTS_MET,
+        "",
+        "Programme",
+        required_activities=frozenset({COURSE, EXAM}),
+    )
+    lms.create_rule(rule, request_id="")
+    source = SqlLmsStore(sessions).source_by_name("lrs")
+    assert source is not None
+    rounds = 15
+    with ThreadPoolExecutor(2) as pool:
+        for n in range(rounds):
+            email = f"cy{n}@example.edu"
+            bodies = [completed(email), completed(email, EXAM)]
+            list(pool.map(lambda body: lms.receive_statements(source, body), bodies))
+    with sessions() as session:
+        a = tables.LmsAchievement
+        earned = session.scalar(
+            select(func.count()).select_from(a).where(a.rule_id == rule.rule_id)
+        )
+    assert earned == rounds
