@@ -55,11 +55,13 @@ def corrected_fields(
     return fields, {str(k): str(v) for k, v in (custom or {}).items()}
 
 
-def reissue_key(dedupe_key: str, replaced: str) -> str:
-    """The new certificate's dedupe key: its content's key would clash with the old one's (a
-    corrected name keeps email, title and date), so it is the key of "this content, replacing
-    that certificate" — a certificate is reissued once; a second reissue is refused."""
-    return hashlib.sha256(f"{dedupe_key}\x1freplaces\x1f{replaced}".encode()).hexdigest()
+def reissue_key(replaced: str) -> str:
+    """The new certificate's dedupe key: "the replacement of that certificate", whatever its
+    content (its content's key would clash with the old one's: a corrected name keeps email,
+    title and date). A certificate is reissued once: a second, different reissue would leave
+    two valid replacements while the old one names only the first; the replacement itself is
+    what to reissue then."""
+    return hashlib.sha256(f"replaces\x1f{replaced}".encode()).hexdigest()
 
 
 def reissued_message(replaced: str, replacement: str, reason_text: str) -> OutboxMessage:

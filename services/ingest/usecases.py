@@ -29,7 +29,7 @@ from certflow.core.csv_intake import (
     read_csv,
 )
 from certflow.core.dates import DateOrder
-from certflow.core.document import AnchorProof, IssuerProfile, with_anchor_proof
+from certflow.core.document import AnchorProof, IssuerProfile, credential_id, with_anchor_proof
 from certflow.core.errors import (
     NOT_CANCELLED,
     Cancelled,
@@ -52,7 +52,6 @@ from certflow.core.merkle import unpack_proof
 from certflow.core.validation import (
     RowError,
     RowWarning,
-    dedupe_key,
     name_warnings,
     validate_certificate,
 )
@@ -746,7 +745,7 @@ class Ingest:
         check_reason_text(reason_text)
         key = f"reissue:{request_id}" if request_id else ""  # apart from IssueCertificate's
         if key and (done := self._store.certificate_for_request(key)):
-            return _with_warnings(self.certificate(done))
+            return self._earlier_reissue(done, certificate_id)
         old = self._store.certificate(certificate_id)
         if old is None:
             raise NotFound("CERTIFICATE_NOT_FOUND", f"no certificate {certificate_id[:40]!r}")
@@ -774,7 +773,7 @@ class Ingest:
                 violations=[FieldViolation(e.field, e.message) for e in result],
             )
         content = replace(result, replaces=certificate_id)
-        reissued_key = reissue_key(dedupe_key(self._issuer.id, content), old.certificate_id)
+        reissued_key = reissue_key(old.certificate_id)
         keyed = [KeyedRequest(0, content, reissued_key)]
         (planned,) = plan_certificates(self._issuer, keyed, issued_at=now, new_id=self._new_id)
         batch_id = self._new_id()
@@ -787,7 +786,8 @@ class Ingest:
                 if issued:
                     raise Conflict(
                         "ALREADY_REISSUED",
-                        f"certificate {certificate_id} was already reissued with this content",
+                        f"certificate {certificate_id} was already reissued as"
+                        f" {issued[planned.dedupe_key]}; reissue that one to correct it again",
                         metadata={"certificate_id": issued[planned.dedupe_key]},
                     )
                 batch = self._new_batch(
@@ -807,7 +807,18 @@ class Ingest:
             self._on_committed()
             return planned.certificate_id
 
-        return _with_warnings(self.certificate(_retrying(write)))
+        return self._earlier_reissue(_retrying(write), certificate_id)
+
+    def _earlier_reissue(self, done: str, certificate_id: str) -> IssuedCertificate:
+        """The certificate a request id already made, if it replaces `certificate_id`: the same
+        id reused for another certificate would answer that it is replaced while nothing
+        revokes it."""
+        issued = _with_warnings(self.certificate(done))
+        if issued.document.get("replaces") != credential_id(certificate_id):
+            raise Conflict(
+                "REQUEST_ID_REUSED", "this request_id was used to reissue another certificate"
+            )
+        return issued
 
     def batch_status(self, batch_id: str) -> BatchStatus:
         status = self._store.batch_status(batch_id)

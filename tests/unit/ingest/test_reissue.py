@@ -77,6 +77,58 @@ def test_a_second_reissue_of_the_same_content_is_a_conflict_and_writes_nothing()
     assert len(store.state.certificates) == count
 
 
+def test_a_certificate_is_reissued_once_even_with_other_corrections() -> None:
+    # a second, different reissue of A would leave two valid replacements (A names only the
+    # first): the issuer reissues the replacement instead
+    store = FakeIngestStore()
+    ingest = make_ingest(store)
+    old = ingest.issue_one(request_id="k1", fields=FIELDS, custom_fields={})
+    first = ingest.reissue_one(
+        request_id="r1",
+        certificate_id=old.certificate_id,
+        corrections={"name": "Ada Lovelace"},
+        reason_text="",
+    )
+    certificates, outbox = len(store.state.certificates), len(store.state.outbox)
+    with pytest.raises(Conflict) as refused:
+        ingest.reissue_one(
+            request_id="r2",
+            certificate_id=old.certificate_id,
+            corrections={"title": "Analytical Engines II"},
+            reason_text="",
+        )
+    assert refused.value.reason == "ALREADY_REISSUED"
+    assert refused.value.metadata["certificate_id"] == first.certificate_id
+    assert (len(store.state.certificates), len(store.state.outbox)) == (certificates, outbox)
+    # the replacement itself can be reissued
+    second = ingest.reissue_one(
+        request_id="r3",
+        certificate_id=first.certificate_id,
+        corrections={"name": "Augusta Ada King"},
+        reason_text="",
+    )
+    assert second.document["replaces"] == f"urn:uuid:{first.certificate_id}"
+
+
+def test_a_request_id_reused_for_another_certificate_is_refused_not_answered() -> None:
+    store = FakeIngestStore()
+    ingest = make_ingest(store)
+    one = ingest.issue_one(request_id="k1", fields=FIELDS, custom_fields={})
+    other = ingest.issue_one(
+        request_id="k2", fields={**FIELDS, "email": "grace@example.edu"}, custom_fields={}
+    )
+    ingest.reissue_one(
+        request_id="r1", certificate_id=one.certificate_id, corrections={}, reason_text=""
+    )
+    outbox = len(store.state.outbox)
+    with pytest.raises(Conflict) as refused:
+        ingest.reissue_one(
+            request_id="r1", certificate_id=other.certificate_id, corrections={}, reason_text=""
+        )
+    assert refused.value.reason == "REQUEST_ID_REUSED"
+    assert len(store.state.outbox) == outbox  # nothing asks anchor to revoke anything
+
+
 def test_unknown_certificates_bad_corrections_and_long_texts_are_refused() -> None:
     store = FakeIngestStore()
     ingest = make_ingest(store)
@@ -115,4 +167,4 @@ def test_corrections_take_each_non_empty_field_and_keep_the_rest() -> None:
         "expiry_date": "2031-01-01",
     }
     assert custom == {}
-    assert reissue_key("k", "a") != reissue_key("k", "b") != "k"
+    assert reissue_key("a") != reissue_key("b") != "a"
