@@ -92,6 +92,14 @@ def build_lms_app(intake: LmsIntake, *, max_body_bytes: int) -> web.Application:
             return await handler(request)
         except DomainError as error:
             return _error(error)
+        except web.HTTPException:
+            raise  # the framework's own answers (404, 405)
+        except Exception:
+            # a bug: what was committed stays (a retry is a replay); the sender sees JSON
+            log.exception("LMS request %s %s failed", request.method, request.path)
+            return web.json_response(
+                {"error": "INTERNAL", "message": "an internal error; retry later"}, status=500
+            )
 
     async def post_statements(request: web.Request) -> web.Response:
         basic, bearer = _credentials(request)
