@@ -11,6 +11,7 @@ import json
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import nats
@@ -403,3 +404,24 @@ def test_binary_files_and_stray_reports_are_refused_whole(stack, client) -> None
     stray = upload(client, report_text.replace(",2,", ",40,"), batch_id=existing)
     assert [e.reason for e in stray.row_errors] == ["UNKNOWN_REFUSAL"]
     assert stray.batch.accepted_count == 1
+
+
+def test_concurrent_uploads_into_one_batch_issue_and_refuse_each_row_once(stack, client) -> None:
+    text = HEADER + rows("race", 30) + "Race Bad,race-bad,BSc Registrar,2026-06-10,S\n"
+    pilot = upload(client, text, pilot_rows=1)
+    batch_id = pilot.batch.batch_id
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: upload(client, text, batch_id=batch_id), range(4)))
+    assert sorted(r.skipped_count for r in results) == [1, 30, 30, 30]
+    final = client.batch(batch_id)
+    assert (final.accepted_count, final.rejected_count, final.row_count) == (30, 1, 31)
+    # every intake after the pilot skipped what the others had issued
+    report = client.ingest.GetBatchReport(
+        pb.GetBatchReportRequest(batch_id=batch_id), metadata=client._metadata, timeout=30
+    ).report
+    assert sorted(i.accepted_count for i in report.intakes) == [0, 0, 0, 1, 29]
+    assert sorted(i.rejected_count for i in report.intakes) == [0, 0, 0, 0, 1]
+    assert [i.sequence for i in report.intakes] == [1, 2, 3, 4, 5]
+    settle(client, batch_id)
+    mail = recipients(stack)
+    assert all(mail[f"grad.race.{i}@registrar.example"] == 1 for i in range(30))
