@@ -379,7 +379,7 @@ class Ingest:
         if choice.batch_id:
             return self._extend(data, cancel=cancel, options=options, timing=timing, choice=choice)
         started = time.monotonic()
-        digest = upload_digest(data, options, timing)
+        digest = upload_digest(data, options, timing, choice.pilot_rows)
         if request_id and (previous := self._store.batch_for_request(request_id)):
             return self._same_upload(previous, request_id, digest)
         checked = self._check(data, cancel=cancel, options=options, choice=choice)
@@ -880,8 +880,9 @@ class Ingest:
             raise Conflict(
                 "REQUEST_ID_REUSED",
                 f"request_id {request_id!r} was already used for a different file, or the "
-                "same file with another encoding, column_mapping, date_order, delivery_window "
-                f"or send_time (batch {batch_id}); use a new request_id for a new upload",
+                "same file with another encoding, column_mapping, date_order, delivery_window, "
+                f"send_time or pilot_rows (batch {batch_id}); use a new request_id for a new "
+                "upload",
                 metadata={"batch_id": batch_id},
             )
         return self._result(batch_id)
@@ -913,14 +914,17 @@ def _with_warnings(certificate: IssuedCertificate) -> IssuedCertificate:
 
 
 def upload_digest(
-    data: bytes, options: IntakeOptions, timing: DeliveryTiming = SEND_WHEN_ANCHORED
+    data: bytes,
+    options: IntakeOptions,
+    timing: DeliveryTiming = SEND_WHEN_ANCHORED,
+    pilot_rows: int = 0,
 ) -> str:
     """SHA-256 (hex) of what decides an upload's batch: how the file is read (encoding, column
     mapping, date order) and when its emails may go, then its bytes. A retry resends all of
     them unchanged; the same file sent again with a corrected mapping or date order is a new
     upload, and answering it with the first batch (its rows refused under the old reading)
-    would hide that nothing changed. The default timing adds nothing: digests stored before
-    delivery timing existed still match."""
+    would hide that nothing changed. The default timing and no pilot add nothing: digests
+    stored before delivery timing or pilots existed still match."""
     parts: list[object] = [
         options.encoding,
         sorted(options.column_mapping.items()),
@@ -929,6 +933,8 @@ def upload_digest(
     if timing != SEND_WHEN_ANCHORED:
         send_time = timing.send_time.isoformat() if timing.send_time else ""
         parts.append([timing.business_hours, send_time])
+    if pilot_rows:
+        parts.append({"pilot_rows": pilot_rows})
     reading = json.dumps(parts)
     digest = hashlib.sha256(reading.encode() + b"\n")  # JSON holds no raw newline
     digest.update(data)

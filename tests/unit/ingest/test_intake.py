@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from certflow.core.csv_intake import CsvRow
-from certflow.core.errors import InvalidInput
+from certflow.core.errors import Conflict, InvalidInput
 from certflow.core.issuance import PlannedCertificate, key_requests, plan_certificates
 from certflow.core.validation import RowError
 from services.ingest.intake import (
@@ -200,3 +200,17 @@ def test_a_pilot_and_its_rest_announce_under_message_ids_of_their_own() -> None:
         ingest.upload_csv(
             CSV, request_id="", display_name="", choice=IntakeChoice(batch_id=batch_id)
         )
+
+
+def test_a_request_id_retried_with_another_pilot_is_a_new_request() -> None:
+    ingest = make_ingest(FakeIngestStore())
+    first = ingest.upload_csv(
+        CSV, request_id="r", display_name="", choice=IntakeChoice(pilot_rows=1)
+    )
+    again = ingest.upload_csv(
+        CSV, request_id="r", display_name="", choice=IntakeChoice(pilot_rows=1)
+    )
+    assert again.batch.batch_id == first.batch.batch_id
+    with pytest.raises(Conflict) as refused:
+        ingest.upload_csv(CSV, request_id="r", display_name="")
+    assert refused.value.reason == "REQUEST_ID_REUSED"
