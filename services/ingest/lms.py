@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 import uuid
@@ -51,7 +52,8 @@ from services.ingest.xapi import Statement, parse_statements
 
 log = logging.getLogger(__name__)
 
-MAX_SOURCE_NAME = 64
+# the HTTP Basic user name and the webhook path segment: nothing to escape in either
+_SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 WRITE_ATTEMPTS = 3
 
 
@@ -251,8 +253,8 @@ class LmsIntake:
         if request_id and (earlier := self._store.source_for_request(request_id)):
             # the secret of a basic/bearer source is not kept: a retry cannot show it again
             return CreatedSource(earlier, self._shown_secret(earlier, ""))
-        if not name or len(name) > MAX_SOURCE_NAME or not name.replace("-", "").isalnum():
-            raise invalid_field("name", "letters, digits and '-', at most 64")
+        if not _SOURCE_NAME.fullmatch(name):
+            raise invalid_field("name", "ASCII letters, digits and '-' (not first), at most 64")
         if auth_kind is AuthKind.HMAC and not self._secret_key:
             raise NotConfigured(
                 "LMS_SECRET_KEY_MISSING", "set CERTFLOW_LMS_SECRET_KEY to connect HMAC sources"
@@ -498,7 +500,11 @@ class LmsIntake:
     def issue_pending(self, limit: int = 100) -> int:
         """The retry loop's step: pending achievements left by a crash or an outage."""
         pending = self._store.pending_achievements(limit)
-        self.issue(pending)
+        for achievement in pending:
+            try:
+                self.issue([achievement])
+            except Exception:  # one bad achievement must not hold up the others
+                log.exception("issuing achievement %s failed", achievement.achievement_id)
         return len(pending)
 
     def _retrying(self, write: Callable[[], StoredStatements]) -> StoredStatements:

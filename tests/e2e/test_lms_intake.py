@@ -406,6 +406,17 @@ def test_sources_and_rules_are_managed_over_grpc(lms: Lms, client: StackClient) 
             pb.CreateSourceRequest(name="moodle", auth_kind=pb.SOURCE_AUTH_KIND_BASIC),
         )
     assert taken.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    for name, kind in [
+        ("../moodle", pb.SOURCE_AUTH_KIND_BASIC),
+        ("moodle-ü", pb.SOURCE_AUTH_KIND_BASIC),
+        ("-lead", pb.SOURCE_AUTH_KIND_BASIC),
+        ("x" * 65, pb.SOURCE_AUTH_KIND_BASIC),
+        ("no-mapping", pb.SOURCE_AUTH_KIND_HMAC),
+        ("no-kind", pb.SOURCE_AUTH_KIND_UNSPECIFIED),
+    ]:
+        with pytest.raises(grpc.RpcError) as bad:
+            rpc(client, "CreateSource", pb.CreateSourceRequest(name=name, auth_kind=kind))
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT, name
     with pytest.raises(grpc.RpcError) as unsound:
         new_rule(
             client,
