@@ -146,3 +146,40 @@ def test_requirements_met_in_two_concurrent_requests_fire_once(
             select(func.count()).select_from(a).where(a.rule_id == rule.rule_id)
         )
     assert earned == rounds
+
+
+def test_achievements_without_a_name_or_address_are_failed_with_why(
+    sessions: sessionmaker[Session],
+) -> None:
+    lms = intake(sessions)
+    source = SqlLmsStore(sessions).source_by_name("lrs")
+    assert source is not None
+    verb = {"id": "http://adlnet.gov/expapi/verbs/completed"}
+    nameless = {"actor": {"mbox": "mailto:nn@example.edu"}, "verb": verb, "object": {"id": COURSE}}
+    opaque = {
+        "actor": {"account": {"homePage": "https://lms.example", "name": "u-77"}, "name": "Al"},
+        "verb": verb,
+        "object": {"id": COURSE},
+    }
+    ahead = {
+        "actor": {"mbox": "mailto:fu@example.edu", "name": "Fu Ture"},
+        "verb": verb,
+        "object": {"id": COURSE},
+        "timestamp": "2999-01-01T00:00:00Z",  # a sender's clock far ahead of ours
+    }
+    lms.receive_statements(source, json.dumps([nameless, opaque, ahead]).encode())
+    with sessions() as session:
+        a = tables.LmsAchievement
+        found = {
+            key: (status, problem.split(":")[0], day)
+            for key, status, problem, day in session.execute(
+                select(a.actor_key, a.status, a.problem, a.completion_date)
+            )
+        }
+    today = datetime.now(UTC).date()
+    assert found == {
+        "mailto:nn@example.edu": ("failed", "NO_NAME", today),
+        "account:https://lms.example|u-77": ("failed", "NO_EMAIL", today),
+        "mailto:fu@example.edu": ("issued", "", today),
+    }
+    assert rows(sessions, tables.Certificate) == 1
