@@ -23,12 +23,14 @@ class DeliveryState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DELIVERY_STATE_SUPPRESSED: _ClassVar[DeliveryState]
     DELIVERY_STATE_UNSUBSCRIBED: _ClassVar[DeliveryState]
     DELIVERY_STATE_QUEUED: _ClassVar[DeliveryState]
+    DELIVERY_STATE_COMPLAINED: _ClassVar[DeliveryState]
 
 class SuppressionReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SUPPRESSION_REASON_UNSPECIFIED: _ClassVar[SuppressionReason]
     SUPPRESSION_REASON_BOUNCED: _ClassVar[SuppressionReason]
     SUPPRESSION_REASON_UNSUBSCRIBED: _ClassVar[SuppressionReason]
+    SUPPRESSION_REASON_COMPLAINED: _ClassVar[SuppressionReason]
 DELIVERY_STATE_UNSPECIFIED: DeliveryState
 DELIVERY_STATE_PENDING: DeliveryState
 DELIVERY_STATE_SENDING: DeliveryState
@@ -40,9 +42,11 @@ DELIVERY_STATE_BOUNCED: DeliveryState
 DELIVERY_STATE_SUPPRESSED: DeliveryState
 DELIVERY_STATE_UNSUBSCRIBED: DeliveryState
 DELIVERY_STATE_QUEUED: DeliveryState
+DELIVERY_STATE_COMPLAINED: DeliveryState
 SUPPRESSION_REASON_UNSPECIFIED: SuppressionReason
 SUPPRESSION_REASON_BOUNCED: SuppressionReason
 SUPPRESSION_REASON_UNSUBSCRIBED: SuppressionReason
+SUPPRESSION_REASON_COMPLAINED: SuppressionReason
 
 class Delivery(_message.Message):
     __slots__ = ("delivery_id", "certificate_id", "state", "attempts", "message_id", "last_error", "send_time", "recipient_corrected", "resend_count", "history")

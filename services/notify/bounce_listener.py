@@ -20,9 +20,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from services.notify.bounces import (
     BounceAddresses,
+    FeedbackReport,
     NotAReport,
     RecipientStatus,
     VerpToken,
+    parse_feedback,
     parse_report,
     read_message_id,
 )
@@ -37,6 +39,8 @@ class BounceStore(Protocol):
     def record_bounce(
         self, token: VerpToken, statuses: Sequence[RecipientStatus], *, now: datetime
     ) -> BounceEffect | Ignored: ...
+
+    def complain(self, token: VerpToken, detail: str, *, now: datetime) -> bool: ...
 
 
 class BounceHandler:
@@ -65,8 +69,12 @@ class BounceHandler:
         try:
             report = parse_report(data)
         except NotAReport as exc:
-            self._count(f"ignored: not a delivery status report ({_reason(exc)})")
-            return "250 OK (ignored)"
+            try:
+                feedback = parse_feedback(data)
+            except NotAReport:
+                self._count(f"ignored: not a delivery status report ({_reason(exc)})")
+                return "250 OK (ignored)"
+            return await self._complaint(feedback)
         tokens = [t for a in envelope.rcpt_tos if (t := self._addresses.read(a)) is not None]
         if not tokens:  # the plain bounce address: only our Message-ID names the delivery
             by_id = read_message_id(report.original_message_id)
@@ -98,6 +106,26 @@ class BounceHandler:
                     effect.detail,
                     " (address suppressed)" if effect.suppress else "",
                 )
+        return "250 OK"
+
+    async def _complaint(self, feedback: FeedbackReport) -> str:
+        """A feedback report names its send only by the original's Return-Path: our VERP
+        address, whose mac must verify (the report itself is anyone's to write)."""
+        token = self._addresses.read(feedback.return_path)
+        if token is None:
+            self._count("ignored: a feedback report without our bounce address")
+            return "250 OK (ignored)"
+        try:
+            known = await asyncio.to_thread(
+                self._store.complain,
+                token,
+                f"feedback report: {feedback.feedback_type}",
+                now=self._clock(),
+            )
+        except Exception:
+            log.exception("recording a complaint about delivery %s failed", token.delivery_id)
+            return "451 4.3.0 try again later"
+        self._count("recorded: complained" if known else "ignored: no such delivery")
         return "250 OK"
 
     def _count(self, reason: str) -> None:

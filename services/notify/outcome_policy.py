@@ -75,6 +75,8 @@ class DeliveryKind(StrEnum):
     """What an email is about: one delivery per certificate and kind."""
 
     ISSUED = "issued"
+    # the certificate was revoked or replaced after its first email (revocation_notices.py)
+    REVOCATION_NOTICE = "revocation_notice"
 
 
 class DeliveryState(StrEnum):
@@ -94,6 +96,7 @@ class DeliveryState(StrEnum):
     # one-click unsubscribe after this delivery was sent
     DEFERRED = "deferred"
     UNSUBSCRIBED = "unsubscribed"
+    COMPLAINED = "complained"  # history only: marked as spam (an ARF report) after it was sent
     QUEUED = "queued"  # history: created, or sent again (resend, re-drive)
 
 

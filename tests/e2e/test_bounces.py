@@ -361,3 +361,37 @@ def test_the_cli_shows_bounces_resends_and_keeps_the_suppression_list(stack, tmp
     refused = certflow("resend", "--batch", batch_id, "--to", "x@example.org", "--request-id",
                        "r", env=env)  # fmt: skip
     assert refused.code == 4 and "Traceback" not in refused.stderr
+
+
+def test_a_complaint_suppresses_the_address_only_with_our_return_path(
+    stack, client, metadata, bounce_port
+):
+    from tests.unit.notify.dsn_samples import arf_report
+
+    batch_id = client.upload_csv(
+        csv_of(["annoyed@example.org"], "Spam 101"), request_id="spam"
+    ).batch.batch_id
+    client.wait_for_batch(batch_id, until="completed", timeout=90)
+    (delivery,) = client.deliveries(batch_id)
+    forged = BounceAddresses(BOUNCE_ADDRESS, b"not our secret").sender_for(delivery.delivery_id, 0)
+    send_report(
+        bounce_port, BOUNCE_ADDRESS, arf_report(return_path=forged, message_id=delivery.message_id)
+    )
+    listed = client.notify.ListSuppressions(
+        pb.ListSuppressionsRequest(issuer_name=DEMO_ISSUER_NAME), metadata=metadata, timeout=10
+    )
+    assert "a…@example.org" not in [s.address_hint for s in listed.suppressions]
+    genuine = VERP.sender_for(delivery.delivery_id, 0)
+    report = arf_report(return_path=genuine, message_id=delivery.message_id)
+    send_report(bounce_port, BOUNCE_ADDRESS, report)
+    listed = client.notify.ListSuppressions(
+        pb.ListSuppressionsRequest(issuer_name=DEMO_ISSUER_NAME), metadata=metadata, timeout=10
+    )
+    assert ("a…@example.org", pb.SUPPRESSION_REASON_COMPLAINED) in [
+        (s.address_hint, s.reason) for s in listed.suppressions
+    ]
+    shown = history(client, metadata, delivery.delivery_id)
+    assert shown.state == pb.DELIVERY_STATE_SENT  # it was delivered; the complaint is history
+    assert pb.DELIVERY_STATE_COMPLAINED in [e.state for e in shown.history]
+    log = (stack.logs_dir / "notify.log").read_text(errors="replace")
+    assert "ignored: a feedback report without our bounce address" in log

@@ -67,3 +67,30 @@ OUT_OF_OFFICE = (
     b"From: someone@example.org\r\nSubject: Out of office\r\nContent-Type: text/plain\r\n\r\n"
     b"I am away until Monday.\r\n"
 )
+
+
+def arf_report(*, return_path: str, message_id: str, feedback_type: str = "abuse") -> bytes:
+    """An RFC 5965 feedback report as a mailbox provider's feedback loop sends it."""
+    return (
+        "From: fbl@isp.example\r\n"
+        "Subject: FW: Your certificate\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="arf"\r\n'
+        "\r\n"
+        "--arf\r\n"
+        "Content-Type: text/plain\r\n\r\n"
+        "This is an email abuse report.\r\n"
+        "--arf\r\n"
+        "Content-Type: message/feedback-report\r\n\r\n"
+        f"Feedback-Type: {feedback_type}\r\n"
+        "User-Agent: SomeFBL/1.0\r\n"
+        "Version: 1\r\n"
+        "--arf\r\n"
+        "Content-Type: message/rfc822\r\n\r\n"
+        f"Return-Path: <{return_path}>\r\n"
+        "From: certificates@certflow.localhost\r\n"
+        f"Message-ID: {message_id}\r\n"
+        "Subject: Your certificate\r\n\r\n"
+        "Hello\r\n"
+        "--arf--\r\n"
+    ).encode()

@@ -10,16 +10,18 @@ from services.notify.bounces import (
     AddressKeys,
     BounceAddresses,
     NotAReport,
+    VerpToken,
     address_hint,
     excerpt,
     message_id_for,
+    parse_feedback,
     parse_report,
     read_message_id,
     suppresses,
 )
 from services.notify.outcome_policy import DeliveryState
 from services.notify.outcomes import BouncedDelivery, BounceEffect, Ignored, bounce_effect
-from tests.unit.notify.dsn_samples import OUT_OF_OFFICE, postfix_dsn
+from tests.unit.notify.dsn_samples import OUT_OF_OFFICE, arf_report, postfix_dsn
 
 SECRET = b"s" * 32
 ADDRESSES = BounceAddresses("bounces@certflow.localhost", SECRET)
@@ -177,3 +179,15 @@ def test_address_keys_are_per_issuer_and_case_insensitive():
 def test_excerpts_keep_no_address():
     text = "550 5.1.1 <Ann.Lee@Example.org>: no such user ann@example.org;\r\n x"
     assert excerpt(text) == "550 5.1.1 <…@Example.org>: no such user …@example.org; x"
+
+
+def test_a_feedback_report_names_its_send_by_the_returned_return_path():
+    address = ADDRESSES.sender_for(DELIVERY, 1)
+    feedback = parse_feedback(arf_report(return_path=address, message_id="<x@y>"))
+    assert feedback.feedback_type == "abuse"
+    assert ADDRESSES.read(feedback.return_path) == VerpToken(DELIVERY, 1)
+    with pytest.raises(NotAReport):
+        parse_report(arf_report(return_path=address, message_id="<x@y>"))
+    for other in (OUT_OF_OFFICE, postfix_dsn(recipient="a@b", message_id="<x>"), b"\xff" * 99):
+        with pytest.raises(NotAReport):
+            parse_feedback(other)
