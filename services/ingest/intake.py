@@ -18,6 +18,7 @@ from certflow.core.columns import custom_key
 from certflow.core.csv_intake import CsvRow
 from certflow.core.errors import DomainError, invalid_field
 from certflow.core.issuance import PlannedCertificate
+from certflow.core.spreadsheet import FORMULA_STARTS
 from certflow.core.validation import RowError, RowWarning
 
 DEFAULT_PREVIEWS = 3
@@ -79,6 +80,14 @@ def is_error_report(header: Sequence[str]) -> bool:
     )
 
 
+def as_uploaded(cell: str) -> str:
+    """A report cell as it was uploaded: the report prefixed a quote to a cell a spreadsheet
+    would run as a formula (certflow/core/spreadsheet.py), e.g. a phone number "+44…"."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+        return cell[1:]
+    return cell
+
+
 @dataclass(frozen=True, slots=True)
 class ReportRows:
     rows: list[CsvRow]  # as the lines they correct
@@ -95,7 +104,8 @@ def report_rows(
     and loses the report's columns. `width`: the file's own columns; `refused`: the batch's
     refused lines → their cells as uploaded (() when not recorded).
 
-    A row refused for two reasons is listed twice: identical copies are one row; when copies
+    Cells the report neutralised against formulas are read as they were uploaded. A row
+    refused for two reasons is listed twice: identical copies are one row; when copies
     differ, the one edited (unlike the cells stored) is taken, and two different edits are
     refused. A line that is not a refusal of the batch (corrected by an earlier reprocess, or
     a report of another batch) is kept apart: `decide` skips it when the batch holds its
@@ -112,8 +122,10 @@ def report_rows(
             )
             continue
         line = int(cell)
-        custom = {k: v for k, v in row.custom.items() if k not in REPORT_TAIL}
-        by_line[line].append(replace(row, row_number=line, custom=custom, cells=row.cells[:width]))
+        known = {k: as_uploaded(v) for k, v in row.known.items()}
+        custom = {k: as_uploaded(v) for k, v in row.custom.items() if k not in REPORT_TAIL}
+        cells = tuple(as_uploaded(c) for c in row.cells[:width])
+        by_line[line].append(replace(row, row_number=line, known=known, custom=custom, cells=cells))
     chosen: list[CsvRow] = []
     for line, copies in by_line.items():
         distinct = list(dict.fromkeys(c.cells for c in copies))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from services.notify.outcome_policy import DeliveryState, DeliveryUpdate
+from services.notify.outcome_policy import DeliveryKind, DeliveryState, DeliveryUpdate
 from services.notify.rendering import CertificateEmail
 
 
@@ -48,6 +48,7 @@ class Holder:
     claim_token: str
     certificate_id: str
     batch_id: str
+    kind: str = DeliveryKind.ISSUED  # only a certificate's first email is announced
 
 
 def is_due(state: str, next_attempt_at: datetime, *, now: datetime) -> bool:

@@ -163,6 +163,20 @@ class NotifyProof(Base):
     block_number: Mapped[int] = mapped_column(BigInteger)
 
 
+class NotifyRevocation(Base):
+    """Why a certificate was revoked, from "certs.revoked" (the first event wins): what its
+    revocation notice says. Kept only for certificates notify holds content for."""
+
+    __tablename__ = "notify_revocations"
+
+    certificate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))  # revocation_notices.reason_name
+    reason_text: Mapped[str] = mapped_column(Text, default="")
+    replaced_by: Mapped[str] = mapped_column(String(36), default="")  # a reissue's new id
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class NotifyOutbox(OutboxColumns, Base):
     """ "certs.deliveries" events, written in the transaction that records the outcomes."""
 

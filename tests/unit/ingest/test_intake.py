@@ -214,3 +214,18 @@ def test_a_request_id_retried_with_another_pilot_is_a_new_request() -> None:
     with pytest.raises(Conflict) as refused:
         ingest.upload_csv(CSV, request_id="r", display_name="")
     assert refused.value.reason == "REQUEST_ID_REUSED"
+
+
+def test_report_cells_neutralised_against_formulas_are_read_as_uploaded() -> None:
+    neutralised = CsvRow(
+        2,
+        {"name": "Ann Lee", "email": "'@x"},
+        {"phone": "'+44 20 7946 0000", "note": "'plain", "line": "'5"},
+        "",
+        ("Ann Lee", "'@x", "'+44 20 7946 0000", "'plain", "5", "f", "C", "m"),
+    )
+    report = report_rows([neutralised], 4, {5: ()})
+    (row,) = report.rows
+    assert row.known == {"name": "Ann Lee", "email": "@x"}
+    assert row.custom == {"phone": "+44 20 7946 0000", "note": "'plain"}
+    assert row.cells == ("Ann Lee", "@x", "+44 20 7946 0000", "'plain")
