@@ -36,6 +36,11 @@ from services.notify.outcomes import OutcomeStore
 from services.notify.preview import PreviewStore
 from services.notify.relay_breaker import RelayBreaker
 from services.notify.rendering import CertificateMessages, Sender
+from services.notify.revocation_consumer import (
+    REVOKED_DURABLE,
+    RevocationConsumer,
+    RevocationStore,
+)
 from services.notify.sender import SmtpPool
 from services.notify.servicer import NotifyServicer
 from services.notify.settings import BRANDING_SETTINGS, NotifySettings, dkim_domain
@@ -46,7 +51,15 @@ from services.notify.worker import Notifier, Relay, Sending, SendingRules, utc_n
 FETCH_BATCH = 50
 
 
-class NotifyStore(IntakeStore, DeliveryStore, OperatorStore, PreviewStore, OutcomeStore, Protocol):
+class NotifyStore(
+    IntakeStore,
+    DeliveryStore,
+    OperatorStore,
+    PreviewStore,
+    OutcomeStore,
+    RevocationStore,
+    Protocol,
+):
     """Everything notify asks of its store (store.Deliveries, or a fake in unit tests)."""
 
 
@@ -55,6 +68,7 @@ class Notify:
     consumers: IntakeConsumers
     notifier: Notifier
     servicer: NotifyServicer
+    revocations: RevocationConsumer
 
 
 def assemble(
@@ -78,7 +92,18 @@ def assemble(
         deliveries_created=notifier.wake,
         clock=clock,
     )
-    return Notify(consumers=consumers, notifier=notifier, servicer=NotifyServicer(store, messages))
+    revocations = RevocationConsumer(
+        store,
+        clock=clock,
+        enabled=settings.revocation_notices,
+        deliveries_created=notifier.wake,
+    )
+    return Notify(
+        consumers=consumers,
+        notifier=notifier,
+        servicer=NotifyServicer(store, messages),
+        revocations=revocations,
+    )
 
 
 def certificate_messages(settings: NotifySettings) -> CertificateMessages:
@@ -220,6 +245,7 @@ async def start(settings: NotifySettings, runtime: ServiceRuntime) -> None:
     for durable, subject, handle in (
         (RECIPIENTS_DURABLE, bus.SUBJECT_RECIPIENTS, consumers.take_recipients),
         (ANCHORED_DURABLE, bus.SUBJECT_ANCHORED, consumers.take_anchored),
+        (REVOKED_DURABLE, bus.SUBJECT_REVOKED, notify.revocations.take_revoked),
     ):
         subscription = await bus.pull_subscription(
             js, bus.ConsumerSpec(durable=durable, subject=subject)

@@ -77,8 +77,6 @@ class DeliveryKind(StrEnum):
     ISSUED = "issued"
     # the certificate was revoked or replaced after its first email (revocation_notices.py)
     REVOCATION_NOTICE = "revocation_notice"
-    # the certificate was revoked or replaced after its first email (revocation_notices.py)
-    REVOCATION_NOTICE = "revocation_notice"
 
 
 class DeliveryState(StrEnum):

@@ -36,6 +36,13 @@ from services.notify.branding import (
     Branding,
     checked,
 )
+from services.notify.revocation_notices import (
+    RevocationFacts,
+    notice_subject,
+    reason_words,
+    revoked_on,
+    verify_url,
+)
 
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -45,6 +52,9 @@ _TEMPLATES = Environment(
 )
 TEXT_TEMPLATE = "certificate_email.txt.j2"
 HTML_TEMPLATE = "certificate_email.html.j2"
+# a revocation notice: rare, so rendered per message the plain way (autoescaped HTML)
+NOTICE_TEXT_TEMPLATE = "revocation_notice.txt.j2"
+NOTICE_HTML_TEMPLATE = "revocation_notice.html.j2"
 # the values that differ per message; the templates must print them plainly ({{ title }})
 PER_RECIPIENT = (
     "recipient_name",
@@ -102,6 +112,8 @@ class CertificateEmail:
     branding: Branding | None = None  # the issuer's, per template/batch; None: notify's default
     envelope_from: str = ""  # the delivery's VERP bounce address (bounces.py); "": none
     unsubscribe_token: str = ""  # fills {unsubscribe_token} in the List-Unsubscribe URL
+    # set: this is the certificate's revocation notice (no attachment; `document` unused)
+    revocation: RevocationFacts | None = None
 
 
 class MessageSigner(Protocol):
@@ -200,6 +212,7 @@ class _Compiled:
         self.html = _Body(_TEMPLATES.get_template(HTML_TEMPLATE), brand)
         # base64 lines never contain '-', so a fixed boundary never occurs inside a part
         outer, inner = f"mixed-{secrets.token_hex(12)}", f"alt-{secrets.token_hex(12)}"
+        self.outer, self.inner = outer, inner
         headers = [("From", address_header("From", brand.name, sender.address))]
         if brand.reply_to:
             headers.append(("Reply-To", brand.reply_to))
@@ -284,7 +297,7 @@ class CertificateMessages:
         html_values = {name: str(escape(value)) for name, value in values.items()}
         headers = [
             f"To: {address_header('To', email.recipient_name, recipient)}",
-            f"Subject: {text_header('Subject', f'Your certificate: {email.title}')}",
+            f"Subject: {text_header('Subject', _subject(email))}",
             f"Date: {self._now()}",
             f"Message-ID: {email.message_id}",
         ]
@@ -293,6 +306,18 @@ class CertificateMessages:
                 CERTIFICATE_ID_PLACEHOLDER, email.certificate_id
             ).replace(UNSUBSCRIBE_TOKEN_PLACEHOLDER, email.unsubscribe_token)
             headers.append(f"List-Unsubscribe: {unsubscribe}")
+        if email.revocation is not None:
+            data = b"".join(
+                (
+                    "\r\n".join(headers).encode(),
+                    b"\r\n",
+                    compiled.fixed_headers,
+                    *self._notice_parts(email, email.revocation, compiled),
+                )
+            )
+            if sign and self._signer is not None:
+                data = self._signer.sign(data) + data
+            return RenderedEmail(recipient, data, smtputf8, envelope_from=email.envelope_from)
         data = b"".join(
             (
                 "\r\n".join(headers).encode(),
@@ -316,6 +341,22 @@ class CertificateMessages:
         if sign and self._signer is not None:
             data = self._signer.sign(data) + data
         return RenderedEmail(recipient, data, smtputf8, envelope_from=email.envelope_from)
+
+    def _notice_parts(
+        self, email: CertificateEmail, facts: RevocationFacts, compiled: _Compiled
+    ) -> tuple[bytes, ...]:
+        """A revocation notice's text and HTML in the branding's MIME skeleton, without the
+        attachment part. The issuer's text is only in the body (escaped in HTML)."""
+        if facts.replaced_by and not _CERTIFICATE_ID.fullmatch(facts.replaced_by):
+            raise UnsafeHeader("refusing a replacement id that is not letters, digits and '-'")
+        parts = render_notice(email, facts, self._sender, email.branding or self._default)
+        return (
+            compiled.before_text,
+            _base64(parts["text"].encode()),
+            compiled.before_html,
+            _base64(parts["html"].encode()),
+            _lines(f"--{compiled.inner}--", f"--{compiled.outer}--"),
+        )
 
     def _compile(self, brand: Branding) -> _Compiled:
         compiled = self._compiled.get(brand)
@@ -350,6 +391,37 @@ def render_with_jinja(email: CertificateEmail, sender: Sender, brand: Branding) 
         "text": _TEMPLATES.get_template(TEXT_TEMPLATE).render(context),
         "html": _TEMPLATES.get_template(HTML_TEMPLATE).render(context),
     }
+
+
+def render_notice(
+    email: CertificateEmail, facts: RevocationFacts, sender: Sender, brand: Branding
+) -> dict[str, str]:
+    """A revocation notice's text and HTML parts (Jinja; HTML autoescaped)."""
+    context: dict[str, Any] = {
+        "brand": brand,
+        "recipient_name": email.recipient_name,
+        "issuer_name": email.issuer_name,
+        "title": email.title,
+        "completion_date": email.completion_date,
+        "verify_url": verify_url(sender.verify_base_url, email.certificate_id),
+        "replaced": facts.replaced,
+        "replacement_url": (
+            verify_url(sender.verify_base_url, facts.replaced_by) if facts.replaced else ""
+        ),
+        "reason_words": reason_words(facts),
+        "reason_text": facts.reason_text,
+        "revoked_on": revoked_on(facts),
+    }
+    return {
+        "text": _TEMPLATES.get_template(NOTICE_TEXT_TEMPLATE).render(context),
+        "html": _TEMPLATES.get_template(NOTICE_HTML_TEMPLATE).render(context),
+    }
+
+
+def _subject(email: CertificateEmail) -> str:
+    if email.revocation is not None:
+        return notice_subject(email.title, email.revocation)
+    return f"Your certificate: {email.title}"
 
 
 def _list_unsubscribe(brand: Branding) -> str:

@@ -57,6 +57,9 @@ class NotifySettings(CommonSettings):
     dkim_domain: str = ""  # default: mail_from's domain
     dkim_private_key_path: Path | None = None
     verify_base_url: str = "http://127.0.0.1:8080"
+    # a recipient whose certificate is revoked or replaced after its email is told so (one
+    # notice, revocation_notices.py); off: "certs.revoked" is acked and nobody is emailed
+    revocation_notices: bool = True
     # attempts the relay may judge (4xx/5xx to this message) before a delivery fails for good;
     # an unreachable relay spends none
     max_attempts: int = 8

@@ -36,6 +36,12 @@ from services.notify.outcome_events import (
 from services.notify.outcome_policy import Accepted, DeliveryState, SendResult
 from services.notify.outcomes import DeliveryHistory, ResendRequest, SuppressionEntry
 from services.notify.rendering import CertificateEmail, RenderedEmail
+from services.notify.revocation_notices import (
+    NoticeDecision,
+    RevocationsTaken,
+    RevokedCertificate,
+    decide_notice,
+)
 
 T0 = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -67,6 +73,10 @@ class InMemoryStore:
     rows: dict[str, Row] = field(default_factory=dict)  # by delivery id
     outbox: list[OutboxMessage] = field(default_factory=list)
     redrives: dict[tuple[str, str], int] = field(default_factory=dict)
+    # revocations kept, and the certificates given a notice (the SQL store makes a delivery)
+    revocations: dict[str, RevokedCertificate] = field(default_factory=dict)
+    noticed: set[str] = field(default_factory=set)
+    suppressed: set[str] = field(default_factory=set)  # addresses
     down: bool = False
 
     def _check(self) -> None:
@@ -92,6 +102,30 @@ class InMemoryStore:
                 self.rows[row.id] = row
                 created += 1
         return AnchoredStored(created, tuple(c for c in window.paths if c not in self.content))
+
+    def store_revocations(
+        self, revoked: Sequence[RevokedCertificate], *, now: datetime
+    ) -> RevocationsTaken:
+        self._check()
+        decisions = {}
+        created = 0
+        for r in revoked:
+            cid = r.certificate_id
+            content = self.content.get(cid)
+            if content is not None:
+                self.revocations.setdefault(cid, r)
+            first = next(
+                (row.state for row in self.rows.values() if row.certificate_id == cid), None
+            )
+            decisions[cid] = decide_notice(
+                known=content is not None,
+                first_email=first,
+                suppressed=content is not None and content.recipient_email in self.suppressed,
+            )
+            if decisions[cid] is NoticeDecision.NOTICE and cid not in self.noticed:
+                self.noticed.add(cid)
+                created += 1
+        return RevocationsTaken(created, decisions)
 
     # claims
     def claim(self, limit: int, *, now: datetime, lease_until: datetime) -> Claim:
