@@ -9,7 +9,7 @@ import email
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -106,10 +106,11 @@ def revoked_with_note(client: StackClient, certificate_id: str) -> bool:
     return result.status == REVOKED and result.HasField("revocation")
 
 
-def bulk_revoke_transactions(stack: LocalStack) -> dict[str, int]:
-    """Transaction hash → hashes it revoked, from the registry's DocumentRevoked events."""
+def revoked_on_chain(stack: LocalStack) -> dict[str, frozenset[str]]:
+    """Transaction hash → the hashes it revoked, from the registry's DocumentRevoked events
+    (the chain's own record, not the services' word)."""
 
-    async def read() -> dict[str, int]:
+    async def read() -> dict[str, frozenset[str]]:
         w3 = AsyncWeb3(AsyncHTTPProvider(stack.rpc_url))
         contract = w3.eth.contract(
             address=AsyncWeb3.to_checksum_address(stack.registry_address),
@@ -117,13 +118,36 @@ def bulk_revoke_transactions(stack: LocalStack) -> dict[str, int]:
         )
         logs = await contract.events.DocumentRevoked.get_logs(from_block=0)
         await w3.provider.disconnect()
-        counts: dict[str, int] = {}
+        revoked: dict[str, set[str]] = {}
         for log in logs:
             tx = "0x" + bytes(log["transactionHash"]).hex()
-            counts[tx] = counts.get(tx, 0) + 1
-        return counts
+            revoked.setdefault(tx, set()).add("0x" + bytes(log["args"]["document"]).hex())
+        return {tx: frozenset(hashes) for tx, hashes in revoked.items()}
 
     return asyncio.run(read())
+
+
+def new_revocations(stack: LocalStack, before: dict[str, frozenset[str]]) -> list[frozenset[str]]:
+    """The hashes each bulkRevoke sent since `before` revoked (in a stable order)."""
+    return in_order(hashes for tx, hashes in revoked_on_chain(stack).items() if tx not in before)
+
+
+def in_order(windows: Iterable[frozenset[str]]) -> list[frozenset[str]]:
+    return sorted(windows, key=lambda hashes: (len(hashes), sorted(hashes)))
+
+
+def leaf_and_root(client: StackClient, certificate_id: str) -> tuple[str, str]:
+    """The certificate's leaf hash and its window's root, from its anchored document."""
+    proof = json.loads(client.document(certificate_id))["proof"]
+    return str(proof["targetHash"]).lower(), str(proof["merkleRoot"]).lower()
+
+
+def leaves(client: StackClient, certificate_ids: list[str]) -> frozenset[str]:
+    return frozenset(leaf_and_root(client, cid)[0] for cid in certificate_ids)
+
+
+def revoked_hashes(stack: LocalStack) -> frozenset[str]:
+    return frozenset().union(*revoked_on_chain(stack).values())
 
 
 def test_revoking_one_and_many_is_one_bulk_revoke_each_and_shown_everywhere(
@@ -132,7 +156,7 @@ def test_revoking_one_and_many_is_one_bulk_revoke_each_and_shown_everywhere(
     ids = [issue(stack, client, n) for n in range(4)]
     for cid in ids:
         wait_for(partial(anchored, client, cid), what=f"{cid} anchored")
-    before = bulk_revoke_transactions(stack)
+    before = revoked_on_chain(stack)
 
     one = revoke(
         stack,
@@ -169,9 +193,11 @@ def test_revoking_one_and_many_is_one_bulk_revoke_each_and_shown_everywhere(
         wait_for(partial(revoked_with_note, client, cid), what=f"{cid} revoked")
     assert client.verify_id(ids[3]).status == VALID  # not named: untouched
 
-    after = bulk_revoke_transactions(stack)
-    new = {tx: n for tx, n in after.items() if tx not in before}
-    assert sorted(new.values()) == [1, 2]  # one bulkRevoke for the one, one for the two
+    # on chain: one bulkRevoke of the one's leaf, one of the two's; no root, nothing else
+    assert new_revocations(stack, before) == [leaves(client, ids[:1]), leaves(client, ids[1:3])]
+    on_chain = revoked_hashes(stack)
+    assert leaf_and_root(client, ids[3])[0] not in on_chain
+    assert not {leaf_and_root(client, cid)[1] for cid in ids} & on_chain
 
     # the same request again answers the same, and nothing more goes on chain
     again = revoke(
@@ -192,8 +218,13 @@ def test_revoking_one_and_many_is_one_bulk_revoke_each_and_shown_everywhere(
         reason=certificate_pb2.REVOCATION_REASON_OTHER,
     )
     assert (twice.newly_revoked_count, twice.already_revoked_count) == (0, 2)
-    time.sleep(1.5)  # three revocation window ages: a window would have gone out by now
-    assert bulk_revoke_transactions(stack) == after
+    # revocations go out in the order asked: once a later one is on chain, any the two
+    # requests above had recorded would be too
+    revoke(stack, client, request_id="revoke-last", certificate_ids=[ids[3]], reason=WITHDRAWN)
+    wait_for(lambda: leaf_and_root(client, ids[3])[0] in revoked_hashes(stack), what="last")
+    assert new_revocations(stack, before) == in_order(
+        [leaves(client, ids[:1]), leaves(client, ids[1:3]), leaves(client, ids[3:])]
+    )
     assert client.verify_id(ids[0]).revocation.reason == WITHDRAWN  # the first reason stays
 
 
@@ -204,7 +235,7 @@ def test_a_whole_batch_is_revoked_by_its_id(stack: LocalStack, client: StackClie
     )
     batch_id = upload.batch.batch_id
     client.wait_for_batch(batch_id, until="completed", timeout=120)
-    before = bulk_revoke_transactions(stack)
+    before = revoked_on_chain(stack)
     response = revoke(
         stack,
         client,
@@ -219,8 +250,8 @@ def test_a_whole_batch_is_revoked_by_its_id(stack: LocalStack, client: StackClie
     for cid in ids:
         wait_for(partial(revoked_with_note, client, cid), what=f"{cid} revoked")
         assert http_verification(stack, cid)["revocation"]["reason"] == "ISSUED_IN_ERROR"
-    new = {tx: n for tx, n in bulk_revoke_transactions(stack).items() if tx not in before}
-    assert list(new.values()) == [5]
+    assert new_revocations(stack, before) == [leaves(client, ids)]  # one bulkRevoke, 5 leaves
+    assert leaf_and_root(client, ids[0])[1] not in revoked_hashes(stack)
 
 
 def batch_certificate_ids(stack: LocalStack, title: str) -> list[str]:
@@ -238,22 +269,24 @@ def batch_certificate_ids(stack: LocalStack, title: str) -> list[str]:
     return sorted(set(ids))
 
 
+HOSTILE = [
+    ({"certificate_ids": ["00000000-0000-4000-8000-000000000000"]}, grpc.StatusCode.NOT_FOUND),
+    ({"certificate_ids": []}, grpc.StatusCode.INVALID_ARGUMENT),
+    ({"certificate_ids": [f"id-{i}" for i in range(10_001)]}, grpc.StatusCode.INVALID_ARGUMENT),
+    ({"reason_text": "x" * 501}, grpc.StatusCode.INVALID_ARGUMENT),
+    ({"reason": 0}, grpc.StatusCode.INVALID_ARGUMENT),
+    ({"reason": 77}, grpc.StatusCode.INVALID_ARGUMENT),
+    ({"batch_id": "no-such-batch", "certificate_ids": []}, grpc.StatusCode.NOT_FOUND),
+]
+
+
 @pytest.mark.parametrize(
-    ("fields", "code"),
-    [
-        ({"certificate_ids": ["00000000-0000-4000-8000-000000000000"]}, grpc.StatusCode.NOT_FOUND),
-        ({"certificate_ids": []}, grpc.StatusCode.INVALID_ARGUMENT),
-        ({"certificate_ids": [f"id-{i}" for i in range(10_001)]}, grpc.StatusCode.INVALID_ARGUMENT),
-        ({"reason_text": "x" * 501}, grpc.StatusCode.INVALID_ARGUMENT),
-        ({"reason": 0}, grpc.StatusCode.INVALID_ARGUMENT),
-        ({"reason": 77}, grpc.StatusCode.INVALID_ARGUMENT),
-        ({"batch_id": "no-such-batch", "certificate_ids": []}, grpc.StatusCode.NOT_FOUND),
-    ],
+    ("n", "fields", "code"), [(100 + i, fields, code) for i, (fields, code) in enumerate(HOSTILE)]
 )
 def test_hostile_requests_are_refused_clearly_and_store_nothing(
-    stack: LocalStack, client: StackClient, fields: dict[str, Any], code: grpc.StatusCode
+    stack: LocalStack, client: StackClient, n: int, fields: dict[str, Any], code: grpc.StatusCode
 ) -> None:
-    victim = issue(stack, client, 100, name="Victim Person")
+    victim = issue(stack, client, n, name="Victim Person")  # one each: revoked at the end
     wait_for(lambda: anchored(client, victim), what="victim anchored")
     request: dict[str, Any] = {
         "request_id": f"hostile-{code.name}-{len(str(fields))}",
@@ -267,8 +300,19 @@ def test_hostile_requests_are_refused_clearly_and_store_nothing(
         revoke(stack, client, **request)
     assert refused.value.code() == code
     assert refused.value.details()  # says what is wrong
-    time.sleep(1.0)
-    assert client.verify_id(victim).status == VALID  # nothing half-written
+    # nothing half-written: the request id was not stored (the same request is refused the
+    # same way, not answered) and no revocation of the victim was recorded
+    with pytest.raises(grpc.RpcError) as again:
+        revoke(stack, client, **request)
+    assert again.value.code() == code
+    after = revoke(
+        stack,
+        client,
+        request_id=f"after-hostile-{n}",
+        certificate_ids=[victim],
+        reason=certificate_pb2.REVOCATION_REASON_OTHER,
+    )
+    assert (after.newly_revoked_count, after.already_revoked_count) == (1, 0)
 
 
 def test_a_reissue_revokes_the_old_certificate_pointing_at_the_new_one(
@@ -307,6 +351,10 @@ def test_a_reissue_revokes_the_old_certificate_pointing_at_the_new_one(
     assert f'href="/verify/{new}"' in page and "Name misspelt (Lovelase)" in page
     assert "Revoked by the issuer on " in page
     assert client.verify_id(new).status == VALID
+    # on chain: the old leaf revoked, the new certificate's leaf and root not
+    on_chain = revoked_hashes(stack)
+    assert leaf_and_root(client, old)[0] in on_chain
+    assert not set(leaf_and_root(client, new)) & on_chain
 
     # a second reissue of the same content is refused; an unknown one is NOT_FOUND
     with pytest.raises(grpc.RpcError) as refused:
@@ -373,7 +421,7 @@ def test_anchor_killed_right_after_a_revocation_request_revokes_once_after_resta
     ids = [issue(stack, client, n) for n in range(400, 403)]
     for cid in ids:
         wait_for(partial(anchored, client, cid), what=f"{cid} anchored")
-    before = bulk_revoke_transactions(stack)
+    before = revoked_on_chain(stack)
     revoke(
         stack,
         client,
@@ -384,8 +432,8 @@ def test_anchor_killed_right_after_a_revocation_request_revokes_once_after_resta
     stack.restart("anchor", crash=True)  # SIGKILL: recorded, maybe signed, maybe sent
     for cid in ids:
         wait_for(partial(revoked_with_note, client, cid), what=f"{cid} revoked after restart")
-    new = {tx: n for tx, n in bulk_revoke_transactions(stack).items() if tx not in before}
-    assert list(new.values()) == [3]  # one transaction revoked the three, once
+    # one transaction revoked the three leaves, once
+    assert new_revocations(stack, before) == [leaves(client, ids)]
 
 
 def test_certflow_verify_shows_the_issuers_reason_next_to_the_chains_verdict(
