@@ -64,7 +64,7 @@ def test_a_dry_run_shows_the_plan_and_issues_nothing(env, tmp_path) -> None:
 
 def test_a_pilot_then_reprocess_issues_the_rest_and_the_report_records_both(env, tmp_path) -> None:
     path = write(tmp_path, "cohort.csv", graduates_csv("cohort", 6))
-    pilot = certflow("upload", "--json", "--pilot", "2", str(path), env=env)
+    pilot = certflow("upload", "--json", "--pilot", "2", "--name", "=SUM(1)", str(path), env=env)
     assert pilot.code == 0, pilot.stderr
     document = pilot.json()
     batch_id = document["batch"]["batch_id"]
@@ -91,6 +91,7 @@ def test_a_pilot_then_reprocess_issues_the_rest_and_the_report_records_both(env,
     records = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert records[0] == ["section", "name", "value", "detail"]
     assert ["count", "accepted_count", "6", ""] in records
+    assert ["batch", "display_name", "'=SUM(1)", ""] in records  # no formula in a spreadsheet
     assert sum(1 for r in records if r[0] == "transaction") == len(record["transactions"])
     human_report = certflow("report", batch_id, env=env)
     assert human_report.code == 0 and "Anchoring transactions" in human_report.stdout
