@@ -32,6 +32,7 @@ from services.ingest.xapi import check_version
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Certflow-Signature"
+XAPI_VERSION = "1.0.3"
 _STATUS: list[tuple[type[DomainError], int]] = [
     (Unauthenticated, 401),
     (InvalidInput, 400),
@@ -85,6 +86,12 @@ def _stored(result: StoredStatements) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+async def _xapi_version(request: web.Request, response: web.StreamResponse) -> None:
+    # xAPI 1.0.3 §6.2: an LRS names its version in every response, errors included
+    if request.path.startswith("/xapi/"):
+        response.headers["X-Experience-API-Version"] = XAPI_VERSION
+
+
 def build_lms_app(intake: LmsIntake, *, max_body_bytes: int) -> web.Application:
     @web.middleware
     async def domain_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -121,6 +128,7 @@ def build_lms_app(intake: LmsIntake, *, max_body_bytes: int) -> web.Application:
 
     # the framework's own limit is one byte above ours, so ours answers with its JSON error
     app = web.Application(middlewares=[domain_errors], client_max_size=max_body_bytes + 1)
+    app.on_response_prepare.append(_xapi_version)
     app.router.add_post("/xapi/statements", post_statements)
     app.router.add_post("/webhooks/{source}", post_webhook)
     return app

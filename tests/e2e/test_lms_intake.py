@@ -378,6 +378,12 @@ def test_hostile_requests_get_a_clear_4xx_and_store_nothing(lms: Lms) -> None:
     no_version = {"Authorization": lms.basic, "Content-Type": "application/json"}
     status, answer = post(f"{lms.url}/xapi/statements", json.dumps(good).encode(), no_version)
     assert (status, answer["error"]) == (400, "XAPI_VERSION_REQUIRED")  # type: ignore[index]
+    request = urllib.request.Request(
+        f"{lms.url}/xapi/statements", data=b"{}", headers=no_version, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as answered:
+        urllib.request.urlopen(request, timeout=30)
+    assert answered.value.headers["X-Experience-API-Version"] == "1.0.3"
     # the same statement id with other content is a conflict, not a replay
     assert post_statements(lms, good)[0] == 200
     changed = {**good, "object": {"id": EXAM}}
