@@ -1,7 +1,7 @@
 from datetime import time
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from certflow.platform.settings import CommonSettings
 from services.notify import branding
@@ -184,10 +184,27 @@ class NotifySettings(CommonSettings):
             self.business_hours_closes,
         )
 
+    @model_validator(mode="after")
+    def _signing_needs_a_secret(self) -> "NotifySettings":
+        """VERP addresses and unsubscribe links signed with the built-in dev secret could be
+        forged by anyone who reads the source: a notify that hands them out needs a secret."""
+        signs = bool(self.bounce_address or self.unsubscribe_http_port)
+        configured = any(v is not None and v.get_secret_value() for v in self._secrets)
+        if signs and not configured:
+            raise ValueError(
+                "bounce processing and the unsubscribe endpoint need CERTFLOW_NOTIFY_SECRET "
+                "(or CERTFLOW_INTERNAL_TOKEN)"
+            )
+        return self
+
+    @property
+    def _secrets(self) -> tuple[SecretStr | None, ...]:
+        return (self.notify_secret, self.internal_token)
+
     @property
     def secret(self) -> bytes:
         """notify's signing secret (see notify_secret); never logged."""
-        for value in (self.notify_secret, self.internal_token):
+        for value in self._secrets:
             if value is not None and value.get_secret_value():
                 return value.get_secret_value().encode()
         return b"certflow-dev-only-secret"

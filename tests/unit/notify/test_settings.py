@@ -89,3 +89,19 @@ def test_delivery_timing_settings_read_from_the_environment(monkeypatch):
     assert settings.business_hours.weekdays == {5, 6}
     assert settings.business_hours.opens.isoformat() == "10:30:00"
     assert settings.domain_rate_overrides == {"gmail.com": 600}
+
+
+def test_bounce_processing_without_a_secret_stops_notify(monkeypatch, capsys):
+    monkeypatch.setenv("CERTFLOW_BOUNCE_ADDRESS", "bounces@uni.example")
+    monkeypatch.delenv("CERTFLOW_INTERNAL_TOKEN", raising=False)
+    monkeypatch.delenv("CERTFLOW_NOTIFY_SECRET", raising=False)
+    with pytest.raises(SystemExit):
+        load_settings("certflow-notify", NotifySettings)
+    assert "CERTFLOW_NOTIFY_SECRET" in capsys.readouterr().err
+    monkeypatch.setenv("CERTFLOW_NOTIFY_SECRET", "s3cret-value")
+    settings = load_settings("certflow-notify", NotifySettings)
+    assert settings.secret == b"s3cret-value"
+    assert "s3cret-value" not in repr(settings)
+    monkeypatch.setenv("CERTFLOW_BOUNCE_ADDRESS", "bounces+x@uni.example")
+    with pytest.raises(SystemExit):
+        load_settings("certflow-notify", NotifySettings)
