@@ -24,11 +24,13 @@ from services.anchor.revocations import (
     RevocationReason,
     RevocationRequest,
     RevocationState,
+    request_id_reused,
 )
 from services.anchor.revoker import RevocationToAnnounce, RevocationWindowToSend
 from services.anchor.submission import WindowState
 
 _PENDING = "pending"
+_WRITE_ATTEMPTS = 3
 
 
 class SqlRevocations:
@@ -97,61 +99,75 @@ class SqlRevocations:
         revocations: Sequence[NewRevocation],
         outcome: RevocationOutcome,
     ) -> RevocationOutcome:
-        try:
-            with self._sessions.begin() as session:
-                # recorded meanwhile by another request: left as it is
-                taken: set[str] = set()
-                for chunk in chunked([r.certificate_id for r in revocations]):
-                    taken.update(
-                        session.scalars(
-                            select(t.CertificateRevocation.certificate_id).where(
-                                t.CertificateRevocation.certificate_id.in_(chunk)
-                            )
+        attempt = 1
+        while True:
+            try:
+                return self._add_revocations(request, revocations, outcome)
+            except IntegrityError:
+                # a concurrent request stored first (on PostgreSQL both can find a certificate
+                # free): answer as our twin did, or count again from what is stored now
+                stored = self.request_digest(request.request_id) if request.request_id else None
+                if stored is not None:
+                    if stored[0] != request.digest():
+                        raise request_id_reused() from None
+                    return stored[1]
+                if attempt == _WRITE_ATTEMPTS:
+                    raise
+                attempt += 1
+
+    def _add_revocations(
+        self,
+        request: RevocationRequest,
+        revocations: Sequence[NewRevocation],
+        outcome: RevocationOutcome,
+    ) -> RevocationOutcome:
+        with self._sessions.begin() as session:
+            # recorded meanwhile by another request: left as it is
+            taken: set[str] = set()
+            for chunk in chunked([r.certificate_id for r in revocations]):
+                taken.update(
+                    session.scalars(
+                        select(t.CertificateRevocation.certificate_id).where(
+                            t.CertificateRevocation.certificate_id.in_(chunk)
                         )
                     )
-                fresh = [r for r in revocations if r.certificate_id not in taken]
-                if taken:
-                    outcome = RevocationOutcome(
-                        outcome.certificate_count,
-                        len(fresh),
-                        outcome.certificate_count - len(fresh),
+                )
+            fresh = [r for r in revocations if r.certificate_id not in taken]
+            if taken:
+                outcome = RevocationOutcome(
+                    outcome.certificate_count,
+                    len(fresh),
+                    outcome.certificate_count - len(fresh),
+                )
+            for part in chunked(fresh):
+                session.execute(
+                    insert(t.CertificateRevocation),
+                    [
+                        {
+                            "certificate_id": r.certificate_id,
+                            "leaf_hash": r.leaf_hash,
+                            "batch_id": r.batch_id or None,
+                            "reason": r.reason.value,
+                            "reason_text": r.reason_text,
+                            "replaced_by": r.replaced_by,
+                            "request_id": r.request_id,
+                            "state": RevocationState.PENDING.value,
+                            "requested_at": r.requested_at,
+                        }
+                        for r in part
+                    ],
+                )
+            if request.request_id:
+                session.add(
+                    t.RevocationRequest(
+                        request_id=request.request_id,
+                        digest=request.digest(),
+                        certificate_count=outcome.certificate_count,
+                        newly_revoked_count=outcome.newly_revoked_count,
+                        already_revoked_count=outcome.already_revoked_count,
                     )
-                for part in chunked(fresh):
-                    session.execute(
-                        insert(t.CertificateRevocation),
-                        [
-                            {
-                                "certificate_id": r.certificate_id,
-                                "leaf_hash": r.leaf_hash,
-                                "batch_id": r.batch_id or None,
-                                "reason": r.reason.value,
-                                "reason_text": r.reason_text,
-                                "replaced_by": r.replaced_by,
-                                "request_id": r.request_id,
-                                "state": RevocationState.PENDING.value,
-                                "requested_at": r.requested_at,
-                            }
-                            for r in part
-                        ],
-                    )
-                if request.request_id:
-                    session.add(
-                        t.RevocationRequest(
-                            request_id=request.request_id,
-                            digest=request.digest(),
-                            certificate_count=outcome.certificate_count,
-                            newly_revoked_count=outcome.newly_revoked_count,
-                            already_revoked_count=outcome.already_revoked_count,
-                        )
-                    )
-            return outcome
-        except IntegrityError:
-            # a concurrent twin stored first (its request id or one of the certificates):
-            # answer as it did, or count again from what is stored now
-            stored = self.request_digest(request.request_id) if request.request_id else None
-            if stored is not None:
-                return stored[1]
-            raise
+                )
+        return outcome
 
     # ---- revocation windows (RevocationLedger) ----
 

@@ -233,6 +233,10 @@ class RevocationRecords(Protocol):
         ...
 
 
+def request_id_reused() -> Conflict:
+    return Conflict("REQUEST_ID_REUSED", "this request_id was used for another revocation request")
+
+
 def revoke(
     records: RevocationRecords, request: RevocationRequest, now: Callable[[], datetime]
 ) -> RevocationOutcome:
@@ -241,9 +245,7 @@ def revoke(
     if request.request_id and (stored := records.request_digest(request.request_id)):
         digest, outcome = stored
         if digest != request.digest():
-            raise Conflict(
-                "REQUEST_ID_REUSED", "this request_id was used for another revocation request"
-            )
+            raise request_id_reused()
         return outcome
     named = list(request.certificate_ids)
     if request.batch_id:
