@@ -79,6 +79,14 @@ from services.notify.outcomes import (
     bounce_effect,
 )
 from services.notify.rendering import CertificateEmail
+from services.notify.revocation_notices import (
+    NoticeDecision,
+    RevocationFacts,
+    RevocationsTaken,
+    RevokedCertificate,
+    decide_notice,
+    store_rows,
+)
 
 _DELIVERIES = cast(Table, tables.Delivery.__table__)
 _CONTENT = cast(Table, tables.NotifyCertificate.__table__)
@@ -89,6 +97,7 @@ _SLOTS = cast(Table, tables.DomainSlot.__table__)
 _EVENTS = cast(Table, tables.DeliveryEvent.__table__)
 _SUPPRESSIONS = cast(Table, tables.Suppression.__table__)
 _RESENDS = cast(Table, tables.DeliveryResend.__table__)
+_REVOCATIONS = cast(Table, tables.NotifyRevocation.__table__)
 _DEV_SECRET = b"certflow-dev-only-secret"  # tests and a local stack without a secret
 _CONTENT_FIELDS = (
     "batch_id",
@@ -230,6 +239,88 @@ class Deliveries:
             "business_hours": business_hours,
         }
 
+    def store_revocations(
+        self, revoked: Sequence[RevokedCertificate], *, now: datetime
+    ) -> RevocationsTaken:
+        """In one transaction: the reason of each revoked certificate notify knows, and a
+        REVOCATION_NOTICE delivery for those revocation_notices.decide_notice says get one
+        (INSERT … ON CONFLICT DO NOTHING both: a redelivered event creates nothing twice). The
+        notice goes to the address the first email went to (a resend's corrected one)."""
+        ids = list(dict.fromkeys(r.certificate_id for r in revoked))
+        with self._writing() as session:
+            known: dict[str, Any] = {}
+            first: dict[str, Any] = {}
+            for chunk in chunked(ids):
+                known.update(
+                    (row.certificate_id, row)
+                    for row in session.execute(
+                        select(
+                            _CONTENT.c.certificate_id,
+                            _CONTENT.c.batch_id,
+                            _CONTENT.c.recipient_email,
+                            _CONTENT.c.issuer_name,
+                        ).where(_CONTENT.c.certificate_id.in_(chunk))
+                    )
+                )
+                first.update(
+                    (row.certificate_id, row)
+                    for row in session.execute(
+                        select(
+                            _DELIVERIES.c.certificate_id,
+                            _DELIVERIES.c.state,
+                            _DELIVERIES.c.recipient_override,
+                            _DELIVERIES.c.time_zone,
+                            _DELIVERIES.c.business_hours,
+                        ).where(
+                            _DELIVERIES.c.certificate_id.in_(chunk),
+                            _DELIVERIES.c.kind == DeliveryKind.ISSUED,
+                        )
+                    )
+                )
+            reasons = store_rows(revoked, set(known))
+            if reasons:
+                session.connection().execute(
+                    _insert_ignoring_duplicates(session, _REVOCATIONS, returning=False),
+                    [{**row, "created_at": now} for row in reasons],
+                )
+            keys = {
+                cid: self._keys.key(
+                    c.issuer_name,
+                    (first[cid].recipient_override if cid in first else "") or c.recipient_email,
+                )
+                for cid, c in known.items()
+            }
+            suppressed = _suppressed(session, set(keys.values()))
+            decisions = {
+                cid: decide_notice(
+                    known=cid in known,
+                    first_email=DeliveryState(first[cid].state) if cid in first else None,
+                    suppressed=keys.get(cid) in suppressed,
+                )
+                for cid in ids
+            }
+            rows = []
+            for cid, decision in decisions.items():
+                if decision is NoticeDecision.NOTICE:
+                    issued = first[cid]
+                    address = issued.recipient_override or known[cid].recipient_email
+                    row = self._new_delivery(
+                        cid,
+                        known[cid].batch_id,
+                        now,
+                        email=address,
+                        zone=issued.time_zone,
+                        business_hours=issued.business_hours,
+                    )
+                    row["kind"] = DeliveryKind.REVOCATION_NOTICE
+                    row["recipient_override"] = issued.recipient_override
+                    rows.append(row)
+            created = 0
+            if rows:
+                inserted = _insert_ignoring_duplicates(session, _DELIVERIES)
+                created = len(session.connection().execute(inserted, rows).all())
+        return RevocationsTaken(created, decisions)
+
     # ---- sending: claims, leases, outcomes (claims.DeliveryStore) ----
 
     def claim(self, limit: int, *, now: datetime, lease_until: datetime) -> Claim:
@@ -258,6 +349,7 @@ class Deliveries:
                     _DELIVERIES.c.business_hours,
                     _DELIVERIES.c.generation,
                     _DELIVERIES.c.recipient_override,
+                    _DELIVERIES.c.kind,
                 )
                 .where(
                     _DELIVERIES.c.state.in_(_CLAIMABLE),
@@ -284,19 +376,9 @@ class Deliveries:
             if not claimed:
                 return Claim("", lease_until, [])
             token = str(uuid.uuid4())
-            emails = _emails(
-                session,
-                {
-                    d.certificate_id: (d.message_id, d.recipient_override, *self._signs(d))
-                    for d in claimed
-                },
-            )
+            emails = self._claimed_emails(session, claimed)
             # one query per claim: the suppressed among its recipients (keyed hashes)
-            keyed = {
-                d.id: self._keys.key(e.issuer_name, e.recipient_email)
-                for d in claimed
-                if (e := emails.get(d.certificate_id)) is not None
-            }
+            keyed = {i: self._keys.key(e.issuer_name, e.recipient_email) for i, e in emails.items()}
             suppressed_keys = _suppressed(session, set(keyed.values()))
             if suppressed_keys:
                 skipped = [d for d in claimed if keyed.get(d.id) in suppressed_keys]
@@ -318,12 +400,36 @@ class Deliveries:
                     ClaimedDelivery(
                         d.id,
                         d.attempts,
-                        emails.get(d.certificate_id),
+                        emails.get(d.id),
                         send_at=plan.claimed[d.id] if plan.claimed[d.id] > now else None,
                     )
                     for d in claimed
                 ],
             )
+
+    def _claimed_emails(
+        self, session: Session, claimed: Sequence[Any]
+    ) -> dict[str, CertificateEmail]:
+        """What each claimed delivery renders, by delivery id (a certificate's first email and
+        its notice may share a claim); none for one not anchored or without a stored reason."""
+        emails: dict[str, CertificateEmail] = {}
+        for kind, read in (
+            (DeliveryKind.ISSUED, _emails),
+            (DeliveryKind.REVOCATION_NOTICE, _notice_emails),
+        ):
+            rows = [d for d in claimed if d.kind == kind]
+            if rows:
+                found = read(
+                    session,
+                    {
+                        d.certificate_id: (d.message_id, d.recipient_override, *self._signs(d))
+                        for d in rows
+                    },
+                )
+                emails.update(
+                    (d.id, found[d.certificate_id]) for d in rows if d.certificate_id in found
+                )
+        return emails
 
     def _signs(self, row: Any) -> tuple[str, str]:
         """A send's VERP bounce address and unsubscribe token (each names this send)."""
@@ -356,7 +462,8 @@ class Deliveries:
         )
         rows = session.execute(
             select(_DELIVERIES.c.id, _DELIVERIES.c.certificate_id, _DELIVERIES.c.batch_id).where(
-                _DELIVERIES.c.id.in_([d.id for d in skipped])
+                _DELIVERIES.c.id.in_([d.id for d in skipped]),
+                _DELIVERIES.c.kind == DeliveryKind.ISSUED,  # a notice is not a batch's progress
             )
         ).all()
         attempts = {d.id: d.attempts for d in skipped}
@@ -438,6 +545,7 @@ class Deliveries:
                         o.update.attempts,
                     )
                     for o, holder in stored
+                    if holder.kind == DeliveryKind.ISSUED  # a batch's progress: first emails
                 ],
                 recorded_at=now,
             )
@@ -478,6 +586,7 @@ class Deliveries:
             ).where(
                 _DELIVERIES.c.batch_id == batch_id,
                 _DELIVERIES.c.state.in_((DeliveryState.FAILED, DeliveryState.BOUNCED)),
+                _DELIVERIES.c.kind == DeliveryKind.ISSUED,  # first emails only, not notices
             )
             if _is_postgresql(session):
                 failed = failed.with_for_update()
@@ -764,7 +873,7 @@ class Deliveries:
                 _DELIVERIES.c.batch_id,
                 _DELIVERIES.c.state,
                 _DELIVERIES.c.generation,
-            )
+            ).where(_DELIVERIES.c.kind == DeliveryKind.ISSUED)  # first emails only, not notices
             if request.certificate_id:
                 query = query.where(_DELIVERIES.c.certificate_id == request.certificate_id)
             else:
@@ -1131,6 +1240,7 @@ _HOLDERS = select(
     _DELIVERIES.c.claim_token,
     _DELIVERIES.c.certificate_id,
     _DELIVERIES.c.batch_id,
+    _DELIVERIES.c.kind,
 ).where(
     _DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
     _DELIVERIES.c.state == DeliveryState.SENDING,
@@ -1144,7 +1254,9 @@ def _holders(session: Session, delivery_ids: Sequence[str]) -> dict[str, Holder]
     found: dict[str, Holder] = {}
     for chunk in chunked(list(dict.fromkeys(delivery_ids))):
         rows = session.connection().execute(query, {"ids": list(chunk)})
-        found.update((r.id, Holder(r.claim_token, r.certificate_id, r.batch_id)) for r in rows)
+        found.update(
+            (r.id, Holder(r.claim_token, r.certificate_id, r.batch_id, r.kind)) for r in rows
+        )
     return found
 
 
@@ -1176,6 +1288,42 @@ def _emails(
                 document=anchored_document(c, p),
                 envelope_from=envelope_from,
                 unsubscribe_token=unsubscribe_token,
+            )
+    return emails
+
+
+def _notice_emails(
+    session: Session, sends: dict[str, tuple[str, str, str, str]]
+) -> dict[str, CertificateEmail]:
+    """Revocation notices to render, by certificate id (as `_emails`): the content and the
+    stored reason; no proof or document (a notice has no attachment)."""
+    emails: dict[str, CertificateEmail] = {}
+    content, revocation = tables.NotifyCertificate, tables.NotifyRevocation
+    for chunk in chunked(list(sends)):
+        rows = session.execute(
+            select(content, revocation)
+            .join(revocation, revocation.certificate_id == content.certificate_id)
+            .where(content.certificate_id.in_(chunk))
+        )
+        for c, r in rows:
+            message_id, override, envelope_from, unsubscribe_token = sends[c.certificate_id]
+            emails[c.certificate_id] = CertificateEmail(
+                certificate_id=c.certificate_id,
+                message_id=message_id,
+                recipient_name=c.recipient_name,
+                recipient_email=override or c.recipient_email,
+                issuer_name=c.issuer_name,
+                title=c.title,
+                completion_date=c.completion_date.isoformat(),
+                document={},
+                envelope_from=envelope_from,
+                unsubscribe_token=unsubscribe_token,
+                revocation=RevocationFacts(
+                    reason=r.reason,
+                    reason_text=r.reason_text,
+                    replaced_by=r.replaced_by,
+                    revoked_at=None if r.revoked_at is None else _aware(r.revoked_at),
+                ),
             )
     return emails
 
