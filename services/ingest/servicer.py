@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import grpc
 import orjson
@@ -14,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from certflow.core.csv_intake import IntakeOptions
 from certflow.core.dates import DateOrder
-from certflow.core.errors import Cancelled, TooLarge, invalid_field
+from certflow.core.errors import Cancelled, CancelSignal, TooLarge, invalid_field
 from certflow.core.validation import RowError, RowWarning
 from certflow.platform import pagination
 from certflow.platform.grpc_errors import translate_errors, translate_stream_errors
@@ -27,7 +28,6 @@ from services.ingest.gas_price import BaseFee
 from services.ingest.intake import (
     GAS_PER_ANCHOR_TRANSACTION,
     AnchoringEstimate,
-    IntakeChoice,
     anchoring_estimate,
     intake_choice,
 )
@@ -35,9 +35,10 @@ from services.ingest.lifecycle import BatchLifecycle, BatchQuery
 from services.ingest.lms import LmsIntake
 from services.ingest.lms_servicer import LmsRpcs
 from services.ingest.progress import BatchState, BatchStatus
-from services.ingest.usecases import Ingest, IssuedCertificate, UploadPlan, UploadResult
+from services.ingest.usecases import Ingest, IssuedCertificate, UploadPlan
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BATCH_STATES = {
     BatchState.VALIDATING: ingest_service_pb2.BATCH_STATE_VALIDATING,
@@ -123,9 +124,22 @@ class IngestServicer(LmsRpcs, ingest_service_pb2_grpc.IngestServiceServicer):
             preview_count=metadata.preview_count,
             max_rows=self._max_rows,
         )
+        data = b"".join(chunks)
+        request_id = metadata.request_id
+        options = IntakeOptions(
+            encoding=metadata.encoding,
+            column_mapping=dict(metadata.column_mapping),
+            date_order=date_order(metadata.date_order),
+        )
+        timing = delivery_timing(metadata)  # refused alike by a dry run
         if choice.dry_run:
-            plan = await self._upload(b"".join(chunks), metadata, choice, planned=True)
-            assert isinstance(plan, UploadPlan)
+            plan = await self._in_upload_executor(
+                request_id,
+                len(data),
+                lambda cancel: self._ingest.plan_upload(
+                    data, cancel=cancel, options=options, choice=choice
+                ),
+            )
             fee = await self._base_fee() if self._base_fee else BaseFee(None, "not asked")
             estimate = anchoring_estimate(
                 plan.accepted_count,
@@ -139,8 +153,19 @@ class IngestServicer(LmsRpcs, ingest_service_pb2_grpc.IngestServiceServicer):
                 encoding=plan.encoding,
                 delimiter=plan.delimiter,
             )
-        result = await self._upload(b"".join(chunks), metadata, choice, planned=False)
-        assert isinstance(result, UploadResult)
+        result = await self._in_upload_executor(
+            request_id,
+            len(data),
+            lambda cancel: self._ingest.upload_csv(
+                data,
+                request_id=request_id,
+                display_name=metadata.display_name[:200],
+                cancel=cancel,
+                options=options,
+                timing=timing,
+                choice=choice,
+            ),
+        )
         return ingest_service_pb2.UploadCsvResponse(
             batch=batch_message(result.batch),
             row_errors=[row_error_message(e) for e in result.row_errors],
@@ -153,49 +178,26 @@ class IngestServicer(LmsRpcs, ingest_service_pb2_grpc.IngestServiceServicer):
             resolved_count=result.resolved_count,
         )
 
-    async def _upload(
-        self,
-        data: bytes,
-        metadata: ingest_service_pb2.UploadCsvMetadata,
-        choice: IntakeChoice,
-        *,
-        planned: bool,
-    ) -> UploadResult | UploadPlan:
-        """Runs the upload on the upload executor; when this RPC is cancelled (by the client or
-        its deadline) the worker stops at its next check instead of running on for nobody."""
+    async def _in_upload_executor(
+        self, request_id: str, size: int, work: Callable[[CancelSignal], T]
+    ) -> T:
+        """Runs an upload (or its dry run) on the upload executor; when this RPC is cancelled
+        (by the client or its deadline) the worker stops at its next check instead of running
+        on for nobody."""
         cancel = threading.Event()
-        request_id = metadata.request_id
-        options = IntakeOptions(
-            encoding=metadata.encoding,
-            column_mapping=dict(metadata.column_mapping),
-            date_order=date_order(metadata.date_order),
-        )
-        timing = delivery_timing(metadata)
 
-        def work() -> UploadResult | UploadPlan:
+        def run() -> T:
             try:
-                if planned:
-                    return self._ingest.plan_upload(
-                        data, cancel=cancel, options=options, choice=choice
-                    )
-                return self._ingest.upload_csv(
-                    data,
-                    request_id=request_id,
-                    display_name=metadata.display_name[:200],
-                    cancel=cancel,
-                    options=options,
-                    timing=timing,
-                    choice=choice,
-                )
+                return work(cancel)
             except Cancelled:
                 log.info("upload %r stopped: its caller cancelled or ran out of time", request_id)
                 raise
 
         context = contextvars.copy_context()  # the trace context rides into the outbox rows
-        log.info("upload %r received (%d bytes): processing", request_id, len(data))
+        log.info("upload %r received (%d bytes): processing", request_id, size)
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self._upload_executor, context.run, work
+                self._upload_executor, context.run, run
             )
         finally:
             cancel.set()  # also when this RPC was cancelled: the worker stops at its next check
