@@ -749,6 +749,9 @@ class Deliveries:
                     delivery.certificate_id,
                     now,
                 )
+            kind = session.scalar(
+                select(_DELIVERIES.c.kind).where(_DELIVERIES.c.id == delivery.delivery_id)
+            )
             messages = bounce_messages(
                 [
                     StoredOutcome(
@@ -759,7 +762,9 @@ class Deliveries:
                         DeliveryState.BOUNCED,
                         delivery.attempts,
                     )
-                ],
+                ]
+                if kind == DeliveryKind.ISSUED  # a notice's bounce is not the batch's progress
+                else [],
                 recorded_at=now,
             )
             _add_to_outbox(session, messages, now)

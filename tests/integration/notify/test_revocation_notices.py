@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from services.notify import tables
+from services.notify.bounces import VerpToken, parse_report
 from services.notify.branding import Branding
 from services.notify.claims import Outcome
 from services.notify.outcome_policy import (
@@ -32,6 +33,7 @@ from services.notify.revocation_notices import (
 )
 from services.notify.store import Deliveries
 from tests.integration.notify.seeding import seed_content, window_of
+from tests.unit.notify.dsn_samples import postfix_dsn
 
 T0 = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=10)
@@ -193,3 +195,36 @@ def test_a_resend_of_the_certificate_email_leaves_its_notice_alone(store, sessio
         (DeliveryKind.ISSUED, DeliveryState.PENDING),
         (DeliveryKind.REVOCATION_NOTICE, DeliveryState.SENT),
     ]
+
+
+def test_a_certificates_email_and_its_notice_in_one_claim_each_render_their_own(store):
+    _, (old,) = seed_content(store, ["ada@example.org"])
+    store.store_anchored(window_of([old]), now=T0)
+    send_all(store, T0)
+    store.store_revocations([revocation(old)], now=T0)
+    store.resend(
+        ResendRequest(certificate_id=old, batch_id="", recipient_email="", request_id="r-2"),
+        now=T0,
+    )
+    claim = store.claim(10, now=T0, lease_until=T0 + LEASE)
+    assert len(claim.deliveries) == 2
+    emails = [d.email for d in claim.deliveries]
+    assert all(e is not None and e.certificate_id == old for e in emails)
+    notices = [e for e in emails if e is not None and e.revocation is not None]
+    firsts = [e for e in emails if e is not None and e.revocation is None]
+    assert len(notices) == len(firsts) == 1
+    assert firsts[0].document["id"] == f"urn:uuid:{old}" and notices[0].document == {}
+    assert notices[0].message_id != firsts[0].message_id
+
+
+def test_a_late_bounce_of_a_notice_bounces_it_but_is_not_the_batchs_progress(store, sessions):
+    _, (old,) = seed_content(store, ["ada@example.org"])
+    store.store_anchored(window_of([old]), now=T0)
+    send_all(store, T0)
+    store.store_revocations([revocation(old)], now=T0)
+    (notice_id,) = send_all(store, T0)
+    before = outbox_size(sessions)
+    report = parse_report(postfix_dsn(recipient="ada@example.org", message_id="<x@y>"))
+    store.record_bounce(VerpToken(notice_id, 0), report.recipients, now=T0)
+    assert (old, DeliveryKind.REVOCATION_NOTICE, DeliveryState.BOUNCED) in kinds(sessions)
+    assert outbox_size(sessions) == before  # the certificate's own email stays SENT for ingest
