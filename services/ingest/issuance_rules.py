@@ -12,6 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from certflow.core.validation import MAX_TITLE_LENGTH, header_unsafe, invisible_formatting
+
+# the widths of issuance_rules' columns and of what a statement can name (xapi.MAX_IRI)
+MAX_ACTIVITY_ID = 500
+MAX_TEMPLATE = 100
+MAX_REQUIRED_ACTIVITIES = 100
+
 
 class Verb(StrEnum):
     """The verbs rules read; any other verb IRI is stored with verb None and fires nothing."""
@@ -152,13 +159,31 @@ def _achieves(record: Evidence) -> bool:
 def check_rule(rule: IssuanceRule) -> list[tuple[str, str]]:
     """(field, problem) for each way the rule cannot work; empty when it is sound."""
     problems: list[tuple[str, str]] = []
+    # the title is checked as a certificate's would be: one it refuses fails every achievement
     if not rule.title.strip():
         problems.append(("title", "a rule names the certificate title"))
+    elif len(rule.title) > MAX_TITLE_LENGTH:
+        problems.append(("title", f"at most {MAX_TITLE_LENGTH} characters"))
+    elif problem := header_unsafe(rule.title):
+        problems.append(("title", f"the title {problem}"))
+    elif character := invisible_formatting(rule.title):
+        problems.append(("title", f"the title contains {character}, an invisible character"))
+    if len(rule.template) > MAX_TEMPLATE:
+        problems.append(("template", f"at most {MAX_TEMPLATE} characters"))
     if rule.kind is RuleKind.REQUIREMENTS_MET:
-        if len(rule.required_activities) < 1:
-            problems.append(("required_activity_ids", "list at least one activity"))
+        required = rule.required_activities
+        if not 1 <= len(required) <= MAX_REQUIRED_ACTIVITIES:
+            problems.append(
+                ("required_activity_ids", f"list 1 to {MAX_REQUIRED_ACTIVITIES} activities")
+            )
+        elif any(not a or len(a) > MAX_ACTIVITY_ID for a in required):
+            problems.append(
+                ("required_activity_ids", f"each a non-empty id of at most {MAX_ACTIVITY_ID}")
+            )
     elif not rule.activity_id:
         problems.append(("activity_id", "name the course or activity id"))
+    elif len(rule.activity_id) > MAX_ACTIVITY_ID:
+        problems.append(("activity_id", f"at most {MAX_ACTIVITY_ID} characters"))
     if rule.min_score_scaled is not None:
         if rule.kind is not RuleKind.PASSED:
             problems.append(("min_score_scaled", "only a passed rule has a minimum score"))

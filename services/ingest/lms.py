@@ -36,7 +36,9 @@ from certflow.core.errors import (
     invalid_field,
 )
 from certflow.core.json_limits import JsonTooDeep, check_json_depth
+from certflow.core.validation import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
 from services.ingest.issuance_rules import (
+    MAX_ACTIVITY_ID,
     Evidence,
     IssuanceRule,
     IssueMode,
@@ -225,6 +227,26 @@ def signature_of(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, "sha256").hexdigest()
 
 
+def check_signature(
+    secret: str, body: bytes, header: str | None, *, now: float, tolerance: float
+) -> None:
+    """Unauthenticated unless `header` (t=<unix seconds>,v1=<hex>) signs `body` with `secret`
+    at a time within `tolerance` seconds of `now`."""
+    parts = dict(p.split("=", 1) for p in (header or "").split(",") if "=" in p)
+    stamp, given = parts.get("t", ""), parts.get("v1", "")
+    # ASCII only: compare_digest raises TypeError on other text, and isdigit() takes digits
+    # int() does not ("²")
+    if not (stamp.isascii() and stamp.isdigit() and given.isascii() and given):
+        raise Unauthenticated("UNAUTHENTICATED", "unknown source or bad signature")
+    if not hmac.compare_digest(signature_of(secret, stamp, body), given.lower()):
+        raise Unauthenticated("UNAUTHENTICATED", "unknown source or bad signature")
+    # checked after the signature: an old but genuine request is a replay, said so
+    if abs(now - int(stamp)) > tolerance:
+        raise Unauthenticated(
+            "SIGNATURE_EXPIRED", f"the signature's time is more than {tolerance:.0f} s off"
+        )
+
+
 class LmsIntake:
     def __init__(
         self,
@@ -349,28 +371,24 @@ class LmsIntake:
     def receive_webhook(
         self, source_name: str, body: bytes, *, signature: str | None
     ) -> StoredStatements:
+        if not self._secret_key:
+            # every HMAC secret would be derived from an empty key: anyone could sign
+            raise NotConfigured(
+                "LMS_SECRET_KEY_MISSING", "webhooks are off: CERTFLOW_LMS_SECRET_KEY is not set"
+            )
         source = self._store.source_by_name(source_name)
         if source is None or source.auth_kind is not AuthKind.HMAC or not source.enabled:
             raise Unauthenticated("UNAUTHENTICATED", "unknown source or bad signature")
-        self._check_signature(source, body, signature)
+        check_signature(
+            hmac_secret(self._secret_key, source.source_id),
+            body,
+            signature,
+            now=self._clock().timestamp(),
+            tolerance=self._tolerance,
+        )
         assert source.mapping is not None  # an HMAC source is created with its mapping
         statement = webhook_statement(source, source.mapping, body)
         return self._store_and_issue(source, [statement])
-
-    def _check_signature(self, source: Source, body: bytes, header: str | None) -> None:
-        parts = dict(p.split("=", 1) for p in (header or "").split(",") if "=" in p)
-        stamp, given = parts.get("t", ""), parts.get("v1", "")
-        if not stamp.isdigit() or not given:
-            raise Unauthenticated("UNAUTHENTICATED", "unknown source or bad signature")
-        expected = signature_of(hmac_secret(self._secret_key, source.source_id), stamp, body)
-        if not hmac.compare_digest(expected, given.lower()):
-            raise Unauthenticated("UNAUTHENTICATED", "unknown source or bad signature")
-        # checked after the signature: an old but genuine request is a replay, said so
-        if abs(self._clock().timestamp() - int(stamp)) > self._tolerance:
-            raise Unauthenticated(
-                "SIGNATURE_EXPIRED",
-                f"the signature's time is more than {self._tolerance:.0f} s off",
-            )
 
     def _store_and_issue(self, source: Source, statements: list[Statement]) -> StoredStatements:
         stored = self._retrying(lambda: self._store_all(source, statements))
@@ -605,7 +623,7 @@ def webhook_statement(source: Source, mapping: WebhookMapping, body: bytes) -> S
     except (UnicodeDecodeError, orjson.JSONDecodeError, JsonTooDeep) as exc:
         raise InvalidInput("MALFORMED_JSON", f"the body is not valid JSON: {exc}") from None
 
-    def text_at(key: str, path: str, *, required: bool) -> str:
+    def text_at(key: str, path: str, *, required: bool, limit: int = MAX_ACTIVITY_ID) -> str:
         value = pointer(event, path) if path else _ABSENT
         if value is _ABSENT or value is None or value == "":
             if required:
@@ -613,14 +631,22 @@ def webhook_statement(source: Source, mapping: WebhookMapping, body: bytes) -> S
             return ""
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise invalid_field(key, f"{path} is not text or a number")
-        return str(value).strip()[:500]
+        text = str(value).strip()
+        if len(text) > limit:  # refused, not cut: a cut id or address is another one
+            raise invalid_field(key, f"{path} is longer than {limit} characters")
+        return text
 
-    email = text_at("email", mapping.email, required=True)
+    email = text_at("email", mapping.email, required=True, limit=MAX_EMAIL_LENGTH)
     if "@" not in email:
         raise invalid_field("email", f"{mapping.email} is not an email address")
     event_type = text_at("event_type", mapping.event_type, required=True)
-    course = text_at("course_id", mapping.course_id, required=True)
-    name = text_at("name", mapping.name, required=False)[:200]
+    course = text_at(
+        "course_id",
+        mapping.course_id,
+        required=True,
+        limit=MAX_ACTIVITY_ID - len(mapping.activity_prefix),
+    )
+    name = text_at("name", mapping.name, required=False, limit=MAX_NAME_LENGTH)
     event_id = text_at("event_id", mapping.event_id, required=False)
     scaled: float | None = None
     if mapping.score_scaled:

@@ -23,7 +23,7 @@ from certflow.core.errors import (
     Unavailable,
 )
 from certflow.platform.grpc_runtime import ServiceRuntime
-from services.ingest.lms import LmsIntake, StoredStatements, Unauthenticated
+from services.ingest.lms import LmsIntake, NotConfigured, StoredStatements, Unauthenticated
 from services.ingest.lms_store import SqlLmsStore
 from services.ingest.settings import IngestSettings
 from services.ingest.usecases import Ingest
@@ -40,6 +40,7 @@ _STATUS: list[tuple[type[DomainError], int]] = [
     (Conflict, 409),
     (TooLarge, 413),
     (Unavailable, 503),
+    (NotConfigured, 503),  # the service's setting, not the sender's fault
 ]
 
 

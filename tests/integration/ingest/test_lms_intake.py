@@ -19,7 +19,14 @@ from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from services.ingest import tables
 from services.ingest.issuance_rules import IssuanceRule, RuleKind
-from services.ingest.lms import AuthKind, LmsIntake, Source
+from services.ingest.lms import (
+    AuthKind,
+    LmsIntake,
+    NotConfigured,
+    Source,
+    hmac_secret,
+    signature_of,
+)
 from services.ingest.lms_store import SqlLmsStore
 from services.ingest.store import SqlIngestStore
 from services.ingest.usecases import Ingest, IssuedCertificate
@@ -183,3 +190,37 @@ def test_achievements_without_a_name_or_address_are_failed_with_why(
         "mailto:fu@example.edu": ("issued", "", today),
     }
     assert rows(sessions, tables.Certificate) == 1
+
+
+def test_webhooks_are_refused_while_no_secret_key_is_set(sessions: sessionmaker[Session]) -> None:
+    """An HMAC source created under a key, then the key unset: its secret would be derived
+    from an empty key, which anyone who learns the source id can compute."""
+    mapping = json.dumps(
+        {
+            "email": "/email",
+            "name": "/name",
+            "course_id": "/course",
+            "event_type": "/type",
+            "events": {"done": "completed"},
+        }
+    )
+    ingest = Ingest(SqlIngestStore(sessions), ISSUER, max_rows=10)
+    keyed = LmsIntake(SqlLmsStore(sessions), ingest, max_statements=10, secret_key=b"k")
+    source = keyed.create_source(
+        name="moodle", auth_kind=AuthKind.HMAC, mapping=mapping, request_id=""
+    ).source
+    keyed.create_rule(
+        IssuanceRule(str(uuid.uuid4()), RuleKind.COMPLETED, COURSE, "Course 101"), request_id=""
+    )
+    body = json.dumps(
+        {"email": "ed@example.edu", "name": "Ed", "course": COURSE, "type": "done"}
+    ).encode()
+    stamp = str(int(datetime.now(UTC).timestamp()))
+    forged = signature_of(hmac_secret(b"", source.source_id), stamp, body)
+    unkeyed = LmsIntake(SqlLmsStore(sessions), ingest, max_statements=10)
+    with pytest.raises(NotConfigured):
+        unkeyed.receive_webhook("moodle", body, signature=f"t={stamp},v1={forged}")
+    assert rows(sessions, tables.LmsStatement) == 0
+    # under its key the same event is taken
+    genuine = signature_of(hmac_secret(b"k", source.source_id), stamp, body)
+    assert keyed.receive_webhook("moodle", body, signature=f"t={stamp},v1={genuine}").new == 1

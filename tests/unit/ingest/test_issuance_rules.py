@@ -160,6 +160,43 @@ def test_requirements_fire_only_on_a_required_activity() -> None:
             "min_score_scaled",
         ),
         (IssuanceRule("r", RuleKind.ATTENDED, SESSION, "t", min_sessions=0), "min_sessions"),
+        # hostile sizes: each would not fit its column (PostgreSQL refuses the insert: INTERNAL)
+        (IssuanceRule("r", RuleKind.COMPLETED, COURSE, "t" * 301), "title"),
+        (IssuanceRule("r", RuleKind.COMPLETED, "https://x/" + "a" * 491, "t"), "activity_id"),
+        (IssuanceRule("r", RuleKind.COMPLETED, COURSE, "t", template="x" * 101), "template"),
+        # a title no certificate could carry: every achievement of the rule would fail
+        (IssuanceRule("r", RuleKind.COMPLETED, COURSE, "Course\n101"), "title"),
+        (IssuanceRule("r", RuleKind.COMPLETED, COURSE, "Course\u202e101"), "title"),
+        (
+            IssuanceRule(
+                "r", RuleKind.REQUIREMENTS_MET, "", "t", required_activities=frozenset({""})
+            ),
+            "required_activity_ids",
+        ),
+        (
+            IssuanceRule(
+                "r",
+                RuleKind.REQUIREMENTS_MET,
+                "",
+                "t",
+                required_activities=frozenset({COURSE, "https://x/" + "a" * 491}),
+            ),
+            "required_activity_ids",
+        ),
+        (
+            IssuanceRule(
+                "r",
+                RuleKind.REQUIREMENTS_MET,
+                "",
+                "t",
+                required_activities=frozenset(f"https://x/{n}" for n in range(101)),
+            ),
+            "required_activity_ids",
+        ),
+        (
+            IssuanceRule("r", RuleKind.PASSED, EXAM, "t", min_score_scaled=float("nan")),
+            "min_score_scaled",
+        ),
     ],
 )
 def test_unsound_rules_are_refused(rule: IssuanceRule, field: str) -> None:
@@ -168,3 +205,12 @@ def test_unsound_rules_are_refused(rule: IssuanceRule, field: str) -> None:
 
 def test_sound_rules_pass_the_check() -> None:
     assert all(check_rule(rule) == [] for rule in ALL)
+    at_the_limits = IssuanceRule(
+        "r",
+        RuleKind.REQUIREMENTS_MET,
+        "",
+        "t" * 300,
+        template="x" * 100,
+        required_activities=frozenset(f"https://x/{n:0490}" for n in range(100)),
+    )
+    assert check_rule(at_the_limits) == []

@@ -13,7 +13,9 @@ from services.ingest.issuance_rules import Verb
 from services.ingest.lms import (
     AuthKind,
     Source,
+    Unauthenticated,
     achievement_request_id,
+    check_signature,
     hmac_secret,
     mapping_json,
     parse_mapping,
@@ -185,6 +187,10 @@ def test_other_event_types_are_statements_that_fire_nothing() -> None:
         ({**EVENT, "courseid": {"id": 42}}, "course_id"),
         ({**EVENT, "eventname": None}, "event_type"),
         ({**EVENT, "timecreated": "last week"}, "timestamp"),
+        # longer than what is stored (PostgreSQL refused the insert: a 500), not cut short
+        ({**EVENT, "other": {"user": {"email": "a" * 250 + "@b.example"}}}, "email"),
+        ({**EVENT, "courseid": "c" * 490}, "course_id"),  # with "moodle:course:", over 500
+        ({**EVENT, "other": {"user": {"email": "a@b.example", "fullname": "n" * 201}}}, "name"),
     ],
 )
 def test_events_missing_what_the_mapping_names_are_refused(event: dict, field: str) -> None:
@@ -227,3 +233,39 @@ def test_secrets_and_keys_are_derived_stably() -> None:
     assert key.startswith("lms-") and len(key) <= 128
     assert key != achievement_request_id("src-1", "rule-2", "mailto:a@b.c")
     assert signature_of("s", "1", b"body") != signature_of("s", "2", b"body")
+
+
+NOW = 1_782_813_600.0
+
+
+def signature_header(secret: str, stamp: int, body: bytes) -> str:
+    return f"t={stamp},v1={signature_of(secret, str(stamp), body)}"
+
+
+def test_a_good_signature_within_the_window_passes() -> None:
+    body = b'{"x": 1}'
+    for stamp in (int(NOW), int(NOW) - 300, int(NOW) + 300):
+        check_signature("s", body, signature_header("s", stamp, body), now=NOW, tolerance=300)
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (None, "UNAUTHENTICATED"),
+        ("", "UNAUTHENTICATED"),
+        ("v1=" + "0" * 64, "UNAUTHENTICATED"),
+        (f"t={int(NOW)}", "UNAUTHENTICATED"),
+        (f"t={int(NOW)},v1=" + "0" * 64, "UNAUTHENTICATED"),
+        (signature_header("other", int(NOW), b'{"x": 1}'), "UNAUTHENTICATED"),
+        (signature_header("s", int(NOW), b'{"x": 2}'), "UNAUTHENTICATED"),
+        # not ASCII: hmac.compare_digest raised TypeError on such text (a 500, not a 401)
+        (f"t={int(NOW)},v1=\u00e9" + "0" * 63, "UNAUTHENTICATED"),
+        ("t=\u00b2,v1=" + "0" * 64, "UNAUTHENTICATED"),  # a digit to isdigit(), not to int()
+        (signature_header("s", int(NOW) - 301, b'{"x": 1}'), "SIGNATURE_EXPIRED"),
+        (signature_header("s", int(NOW) + 301, b'{"x": 1}'), "SIGNATURE_EXPIRED"),
+    ],
+)
+def test_bad_signatures_are_refused(header: str | None, reason: str) -> None:
+    with pytest.raises(Unauthenticated) as refused:
+        check_signature("s", b'{"x": 1}', header, now=NOW, tolerance=300)
+    assert refused.value.reason == reason
