@@ -109,16 +109,27 @@ class IssuedConsumer:
         parent, links = batch_links(getattr(m, "headers", None) for m in messages)
         for leaves in windows:
             started = time.monotonic()
+            batch_ids = sorted({batches[c] for c, _ in leaves if c in batches})
             with tracer.start_as_current_span(
                 "anchor.build_window",
                 context=parent,
                 links=links,
-                attributes={"certflow.leaf_count": len(leaves)},
+                attributes={
+                    "certflow.leaf_count": len(leaves),
+                    # the first hundred: the links lead to every batch anyway
+                    "certflow.batch_ids": batch_ids[:100],
+                },
             ) as span:
+
+                def new_window_id() -> str:
+                    window_id = self._new_id()
+                    span.set_attribute("certflow.window_id", window_id)
+                    return window_id
+
                 # a crash between two windows: the redelivered messages' leaves already placed
                 # are skipped, so the rest forms the next window and none is doubled
                 window = await asyncio.to_thread(
-                    place_leaves, self._store, leaves, self._new_id, batches
+                    place_leaves, self._store, leaves, new_window_id, batches
                 )
             if window is not None:
                 log.info("window %s built with %d leaves", window.window_id, len(window.leaves))

@@ -115,6 +115,8 @@ def _service(resource: Any) -> str:
 
 def _value(value: Any) -> Any:
     kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_value(item) for item in value.array_value.values]
     return getattr(value, kind) if kind else None
 
 
@@ -241,6 +243,8 @@ def test_one_batch_is_one_trace_and_its_metrics_count_it(stack, receiver):
                 s for s in collector.spans if s.service == "verify" and s.name.startswith("GET ")
             ]
         assert windows, "the window holding the batch's leaves links to the batch's trace"
+        assert all(batch_id in w.attributes["certflow.batch_ids"] for w in windows), windows
+        assert all(w.attributes.get("certflow.window_id") for w in windows), windows
         assert any(s.attributes.get("http.response.status_code") == 200 for s in http), http
 
     eventually(window_and_http_spans)
