@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from services.notify.bounces import (
     BounceAddresses,
+    DeliveryReport,
     FeedbackReport,
     NotAReport,
     RecipientStatus,
@@ -51,6 +53,10 @@ class BounceHandler:
         self._store = store
         self._clock = clock
         self.counts: Counter[str] = Counter()  # outcomes by reason: recorded, ignored, refused
+        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bounce-parser")
+
+    def close(self) -> None:
+        self._parser.shutdown(wait=False, cancel_futures=True)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -66,15 +72,15 @@ class BounceHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content or b""
         data = content.encode("utf-8", "replace") if isinstance(content, str) else content
-        try:
-            report = parse_report(data)
-        except NotAReport as exc:
-            try:
-                feedback = parse_feedback(data)
-            except NotAReport:
-                self._count(f"ignored: not a delivery status report ({_reason(exc)})")
-                return "250 OK (ignored)"
-            return await self._complaint(feedback)
+        # parsed on its own thread, one message at a time: up to a second or two of CPU for a
+        # hostile megabyte, which must not stop the event loop (sender leases, gRPC) meanwhile
+        read = await asyncio.get_running_loop().run_in_executor(self._parser, read_report, data)
+        if isinstance(read, NotAReport):
+            self._count(f"ignored: not a delivery status report ({_reason(read)})")
+            return "250 OK (ignored)"
+        if isinstance(read, FeedbackReport):
+            return await self._complaint(read)
+        report = read
         tokens = [t for a in envelope.rcpt_tos if (t := self._addresses.read(a)) is not None]
         if not tokens:  # the plain bounce address: only our Message-ID names the delivery
             by_id = read_message_id(report.original_message_id)
@@ -134,6 +140,17 @@ class BounceHandler:
             log.info("bounce report %s (%d so far)", reason, self.counts[reason])
 
 
+def read_report(data: bytes) -> DeliveryReport | FeedbackReport | NotAReport:
+    """A delivery status report, else a feedback report, else why it is neither."""
+    try:
+        return parse_report(data)
+    except NotAReport as exc:
+        try:
+            return parse_feedback(data)
+        except NotAReport:
+            return exc
+
+
 def _reason(exc: Exception) -> str:
     return str(exc)[:80]
 
@@ -169,3 +186,4 @@ async def serve(
     finally:
         server.close()
         await server.wait_closed()
+        handler.close()

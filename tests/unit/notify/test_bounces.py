@@ -181,6 +181,49 @@ def test_excerpts_keep_no_address():
     assert excerpt(text) == "550 5.1.1 <…@Example.org>: no such user …@example.org; x"
 
 
+@pytest.mark.timeout(30)  # the quadratic address pattern took hours on a megabyte: a hang
+def test_an_excerpt_of_a_huge_word_is_cut_in_linear_time():
+    assert excerpt("x" * 300_000) == "x" * 200
+    assert excerpt("a" * 300_000 + "@example.org is gone") == "…@example.org is gone"
+    assert excerpt("a@" * 100_000).startswith("…@a@…@a@")
+
+
+@pytest.mark.timeout(30)
+def test_a_report_with_a_megabyte_diagnostic_is_read_and_cut():
+    report = parse_report(
+        postfix_dsn(
+            recipient="ann@example.org",
+            message_id="<x@y>",
+            diagnostic="smtp; 550 5.1.1 " + "x" * 1_000_000,
+        )
+    )
+    (status,) = report.recipients
+    assert status.status == "5.1.1" and status.diagnostic == ("smtp; 550 5.1.1 " + "x" * 200)[:200]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        # the stdlib parser builds a Message per part and per block: 6-20 s of CPU for these
+        (
+            b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+            + b"--b\r\n\r\nx\r\n" * 80_000,
+            "too many MIME boundaries",
+        ),
+        (
+            postfix_dsn(recipient="a@example.org", message_id="<x@y>").replace(
+                b"Reporting-MTA", b"\r\n" * 500_000 + b"Reporting-MTA"
+            ),
+            "too many blank lines",
+        ),
+    ],
+)
+def test_a_report_shaped_to_make_the_parser_work_is_refused_before_parsing(data, reason):
+    for parse in (parse_report, parse_feedback):
+        with pytest.raises(NotAReport, match=reason):
+            parse(data)
+
+
 def test_a_feedback_report_names_its_send_by_the_returned_return_path():
     address = ADDRESSES.sender_for(DELIVERY, 1)
     feedback = parse_feedback(arf_report(return_path=address, message_id="<x@y>"))
