@@ -15,7 +15,7 @@ from certflow.platform import bus
 from certflow.platform.cancellations import CancellationReader, CancelledCertificates
 from certflow.platform.grpc_runtime import ServiceRuntime
 from certflow.platform.outbox import OutboxRelay
-from certflow.platform.rate_limit import TokenBucket
+from certflow.platform.rate_limit import KeyedRateLimiter, TokenBucket
 from certflow.platform.service_setup import database, jetstream
 from certflow.v1 import notify_service_pb2, notify_service_pb2_grpc
 from services.notify import bounce_listener, unsubscribe
@@ -208,7 +208,10 @@ async def start(settings: NotifySettings, runtime: ServiceRuntime) -> None:
         unsubscribe_tokens=unsubscribe_tokens(settings.secret),
     )
     if settings.unsubscribe_http_port:
-        app = unsubscribe.build_app(unsubscribe_tokens(settings.secret), store, utc_now)
+        limiter = KeyedRateLimiter(
+            settings.unsubscribe_rate_per_second, settings.unsubscribe_rate_burst
+        )
+        app = unsubscribe.build_app(unsubscribe_tokens(settings.secret), store, utc_now, limiter)
         runner = web.AppRunner(app, access_log=None)  # tokens in URLs stay out of logs
         await runner.setup()
         await web.TCPSite(

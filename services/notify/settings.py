@@ -106,6 +106,11 @@ class NotifySettings(CommonSettings):
     # https://notify.example.org/unsubscribe/{unsubscribe_token}; expose only /unsubscribe/.
     unsubscribe_http_host: str = "0.0.0.0"
     unsubscribe_http_port: int = Field(default=0, ge=0, le=65535)
+    # requests per second (and burst) from one peer address, beyond it 429; behind an ingress
+    # the peer is the proxy, so all clients share it (one-click unsubscribes are few and spread
+    # over days: the default leaves room)
+    unsubscribe_rate_per_second: float = Field(default=5.0, gt=0)
+    unsubscribe_rate_burst: int = Field(default=20, ge=1)
     # keys the VERP macs, the suppression list's address hashes and unsubscribe tokens; unset:
     # derived from the internal token (dev). Rotating it invalidates the bounce addresses of
     # messages in flight and detaches existing suppression entries: keep it stable.

@@ -20,7 +20,9 @@ from datetime import datetime
 from typing import Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
+from certflow.platform.rate_limit import KeyedRateLimiter
 from services.notify.bounces import DeliveryTokens, VerpToken
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,22 @@ class UnsubscribeStore(Protocol):
 
 
 def build_app(
-    tokens: DeliveryTokens, store: UnsubscribeStore, clock: Callable[[], datetime]
+    tokens: DeliveryTokens,
+    store: UnsubscribeStore,
+    clock: Callable[[], datetime],
+    limiter: KeyedRateLimiter | None = None,
 ) -> web.Application:
+    """`limiter` limits each peer address (every request, before its token is looked at): a
+    valid token's POST is a write in the transaction turn the senders wait for."""
+
+    @web.middleware
+    async def limited(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if limiter is not None and not limiter.allow(request.remote or "unknown"):
+            response = _text("Too many requests: please try again in a minute.", 429)
+            response.headers["Retry-After"] = "60"
+            return response
+        return await handler(request)
+
     async def page(request: web.Request) -> web.Response:
         if tokens.read(request.match_info["token"]) is None:
             return _text("This unsubscribe link is not valid.", 404)
@@ -69,7 +85,7 @@ def build_app(
             return _text("This unsubscribe link is not valid.", 404)
         return _text("You are unsubscribed: no more emails from this issuer to your address.", 200)
 
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[limited])
     app.router.add_get("/unsubscribe/{token}", page)
     app.router.add_post("/unsubscribe/{token}", one_click)
     return app

@@ -7,9 +7,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from certflow.core.errors import InvalidInput
+from certflow.platform.rate_limit import KeyedRateLimiter
 from services.notify.bounces import VerpToken, unsubscribe_tokens
 from services.notify.outcomes import ResendRequest, check_resend, delete_suppression
-from services.notify.unsubscribe import build_app
+from services.notify.unsubscribe import ONE_CLICK, build_app
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 TOKENS = unsubscribe_tokens(b"s" * 32)
@@ -74,3 +75,21 @@ async def test_one_click_needs_a_valid_token_and_the_rfc_8058_body():
         done = await client.post(f"/unsubscribe/{token}", data=b"List-Unsubscribe=One-Click")
         assert done.status == 200
         assert store.calls == [VerpToken(DELIVERY, 2)]
+
+
+async def test_one_peer_is_limited_before_its_token_is_looked_at():
+    store = Unsubscribes()
+    token = TOKENS.make(DELIVERY, 2)
+    limiter = KeyedRateLimiter(rate=0.001, burst=3)  # no refill within the test
+    app = build_app(TOKENS, store, lambda: NOW, limiter)
+    async with TestClient(TestServer(app)) as client:
+        assert (await client.get(f"/unsubscribe/{token}")).status == 200
+        assert (await client.get("/unsubscribe/forged")).status == 404
+        assert (await client.post(f"/unsubscribe/{token}", data=ONE_CLICK)).status == 200
+        for attempt in (client.get(f"/unsubscribe/{token}"), client.get("/unsubscribe/x")):
+            refused = await attempt
+            assert refused.status == 429 and refused.headers["Retry-After"] == "60"
+        refused = await client.post(f"/unsubscribe/{token}", data=ONE_CLICK)
+        assert refused.status == 429
+    assert store.calls == [VerpToken(DELIVERY, 2)]  # the refused POST reached nothing
+    assert not limiter.allow("127.0.0.1") and limiter.allow("192.0.2.1")  # per peer
