@@ -5,6 +5,7 @@ The "revoked" events go into anchor's one outbox, in the transaction that confir
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +27,11 @@ from services.anchor.revocations import (
     RevocationState,
     request_id_reused,
 )
-from services.anchor.revoker import RevocationToAnnounce, RevocationWindowToSend
+from services.anchor.revoker import (
+    RevocationToAnnounce,
+    RevocationWindowToSend,
+    revoked_events,
+)
 from services.anchor.submission import WindowState
 
 _PENDING = "pending"
@@ -157,6 +162,8 @@ class SqlRevocations:
                         for r in part
                     ],
                 )
+            if request.replaced_by and request.certificate_ids:
+                self._name_replacement(session, request.certificate_ids, request.replaced_by)
             if request.request_id:
                 session.add(
                     t.RevocationRequest(
@@ -322,36 +329,18 @@ class SqlRevocations:
                 .execution_options(synchronize_session=False)
             )
 
-    def revocations_of(self, window_id: str) -> list[RevocationToAnnounce]:
-        with self._sessions() as session:
-            rows = session.scalars(
-                select(t.CertificateRevocation)
-                .where(t.CertificateRevocation.window_id == window_id)
-                .order_by(t.CertificateRevocation.certificate_id)
-            )
-            return [
-                RevocationToAnnounce(
-                    certificate_id=r.certificate_id,
-                    batch_id=r.batch_id or "",
-                    reason=RevocationReason(r.reason),
-                    reason_text=r.reason_text,
-                    replaced_by=r.replaced_by,
-                )
-                for r in rows
-            ]
-
     def record_revocation_confirmed(
         self,
         window_id: str,
         mined: MinedTransaction,
         revoked_at: datetime,
-        events: Sequence[AnchoredMessage],
-    ) -> bool:
+        announce: Callable[[Sequence[RevocationToAnnounce]], Sequence[AnchoredMessage]],
+    ) -> int | None:
         with self._sessions.begin() as session:
             window = session.get(t.RevocationWindow, window_id, with_for_update=True)
             assert window is not None
             if window.state == WindowState.CONFIRMED:
-                return False
+                return None
             window.state = WindowState.CONFIRMED
             window.transaction_hash = mined.transaction_hash
             window.block_number = mined.block_number
@@ -369,28 +358,89 @@ class SqlRevocations:
                     tx.state = "mined"
                 elif tx.state == _PENDING:
                     tx.state = "replaced"
+            # the rows are updated (locked) before they are read for the events: a reissue
+            # naming a replacement meanwhile is either in them or sees them revoked
             session.execute(
                 update(t.CertificateRevocation)
                 .where(t.CertificateRevocation.window_id == window_id)
                 .values(state=RevocationState.REVOKED, revoked_at=revoked_at)
                 .execution_options(synchronize_session=False)
             )
-            headers = self._trace_headers()
-            trace_context = json.dumps(headers) if headers else ""
-            if events:
-                session.execute(
-                    insert(t.AnchorOutbox),
-                    [
-                        {
-                            "subject": SUBJECT_REVOKED,
-                            "msg_id": event.msg_id,
-                            "payload": event.payload,
-                            "trace_context": trace_context,
-                        }
-                        for event in events
-                    ],
-                )
-            return True
+            revocations = _to_announce(session, t.CertificateRevocation.window_id == window_id)
+            self._add_revoked_events(session, announce(revocations))
+            return len(revocations)
+
+    def _add_revoked_events(self, session: Session, events: Sequence[AnchoredMessage]) -> None:
+        if not events:
+            return
+        headers = self._trace_headers()
+        trace_context = json.dumps(headers) if headers else ""
+        session.execute(
+            insert(t.AnchorOutbox),
+            [
+                {
+                    "subject": SUBJECT_REVOKED,
+                    "msg_id": event.msg_id,
+                    "payload": event.payload,
+                    "trace_context": trace_context,
+                }
+                for event in events
+            ],
+        )
+
+    def _name_replacement(
+        self, session: Session, certificate_ids: Sequence[str], replaced_by: str
+    ) -> None:
+        """A reissue of certificates revoked before it (say for a data correction): each that
+        names no replacement yet names this one, keeping its first reason, text and time; one
+        already announced is announced again with it."""
+        unnamed = (
+            t.CertificateRevocation.certificate_id.in_(certificate_ids),
+            t.CertificateRevocation.replaced_by == "",
+        )
+        changed = list(
+            session.scalars(select(t.CertificateRevocation.certificate_id).where(*unnamed))
+        )
+        if not changed:
+            return
+        session.execute(
+            update(t.CertificateRevocation)
+            .where(*unnamed)
+            .values(replaced_by=replaced_by)
+            .execution_options(synchronize_session=False)
+        )
+        # read after the update: a window confirmed meanwhile is seen confirmed
+        named = (
+            t.CertificateRevocation.certificate_id.in_(changed),
+            t.CertificateRevocation.replaced_by == replaced_by,
+            t.CertificateRevocation.state == RevocationState.REVOKED,
+        )
+        windows = session.execute(
+            select(t.RevocationWindow, t.CertificateRevocation.revoked_at)
+            .join(
+                t.CertificateRevocation, t.CertificateRevocation.window_id == t.RevocationWindow.id
+            )
+            .where(*named)
+        ).all()
+        for window, revoked_at in {w.id: (w, at) for w, at in windows}.values():
+            mined = MinedTransaction(
+                transaction_hash=window.transaction_hash or "",
+                block_number=window.block_number or 0,
+                block_hash=window.block_hash or "",
+                gas_used=window.gas_used or 0,
+                succeeded=True,
+            )
+            events = revoked_events(
+                window.id,
+                chain_id=self._chain_id,
+                mined=mined,
+                revoked_at=_aware(revoked_at or window.confirmed_at or datetime.now(UTC)),
+                revocations=_to_announce(
+                    session, t.CertificateRevocation.window_id == window.id, *named
+                ),
+                tag=f"by:{replaced_by}:",
+            )
+            self._add_revoked_events(session, events)
 
     def revocation_transaction_count(self) -> int:
         """bulkRevoke transactions mined (tests and benchmarks count them)."""
@@ -404,6 +454,25 @@ class SqlRevocations:
                     )
                 )
             )
+
+
+def _to_announce(session: Session, *where: Any) -> list[RevocationToAnnounce]:
+    rows = session.scalars(
+        select(t.CertificateRevocation)
+        .where(*where)
+        .order_by(t.CertificateRevocation.certificate_id)
+        .execution_options(populate_existing=True)
+    )
+    return [
+        RevocationToAnnounce(
+            certificate_id=r.certificate_id,
+            batch_id=r.batch_id or "",
+            reason=RevocationReason(r.reason),
+            reason_text=r.reason_text,
+            replaced_by=r.replaced_by,
+        )
+        for r in rows
+    ]
 
 
 def _outcome(row: t.RevocationRequest) -> RevocationOutcome:

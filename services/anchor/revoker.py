@@ -80,10 +80,12 @@ def revoked_events(
     mined: MinedTransaction,
     revoked_at: datetime,
     revocations: Sequence[RevocationToAnnounce],
+    tag: str = "",
 ) -> list[AnchoredMessage]:
     """Pure: the "certs.revoked" events of a confirmed revocation window, at most 500
     certificates each (a reason text is at most 500 characters: well under 1 MB), with
-    deterministic message ids so a re-announcement is deduplicated."""
+    deterministic message ids so a re-announcement is deduplicated; `tag` sets apart a later
+    announcement of some of them (a replacement named after the first)."""
     stamp = Timestamp()
     stamp.FromDatetime(revoked_at)
     events = []
@@ -106,7 +108,7 @@ def revoked_events(
                 for r in chunk
             ],
         ).SerializeToString()
-        events.append(AnchoredMessage(msg_id=f"revoked:{window_id}:{n}", payload=payload))
+        events.append(AnchoredMessage(msg_id=f"revoked:{window_id}:{tag}{n}", payload=payload))
     return events
 
 
@@ -169,15 +171,18 @@ class RevocationLedger(Protocol):
 
     def set_revocation_waiting_reason(self, window_id: str, reason: str) -> None: ...
 
-    def revocations_of(self, window_id: str) -> list[RevocationToAnnounce]: ...
-
     def record_revocation_confirmed(
         self,
         window_id: str,
         mined: MinedTransaction,
         revoked_at: datetime,
-        events: Sequence[AnchoredMessage],
-    ) -> bool: ...
+        announce: Callable[[Sequence[RevocationToAnnounce]], Sequence[AnchoredMessage]],
+    ) -> int | None:
+        """Marks the window confirmed and its revocations revoked, and puts the events
+        `announce` makes of them, as they stand in that same transaction, in the outbox (a
+        reissue may name a replacement up to that moment); how many were revoked, None when
+        the window was confirmed already."""
+        ...
 
 
 class Revoker(Generic[Tx]):
@@ -432,27 +437,29 @@ class Revoker(Generic[Tx]):
 
     async def _confirm(self, window: RevocationWindowToSend, mined: MinedTransaction) -> None:
         revoked_at = self._wall_clock()
-        revocations = await asyncio.to_thread(self._ledger.revocations_of, window.window_id)
-        events = revoked_events(
-            window.window_id,
-            chain_id=self._chain_id,
-            mined=mined,
-            revoked_at=revoked_at,
-            revocations=revocations,
-        )
+
+        def announce(revocations: Sequence[RevocationToAnnounce]) -> list[AnchoredMessage]:
+            return revoked_events(
+                window.window_id,
+                chain_id=self._chain_id,
+                mined=mined,
+                revoked_at=revoked_at,
+                revocations=revocations,
+            )
+
         confirmed = await asyncio.to_thread(
-            self._ledger.record_revocation_confirmed, window.window_id, mined, revoked_at, events
+            self._ledger.record_revocation_confirmed, window.window_id, mined, revoked_at, announce
         )
         for tx_hash in (*window.transaction_hashes, window.transaction_hash or ""):
             self._sent_at.pop(tx_hash, None)
         for per_window in (self._last_broadcast, self._failures, self._retry_at, self._reasons):
             per_window.pop(window.window_id, None)
         self._reported = {r for r in self._reported if r[0] != window.window_id}
-        if confirmed:
+        if confirmed is not None:
             log.info(
                 "revocation window %s confirmed: %d certificates revoked, tx %s, block %d, gas %d",
                 window.window_id,
-                len(revocations),
+                confirmed,
                 mined.transaction_hash,
                 mined.block_number,
                 mined.gas_used,

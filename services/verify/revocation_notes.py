@@ -96,7 +96,8 @@ def revoked_records(data: bytes) -> list[NotedRevocation]:
 
 class RevocationNotes(Protocol):
     def add_notes(self, notes: Sequence[NotedRevocation]) -> None:
-        """Stores each note unless the certificate has one (a revocation happens once)."""
+        """Stores each note unless the certificate has one (a revocation happens once); a
+        replacement named later is added to a note that names none."""
         ...
 
     def note(self, certificate_id: str) -> RevocationNote | None: ...
@@ -128,8 +129,13 @@ class SqlRevocationNotes:
         with self._writes.begin() as session:
             dialect = session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(VerifyRevocation).on_conflict_do_nothing(
-                index_elements=[VerifyRevocation.certificate_id]
+            proposed = insert(VerifyRevocation)
+            # the first note stays; only a replacement named later (a certificate revoked,
+            # then reissued) is added to it
+            statement = proposed.on_conflict_do_update(
+                index_elements=[VerifyRevocation.certificate_id],
+                set_={"replaced_by": proposed.excluded.replaced_by},
+                where=(VerifyRevocation.replaced_by == "") & (proposed.excluded.replaced_by != ""),
             )
             values = list(rows.values())
             for start in range(0, len(values), 500):

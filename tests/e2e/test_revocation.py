@@ -379,6 +379,41 @@ def test_a_reissue_revokes_the_old_certificate_pointing_at_the_new_one(
     assert refused.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_a_certificate_revoked_for_correction_then_reissued_points_at_its_replacement(
+    stack: LocalStack, client: StackClient
+) -> None:
+    old = issue(stack, client, 250, name="Ada Lovelase")
+    wait_for(partial(anchored, client, old), what="old anchored")
+    revoke(
+        stack,
+        client,
+        request_id="correct-then-reissue",
+        certificate_ids=[old],
+        reason=certificate_pb2.REVOCATION_REASON_DATA_CORRECTION,
+        reason_text="Name misspelt",
+    )
+    wait_for(partial(revoked_with_note, client, old), what="old revoked")
+    before = revoked_on_chain(stack)
+    response = client.ingest.ReissueCertificate(
+        ingest_service_pb2.ReissueCertificateRequest(
+            request_id="reissue-after-correction", certificate_id=old, recipient_name="Ada King"
+        ),
+        metadata=metadata(stack),
+        timeout=30,
+    )
+    new = response.certificate.certificate_id
+    wait_for(
+        lambda: client.verify_id(old).revocation.replaced_by_certificate_id == new,
+        what="the old one names its replacement",
+    )
+    result = client.verify_id(old)
+    assert result.revocation.reason == certificate_pb2.REVOCATION_REASON_DATA_CORRECTION
+    assert result.revocation.reason_text == "Name misspelt"  # the first revocation's, kept
+    assert http_verification(stack, old)["revocation"]["replacedBy"] == new
+    wait_for(partial(anchored, client, new), what="new anchored")
+    assert new_revocations(stack, before) == []  # revoked once on chain, not again
+
+
 def test_the_cli_revokes_and_reissues_with_clear_output_and_exit_codes(
     stack: LocalStack, client: StackClient, tmp_path: Path
 ) -> None:
