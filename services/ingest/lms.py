@@ -202,6 +202,12 @@ class LmsStore(Protocol):
         now: datetime,
     ) -> None: ...
 
+    def failed_attempt(
+        self, achievement_id: str, *, problem: str, max_attempts: int, now: datetime
+    ) -> int:
+        """Counts an attempt that hit an unexpected error; at `max_attempts` the achievement
+        is failed with `problem`. The count, 0 when it is no longer pending."""
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -256,6 +262,7 @@ class LmsIntake:
         max_statements: int,
         secret_key: bytes = b"",
         signature_tolerance_seconds: float = 300.0,
+        issue_attempts: int = 10,
         clock: Callable[[], datetime] = _utcnow,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
@@ -264,6 +271,7 @@ class LmsIntake:
         self._max_statements = max_statements
         self._secret_key = secret_key
         self._tolerance = signature_tolerance_seconds
+        self._issue_attempts = issue_attempts
         self._clock = clock
         self._new_id = new_id
 
@@ -465,64 +473,98 @@ class LmsIntake:
         return decided
 
     def issue(self, achievements: Iterable[NewAchievement]) -> None:
-        """Issues pending achievements by their request id; one that the database cannot take
-        now stays pending for the retry loop."""
+        """Issues pending achievements by their request id, each on its own; one that the
+        database cannot take now stays pending for the retry loop, one that hits an
+        unexpected error too, until it has done so `issue_attempts` times (then failed)."""
         for achievement in achievements:
             try:
-                issued = self._ingest.issue_one(
-                    request_id=achievement.request_id,
-                    fields={
-                        "name": achievement.recipient_name,
-                        "email": achievement.recipient_email,
-                        "title": achievement.title,
-                        "completion_date": achievement.completion_date.isoformat(),
-                        "expiry_date": "",
-                    },
-                    custom_fields={},
-                    source="lms",
-                )
-            except Unavailable:
-                log.warning(
-                    "achievement %s stays pending: store unavailable", achievement.achievement_id
-                )
-                continue
-            except Conflict as exc:
-                # issued before by another path (e.g. a CSV): that certificate is this one
-                certificate_id = exc.metadata.get("certificate_id")
-                status = AchievementStatus.ISSUED if certificate_id else AchievementStatus.FAILED
-                self._store.settle_achievement(
-                    achievement.achievement_id,
-                    status,
-                    certificate_id=certificate_id,
-                    problem=f"{exc.reason}: {exc.message}",
-                    now=self._clock(),
-                )
-                continue
-            except InvalidInput as exc:
-                self._store.settle_achievement(
-                    achievement.achievement_id,
-                    AchievementStatus.FAILED,
-                    certificate_id=None,
-                    problem=f"{exc.reason}: {exc.message}"[:2000],
-                    now=self._clock(),
-                )
-                continue
-            self._store.settle_achievement(
+                self._issue(achievement)
+            except Exception as exc:  # a bug: the statements are stored, the rest go on
+                self._count_failed_attempt(achievement, exc)
+
+    def _count_failed_attempt(self, achievement: NewAchievement, exc: Exception) -> None:
+        problem = f"INTERNAL: {type(exc).__name__} on {self._issue_attempts} attempts; not retried"
+        try:
+            attempts = self._store.failed_attempt(
                 achievement.achievement_id,
-                AchievementStatus.ISSUED,
-                certificate_id=issued.certificate_id,
-                problem="",
+                problem=problem,
+                max_attempts=self._issue_attempts,
                 now=self._clock(),
             )
+        except Exception:
+            log.exception(
+                "achievement %s: its failed attempt not counted", achievement.achievement_id
+            )
+            attempts = 0
+        if attempts >= self._issue_attempts:
+            log.error(
+                "achievement %s failed on %d attempts; marked failed, not retried",
+                achievement.achievement_id,
+                attempts,
+                exc_info=exc,
+            )
+        else:
+            log.warning(
+                "issuing achievement %s failed (attempt %d of %d); retried later",
+                achievement.achievement_id,
+                attempts,
+                self._issue_attempts,
+                exc_info=exc,
+            )
+
+    def _issue(self, achievement: NewAchievement) -> None:
+        try:
+            issued = self._ingest.issue_one(
+                request_id=achievement.request_id,
+                fields={
+                    "name": achievement.recipient_name,
+                    "email": achievement.recipient_email,
+                    "title": achievement.title,
+                    "completion_date": achievement.completion_date.isoformat(),
+                    "expiry_date": "",
+                },
+                custom_fields={},
+                source="lms",
+            )
+        except Unavailable:
+            log.warning(
+                "achievement %s stays pending: store unavailable", achievement.achievement_id
+            )
+            return
+        except Conflict as exc:
+            # issued before by another path (e.g. a CSV): that certificate is this one
+            certificate_id = exc.metadata.get("certificate_id")
+            status = AchievementStatus.ISSUED if certificate_id else AchievementStatus.FAILED
+            self._store.settle_achievement(
+                achievement.achievement_id,
+                status,
+                certificate_id=certificate_id,
+                problem=f"{exc.reason}: {exc.message}",
+                now=self._clock(),
+            )
+            return
+        except InvalidInput as exc:
+            self._store.settle_achievement(
+                achievement.achievement_id,
+                AchievementStatus.FAILED,
+                certificate_id=None,
+                problem=f"{exc.reason}: {exc.message}"[:2000],
+                now=self._clock(),
+            )
+            return
+        self._store.settle_achievement(
+            achievement.achievement_id,
+            AchievementStatus.ISSUED,
+            certificate_id=issued.certificate_id,
+            problem="",
+            now=self._clock(),
+        )
 
     def issue_pending(self, limit: int = 100) -> int:
-        """The retry loop's step: pending achievements left by a crash or an outage."""
+        """The retry loop's step: pending achievements left by a crash, an outage or an
+        unexpected error (each counted by `issue`)."""
         pending = self._store.pending_achievements(limit)
-        for achievement in pending:
-            try:
-                self.issue([achievement])
-            except Exception:  # one bad achievement must not hold up the others
-                log.exception("issuing achievement %s failed", achievement.achievement_id)
+        self.issue(pending)
         return len(pending)
 
     def _retrying(self, write: Callable[[], StoredStatements]) -> StoredStatements:

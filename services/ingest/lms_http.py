@@ -154,6 +154,7 @@ def lms_intake(
         max_statements=settings.lms_max_statements,
         secret_key=key,
         signature_tolerance_seconds=settings.lms_signature_tolerance_seconds,
+        issue_attempts=settings.lms_issue_attempts,
     )
 
 

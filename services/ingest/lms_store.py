@@ -156,7 +156,8 @@ class SqlLmsStore:
                 select(a, r.title)
                 .join(r, r.id == a.rule_id)
                 .where(a.status == AchievementStatus.PENDING.value)
-                .order_by(a.created_at)
+                # the least tried first: a few that keep failing do not hold up the rest
+                .order_by(a.issue_attempts, a.created_at)
                 .limit(limit)
             ).all()
             return [_achievement(row, title) for row, title in rows]
@@ -182,6 +183,25 @@ class SqlLmsStore:
                     updated_at=now,
                 )
             )
+
+    def failed_attempt(
+        self, achievement_id: str, *, problem: str, max_attempts: int, now: datetime
+    ) -> int:
+        a = tables.LmsAchievement
+        with self._sessions.begin() as session:
+            attempts = session.scalar(
+                update(a)
+                .where(a.id == achievement_id, a.status == AchievementStatus.PENDING.value)
+                .values(issue_attempts=a.issue_attempts + 1, updated_at=now)
+                .returning(a.issue_attempts)
+            )
+            if attempts is not None and attempts >= max_attempts:
+                session.execute(
+                    update(a)
+                    .where(a.id == achievement_id)
+                    .values(status=AchievementStatus.FAILED.value, problem=problem)
+                )
+            return attempts or 0
 
 
 class SqlLmsWrites:

@@ -43,6 +43,8 @@ class IngestSettings(CommonSettings):
     lms_signature_tolerance_seconds: float = Field(default=300.0, gt=0)
     # how often immediate achievements left pending (a crash, an outage) are issued again
     lms_retry_seconds: float = Field(default=30.0, gt=0)
+    # tries of an achievement whose issue hits an unexpected error before it is marked failed
+    lms_issue_attempts: int = Field(default=10, ge=1)
 
     @field_validator("default_time_zone")
     @classmethod

@@ -245,5 +245,7 @@ class LmsAchievement(Base):
     status: Mapped[str] = mapped_column(String(16))  # AchievementStatus
     certificate_id: Mapped[str | None] = mapped_column(String(36))
     problem: Mapped[str] = mapped_column(Text, default="")
+    # attempts that hit an unexpected error (not an outage): failed at the limit
+    issue_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

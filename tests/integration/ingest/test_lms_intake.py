@@ -49,6 +49,13 @@ class FlakyIngest(Ingest):
         return super().issue_one(**fields)
 
 
+class BrokenIngest(Ingest):
+    """A bug on the issue path (not an outage): every issue raises."""
+
+    def issue_one(self, **fields: Any) -> IssuedCertificate:
+        raise RuntimeError("a bug")
+
+
 @pytest.fixture
 def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     upgrade(database_url, ["ingest"])
@@ -57,10 +64,15 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-def intake(sessions: sessionmaker[Session], ingest_class: type[Ingest] = Ingest) -> LmsIntake:
+def intake(
+    sessions: sessionmaker[Session], ingest_class: type[Ingest] = Ingest, *, attempts: int = 10
+) -> LmsIntake:
     store = SqlLmsStore(sessions)
     lms = LmsIntake(
-        store, ingest_class(SqlIngestStore(sessions), ISSUER, max_rows=10), max_statements=10
+        store,
+        ingest_class(SqlIngestStore(sessions), ISSUER, max_rows=10),
+        max_statements=10,
+        issue_attempts=attempts,
     )
     source = Source("src-1", "lrs", AuthKind.BEARER, "0" * 64, None, datetime.now(UTC))
     assert store.add_source(source, "") == source
@@ -108,6 +120,52 @@ def test_an_issue_that_failed_stays_pending_and_is_issued_once_later(
     assert status == "issued" and certificate_id
     assert lms.issue_pending() == 0  # nothing left: the next round issues nothing again
     assert rows(sessions, tables.Certificate) == 1
+
+
+def test_an_achievement_hitting_a_bug_is_failed_after_its_attempts(
+    sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tried by the request and then by each retry step, it was retried for ever (and the
+    request answered 500 although its statements were stored); now the request answers,
+    and after 3 attempts the achievement is failed, logged once as an error."""
+    lms = intake(sessions, BrokenIngest, attempts=3)
+    source = SqlLmsStore(sessions).source_by_name("lrs")
+    assert source is not None
+    stored = lms.receive_statements(source, completed("di@example.edu"))  # attempt 1
+    assert stored.new == 1
+    assert statuses(sessions) == [("pending", None)]
+    assert lms.issue_pending() == 1  # attempt 2
+    assert statuses(sessions) == [("pending", None)]
+    caplog.clear()
+    assert lms.issue_pending() == 1  # attempt 3: given up
+    assert statuses(sessions) == [("failed", None)]
+    with sessions() as session:
+        problem = session.scalar(select(tables.LmsAchievement.problem))
+    assert problem == "INTERNAL: RuntimeError on 3 attempts; not retried"
+    given_up = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(given_up) == 1 and "not retried" in given_up[0].getMessage()
+    assert lms.issue_pending() == 0
+    assert rows(sessions, tables.Certificate) == 0
+
+
+def test_the_retry_step_takes_the_least_tried_first(sessions: sessionmaker[Session]) -> None:
+    """Oldest first, a full page of achievements that keep failing was all it ever read."""
+
+    class DownTwice(FlakyIngest):
+        failures = 2  # both stay pending (an outage)
+
+    lms = intake(sessions, DownTwice)
+    store = SqlLmsStore(sessions)
+    source = store.source_by_name("lrs")
+    assert source is not None
+    lms.receive_statements(source, completed("old@example.edu"))
+    lms.receive_statements(source, completed("new@example.edu"))
+    (older,) = store.pending_achievements(1)
+    assert older.recipient_email == "old@example.edu"
+    now = datetime.now(UTC)
+    assert store.failed_attempt(older.achievement_id, problem="", max_attempts=5, now=now) == 1
+    (first,) = store.pending_achievements(1)
+    assert first.recipient_email == "new@example.edu"
 
 
 def test_one_statement_from_many_callers_at_once_is_stored_once(
