@@ -114,7 +114,10 @@ def report_rows(
     errors: list[RowError] = []
     for row in rows:
         cell = row.custom.get("line", "").strip().lstrip("'")
-        if not cell.isdigit() or not 2 <= int(cell) <= MAX_LINE:
+        # ASCII digits only, few of them: int() refuses "²" and 5,000 digits (a 500)
+        if not (cell.isascii() and cell.isdigit() and len(cell) <= 8) or not (
+            2 <= int(cell) <= MAX_LINE
+        ):
             errors.append(
                 RowError(
                     row.row_number, "line", "INVALID_LINE", f"line {cell[:20]!r} is not a line"

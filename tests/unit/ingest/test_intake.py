@@ -229,3 +229,11 @@ def test_report_cells_neutralised_against_formulas_are_read_as_uploaded() -> Non
     assert row.known == {"name": "Ann Lee", "email": "@x"}
     assert row.custom == {"phone": "+44 20 7946 0000", "note": "'plain"}
     assert row.cells == ("Ann Lee", "@x", "+44 20 7946 0000", "'plain")
+
+
+@pytest.mark.parametrize("line", ["²", "9" * 5000, "٣", "1_0", " 5 x"])
+def test_a_line_cell_that_is_no_plain_number_is_an_invalid_line(line: str) -> None:
+    # digits Python's int() refuses (a superscript, 5,000 of them) or reads (Arabic-Indic)
+    report = report_rows([row(2, ("A", "b", line, "f", "C", "m"), line)], 2, {3: ()})
+    assert report.rows == []
+    assert [(e.row_number, e.reason) for e in report.errors] == [(2, "INVALID_LINE")]
