@@ -12,7 +12,7 @@ its report keeps each intake with its time and counts, so the history is not los
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from certflow.core.columns import custom_key
 from certflow.core.csv_intake import CsvRow
@@ -168,6 +168,9 @@ class IntakeDecision:
     replaced_lines: frozenset[int]  # refused lines whose stored refusals this upload replaces
     new_rows: int  # rows the batch takes in for the first time (Batch.row_count grows by it)
     not_recorded: list[RowError]  # refusals of this upload only (lines of no refusal)
+    # this file's refusals the batch already holds (the pilot recorded them): answered, not
+    # recorded again
+    recorded_before: list[RowError] = field(default_factory=list)
 
 
 def decide(
@@ -213,8 +216,12 @@ def decide(
     issue = fresh[:pilot_rows] if pilot_rows else fresh
     held_back = len(fresh) - len(issue)
     is_report = bool(report_lines or unknown_lines)
+    recorded_before: list[RowError] = []
     if not is_report:
         # the same file again (a pilot's rest): its refusals are already recorded
+        recorded_before = [
+            e for e in refused if (e.row_number, e.field, e.reason, e.message) in stored_refusals
+        ]
         refused = [
             e
             for e in refused
@@ -236,6 +243,7 @@ def decide(
         replaced_lines=report_lines,
         new_rows=new_rows,
         not_recorded=not_recorded,
+        recorded_before=recorded_before,
     )
 
 

@@ -449,7 +449,12 @@ class Ingest:
         with self._store.snapshot() as reader:
             decision = self._decide(reader, checked, choice)
         refused = sorted(
-            [*decision.refused, *decision.not_recorded, *checked.upload_errors],
+            [
+                *decision.refused,
+                *decision.recorded_before,
+                *decision.not_recorded,
+                *checked.upload_errors,
+            ],
             key=lambda e: e.row_number,
         )
         warned = warnings_of(checked.warnings, decision.issue)
@@ -536,7 +541,12 @@ class Ingest:
         # this upload's refusals: those recorded now, those of the report file itself, and
         # those already on the batch from an earlier upload of the same rows
         errors = sorted(
-            [*decision.refused, *decision.not_recorded, *checked.upload_errors],
+            [
+                *decision.refused,
+                *decision.recorded_before,
+                *decision.not_recorded,
+                *checked.upload_errors,
+            ],
             key=lambda e: e.row_number,
         )
         return UploadResult(

@@ -1,5 +1,6 @@
 """The pure decisions of dry runs, pilots and uploads into an existing batch (intake.py)."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -237,3 +238,27 @@ def test_a_line_cell_that_is_no_plain_number_is_an_invalid_line(line: str) -> No
     report = report_rows([row(2, ("A", "b", line, "f", "C", "m"), line)], 2, {3: ()})
     assert report.rows == []
     assert [(e.row_number, e.reason) for e in report.errors] == [(2, "INVALID_LINE")]
+
+
+def test_the_rest_of_a_pilot_answers_with_the_file_s_refusals_recorded_by_the_pilot() -> None:
+    # recorded once (by the pilot), but the rest's answer and its dry run still name them:
+    # they are refusals of this file, and "0 refused" would tell the registrar all went in
+    store = FakeIngestStore()
+    ingest = make_ingest(store)
+    pilot = ingest.upload_csv(
+        CSV, request_id="", display_name="", choice=IntakeChoice(pilot_rows=1)
+    )
+    rest = IntakeChoice(batch_id=pilot.batch.batch_id)
+    plan = ingest.plan_upload(CSV, choice=replace(rest, dry_run=True))
+    assert [(e.row_number, e.reason) for e in plan.row_errors] == [
+        (4, "INVALID_EMAIL"),
+        (5, "DUPLICATE_IN_FILE"),
+    ]
+    assert (plan.rejected_count, plan.accepted_count, plan.row_count) == (2, 1, 1)
+    done = ingest.upload_csv(CSV, request_id="", display_name="", choice=rest)
+    assert [(e.row_number, e.reason) for e in done.row_errors] == [
+        (4, "INVALID_EMAIL"),
+        (5, "DUPLICATE_IN_FILE"),
+    ]
+    assert done.batch.rejected_count == 2  # not recorded twice
+    assert len(store.state.batches[pilot.batch.batch_id].refused) == 2
