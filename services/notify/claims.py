@@ -23,6 +23,7 @@ class ClaimedDelivery:
     email: CertificateEmail | None  # None when the certificate cannot be emailed (not anchored)
     # its recipient domain's pacing slot (domain_pacing.py): not sent before; None: at once
     send_at: datetime | None = None
+    batch_id: str = ""  # whose trace the sending span links to
 
 
 @dataclass(frozen=True, slots=True)

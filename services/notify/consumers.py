@@ -26,6 +26,7 @@ from services.notify.intake import (
     take_anchored,
     take_recipients,
 )
+from services.notify.observability import recipients_stored
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("certflow.notify")
@@ -102,8 +103,9 @@ class IntakeConsumers:
                 "notify.store_recipients",
                 context=extract_context(message.headers),
                 attributes={"certflow.batch_id": batch_id, "certflow.count": len(recipients)},
-            ):
+            ) as span:
                 await asyncio.to_thread(take_recipients, self._store, recipients)
+                recipients_stored(batch_id, span)
         except Exception as exc:
             await self._write_failed(message, f"storing recipients of batch {batch_id}", exc)
             return

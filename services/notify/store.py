@@ -350,6 +350,7 @@ class Deliveries:
                     _DELIVERIES.c.generation,
                     _DELIVERIES.c.recipient_override,
                     _DELIVERIES.c.kind,
+                    _DELIVERIES.c.batch_id,
                 )
                 .where(
                     _DELIVERIES.c.state.in_(_CLAIMABLE),
@@ -402,6 +403,7 @@ class Deliveries:
                         d.attempts,
                         emails.get(d.id),
                         send_at=plan.claimed[d.id] if plan.claimed[d.id] > now else None,
+                        batch_id=d.batch_id,
                     )
                     for d in claimed
                 ],

@@ -27,6 +27,7 @@ from certflow.platform import metrics
 from certflow.platform.rate_limit import TokenBucket
 from services.notify.branding import InvalidBranding
 from services.notify.claims import Claim, ClaimedDelivery, DeliveryStore, Outcome
+from services.notify.observability import batch_links
 from services.notify.outcome_policy import (
     RetryPolicy,
     SenderRefused,
@@ -140,8 +141,14 @@ class Notifier:
             claim = await self._claim()
             if claim is not None and claim.deliveries:
                 started = time.monotonic()
+                batch_ids = sorted({d.batch_id for d in claim.deliveries if d.batch_id})
                 with tracer.start_as_current_span(
-                    "notify.send_emails", attributes={"certflow.count": len(claim.deliveries)}
+                    "notify.send_emails",
+                    links=batch_links(batch_ids),
+                    attributes={
+                        "certflow.count": len(claim.deliveries),
+                        "certflow.batch_ids": batch_ids[:100],
+                    },
                 ):
                     await ClaimWork(self._sending, self._recording, claim, stopping).run()
                 _stage.record(time.monotonic() - started, {metrics.STAGE: "send"})

@@ -212,11 +212,13 @@ def test_one_batch_is_one_trace_and_its_metrics_count_it(stack, receiver):
             by_service[span.service].add(span.name)
         # ingest: the upload, its statements, the outbox publishes; anchor: the window built
         # from its leaves (linked), signed, confirmed; notify: its recipients stored, then
-        # the anchored window's deliveries; verify: its certificates in the read model
+        # the anchored window's deliveries, the claims sending its emails (linked); verify: its
+        # certificates in the read model
         assert "anchor.build_window" in by_service["anchor"], by_service
         assert "anchor.confirm_window" in by_service["anchor"], by_service
         assert "publish certs.leaves" in by_service["ingest"], by_service
         assert "notify.store_recipients" in by_service["notify"], by_service
+        assert "notify.send_emails" in by_service["notify"], by_service  # linked to the batch
         assert "process certs.issued" in by_service["verify"], by_service
         # the database: ingest's statements of the upload are spans of the batch's trace
         statements = [
