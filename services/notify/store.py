@@ -862,12 +862,27 @@ class Deliveries:
 
     def resend(self, request: ResendRequest, *, now: datetime) -> int:
         with self._writing() as session:
-            answered = session.execute(
-                select(_RESENDS.c.digest, _RESENDS.c.resent_count).where(
-                    _RESENDS.c.request_id == request.request_id
+            # the request id is taken first: a twin call at the same time (a client's retry on
+            # another replica) waits here for this transaction, then reads its answer
+            taken = (
+                session.connection()
+                .execute(
+                    _insert_ignoring_duplicates(session, _RESENDS),
+                    {
+                        "request_id": request.request_id,
+                        "digest": request.digest,
+                        "resent_count": 0,
+                        "created_at": now,
+                    },
                 )
-            ).first()
-            if answered is not None:
+                .first()
+            )
+            if taken is None:
+                answered = session.execute(
+                    select(_RESENDS.c.digest, _RESENDS.c.resent_count).where(
+                        _RESENDS.c.request_id == request.request_id
+                    )
+                ).one()
                 if answered.digest != request.digest:
                     raise Conflict(
                         "REQUEST_ID_REUSED",
@@ -928,16 +943,10 @@ class Deliveries:
                 recorded_at=now,
             )
             _add_to_outbox(session, messages, now)
-            session.connection().execute(
-                insert(_RESENDS),
-                [
-                    {
-                        "request_id": request.request_id,
-                        "digest": request.digest,
-                        "resent_count": len(rows),
-                        "created_at": now,
-                    }
-                ],
+            session.execute(
+                update(_RESENDS)
+                .where(_RESENDS.c.request_id == request.request_id)
+                .values(resent_count=len(rows))
             )
         if messages:
             self._outbox_written()

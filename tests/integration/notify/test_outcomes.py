@@ -3,14 +3,19 @@ address on the issuer's suppression list and the next batch to it is SUPPRESSED 
 claimed for sending; a bounce report for a sent delivery is recorded once; the history; a
 resend to a corrected address; listing and removing suppression entries."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
+from sqlalchemy import Table, func, select, text
 
 from certflow.core.errors import Conflict
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from certflow.v1 import events_pb2
+from services.notify import tables
 from services.notify.bounces import AddressKeys, BounceAddresses, VerpToken, parse_report
 from services.notify.claims import Outcome
 from services.notify.outcome_policy import (
@@ -30,6 +35,12 @@ T0 = datetime.now(UTC) + timedelta(hours=1)  # after the seeded rows are due
 LEASE = timedelta(seconds=10)
 POLICY = RetryPolicy(max_attempts=2)
 VERP = BounceAddresses("bounces@uni.example", b"k" * 32)
+_DELIVERIES = cast(Table, tables.Delivery.__table__)
+_EVENTS = cast(Table, tables.DeliveryEvent.__table__)
+WAITING_ON_LOCKS = text(
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
 
 
 @pytest.fixture
@@ -130,3 +141,45 @@ def test_a_resend_to_a_corrected_address_is_one_new_send(store, sessions):
     # a delivery still on its way cannot be resent
     with pytest.raises(Conflict):
         store.resend(ResendRequest(ids[0], "", "", "fix-2"), now=T0)
+
+
+def test_twin_resends_at_once_on_two_replicas_resend_once_and_answer_alike(
+    store, sessions, database_url
+):
+    """A client retrying a slow ResendDeliveries while the first call still runs (PostgreSQL,
+    READ COMMITTED): the twin found no answer yet, waited for the rows and then found them
+    queued — INTERNAL (the request id's insert collided) instead of the first call's count."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers at BEGIN: no twin runs at the same time")
+    batch_id, _ = seed_anchored(store, ["gone1@example.org", "gone2@example.org"])
+    send_all(store, Refused(550, "5.1.1 no such user"))
+    replica = Deliveries(sessions, message_id_domain="uni.example", keys=AddressKeys(b"k" * 32))
+    request = ResendRequest("", batch_id, "", "twin")
+    with sessions.begin() as holder, ThreadPoolExecutor(2) as pool:
+        # the deliveries' rows held, so both calls are inside their transactions at once
+        holder.execute(
+            select(_DELIVERIES.c.id).where(_DELIVERIES.c.batch_id == batch_id).with_for_update()
+        )
+        calls = [pool.submit(s.resend, request, now=T0) for s in (store, replica)]
+        with sessions() as watcher:
+            for _ in range(300):
+                if watcher.scalar(WAITING_ON_LOCKS) >= 2 or any(c.done() for c in calls):
+                    break
+                time.sleep(0.05)  # polling PostgreSQL for the two waiting calls
+            assert watcher.scalar(WAITING_ON_LOCKS) >= 2, [c.result() for c in calls]
+        holder.commit()
+        answers = [c.result(timeout=30) for c in calls]
+    assert answers == [2, 2]
+    with sessions() as session:
+        rows = session.execute(
+            select(_DELIVERIES.c.state, _DELIVERIES.c.generation).where(
+                _DELIVERIES.c.batch_id == batch_id
+            )
+        ).all()
+        queued = session.scalar(
+            select(func.count())
+            .select_from(_EVENTS)
+            .where(_EVENTS.c.state == DeliveryState.QUEUED, _EVENTS.c.detail == "resent")
+        )
+    assert sorted(tuple(r) for r in rows) == [(DeliveryState.PENDING, 1)] * 2
+    assert queued == 2  # one resend each, not two
