@@ -281,8 +281,8 @@ class LmsIntake:
         self, *, name: str, auth_kind: AuthKind, mapping: str, request_id: str
     ) -> CreatedSource:
         if request_id and (earlier := self._store.source_for_request(request_id)):
-            # the secret of a basic/bearer source is not kept: a retry cannot show it again
-            return CreatedSource(earlier, self._shown_secret(earlier, ""))
+            # a secret is shown once (a basic/bearer one is not even kept): not to a retry
+            return CreatedSource(earlier, "")
         if not _SOURCE_NAME.fullmatch(name):
             raise invalid_field("name", "ASCII letters, digits and '-' (not first), at most 64")
         if auth_kind is AuthKind.HMAC and not self._secret_key:
@@ -305,12 +305,12 @@ class LmsIntake:
         stored = self._store.add_source(source, request_id)
         if stored is None:
             raise Conflict("SOURCE_EXISTS", f"a source named {name!r} exists")
-        return CreatedSource(stored, self._shown_secret(stored, secret))
-
-    def _shown_secret(self, source: Source, generated: str) -> str:
-        if source.auth_kind is AuthKind.HMAC:
-            return hmac_secret(self._secret_key, source.source_id)
-        return generated
+        if stored.source_id != source_id:
+            # a twin call with this request id stored its source first: our secret is not its
+            return CreatedSource(stored, "")
+        if auth_kind is AuthKind.HMAC:
+            return CreatedSource(stored, hmac_secret(self._secret_key, source_id))
+        return CreatedSource(stored, secret)
 
     def list_sources(self, *, offset: int, limit: int) -> list[Source]:
         return self._store.sources(offset=offset, limit=limit)

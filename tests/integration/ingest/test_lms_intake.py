@@ -21,6 +21,7 @@ from services.ingest import tables
 from services.ingest.issuance_rules import IssuanceRule, RuleKind
 from services.ingest.lms import (
     AuthKind,
+    CreatedSource,
     LmsIntake,
     NotConfigured,
     Source,
@@ -282,3 +283,40 @@ def test_webhooks_are_refused_while_no_secret_key_is_set(sessions: sessionmaker[
     # under its key the same event is taken
     genuine = signature_of(hmac_secret(b"k", source.source_id), stamp, body)
     assert keyed.receive_webhook("moodle", body, signature=f"t={stamp},v1={genuine}").new == 1
+
+
+class LateStore(SqlLmsStore):
+    """A twin call with the same request id commits between our look-up and our insert."""
+
+    late = False  # the next look-up misses the twin's source (then it is committed)
+
+    def source_for_request(self, request_id: str) -> Source | None:
+        if self.late:
+            self.late = False
+            return None
+        return super().source_for_request(request_id)
+
+
+@pytest.mark.parametrize("kind", [AuthKind.BASIC, AuthKind.HMAC])
+def test_a_retried_create_source_never_shows_a_secret_again(
+    sessions: sessionmaker[Session], kind: AuthKind
+) -> None:
+    """A secret is shown once: a retry by request id showed an HMAC source's again, and a twin
+    racing the first call was shown its own generated secret, which is not the stored one."""
+    mapping = json.dumps(
+        {"email": "/e", "course_id": "/c", "event_type": "/t", "events": {"d": "completed"}}
+    )
+    store = LateStore(sessions)
+    ingest = Ingest(SqlIngestStore(sessions), ISSUER, max_rows=10)
+    lms = LmsIntake(store, ingest, max_statements=10, secret_key=b"k")
+
+    def create() -> CreatedSource:
+        return lms.create_source(name="lrs", auth_kind=kind, mapping=mapping, request_id="req-1")
+
+    first = create()
+    assert first.secret
+    again = create()
+    assert again.source.source_id == first.source.source_id and again.secret == ""
+    store.late = True
+    twin = create()
+    assert twin.source.source_id == first.source.source_id and twin.secret == ""
