@@ -1,4 +1,4 @@
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from certflow.platform.settings import CommonSettings
 
@@ -43,9 +43,10 @@ class AnchorSettings(CommonSettings):
     balance_check_seconds: float = 60.0
     fetch_batch: int = 200
     # Pending revocations close into one bulkRevoke transaction at this many leaves (each
-    # costs ~25k gas: 500 stay well under a 30M block) or this age, whichever comes first.
-    revocation_window_max_leaves: int = 500
-    revocation_window_max_age_seconds: float = 2.0
+    # costs ~24,200 gas: 500 stay well under a 30M block, more than 1,000 would not fit) or
+    # this age, whichever comes first.
+    revocation_window_max_leaves: int = Field(500, ge=1, le=1_000)
+    revocation_window_max_age_seconds: float = Field(2.0, ge=0)
 
     @model_validator(mode="after")
     def _one_signer(self) -> "AnchorSettings":

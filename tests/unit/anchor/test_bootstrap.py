@@ -122,6 +122,15 @@ def test_exactly_one_signer_is_configured() -> None:
         settings(anchor_private_key=None, remote_signer_url="http://signer:9000")
 
 
+@pytest.mark.parametrize("leaves", [0, -1, 1_001, 5_000])
+def test_a_revocation_window_that_could_never_be_sent_is_refused_at_start(leaves: int) -> None:
+    # ~24,200 gas a revoked hash: 1,000 fit a 30M-gas block, more never would (every window
+    # then failed its gas estimate pass after pass, with no reason given)
+    with pytest.raises(ValidationError, match="revocation_window_max_leaves"):
+        settings(revocation_window_max_leaves=leaves)
+    assert settings(revocation_window_max_leaves=1_000).revocation_window_max_leaves == 1_000
+
+
 def test_a_windows_fee_is_gas_times_the_price_paid_shared_out_rounded_up() -> None:
     from datetime import UTC, datetime
 
