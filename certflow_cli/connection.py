@@ -158,6 +158,34 @@ class IngestClient:
     def list_batches(self, request: pb.ListBatchesRequest) -> pb.ListBatchesResponse:
         return self._unary(self._stub.ListBatches, request)
 
+    # LMS intake's sources and issuance rules (certflow sources / rules)
+
+    def create_source(self, request: pb.CreateSourceRequest) -> pb.CreateSourceResponse:
+        return self._unary(self._stub.CreateSource, request)
+
+    def list_sources(self, request: pb.ListSourcesRequest) -> pb.ListSourcesResponse:
+        return self._unary(self._stub.ListSources, request)
+
+    def disable_source(self, name: str) -> pb.LmsSource:
+        request = pb.DisableSourceRequest(name=name)
+        return self._unary(self._stub.DisableSource, request).source
+
+    def create_issuance_rule(self, request: pb.CreateIssuanceRuleRequest) -> pb.IssuanceRule:
+        return self._unary(self._stub.CreateIssuanceRule, request).rule
+
+    def list_issuance_rules(
+        self, request: pb.ListIssuanceRulesRequest
+    ) -> pb.ListIssuanceRulesResponse:
+        return self._unary(self._stub.ListIssuanceRules, request)
+
+    def disable_issuance_rule(self, rule_id: str) -> pb.IssuanceRule:
+        request = pb.DisableIssuanceRuleRequest(rule_id=rule_id)
+        return self._unary(self._stub.DisableIssuanceRule, request).rule
+
+    def test_issuance_rule(self, rule_id: str, statement_json: str) -> pb.TestIssuanceRuleResponse:
+        request = pb.TestIssuanceRuleRequest(rule_id=rule_id, statement_json=statement_json)
+        return self._unary(self._stub.TestIssuanceRule, request)
+
     def watch_batch(self, batch_id: str) -> Iterator[pb.Batch]:
         """The batch now and on every change, until a final state; no deadline (a batch may
         take hours to email), but a lost connection ends it with UNREACHABLE."""

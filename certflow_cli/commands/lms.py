@@ -3,7 +3,7 @@ records earn (ingest's CreateSource … TestIssuanceRule)."""
 
 import json
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import click
 from google.protobuf.json_format import MessageToDict
@@ -13,7 +13,7 @@ from rich.table import Table
 
 from certflow.v1 import ingest_service_pb2 as pb
 from certflow_cli.commands.upload import MAX_REQUEST_ID
-from certflow_cli.connection import IngestClient, connected
+from certflow_cli.connection import connected
 from certflow_cli.exit_codes import CliError, ExitCode
 from certflow_cli.invocation import Invocation, certflow_command
 from certflow_cli.output import JsonDocument, shown
@@ -31,12 +31,6 @@ RULE_KINDS = {
 }
 MAX_PAGE_SIZE = 1000
 MAX_STATEMENT_BYTES = 64 * 1024
-
-
-def _unary(client: IngestClient, method: str, request: object) -> Any:
-    """IngestClient's own call path (its timeout, token, errors as CliErrors); the caller
-    annotates the response type."""
-    return client._unary(getattr(client._stub, method), request)
 
 
 def _document(message: object) -> JsonDocument:
@@ -79,7 +73,7 @@ def create_source(
         mapping_json=mapping_text,
     )
     with connected(run.settings()) as client:
-        created: pb.CreateSourceResponse = _unary(client, "CreateSource", request)
+        created = client.create_source(request)
     document = {"source": _document(created.source), "secret": created.secret}
 
     def render(console: Console) -> None:
@@ -101,7 +95,7 @@ def list_sources(run: Invocation) -> ExitCode:
     request = pb.ListSourcesRequest(page_size=MAX_PAGE_SIZE)
     with connected(run.settings()) as client:
         while True:
-            page: pb.ListSourcesResponse = _unary(client, "ListSources", request)
+            page = client.list_sources(request)
             found.extend(page.sources)
             if not page.next_page_token:
                 break
@@ -128,12 +122,10 @@ def list_sources(run: Invocation) -> ExitCode:
 def disable_source(run: Invocation, name: str) -> ExitCode:
     """Refuse a source's requests from now on. Exit 0, 6 when there is no such source."""
     with connected(run.settings()) as client:
-        done: pb.DisableSourceResponse = _unary(
-            client, "DisableSource", pb.DisableSourceRequest(name=name)
-        )
+        source = client.disable_source(name)
     run.output.result(
-        {"source": _document(done.source)},
-        lambda console: console.print(shown(f"source {done.source.name} disabled")),
+        {"source": _document(source)},
+        lambda console: console.print(shown(f"source {source.name} disabled")),
     )
     return ExitCode.OK
 
@@ -186,10 +178,10 @@ def create_rule(
         rule.min_score_scaled = min_score
     request = pb.CreateIssuanceRuleRequest(request_id=_request_id(request_id), rule=rule)
     with connected(run.settings()) as client:
-        created: pb.CreateIssuanceRuleResponse = _unary(client, "CreateIssuanceRule", request)
+        created = client.create_issuance_rule(request)
     run.output.result(
-        {"rule": _document(created.rule)},
-        lambda console: console.print(shown(f"rule {created.rule.rule_id} ({kind}) {title}")),
+        {"rule": _document(created)},
+        lambda console: console.print(shown(f"rule {created.rule_id} ({kind}) {title}")),
     )
     return ExitCode.OK
 
@@ -202,7 +194,7 @@ def list_rules(run: Invocation) -> ExitCode:
     request = pb.ListIssuanceRulesRequest(page_size=MAX_PAGE_SIZE)
     with connected(run.settings()) as client:
         while True:
-            page: pb.ListIssuanceRulesResponse = _unary(client, "ListIssuanceRules", request)
+            page = client.list_issuance_rules(request)
             found.extend(page.rules)
             if not page.next_page_token:
                 break
@@ -231,12 +223,10 @@ def list_rules(run: Invocation) -> ExitCode:
 def disable_rule(run: Invocation, rule_id: str) -> ExitCode:
     """Stop a rule from firing. Exit 0, 6 when there is no such rule."""
     with connected(run.settings()) as client:
-        done: pb.DisableIssuanceRuleResponse = _unary(
-            client, "DisableIssuanceRule", pb.DisableIssuanceRuleRequest(rule_id=rule_id)
-        )
+        disabled = client.disable_issuance_rule(rule_id)
     run.output.result(
-        {"rule": _document(done.rule)},
-        lambda console: console.print(shown(f"rule {done.rule.rule_id} disabled")),
+        {"rule": _document(disabled)},
+        lambda console: console.print(shown(f"rule {disabled.rule_id} disabled")),
     )
     return ExitCode.OK
 
@@ -264,9 +254,8 @@ def test_rule(run: Invocation, rule_id: str, statement: BinaryIO) -> ExitCode:
         raise CliError(
             ExitCode.INVALID_INPUT, "the statement is not JSON", reason="MALFORMED_JSON"
         ) from None
-    request = pb.TestIssuanceRuleRequest(rule_id=rule_id, statement_json=text)
     with connected(run.settings()) as client:
-        outcome: pb.TestIssuanceRuleResponse = _unary(client, "TestIssuanceRule", request)
+        outcome = client.test_issuance_rule(rule_id, text)
     verdict = "fires" if outcome.fires else "does not fire"
     run.output.result(
         {"fires": outcome.fires, "reason": outcome.reason},

@@ -316,6 +316,12 @@ def test_a_signed_webhook_issues_and_a_bad_signature_stores_nothing(
     tampered = body.replace(b"hal@", b"mallory@")
     assert post(url, tampered, signed(lms, body))[0] == 401
     assert post(f"{lms.url}/webhooks/academy-lrs", body, signed(lms, body))[0] == 401
+    # a header with non-ASCII text (latin-1 on the wire) was a 500: compare_digest's TypeError
+    not_ascii = {"X-Certflow-Signature": f"t={int(time.time())},v1=\u00e9"}
+    assert post(url, body, not_ascii) == (
+        401,
+        {"error": "UNAUTHENTICATED", "message": "unknown source or bad signature"},
+    )
     assert counts(lms) == before
 
     status, answer = post(url, body, signed(lms, body))
