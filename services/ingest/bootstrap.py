@@ -28,6 +28,7 @@ from services.ingest.gas_price import AnchorBaseFee
 from services.ingest.lifecycle import BatchLifecycle, BatchStore
 from services.ingest.lms_http import lms_intake, start_lms_intake
 from services.ingest.progress import BatchProgress, DeliveryReport, ProgressStore
+from services.ingest.schedule_loop import scheduled_batches, start_scheduler
 from services.ingest.servicer import IngestServicer
 from services.ingest.settings import IngestSettings
 from services.ingest.store import SqlIngestStore
@@ -145,6 +146,7 @@ async def serve(settings: IngestSettings) -> None:
     anchored = await bus.pull_subscription(js, ANCHORED_CONSUMER)
     deliveries = await bus.pull_subscription(js, DELIVERIES_CONSUMER)
     await start_lms_intake(runtime, settings, lms)
+    start_scheduler(runtime, settings, scheduled_batches(settings, sessions, app.ingest))
     runtime.spawn(relay.run(runtime.stopping), "outbox-relay")
     runtime.spawn(app.anchored.run(anchored, runtime.stopping), "anchored-consumer")
     runtime.spawn(app.deliveries.run(deliveries, runtime.stopping), "deliveries-consumer")

@@ -45,6 +45,8 @@ class IngestSettings(CommonSettings):
     lms_retry_seconds: float = Field(default=30.0, gt=0)
     # tries of an achievement whose issue hits an unexpected error before it is marked failed
     lms_issue_attempts: int = Field(default=10, ge=1)
+    # how often due schedules are looked for (a firing runs at most this late)
+    schedule_tick_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("default_time_zone")
     @classmethod

@@ -249,3 +249,36 @@ class LmsAchievement(Base):
     issue_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ---- scheduled batches (schedules.py) ----
+
+
+class ScheduleRow(Base):
+    """When collected achievements become a batch: a cron expression in a zone, or once."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str | None] = mapped_column(ForeignKey("issuance_rules.id"))  # None: all
+    kind: Mapped[str] = mapped_column(String(8))  # ScheduleKind
+    cron: Mapped[str] = mapped_column(String(200), default="")
+    time_zone: Mapped[str] = mapped_column(String(64), default="")
+    run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the firing time of its latest firing (moves forward only)
+    last_firing: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ScheduleFiring(Base):
+    """One row per (schedule, firing time); the batch itself is made single by its request id
+    schedule:<id>:<time> (batches.request_id, unique, in the batch's own transaction)."""
+
+    __tablename__ = "schedule_firings"
+
+    schedule_id: Mapped[str] = mapped_column(ForeignKey("schedules.id"), primary_key=True)
+    firing: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    batch_id: Mapped[str | None] = mapped_column(String(36))  # None: nothing was collected
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
