@@ -69,6 +69,8 @@ class DeliveryTokens:
 
     def read(self, token: str) -> VerpToken | None:
         """The send a token names, or None when it is garbled or its mac is wrong."""
+        if not token.isascii():  # '²' passed isdigit() but not int(); compare_digest raises
+            return None
         parts = token.lower().split("-")
         if len(parts) != 3 or len(parts[0]) != 32 or not parts[1].isdigit() or len(parts[1]) > 6:
             return None

@@ -52,6 +52,9 @@ def test_a_forged_or_garbled_verp_address_names_nothing():
         "bounces+@certflow.localhost",
         "bounces+zz-0-00@certflow.localhost",
         "\r\nRCPT TO:<x@y>",
+        address.replace("-0-", "-\u00b2-"),  # a digit to isdigit(), not to int(): ValueError
+        address.replace("-0-", "-\u0660-"),  # an Arabic-Indic zero: another spelling of 0
+        f"{local[:-1]}\u00fc@{domain}",  # compare_digest refuses non-ASCII: TypeError
     ):
         assert ADDRESSES.read(forged) is None, forged
 
