@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import click
@@ -24,6 +25,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_PREVIEWS = 20  # what ingest previews at most
 SHOWN_REFUSALS = 50  # in text; --json has every one the service sent
 WEI_PER_ETH = 10**18
+WEI_PER_GWEI = 10**9
 
 
 def dry_run_options(function: F) -> F:
@@ -89,9 +91,14 @@ def plan_document(plan: pb.UploadPlan, *, batch_id: str = "") -> JsonDocument:
 def fee_text(anchoring: JsonDocument) -> str:
     if anchoring["estimated_fee_wei"] is None:
         return f"fee unknown ({anchoring['fee_note'] or 'no base fee'})"
-    wei = int(anchoring["estimated_fee_wei"])
-    gwei = int(anchoring["base_fee_wei"]) / 10**9
-    return f"estimated fee {wei / WEI_PER_ETH:.8f} ETH at a base fee of {gwei:g} gwei, tip excluded"
+    fee = exact(int(anchoring["estimated_fee_wei"]), WEI_PER_ETH)
+    gwei = exact(int(anchoring["base_fee_wei"]), WEI_PER_GWEI)
+    return f"estimated fee {fee} ETH at a base fee of {gwei} gwei, tip excluded"
+
+
+def exact(wei: int, unit: int) -> str:
+    """Every digit: 504,000 wei (an idle chain's fee) is 0.000000000000504 ETH, not 0.00000000."""
+    return f"{Decimal(wei) / unit:f}"
 
 
 def render_plan(console: Console, plan: JsonDocument) -> None:
@@ -127,8 +134,10 @@ def render_plan(console: Console, plan: JsonDocument) -> None:
     errors = plan["row_errors"]
     if errors:
         console.print(shown(f"refused: {reasons_summary(errors)}"))
+        # the service lists at most 5,000 (rejected_count counts them all)
+        listed = "them all" if len(errors) == plan["rejected_count"] else f"the first {len(errors)}"
         title = "Refused rows" + (
-            f" (the first {SHOWN_REFUSALS}; --json lists them all)"
+            f" (the first {SHOWN_REFUSALS}; --json lists {listed})"
             if len(errors) > SHOWN_REFUSALS
             else ""
         )
