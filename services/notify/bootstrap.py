@@ -226,6 +226,7 @@ async def start(settings: NotifySettings, runtime: ServiceRuntime) -> None:
                 host=settings.bounce_listen_host,
                 port=settings.bounce_listen_port,
                 max_bytes=settings.bounce_max_bytes,
+                max_connections=settings.bounce_max_connections,
                 stopping=runtime.stopping,
             ),
             "bounce-listener",

@@ -155,6 +155,40 @@ def _reason(exc: Exception) -> str:
     return str(exc)[:80]
 
 
+class _Sessions:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+
+class _BoundedSMTP(SMTP):
+    """At most `limit` sessions at once, each buffering up to max_bytes: beyond, 421 (the
+    reporting MTA tries again later) instead of memory growing with every connection."""
+
+    def __init__(self, sessions: _Sessions, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sessions = sessions
+        self._counted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._sessions.open >= self._sessions.limit and isinstance(
+            transport, asyncio.WriteTransport
+        ):
+            transport.write(b"421 4.3.2 too many connections, try again later\r\n")
+            transport.close()
+            return
+        self._sessions.open += 1
+        self._counted = True
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if not self._counted:
+            return  # refused before a session began: nothing of aiosmtpd's to end
+        self._counted = False
+        self._sessions.open -= 1
+        super().connection_lost(error)
+
+
 async def serve(
     handler: BounceHandler,
     *,
@@ -163,12 +197,15 @@ async def serve(
     max_bytes: int,
     stopping: asyncio.Event,
     ready: Callable[[int], None] = lambda port: None,
+    max_connections: int = 32,
 ) -> None:
     """Listens until `stopping` is set."""
     loop = asyncio.get_running_loop()
+    sessions = _Sessions(max_connections)
 
     def protocol() -> Any:
-        return SMTP(
+        return _BoundedSMTP(
+            sessions,
             handler,
             hostname="certflow-bounces",
             data_size_limit=max_bytes,

@@ -2,10 +2,10 @@
 
 A message leaves with a per-delivery envelope sender, `bounces+<delivery>-<generation>-<mac>@
 domain` (VERP): whatever bounces it later comes back to that address, so the bounce names its
-delivery without our trusting anything inside the report. The mac is an HMAC of the delivery
-and generation under notify's secret, so nobody can make an address that suppresses someone
-else's delivery; the generation changes with every resend, so a late bounce of an earlier send
-cannot bounce the resend. Hex only: some relays lower-case local parts.
+delivery without our trusting anything inside the report. The mac is a keyed BLAKE2s of the
+delivery and generation (its key derived from notify's secret), so nobody can make an address
+that suppresses someone else's delivery; the generation changes with every resend, so a late
+bounce of an earlier send cannot bounce the resend. Hex only: some relays lower-case local parts.
 
 A report is read defensively (any exception is "not a report"): only the top-level parts of a
 multipart/report are looked at, never a walk of arbitrary nesting.

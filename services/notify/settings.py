@@ -101,6 +101,8 @@ class NotifySettings(CommonSettings):
     bounce_listen_host: str = "0.0.0.0"
     bounce_listen_port: int = Field(default=0, ge=0, le=65535)
     bounce_max_bytes: int = Field(default=1_048_576, ge=10_000)  # bigger reports: 552
+    # sessions at once (each buffers up to bounce_max_bytes); more are answered 421
+    bounce_max_connections: int = Field(default=32, ge=1)
     # RFC 8058 one-click unsubscribe served by notify (unsubscribe.py; port 0: not served). Put
     # its public URL in list_unsubscribe_url with {unsubscribe_token}, e.g.
     # https://notify.example.org/unsubscribe/{unsubscribe_token}; expose only /unsubscribe/.
