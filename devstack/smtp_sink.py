@@ -6,7 +6,9 @@ For fault tests it can be an unlucky relay: slow to answer DATA (`--delay-second
 every n-th sender, recipient or message with a chosen reply (`--fail-every 3 --fail-reply
 "451 4.3.0 try later" --fail-stage rcpt`; `--fail-stage mail` refuses MAIL FROM), or dropping
 the connection after every n-th message's data without answering (`--drop-every 5`).
-`--no-smtputf8` hides the SMTPUTF8 extension. `--refuse ADDRESS=REPLY` (repeatable) answers
+`--no-smtputf8` hides the SMTPUTF8 extension. `--count-only` stores nothing (the benchmarks: a
+file per message would cost the machine more than the sender being measured) and logs how many
+messages it accepted when it stops. `--refuse ADDRESS=REPLY` (repeatable) answers
 RCPT TO that address with that reply, e.g. `--refuse "gone@example.org=550 5.1.1 no such user"`
 (a mailbox that does not exist, for bounce tests).
 """
@@ -35,6 +37,7 @@ class RelayBehaviour:
     smtputf8: bool = True
     # RCPT TO address (lower-case) -> the reply it gets, whatever fail_every says
     refuse: tuple[tuple[str, str], ...] = ()
+    count_only: bool = False  # accept and count, write no file (benchmarks)
 
 
 class SaveToFolder:
@@ -47,6 +50,7 @@ class SaveToFolder:
         self._rcpts = itertools.count(1)
         self._datas = itertools.count(1)
         self._prefix = f"{os.getpid()}"
+        self.accepted = 0
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -76,7 +80,9 @@ class SaveToFolder:
             return ACCEPTED  # never reaches the client
         if self._unlucky("data", number):
             return self.behaviour.fail_reply
-        self._store(envelope)
+        self.accepted += 1
+        if not self.behaviour.count_only:
+            self._store(envelope)
         if self.behaviour.delay_seconds:
             # stored first: a client that gives up (or dies) now is the classic duplicate case
             await asyncio.sleep(self.behaviour.delay_seconds)
@@ -115,6 +121,7 @@ async def serve(host: str, port: int, folder: Path, behaviour: RelayBehaviour) -
         loop.add_signal_handler(sig, stop.set)
     logging.info("SMTP sink on %s:%d saving to %s (%s)", host, port, folder, behaviour)
     await stop.wait()
+    logging.info("SMTP sink stopping: %d messages accepted", handler.accepted)
     server.close()
     await server.wait_closed()
 
@@ -131,6 +138,7 @@ def main() -> None:
     parser.add_argument("--drop-every", type=int, default=0)
     parser.add_argument("--no-smtputf8", dest="smtputf8", action="store_false")
     parser.add_argument("--refuse", action="append", default=[], metavar="ADDRESS=REPLY")
+    parser.add_argument("--count-only", action="store_true", help="accept and count, store nothing")
     args = parser.parse_args()
     behaviour = RelayBehaviour(
         delay_seconds=args.delay_seconds,
@@ -143,6 +151,7 @@ def main() -> None:
             (address.strip().lower(), reply.strip())
             for address, _, reply in (r.partition("=") for r in args.refuse)
         ),
+        count_only=args.count_only,
     )
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per message costs ~9%
