@@ -8,6 +8,7 @@ achievement key (rule, actor) makes the second firing a no-op, so no rule needs 
 whether it fired before.
 """
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,6 +19,9 @@ from certflow.core.validation import MAX_TITLE_LENGTH, header_unsafe, invisible_
 MAX_ACTIVITY_ID = 500
 MAX_TEMPLATE = 100
 MAX_REQUIRED_ACTIVITIES = 100
+# no control character in what is stored (PostgreSQL's text cannot even hold NUL); a webhook's
+# course id may hold spaces, so an activity id may too
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Verb(StrEnum):
@@ -168,22 +172,25 @@ def check_rule(rule: IssuanceRule) -> list[tuple[str, str]]:
         problems.append(("title", f"the title {problem}"))
     elif character := invisible_formatting(rule.title):
         problems.append(("title", f"the title contains {character}, an invisible character"))
-    if len(rule.template) > MAX_TEMPLATE:
-        problems.append(("template", f"at most {MAX_TEMPLATE} characters"))
+    if len(rule.template) > MAX_TEMPLATE or _CONTROL.search(rule.template):
+        problems.append(("template", f"at most {MAX_TEMPLATE} characters, no control ones"))
     if rule.kind is RuleKind.REQUIREMENTS_MET:
         required = rule.required_activities
         if not 1 <= len(required) <= MAX_REQUIRED_ACTIVITIES:
             problems.append(
                 ("required_activity_ids", f"list 1 to {MAX_REQUIRED_ACTIVITIES} activities")
             )
-        elif any(not a or len(a) > MAX_ACTIVITY_ID for a in required):
+        elif not all(_sound_id(a) for a in required):
             problems.append(
-                ("required_activity_ids", f"each a non-empty id of at most {MAX_ACTIVITY_ID}")
+                (
+                    "required_activity_ids",
+                    f"each an id of 1 to {MAX_ACTIVITY_ID} characters, no control ones",
+                )
             )
     elif not rule.activity_id:
         problems.append(("activity_id", "name the course or activity id"))
-    elif len(rule.activity_id) > MAX_ACTIVITY_ID:
-        problems.append(("activity_id", f"at most {MAX_ACTIVITY_ID} characters"))
+    elif not _sound_id(rule.activity_id):
+        problems.append(("activity_id", f"at most {MAX_ACTIVITY_ID} characters, no control ones"))
     if rule.min_score_scaled is not None:
         if rule.kind is not RuleKind.PASSED:
             problems.append(("min_score_scaled", "only a passed rule has a minimum score"))
@@ -192,3 +199,7 @@ def check_rule(rule: IssuanceRule) -> list[tuple[str, str]]:
     if rule.kind is RuleKind.ATTENDED and not 1 <= rule.min_sessions <= 10_000:
         problems.append(("min_sessions", "between 1 and 10000 sessions"))
     return problems
+
+
+def _sound_id(activity_id: str) -> bool:
+    return 0 < len(activity_id) <= MAX_ACTIVITY_ID and not _CONTROL.search(activity_id)

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 # the HTTP Basic user name and the webhook path segment: nothing to escape in either
 _SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 WRITE_ATTEMPTS = 3
 
 
@@ -316,7 +317,8 @@ class LmsIntake:
         return self._store.sources(offset=offset, limit=limit)
 
     def disable_source(self, name: str) -> Source:
-        source = self._store.disable_source(name, self._clock())
+        known = _SOURCE_NAME.fullmatch(name)  # others are not looked up (NUL breaks PostgreSQL)
+        source = self._store.disable_source(name, self._clock()) if known else None
         if source is None:
             raise NotFound("SOURCE_NOT_FOUND", f"no source {name!r}")
         return source
@@ -337,7 +339,9 @@ class LmsIntake:
         return self._store.rules(offset=offset, limit=limit)
 
     def disable_rule(self, rule_id: str) -> StoredRule:
-        rule = self._store.disable_rule(rule_id, self._clock())
+        rule = (
+            None if _CONTROL.search(rule_id) else self._store.disable_rule(rule_id, self._clock())
+        )
         if rule is None:
             raise NotFound("RULE_NOT_FOUND", f"no rule {rule_id!r}")
         return rule
@@ -345,7 +349,7 @@ class LmsIntake:
     def test_rule(self, rule_id: str, statement_json: bytes) -> RuleOutcome:
         """The rule's outcome for a sample statement against the actor's stored history;
         nothing is stored."""
-        stored = self._store.rule(rule_id)
+        stored = None if _CONTROL.search(rule_id) else self._store.rule(rule_id)
         if stored is None:
             raise NotFound("RULE_NOT_FOUND", f"no rule {rule_id!r}")
         (statement,) = parse_statements(statement_json, max_statements=1)
@@ -358,7 +362,7 @@ class LmsIntake:
     def authenticate(self, *, basic: tuple[str, str] | None, bearer: str | None) -> Source:
         source: Source | None = None
         if basic is not None:
-            source = self._store.source_by_name(basic[0])
+            source = self._source_named(basic[0])
             presented = secret_digest(basic[1])
             if source and source.auth_kind is not AuthKind.BASIC:
                 source = None
@@ -384,7 +388,7 @@ class LmsIntake:
             raise NotConfigured(
                 "LMS_SECRET_KEY_MISSING", "webhooks are off: CERTFLOW_LMS_SECRET_KEY is not set"
             )
-        source = self._store.source_by_name(source_name)
+        source = self._source_named(source_name)
         if source is None or source.auth_kind is not AuthKind.HMAC or not source.enabled:
             raise Unauthenticated("UNAUTHENTICATED", "unknown source or bad signature")
         check_signature(
@@ -397,6 +401,10 @@ class LmsIntake:
         assert source.mapping is not None  # an HMAC source is created with its mapping
         statement = webhook_statement(source, source.mapping, body)
         return self._store_and_issue(source, [statement])
+
+    def _source_named(self, name: str) -> Source | None:
+        """None for a name no source can have, unlooked-up (NUL breaks PostgreSQL's text)."""
+        return self._store.source_by_name(name) if _SOURCE_NAME.fullmatch(name) else None
 
     def _store_and_issue(self, source: Source, statements: list[Statement]) -> StoredStatements:
         stored = self._retrying(lambda: self._store_all(source, statements))
@@ -676,6 +684,8 @@ def webhook_statement(source: Source, mapping: WebhookMapping, body: bytes) -> S
         text = str(value).strip()
         if len(text) > limit:  # refused, not cut: a cut id or address is another one
             raise invalid_field(key, f"{path} is longer than {limit} characters")
+        if _CONTROL.search(text):  # PostgreSQL's text cannot hold NUL (a 500)
+            raise invalid_field(key, f"{path} contains a control character")
         return text
 
     email = text_at("email", mapping.email, required=True, limit=MAX_EMAIL_LENGTH)
@@ -723,13 +733,13 @@ def webhook_statement(source: Source, mapping: WebhookMapping, body: bytes) -> S
 def _event_time(value: str) -> datetime | None:
     if not value:
         return None
-    if value.isdigit():
-        return datetime.fromtimestamp(int(value), UTC)
     try:
+        if value.isascii() and value.isdigit():
+            return datetime.fromtimestamp(int(value), UTC)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid_field("timestamp", "ISO 8601 or Unix seconds") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):  # not a time, or not one in years 1-9999
+        raise invalid_field("timestamp", "ISO 8601 or Unix seconds, years 1 to 9999") from None
 
 
 def rule_kind(value: str) -> RuleKind:

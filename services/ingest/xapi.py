@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,9 +20,11 @@ from services.ingest.issuance_rules import VERB_IRIS, Evidence
 
 MAX_IRI = 500
 MAX_NAME = 200
-# "mailto:" then an address; the address itself is checked again when a certificate is issued
-_MBOX = re.compile(r"^mailto:[^@\s]+@[^@\s]+$")
-_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+# "mailto:" then an address; the address itself is checked again when a certificate is issued.
+# No control character anywhere: PostgreSQL's text cannot hold NUL (the insert failed: a 500)
+_MBOX = re.compile(r"^mailto:[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
+_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _VERSION = re.compile(r"^1\.0(\.\d+)?$")
 
 
@@ -120,7 +122,8 @@ def _statement(item: object, new_id: Any) -> Statement:
         name=name,
         timestamp=timestamp,
         verb_iri=verb_iri,
-        raw=orjson.dumps({**item, "id": statement_id}, option=orjson.OPT_SORT_KEYS),
+        # the id as stored (lower case): a UUID in upper case is the same statement
+        raw=orjson.dumps({**item, "id": statement_id.lower()}, option=orjson.OPT_SORT_KEYS),
     )
 
 
@@ -131,8 +134,8 @@ def _actor(actor: object) -> tuple[str, str, str]:
     if actor.get("objectType", "Agent") != "Agent":
         raise _Bad("actor.objectType", "the actor is an Agent (groups cannot earn certificates)")
     name = actor.get("name", "")
-    if not isinstance(name, str) or len(name) > MAX_NAME:
-        raise _Bad("actor.name", f"a string of at most {MAX_NAME} characters")
+    if not isinstance(name, str) or len(name) > MAX_NAME or _CONTROL.search(name):
+        raise _Bad("actor.name", f"a string of at most {MAX_NAME} characters, no control ones")
     mbox, account = actor.get("mbox"), actor.get("account")
     if (mbox is None) == (account is None):
         raise _Bad("actor", "identify the actor by exactly one of mbox or account")
@@ -146,8 +149,13 @@ def _actor(actor: object) -> tuple[str, str, str]:
     home, account_name = account.get("homePage"), account.get("name")
     if not isinstance(home, str) or not _IRI.match(home) or len(home) > MAX_IRI:
         raise _Bad("actor.account.homePage", "an IRI")
-    if not isinstance(account_name, str) or not account_name.strip() or len(account_name) > 254:
-        raise _Bad("actor.account.name", "a non-empty string")
+    if (
+        not isinstance(account_name, str)
+        or not account_name.strip()
+        or len(account_name) > 254
+        or _CONTROL.search(account_name)
+    ):
+        raise _Bad("actor.account.name", "a non-empty string without control characters")
     # an account named by an address is that address's recipient; otherwise a roster would be
     # needed to find one (not built: such an actor's achievements wait with NO_EMAIL)
     email = account_name.strip() if "@" in account_name else ""
@@ -200,7 +208,10 @@ def _timestamp(value: object) -> datetime | None:
         raise _Bad("timestamp", "an ISO 8601 date and time") from None
     if moment.tzinfo is None:
         raise _Bad("timestamp", "a time with its offset (Z or +hh:mm)")
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is in year 10000 in UTC
+        raise _Bad("timestamp", "a time between the years 1 and 9999 in UTC") from None
 
 
 def _is_uuid(value: str) -> bool:

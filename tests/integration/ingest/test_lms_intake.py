@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.document import IssuerProfile
-from certflow.core.errors import Unavailable
+from certflow.core.errors import NotFound, Unavailable
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from services.ingest import tables
@@ -25,6 +25,7 @@ from services.ingest.lms import (
     LmsIntake,
     NotConfigured,
     Source,
+    Unauthenticated,
     hmac_secret,
     signature_of,
 )
@@ -66,7 +67,11 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 def intake(
-    sessions: sessionmaker[Session], ingest_class: type[Ingest] = Ingest, *, attempts: int = 10
+    sessions: sessionmaker[Session],
+    ingest_class: type[Ingest] = Ingest,
+    *,
+    attempts: int = 10,
+    secret_key: bytes = b"",
 ) -> LmsIntake:
     store = SqlLmsStore(sessions)
     lms = LmsIntake(
@@ -74,6 +79,7 @@ def intake(
         ingest_class(SqlIngestStore(sessions), ISSUER, max_rows=10),
         max_statements=10,
         issue_attempts=attempts,
+        secret_key=secret_key,
     )
     source = Source("src-1", "lrs", AuthKind.BEARER, "0" * 64, None, datetime.now(UTC))
     assert store.add_source(source, "") == source
@@ -320,3 +326,21 @@ def test_a_retried_create_source_never_shows_a_secret_again(
     store.late = True
     twin = create()
     assert twin.source.source_id == first.source.source_id and twin.secret == ""
+
+
+def test_names_and_ids_with_a_nul_are_unknown_not_a_database_error(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A source name from a Basic user name or the webhook path, a rule id from a gRPC field:
+    looked up as sent, PostgreSQL refused the NUL (psycopg DataError: a 500 / INTERNAL)."""
+    lms = intake(sessions, secret_key=b"k")
+    with pytest.raises(Unauthenticated):
+        lms.authenticate(basic=("lrs\x00", "secret"), bearer=None)
+    with pytest.raises(Unauthenticated):
+        lms.receive_webhook("lrs\x00", b"{}", signature="t=1,v1=00")
+    with pytest.raises(NotFound):
+        lms.disable_source("lrs\x00")
+    with pytest.raises(NotFound):
+        lms.disable_rule("r\x00")
+    with pytest.raises(NotFound):
+        lms.test_rule("r\x00", completed("a@example.edu"))

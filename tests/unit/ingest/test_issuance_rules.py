@@ -193,6 +193,14 @@ def test_requirements_fire_only_on_a_required_activity() -> None:
             ),
             "required_activity_ids",
         ),
+        (IssuanceRule("r", RuleKind.COMPLETED, "https://x/\u0000", "t"), "activity_id"),
+        (IssuanceRule("r", RuleKind.COMPLETED, COURSE, "t", template="a\u0000"), "template"),
+        (
+            IssuanceRule(
+                "r", RuleKind.REQUIREMENTS_MET, "", "t", required_activities=frozenset({"a\nb"})
+            ),
+            "required_activity_ids",
+        ),
         (
             IssuanceRule("r", RuleKind.PASSED, EXAM, "t", min_score_scaled=float("nan")),
             "min_score_scaled",

@@ -57,6 +57,15 @@ def test_a_statement_becomes_evidence() -> None:
     assert statement.timestamp == datetime(2026, 6, 30, 10, tzinfo=UTC)
 
 
+def test_a_statement_id_is_one_whatever_its_case() -> None:
+    """UUIDs compare case-insensitively: the same statement with its id upper-cased is a
+    replay, not other content under a stored id (409)."""
+    (lower,) = parse(GOOD)
+    (upper,) = parse({**GOOD, "id": ID.upper()})
+    assert upper.evidence.statement_id == lower.evidence.statement_id
+    assert upper.raw == lower.raw
+
+
 def test_an_array_keeps_its_order_and_unknown_verbs_have_none() -> None:
     other = {**GOOD, "id": str(uuid.uuid4()), "verb": {"id": "http://example.org/verbs/liked"}}
     first, second = parse([GOOD, other])
@@ -99,6 +108,18 @@ def test_an_account_named_by_an_address_is_its_recipient() -> None:
         ({"id": "123"}, "id"),
         ({"timestamp": "2026-06-30T10:00:00"}, "timestamp"),
         ({"timestamp": 1700000000}, "timestamp"),
+        # NUL cannot be stored in PostgreSQL's text (a 500): nor any control character in ids
+        ({"object": {"id": "https://x/\u0000"}}, "object.id"),
+        ({"verb": {"id": "https://x/v\u0007"}}, "verb.id"),
+        ({"actor": {"mbox": "mailto:a\u0000@b.example"}}, "actor.mbox"),
+        ({"actor": {"mbox": "mailto:a@b.example", "name": "A\u0000"}}, "actor.name"),
+        (
+            {"actor": {"account": {"homePage": "https://x", "name": "u\u0000"}}},
+            "actor.account.name",
+        ),
+        # valid ISO 8601 whose UTC time is outside years 1-9999 (OverflowError: a 500)
+        ({"timestamp": "9999-12-31T23:59:59-23:59"}, "timestamp"),
+        ({"timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp"),
     ],
 )
 def test_bad_statements_name_the_field(change: dict, field: str) -> None:
@@ -191,6 +212,12 @@ def test_other_event_types_are_statements_that_fire_nothing() -> None:
         ({**EVENT, "other": {"user": {"email": "a" * 250 + "@b.example"}}}, "email"),
         ({**EVENT, "courseid": "c" * 490}, "course_id"),  # with "moodle:course:", over 500
         ({**EVENT, "other": {"user": {"email": "a@b.example", "fullname": "n" * 201}}}, "name"),
+        ({**EVENT, "other": {"user": {"email": "a@b.example", "fullname": "N\u0000"}}}, "name"),
+        ({**EVENT, "courseid": "42\u0000"}, "course_id"),
+        ({**EVENT, "eventname": "\u0000"}, "event_type"),
+        ({**EVENT, "timecreated": "9" * 30}, "timestamp"),  # OverflowError: a 500
+        ({**EVENT, "timecreated": "\u00b2"}, "timestamp"),  # a digit to isdigit(), not int()
+        ({**EVENT, "timecreated": "9999-12-31T23:59:59-23:59"}, "timestamp"),
     ],
 )
 def test_events_missing_what_the_mapping_names_are_refused(event: dict, field: str) -> None:
