@@ -1,6 +1,7 @@
 """Runs one size through a fresh local stack and measures every stage."""
 
 import asyncio
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import aiohttp
 
 from bench.dataset import Dataset
 from devstack.client import StackClient
+from devstack.smtp_sink import RelayBehaviour
 from devstack.stack import SERVICES, LocalStack, StackOptions
 
 
@@ -34,6 +36,15 @@ class SizeResult:
     lookups_per_s: float = 0.0
     lookup_p50_ms: float = 0.0
     lookup_p99_ms: float = 0.0
+    # user + system CPU of the notify process(es) from all anchored to all emailed, per email
+    notify_cpu_us_per_email: float = 0.0
+    emails_sent: int = 0  # accepted by the SMTP server (the rest failed for good)
+    notify_replicas: int = 1
+    load_average: float = 0.0  # the 1-minute load at the end of the email stage
+
+    @property
+    def delivery_success_rate(self) -> float:
+        return self.emails_sent / self.accepted if self.accepted else 0.0
 
     @property
     def stored_per_s(self) -> float:
@@ -54,7 +65,13 @@ class SizeResult:
 
     def to_json(self) -> dict:
         data = asdict(self)
-        for name in ("stored_per_s", "anchored_per_s", "emailed_per_s", "email_stage_per_s"):
+        for name in (
+            "stored_per_s",
+            "anchored_per_s",
+            "emailed_per_s",
+            "email_stage_per_s",
+            "delivery_success_rate",
+        ):
             data[name] = getattr(self, name)
         return data
 
@@ -66,6 +83,12 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_size(
     dataset: Dataset,
     state_dir: Path,
@@ -75,6 +98,7 @@ def run_size(
     concurrency: int,
     progress: Callable[[str], None],
     verify_http_workers: int = 1,
+    notify_replicas: int = 1,
 ) -> SizeResult:
     options = StackOptions(
         state_dir=state_dir,
@@ -82,6 +106,7 @@ def run_size(
         window_max_age_seconds=1.0,
         window_max_leaves=1_000_000,
         smtp_connections=16,
+        smtp_behaviour=RelayBehaviour(count_only=True),  # measure notify, not the sink's disk
         email_rate_per_second=1_000_000,
         log_level="WARNING",
         # the benchmark is one client: lift the per-client limit of the public API
@@ -93,6 +118,9 @@ def run_size(
     )
     progress(f"{dataset.rows:,} rows: starting the stack")
     with LocalStack(options) as stack:
+        for n in range(2, notify_replicas + 1):  # more notify processes on the same database
+            stack.start_replica("notify", n)
+        notifies = [p.pid for name, p in stack.processes.items() if name.startswith("notify")]
         client = StackClient({s: stack.target(s) for s in SERVICES}, stack.token)
         progress(f"{dataset.rows:,} rows: uploading {len(dataset.csv_bytes) / 1e6:.1f} MB")
         started_wall = time.time()
@@ -102,13 +130,18 @@ def run_size(
         batch_id = response.batch.batch_id
         accepted = response.batch.accepted_count
         anchored = emailed = 0.0
+        notify_cpu = 0.0
+        sent = 0
         while not emailed:
             batch = client.batch(batch_id)
             now = time.perf_counter() - started
             if not anchored and batch.anchored_count >= accepted:
                 anchored = now
+                notify_cpu = -sum(cpu_seconds(pid) for pid in notifies)
             if batch.emailed_count + batch.email_failed_count >= accepted:
                 emailed = now
+                notify_cpu += sum(cpu_seconds(pid) for pid in notifies)
+                sent = batch.emailed_count
             progress(
                 f"{dataset.rows:,} rows: {batch.anchored_count:,} anchored, "
                 f"{batch.emailed_count:,} emailed ({now:.1f}s)"
@@ -116,6 +149,7 @@ def run_size(
             if now > 3600:
                 raise TimeoutError("batch did not complete within an hour")
             time.sleep(0.1)
+        load = os.getloadavg()[0]
         windows = [w for w in client.anchor_windows() if w.leaf_count]
         gas = sum(w.gas_used for w in windows)
         confirmed = max(w.confirm_time.ToDatetime(tzinfo=UTC).timestamp() for w in windows)
@@ -144,6 +178,10 @@ def run_size(
         lookups_per_s=rate,
         lookup_p50_ms=p50,
         lookup_p99_ms=p99,
+        notify_cpu_us_per_email=notify_cpu / sent * 1e6 if sent else 0.0,
+        emails_sent=sent,
+        notify_replicas=notify_replicas,
+        load_average=load,
     )
 
 

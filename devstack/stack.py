@@ -212,6 +212,7 @@ class LocalStack:
                 f"--fail-stage={b.fail_stage}",
                 f"--drop-every={b.drop_every}",
                 *([] if b.smtputf8 else ["--no-smtputf8"]),
+                *(["--count-only"] if b.count_only else []),
                 *(f"--refuse={address}={reply}" for address, reply in b.refuse),
             ],
         )
@@ -263,6 +264,13 @@ class LocalStack:
         if wait:
             self.wait_healthy(service)
 
+    def start_replica(self, service: str, number: int) -> ManagedProcess:
+        """Another process of `service` on the same database and durable consumers, on a gRPC
+        port of its own, named "<service>-<number>" (stopped with the stack)."""
+        env = {**self.service_env(service), f"CERTFLOW_{service.upper()}_PORT": str(free_port())}
+        argv = [sys.executable, "-m", f"services.{service}"]
+        return self._spawn(f"{service}-{number}", argv, env)
+
     def restart(self, name: str, *, crash: bool = False) -> None:
         """Stops (or kills) one part and starts it again on the same port and state."""
         process = self.processes[name]
@@ -291,7 +299,9 @@ class LocalStack:
 
     def stop(self) -> None:
         # services first (they drain into NATS and the database), then the infrastructure
-        for name in (*reversed(SERVICES), "smtp", "identity", "anvil", "nats"):
+        infrastructure = ("smtp", "identity", "anvil", "nats")
+        replicas = [n for n in self.processes if n not in (*SERVICES, *infrastructure)]
+        for name in (*replicas, *reversed(SERVICES), *infrastructure):
             process = self.processes.get(name)
             if process is not None:
                 process.stop()
