@@ -67,13 +67,16 @@ def rule_of(message: pb.IssuanceRule, rule_id: str) -> IssuanceRule:
     kind = next((k for k, v in RULE_KINDS.items() if v == message.kind), None)
     if kind is None:
         raise invalid_field("rule.kind", "completed, passed, attended or requirements_met")
-    mode = next((m for m, v in MODES.items() if v == message.mode), IssueMode.IMMEDIATE)
+    mode = next((m for m, v in MODES.items() if v == message.mode), None)
+    if mode is None and message.mode != pb.ISSUANCE_MODE_UNSPECIFIED:
+        # a mode unknown here (say a newer client's) must not become immediate issuance
+        raise invalid_field("rule.mode", "immediate or collected")
     return IssuanceRule(
         rule_id=rule_id,
         kind=kind,
         activity_id=message.activity_id.strip(),
         title=message.title.strip(),
-        mode=mode,
+        mode=mode or IssueMode.IMMEDIATE,
         template=message.template.strip(),
         min_score_scaled=(
             message.min_score_scaled if message.HasField("min_score_scaled") else None
