@@ -68,7 +68,7 @@ EMAILS = MetricSpec(
     Kind.COUNTER,
     "{email}",
     "Email outcomes stored by notify (certflow.outcome: sent, deferred, bounced, failed, "
-    "suppressed)",
+    "suppressed; bounced and complained also when a report arrives later)",
 )
 ANCHOR_TRANSACTIONS = MetricSpec(
     "certflow.anchor.transactions",

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from certflow.platform import metrics
 from services.notify.bounces import (
     BounceAddresses,
     DeliveryReport,
@@ -33,6 +34,7 @@ from services.notify.bounces import (
 from services.notify.outcomes import BounceEffect, Ignored
 
 log = logging.getLogger(__name__)
+_emails = metrics.counter(metrics.EMAILS)
 
 MAX_RECIPIENTS = 10  # one report names one delivery; a few more for odd relays
 
@@ -105,6 +107,8 @@ class BounceHandler:
                 self._count(f"ignored: {effect.reason}")
             else:
                 self._count("recorded: " + effect.history_state)
+                # an asynchronous bounce is an email outcome like one judged at send
+                _emails.add(1, {metrics.OUTCOME: str(effect.history_state)})
                 log.info(
                     "bounce of delivery %s: %s %s%s",
                     token.delivery_id,
@@ -132,6 +136,8 @@ class BounceHandler:
             log.exception("recording a complaint about delivery %s failed", token.delivery_id)
             return "451 4.3.0 try again later"
         self._count("recorded: complained" if known else "ignored: no such delivery")
+        if known:
+            _emails.add(1, {metrics.OUTCOME: "complained"})
         return "250 OK"
 
     def _count(self, reason: str) -> None:

@@ -108,3 +108,21 @@ async def test_sessions_beyond_the_limit_are_told_to_come_back_later(listening):
     assert line.startswith(b"220")
     for _, writer in held:
         writer.close()
+
+
+class Adds:
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, dict[str, str]]] = []
+
+    def add(self, amount: int, attributes: dict[str, str] | None = None) -> None:
+        self.calls.append((amount, dict(attributes or {})))
+
+
+async def test_a_recorded_bounce_is_counted_as_an_email_outcome(listening, monkeypatch):
+    port, _ = listening
+    counted = Adds()
+    monkeypatch.setattr(bounce_listener, "_emails", counted)
+    report = postfix_dsn(recipient="ann@example.org", message_id="<x@y>")
+    await asyncio.to_thread(send, port, ADDRESSES.sender_for(DELIVERY, 1), report)
+    await asyncio.to_thread(send, port, ADDRESSES.plain, b"not a report\r\n")
+    assert counted.calls == [(1, {"certflow.outcome": "bounced"})]
