@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from certflow.core.columns import custom_key
 from certflow.core.csv_intake import CsvRow
-from certflow.core.errors import DomainError, invalid_field
+from certflow.core.errors import DomainError, FieldViolation, InvalidInput, invalid_field
 from certflow.core.issuance import PlannedCertificate
 from certflow.core.spreadsheet import FORMULA_STARTS
 from certflow.core.validation import RowError, RowWarning
@@ -77,6 +77,29 @@ def is_error_report(header: Sequence[str]) -> bool:
     message (custom_key spelling: "Line" and " line " match too)."""
     return len(header) > len(REPORT_TAIL) and (
         tuple(custom_key(h) for h in header[-len(REPORT_TAIL) :]) == REPORT_TAIL
+    )
+
+
+def check_columns(header: Sequence[str], batch_columns: Sequence[str]) -> None:
+    """Rows joining a batch come in its columns (an error report: then line, field, code and
+    message), in its order, spelled alike as custom_key reads them: their refused cells are
+    stored as uploaded and its error report shows them under the batch's header (an email
+    under "name" otherwise, and that report reprocessed would read them into the wrong
+    fields). Batches stored before their header was recorded are not checked."""
+    own = header[: -len(REPORT_TAIL)] if is_error_report(header) else header
+    if not batch_columns or [custom_key(h) for h in own] == [custom_key(h) for h in batch_columns]:
+        return
+
+    def listed(columns: Sequence[str]) -> str:
+        shown = ", ".join(c[:40] for c in columns[:20])
+        return shown + (f", … ({len(columns)} in all)" if len(columns) > 20 else "")
+
+    message = (
+        f"this file's columns ({listed(own)}) are not its batch's ({listed(batch_columns)}): "
+        "rows joining a batch come in its columns, in its order"
+    )
+    raise InvalidInput(
+        "COLUMNS_DIFFER_FROM_BATCH", message, violations=[FieldViolation("file", message)]
     )
 
 

@@ -558,6 +558,12 @@ class SqlIngestWrites:
                 found[number] = tuple(json.loads(cells))
         return found
 
+    def batch_columns(self, batch_id: str) -> tuple[str, ...]:
+        found = self._session.scalar(
+            select(tables.Batch.source_columns).where(tables.Batch.id == batch_id)
+        )
+        return tuple(json.loads(found)) if found else ()
+
     def add_batch(self, batch: NewBatch) -> None:
         session = self._session
         session.execute(

@@ -69,6 +69,7 @@ from services.ingest.intake import (
     BatchClosed,
     IntakeChoice,
     IntakeDecision,
+    check_columns,
     decide,
     is_error_report,
     report_rows,
@@ -237,6 +238,10 @@ class IngestReads(Protocol):
 
     def refused_cells(self, batch_id: str) -> dict[int, tuple[str, ...]]:
         """The batch's refused lines → their cells as uploaded (() when not recorded)."""
+        ...
+
+    def batch_columns(self, batch_id: str) -> tuple[str, ...]:
+        """The header the batch was uploaded with (() when not recorded)."""
         ...
 
 
@@ -566,6 +571,13 @@ class Ingest:
         status = self._store.batch_status(batch_id)
         if status is None:
             raise NotFound("BATCH_NOT_FOUND", f"no batch {batch_id[:64]!r}")
+        if status.source != "csv":
+            raise BatchClosed(
+                "NOT_AN_UPLOADED_BATCH",
+                f"batch {batch_id} was not uploaded as a file ({status.source}): rows cannot "
+                "join it; upload them as a new batch",
+                metadata={"batch_id": batch_id},
+            )
         if status.cancelled_at is not None:
             raise BatchClosed(
                 "BATCH_CANCELLED",
@@ -598,6 +610,9 @@ class Ingest:
         upload_errors: list[RowError] = []
         report_lines: frozenset[int] = frozenset()
         unknown_lines: frozenset[int] = frozenset()
+        if choice.batch_id:
+            with self._store.snapshot() as reader:
+                check_columns(csv_file.header, reader.batch_columns(choice.batch_id))
         if is_error_report(csv_file.header):
             if not choice.batch_id:
                 message = (

@@ -184,7 +184,7 @@ def test_a_dry_run_reports_everything_and_writes_publishes_and_anchors_nothing(
     assert real.batch.rejected_count == plan.rejected_count
 
 
-def test_a_dry_run_with_a_pilot_and_an_unknown_anchor_fee_still_plans(stack, client) -> None:
+def test_a_dry_run_with_a_pilot_plans_the_pilot(stack, client) -> None:
     plan = upload(client, HEADER + rows("dry-pilot", 7), dry_run=True, pilot_rows=3).plan
     assert (plan.accepted_count, plan.held_back_count, plan.row_count) == (3, 4, 3)
     assert len(plan.previews) == 3
@@ -400,10 +400,38 @@ def test_binary_files_and_stray_reports_are_refused_whole(stack, client) -> None
     assert error_info(caught.value).reason == "ERROR_REPORT_WITHOUT_BATCH"
     assert "metadata.batch_id" in violations(caught.value)
     assert table_counts(stack) == before
+    # a report of other columns than the batch's (no student_id): refused whole
+    with pytest.raises(grpc.RpcError) as caught:
+        upload(client, report_text, batch_id=existing)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(caught.value).reason == "COLUMNS_DIFFER_FROM_BATCH"
+    # a batch IssueCertificate made takes no rows
+    one = client.ingest.IssueCertificate(
+        pb.IssueCertificateRequest(
+            recipient_name="One Off",
+            recipient_email="one.off@registrar.example",
+            title="BSc Registrar",
+            completion_date="2026-06-10",
+        ),
+        metadata=client._metadata,
+        timeout=30,
+    ).certificate
+    after_one = table_counts(stack)
+    with pytest.raises(grpc.RpcError) as caught:
+        upload(client, HEADER + rows("one-off", 1), batch_id=one.batch_id)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(caught.value).reason == "NOT_AN_UPLOADED_BATCH"
+    assert table_counts(stack) == after_one
     # a report naming lines that are not refusals of the batch: those rows are refused
-    stray = upload(client, report_text.replace(",2,", ",40,"), batch_id=existing)
+    own_report = report_text.replace("completion_date,", "completion_date,student_id,").replace(
+        "2026-06-10,2,", "2026-06-10,S1,40,"
+    )
+    stray = upload(client, own_report, batch_id=existing)
     assert [e.reason for e in stray.row_errors] == ["UNKNOWN_REFUSAL"]
     assert stray.batch.accepted_count == 1
+    # a line in digits int() refuses: that row is refused (it was an INTERNAL for the file)
+    odd = upload(client, own_report.replace(",40,", ",²,"), batch_id=existing)
+    assert [e.reason for e in odd.row_errors] == ["INVALID_LINE"]
 
 
 def test_concurrent_uploads_into_one_batch_issue_and_refuse_each_row_once(stack, client) -> None:

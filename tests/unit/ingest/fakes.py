@@ -89,6 +89,10 @@ class FakeWrites:
             e.row_number: tuple(batch.refused_cells.get(e.row_number, ())) for e in batch.refused
         }
 
+    def batch_columns(self, batch_id: str) -> tuple[str, ...]:
+        batch = self.state.batches.get(batch_id)
+        return tuple(batch.source_columns) if batch else ()
+
     def lock_batch(self, batch_id: str) -> None:
         if batch_id in self.state.cancelled:
             raise BatchClosed("BATCH_CANCELLED", "cancelled")

@@ -262,3 +262,70 @@ def test_the_rest_of_a_pilot_answers_with_the_file_s_refusals_recorded_by_the_pi
     ]
     assert done.batch.rejected_count == 2  # not recorded twice
     assert len(store.state.batches[pilot.batch.batch_id].refused) == 2
+
+
+REORDERED = (
+    "email,name,title,completion_date,grade\n"
+    "ada@example.edu,Ada Lovelace,BSc Mathematics,2026-06-30,First\n"
+    "zoe@example.edu,Zoë Ångström,BSc Mathematics,2026-06-30,Merit\n"
+    "not-an-email,Bad Row,BSc Mathematics,2026-06-30,x\n"
+).encode()
+
+
+def test_rows_in_other_columns_than_the_batch_s_are_refused_whole_and_write_nothing() -> None:
+    # their refused cells would sit under the batch's header in its error report (an email
+    # under "name"), and that report reprocessed would read them into the wrong fields
+    store = FakeIngestStore()
+    ingest = make_ingest(store)
+    batch_id = ingest.upload_csv(CSV, request_id="", display_name="").batch.batch_id
+    before = (len(store.state.certificates), len(store.state.outbox))
+    report = (
+        b"email,name,title,completion_date,grade,line,field,code,message\n"
+        b"x@example.edu,X Y,BSc Mathematics,2026-06-30,x,4,email,INVALID_EMAIL,bad\n"
+    )
+    for data in (
+        REORDERED,
+        report,
+        b"name,email,title,completion_date\nA B,a@b.example,T,2026-06-30\n",
+    ):
+        for dry_run in (False, True):
+            choice = IntakeChoice(batch_id=batch_id, dry_run=dry_run)
+            with pytest.raises(InvalidInput) as caught:
+                if dry_run:
+                    ingest.plan_upload(data, choice=choice)
+                else:
+                    ingest.upload_csv(data, request_id="", display_name="", choice=choice)
+            assert caught.value.reason == "COLUMNS_DIFFER_FROM_BATCH"
+            assert [v.field for v in caught.value.violations] == ["file"]
+            assert "name, email, title, completion_date, grade" in caught.value.message
+    assert (len(store.state.certificates), len(store.state.outbox)) == before
+    # the same columns spelled another way are the same columns
+    same = CSV.replace(b"name,email,title", b" Name ,EMAIL,Title", 1)
+    again = ingest.upload_csv(
+        same, request_id="", display_name="", choice=IntakeChoice(batch_id=batch_id)
+    )
+    assert again.skipped_count == 2
+
+
+def test_a_batch_not_uploaded_as_a_file_takes_no_rows() -> None:
+    store = FakeIngestStore()
+    ingest = make_ingest(store)
+    one = ingest.issue_one(
+        request_id="",
+        fields={
+            "name": "Ada Lovelace",
+            "email": "ada@example.edu",
+            "title": "BSc Mathematics",
+            "completion_date": "2026-06-30",
+        },
+        custom_fields={},
+    )
+    for dry_run in (False, True):
+        choice = IntakeChoice(batch_id=one.batch_id, dry_run=dry_run)
+        with pytest.raises(BatchClosed) as caught:
+            if dry_run:
+                ingest.plan_upload(CSV, choice=choice)
+            else:
+                ingest.upload_csv(CSV, request_id="", display_name="", choice=choice)
+        assert caught.value.reason == "NOT_AN_UPLOADED_BATCH"
+    assert len(store.state.certificates) == 1
