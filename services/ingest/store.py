@@ -49,6 +49,7 @@ from services.ingest.usecases import (
     NewBatch,
     WriteRace,
 )
+from services.ingest.webhook_store import announce_anchored, announce_deliveries, announce_issued
 
 _progress = cast(Table, tables.CertificateProgress.__table__)
 # Core tables for the upload's bulk inserts: a plain executemany, without the ORM's bulk path
@@ -450,6 +451,7 @@ class SqlIngestStore:
             ]
             if rows:
                 session.execute(statement, rows)
+                announce_anchored(session, rows, _utc(anchored_at))
             return {str(row["batch_id"]) for row in rows}
 
     def stored_delivery_times(self, certificate_ids: Sequence[str]) -> dict[str, datetime | None]:
@@ -491,6 +493,7 @@ class SqlIngestStore:
             ]
             if rows:
                 session.execute(statement, rows)
+                announce_deliveries(session, rows, datetime.now(UTC))
             return {str(row["batch_id"]) for row in rows}
 
 
@@ -588,6 +591,8 @@ class SqlIngestWrites:
         )
         _insert_refusals(session, batch.batch_id, batch.refused, batch.refused_cells)
         _insert_outbox(session, batch.messages, batch.trace_context, batch.created_at)
+        ids = [c.certificate_id for c in batch.certificates]
+        announce_issued(session, batch.batch_id, ids, batch.created_at)  # webhooks, same tx
         if batch.source == "csv":
             session.execute(
                 insert(_intakes).values(

@@ -282,3 +282,56 @@ class ScheduleFiring(Base):
     firing: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     batch_id: Mapped[str | None] = mapped_column(String(36))  # None: nothing was collected
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ---- outbound webhooks (webhooks.py, webhook_store.py) ----
+
+
+class WebhookEndpoint(Base):
+    """A registrar's receiver. Its signing secrets are stored (they must sign) and never
+    logged or shown again after creation or rotation."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    events: Mapped[str] = mapped_column(Text)  # JSON list of WebhookEvent values
+    secret: Mapped[str] = mapped_column(String(64))
+    # a rotated-out secret keeps signing (next to the new one) until this time
+    previous_secret: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    request_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # since when every attempt failed (None: the last one succeeded); disabled after long
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint (the outbox and the delivery log in one row): written in the
+    transaction of the fact, sent by the dispatcher, its id the stable webhook-id."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "dedupe_key", name="uq_webhook_deliveries_dedupe"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # msg_<32 hex>
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    event_type: Mapped[str] = mapped_column(String(32))
+    # the fact it announces (a replayed NATS event finds its delivery already there)
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)  # the exact JSON body sent, every attempt
+    state: Mapped[str] = mapped_column(String(16))  # DeliveryState
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

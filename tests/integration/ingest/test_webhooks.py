@@ -1,0 +1,254 @@
+"""Outbound webhooks against real SQLite/PostgreSQL and a real HTTP receiver (aiohttp on
+127.0.0.1): deliveries are written with the facts (an upload, an anchoring, email outcomes),
+signed as Standard Webhooks says and verified by the receiver; a 500 is retried and the
+delivery arrives once by webhook-id; a receiver that is down is retried later; a given-up
+delivery is replayed with the same id; an endpoint failing for long is disabled."""
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from certflow.core.anchoring import AnchoredWindowFacts
+from certflow.core.document import IssuerProfile
+from certflow.platform.db.engine import make_engine, make_session_factory
+from certflow.platform.db.migrate import upgrade
+from services.ingest import tables
+from services.ingest.progress import AnchoredLeaf, DeliveryOutcome, DeliveryReport
+from services.ingest.store import SqlIngestStore
+from services.ingest.usecases import Ingest
+from services.ingest.webhook_dispatcher import WebhookDispatcher
+from services.ingest.webhook_endpoints import WebhookEndpoints
+from services.ingest.webhook_store import SqlWebhookStore
+from services.ingest.webhooks import DeliveryState, RetryPolicy, verify
+
+ISSUER = IssuerProfile(id="https://uni.example.edu", name="Example University")
+CSV = (
+    b"name,email,title,completion_date\r\n"
+    b"Ada Lovelace,ada@example.edu,BSc,2026-06-10\r\n"
+    b"Bob Byron,bob@example.edu,BSc,2026-06-10\r\n"
+    b"Bad Row,not-an-email,BSc,2026-06-10\r\n"
+)
+# short settings: retries after 50 ms, x2, given up after 1 s; disabled after 2 s failing
+FAST = RetryPolicy(
+    timedelta(milliseconds=50),
+    2,
+    timedelta(milliseconds=200),
+    timedelta(seconds=1),
+    timedelta(seconds=2),
+)
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver that verifies each request as the docs tell registrars to."""
+
+    secret: str = ""
+    answers: list[int] = field(default_factory=list)  # status codes to answer, then 200
+    seen: list[str] = field(default_factory=list)  # webhook-ids of every request
+    accepted: dict[str, dict[str, object]] = field(default_factory=dict)  # by webhook-id
+    bad_signatures: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        message_id = request.headers["webhook-id"]
+        self.seen.append(message_id)
+        if not verify(
+            self.secret,
+            message_id,
+            request.headers["webhook-timestamp"],
+            body,
+            request.headers["webhook-signature"],
+            now=int(time.time()),
+        ):
+            self.bad_signatures += 1
+            return web.Response(status=401)
+        if self.answers:
+            return web.Response(status=self.answers.pop(0), text="x" * 5000)
+        self.accepted.setdefault(message_id, json.loads(body))  # dedupe on webhook-id
+        return web.Response(status=200, text="ok")
+
+    def events(self) -> list[str]:
+        return sorted(str(e["type"]) for e in self.accepted.values())
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    upgrade(database_url, ["ingest"])
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, web.AppRunner, str]]:
+    found = Receiver()
+    app = web.Application()
+    app.router.add_post("/hooks", found.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield found, runner, f"http://127.0.0.1:{port}/hooks"
+    await runner.cleanup()
+
+
+async def drain(dispatcher: WebhookDispatcher, until: float = 5.0) -> None:
+    """Rounds until nothing is due for a while (short real waits: the policy's delays)."""
+    deadline = time.monotonic() + until
+    idle = 0
+    while time.monotonic() < deadline and idle < 8:
+        idle = 0 if await dispatcher.run_once() else idle + 1
+        await asyncio.sleep(0.05)
+
+
+def facts(window: str) -> AnchoredWindowFacts:
+    return AnchoredWindowFacts(window, b"\x01" * 32, 31337, "0x" + "ab" * 20, "0x" + "cd" * 32, 7)
+
+
+async def test_a_batch_s_events_arrive_signed_once_each_after_a_500(
+    sessions: sessionmaker[Session], receiver: tuple[Receiver, web.AppRunner, str]
+) -> None:
+    found, _, url = receiver
+    hooks = SqlWebhookStore(sessions)
+    endpoints = WebhookEndpoints(hooks, allow_http_loopback=True)
+    endpoint, found.secret = endpoints.create(url, [], description="registrar")
+    assert found.secret.startswith("whsec_")
+    dispatcher = WebhookDispatcher(hooks, policy=FAST, allow_http_loopback=True)
+
+    store = SqlIngestStore(sessions)
+    ingest = Ingest(store, ISSUER, max_rows=10)
+    batch_id = ingest.upload_csv(CSV, request_id="r1", display_name="June").batch.batch_id
+    ids = _certificates(sessions, batch_id)
+    assert len(ids) == 2
+    found.answers = [500]  # the first request fails: retried, then accepted once
+    await drain(dispatcher)
+    assert found.events() == ["certificate.issued"]
+    (issued,) = found.accepted.values()
+    assert issued["data"] == {
+        "batch_id": batch_id,
+        "certificates": [{"certificate_id": i} for i in ids],
+    }
+    assert len(found.seen) == 2 and found.seen[0] == found.seen[1]  # same webhook-id retried
+    (log,) = endpoints.deliveries(endpoint.endpoint_id, state=None, offset=0, limit=10)
+    assert (log.state, log.attempts, log.response_code) == (DeliveryState.DELIVERED, 2, 200)
+
+    # anchored (twice: a replayed NATS event), then both emails: delivered + bounced
+    leaves = [AnchoredLeaf(i, b"") for i in ids]
+    store.store_anchorings(facts("w1"), leaves, datetime.now(UTC))
+    store.store_anchorings(facts("w1"), leaves, datetime.now(UTC))
+    now = datetime.now(UTC)
+    store.store_deliveries([DeliveryReport(ids[0], DeliveryOutcome.SENT, now, 1)])
+    await drain(dispatcher)
+    assert "batch.completed" not in found.events()  # one email still pending
+    store.store_deliveries([DeliveryReport(ids[1], DeliveryOutcome.BOUNCED, now, 1)])
+    store.store_deliveries([DeliveryReport(ids[1], DeliveryOutcome.BOUNCED, now, 1)])
+    await drain(dispatcher)
+    assert found.bad_signatures == 0
+    assert found.events() == [
+        "batch.completed",
+        "certificate.anchored",
+        "certificate.bounced",
+        "certificate.delivered",
+        "certificate.issued",
+    ]
+    by_type = {e["type"]: e["data"] for e in found.accepted.values()}
+    assert by_type["certificate.anchored"]["transaction_hash"] == "0x" + "cd" * 32  # type: ignore[index]
+    summary = by_type["batch.completed"]
+    assert summary == {
+        "batch_id": batch_id,
+        "display_name": "June",
+        "state": "completed_with_failures",
+        "issued": 2,
+        "refused": 1,
+        "anchored": 2,
+        "delivered": 1,
+        "bounced": 1,
+        "email_failed": 1,
+        "suppressed": 0,
+        "pending": 0,
+        "error_report": f"batches/{batch_id}/rowErrors",
+    }
+    assert len(found.seen) == 6  # 5 events, one retry: nothing sent twice once accepted
+    await dispatcher.close()
+
+
+async def test_down_receiver_is_retried_given_up_replayed_and_finally_disabled(
+    sessions: sessionmaker[Session], receiver: tuple[Receiver, web.AppRunner, str]
+) -> None:
+    found, runner, url = receiver
+    hooks = SqlWebhookStore(sessions)
+    endpoints = WebhookEndpoints(hooks, allow_http_loopback=True)
+    endpoint, found.secret = endpoints.create(url, ["certificate.issued"])
+    dispatcher = WebhookDispatcher(hooks, policy=FAST, allow_http_loopback=True)
+    ingest = Ingest(SqlIngestStore(sessions), ISSUER, max_rows=10)
+    ingest.upload_csv(CSV, request_id="r2", display_name="June")
+
+    found.answers = [503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503, 503]
+    await drain(dispatcher, until=3)
+    (log,) = endpoints.deliveries(endpoint.endpoint_id, state=None, offset=0, limit=10)
+    # retried with backoff until given up (a day; 1 s here), each attempt logged
+    assert log.state is DeliveryState.FAILED and 3 <= log.attempts <= 8
+    assert log.response_code == 503 and len(log.response_excerpt) == 200
+    assert found.accepted == {}
+
+    # the receiver is fixed: replay sends the same webhook-id again
+    found.answers = []
+    assert endpoints.replay(endpoint.endpoint_id) == 1
+    await drain(dispatcher)
+    assert list(found.accepted) == [log.delivery_id]
+    assert endpoints.replay(endpoint.endpoint_id) == 0  # nothing failed any more
+
+    # down (connection refused) for longer than the disable threshold (0.5 s here, retries
+    # for 3 s): disabled, with why, and nothing more is sent to it
+    await runner.cleanup()
+    ingest.upload_csv(CSV.replace(b"ada@", b"cy@"), request_id="r3", display_name="July")
+    disabling = WebhookDispatcher(
+        hooks,
+        policy=RetryPolicy(
+            timedelta(milliseconds=50),
+            2,
+            timedelta(milliseconds=200),
+            timedelta(seconds=3),
+            timedelta(seconds=0.5),
+        ),
+        allow_http_loopback=True,
+    )
+    await drain(disabling, until=5)
+    (disabled,) = endpoints.endpoints(offset=0, limit=10)
+    assert not disabled.enabled and "every delivery failed since" in disabled.disabled_reason
+    assert "ClientConnectorError" in disabled.disabled_reason
+    assert await disabling.run_once() == 0  # a disabled endpoint's deliveries are not claimed
+    await dispatcher.close()
+    await disabling.close()
+
+
+async def test_addresses_are_checked_at_send_time(sessions: sessionmaker[Session]) -> None:
+    """An endpoint created while http/loopback was allowed, sent by a dispatcher that does not
+    allow it (production), is refused at send time without a connection."""
+    hooks = SqlWebhookStore(sessions)
+    endpoint, _ = WebhookEndpoints(hooks, allow_http_loopback=True).create(
+        "http://127.0.0.1:9/hooks", []
+    )
+    Ingest(SqlIngestStore(sessions), ISSUER, max_rows=10).upload_csv(
+        CSV, request_id="r4", display_name="x"
+    )
+    production = WebhookDispatcher(hooks, policy=FAST)
+    assert await production.run_once() == 1
+    await production.close()
+    (log,) = hooks.deliveries(endpoint.endpoint_id, state=None, offset=0, limit=10)
+    assert log.response_code is None and log.last_error.startswith("refused: an https:// URL")
+
+
+def _certificates(sessions: sessionmaker[Session], batch_id: str) -> list[str]:
+    c = tables.Certificate
+    with sessions() as session:
+        return sorted(session.scalars(select(c.id).where(c.batch_id == batch_id)))
