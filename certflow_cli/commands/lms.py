@@ -31,6 +31,8 @@ RULE_KINDS = {
 }
 MAX_PAGE_SIZE = 1000
 MAX_STATEMENT_BYTES = 64 * 1024
+# ingest's limit (services/ingest/issuance_rules.py; the CLI imports no service)
+MAX_SESSIONS = 1_000
 
 
 def _document(message: object) -> JsonDocument:
@@ -143,7 +145,7 @@ def rules() -> None:
     "--requires", multiple=True, help="requirements-met: an activity id (repeat for each)."
 )
 @click.option("--min-score", type=click.FloatRange(-1, 1), help="passed: lowest scaled score.")
-@click.option("--min-sessions", type=click.IntRange(1, 10_000), default=1, show_default=True)
+@click.option("--min-sessions", type=click.IntRange(1, MAX_SESSIONS), default=1, show_default=True)
 @click.option("--template", default="", help="The certificate template, when templates exist.")
 @click.option(
     "--collected",

@@ -19,6 +19,9 @@ from certflow.core.validation import MAX_TITLE_LENGTH, header_unsafe, invisible_
 MAX_ACTIVITY_ID = 500
 MAX_TEMPLATE = 100
 MAX_REQUIRED_ACTIVITIES = 100
+# an attended rule counts the actor's stored history, which is read up to lms_store.MAX_HISTORY
+# records (5 x this): a minimum above what is read could never be reached
+MAX_SESSIONS = 1_000
 # no control character in what is stored (PostgreSQL's text cannot even hold NUL); a webhook's
 # course id may hold spaces, so an activity id may too
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -196,8 +199,8 @@ def check_rule(rule: IssuanceRule) -> list[tuple[str, str]]:
             problems.append(("min_score_scaled", "only a passed rule has a minimum score"))
         elif not -1.0 <= rule.min_score_scaled <= 1.0:
             problems.append(("min_score_scaled", "a scaled score is between -1 and 1"))
-    if rule.kind is RuleKind.ATTENDED and not 1 <= rule.min_sessions <= 10_000:
-        problems.append(("min_sessions", "between 1 and 10000 sessions"))
+    if rule.kind is RuleKind.ATTENDED and not 1 <= rule.min_sessions <= MAX_SESSIONS:
+        problems.append(("min_sessions", f"between 1 and {MAX_SESSIONS} sessions"))
     return problems
 
 

@@ -10,7 +10,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.ingest import tables
-from services.ingest.issuance_rules import Evidence, IssuanceRule, IssueMode, RuleKind, Verb
+from services.ingest.issuance_rules import (
+    MAX_SESSIONS,
+    Evidence,
+    IssuanceRule,
+    IssueMode,
+    RuleKind,
+    Verb,
+)
 from services.ingest.lms import (
     AchievementStatus,
     AuthKind,
@@ -23,8 +30,9 @@ from services.ingest.lms import (
 from services.ingest.usecases import WriteRace
 from services.ingest.xapi import Statement
 
-# an actor's history is read whole for each statement: enough for any honest course
-MAX_HISTORY = 5_000
+# an actor's history is read whole for each statement: enough for any honest course, and
+# well above the most sessions an attended rule may ask for (or it could never fire)
+MAX_HISTORY = 5 * MAX_SESSIONS
 
 
 class SqlLmsStore:

@@ -160,6 +160,8 @@ def test_requirements_fire_only_on_a_required_activity() -> None:
             "min_score_scaled",
         ),
         (IssuanceRule("r", RuleKind.ATTENDED, SESSION, "t", min_sessions=0), "min_sessions"),
+        # more than the history read (5,000 records) could ever count: it was accepted
+        (IssuanceRule("r", RuleKind.ATTENDED, SESSION, "t", min_sessions=5_001), "min_sessions"),
         # hostile sizes: each would not fit its column (PostgreSQL refuses the insert: INTERNAL)
         (IssuanceRule("r", RuleKind.COMPLETED, COURSE, "t" * 301), "title"),
         (IssuanceRule("r", RuleKind.COMPLETED, "https://x/" + "a" * 491, "t"), "activity_id"),
