@@ -34,6 +34,7 @@ from services.ingest.settings import IngestSettings
 from services.ingest.store import SqlIngestStore
 from services.ingest.tables import IngestOutbox
 from services.ingest.usecases import Ingest, IngestStore
+from services.ingest.webhook_dispatcher import start_webhooks
 
 
 class Store(IngestStore, ProgressStore, BatchStore, Protocol):
@@ -147,6 +148,7 @@ async def serve(settings: IngestSettings) -> None:
     deliveries = await bus.pull_subscription(js, DELIVERIES_CONSUMER)
     await start_lms_intake(runtime, settings, lms)
     start_scheduler(runtime, settings, scheduled_batches(settings, sessions, app.ingest))
+    start_webhooks(runtime, settings, sessions)
     runtime.spawn(relay.run(runtime.stopping), "outbox-relay")
     runtime.spawn(app.anchored.run(anchored, runtime.stopping), "anchored-consumer")
     runtime.spawn(app.deliveries.run(deliveries, runtime.stopping), "deliveries-consumer")

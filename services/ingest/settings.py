@@ -47,6 +47,15 @@ class IngestSettings(CommonSettings):
     lms_issue_attempts: int = Field(default=10, ge=1)
     # how often due schedules are looked for (a firing runs at most this late)
     schedule_tick_seconds: float = Field(default=30.0, gt=0)
+    # outbound webhooks (webhook_dispatcher.py): how often due deliveries are looked for, each
+    # request's timeout, the retry schedule (first delay ×4 up to 6 h, given up after a day),
+    # how long an endpoint fails before it is disabled, and plain http to loopback (dev only)
+    webhook_poll_seconds: float = Field(default=2.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_first_retry_seconds: float = Field(default=30.0, gt=0)
+    webhook_give_up_seconds: float = Field(default=86_400.0, gt=0)
+    webhook_disable_after_seconds: float = Field(default=5 * 86_400.0, gt=0)
+    webhook_allow_http_loopback: bool = False
 
     @field_validator("default_time_zone")
     @classmethod

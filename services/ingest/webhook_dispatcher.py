@@ -20,8 +20,11 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.errors import InvalidInput
+from certflow.platform.grpc_runtime import ServiceRuntime
+from services.ingest.settings import IngestSettings
 from services.ingest.webhook_store import Claimed, SqlWebhookStore
 from services.ingest.webhooks import (
     RetryPolicy,
@@ -192,3 +195,24 @@ class WebhookDispatcher:
             await asyncio.to_thread(self._store.disable_endpoint, delivery.endpoint_id, reason, now)
             # the notice: an operator alert on this line, and the endpoint's disabled_reason
             log.warning("webhook endpoint %s disabled: %s", delivery.endpoint_id, reason)
+
+
+def start_webhooks(
+    runtime: ServiceRuntime, settings: IngestSettings, sessions: sessionmaker[Session]
+) -> WebhookDispatcher:
+    """The dispatcher every replica runs (the lease keeps a delivery to one sender at a time)."""
+    dispatcher = WebhookDispatcher(
+        SqlWebhookStore(sessions),
+        policy=RetryPolicy(
+            first_delay=timedelta(seconds=settings.webhook_first_retry_seconds),
+            give_up_after=timedelta(seconds=settings.webhook_give_up_seconds),
+            disable_after=timedelta(seconds=settings.webhook_disable_after_seconds),
+        ),
+        allow_http_loopback=settings.webhook_allow_http_loopback,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        lease=timedelta(seconds=settings.webhook_timeout_seconds * 3),
+    )
+    runtime.spawn(
+        dispatcher.run(runtime.stopping, settings.webhook_poll_seconds), "webhook-dispatcher"
+    )
+    return dispatcher
