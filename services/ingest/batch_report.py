@@ -14,6 +14,7 @@ from certflow.core.errors import NotFound
 from services.ingest.progress import BatchStatus
 
 PENDING = "pending"  # a certificate with no delivery outcome yet
+CANCELLED = "cancelled"  # never anchored, so never emailed: its batch was cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +58,14 @@ class BatchReportStore(Protocol):
         ...
 
 
-def delivery_counts(accepted: int, outcomes: dict[str, int]) -> dict[str, int]:
-    """The outcomes stored, and "pending" for the accepted certificates with none yet."""
+def delivery_counts(
+    accepted: int, outcomes: dict[str, int], *, cancelled: int = 0
+) -> dict[str, int]:
+    """The outcomes stored, "cancelled" for the certificates a cancel left unanchored (they
+    will never have one), and "pending" for the other accepted ones with none yet."""
     counted = {outcome: count for outcome, count in outcomes.items() if count}
+    if cancelled > 0:
+        counted[CANCELLED] = cancelled
     pending = accepted - sum(counted.values())
     if pending > 0:
         counted[PENDING] = pending

@@ -244,7 +244,9 @@ class SqlIngestStore:
             refused_row_count=refused_lines or 0,
             intakes=intakes,
             transactions=transactions,
-            deliveries=delivery_counts(status.accepted_count, outcomes),
+            deliveries=delivery_counts(
+                status.accepted_count, outcomes, cancelled=status.cancelled_count
+            ),
             first_anchored_at=_aware(first),
             last_anchored_at=_aware(last),
             last_emailed_at=_aware(emailed),

@@ -381,6 +381,13 @@ def test_a_cancelled_batch_takes_no_rows(stack, client) -> None:
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(caught.value).reason == "BATCH_CANCELLED"
     assert table_counts(stack) == before
+    # its record counts what the cancel stopped as cancelled, not as emails still to come
+    report = client.ingest.GetBatchReport(
+        pb.GetBatchReportRequest(batch_id=batch_id), metadata=client._metadata, timeout=30
+    ).report
+    deliveries = {d.outcome: d.count for d in report.deliveries}
+    assert deliveries.get("cancelled", 0) == report.batch.cancelled_count
+    assert sum(deliveries.values()) == 2
 
 
 def test_binary_files_and_stray_reports_are_refused_whole(stack, client) -> None:
