@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from certflow_cli.commands.automation import schedules, webhooks
 from certflow_cli.commands.batches import batch, batches, cancel, errors
 from certflow_cli.commands.deliveries import deliveries, resend, suppression
 from certflow_cli.commands.export_oa import export_oa
@@ -78,6 +79,8 @@ def cli(
     Check a certificate file with only a chain RPC and the issuer's DNS (verify), or
     export it for OpenAttestation verifiers (export-oa).
     Connect an LMS (sources) and say what its learners' records earn (rules, rules test).
+    Issue collected achievements at set times (schedules) and post events to your
+    systems (webhooks).
     Every command takes --json and --help.
     """
     ctx.obj = Flags(
@@ -105,6 +108,8 @@ for command in (
     export_oa,
     sources,
     rules,
+    schedules,
+    webhooks,
 ):
     cli.add_command(command)
 

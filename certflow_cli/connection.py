@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import grpc
 from google.rpc import error_details_pb2
@@ -185,6 +185,11 @@ class IngestClient:
     def test_issuance_rule(self, rule_id: str, statement_json: str) -> pb.TestIssuanceRuleResponse:
         request = pb.TestIssuanceRuleRequest(rule_id=rule_id, statement_json=statement_json)
         return self._unary(self._stub.TestIssuanceRule, request)
+
+    # schedules and webhooks (certflow schedules / webhooks): the response of the named RPC
+
+    def automation(self, rpc: str, request: object) -> Any:
+        return self._unary(getattr(self._stub, rpc), request)
 
     def watch_batch(self, batch_id: str) -> Iterator[pb.Batch]:
         """The batch now and on every change, until a final state; no deadline (a batch may

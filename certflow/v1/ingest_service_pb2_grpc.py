@@ -120,6 +120,51 @@ class IngestServiceStub:
                 request_serializer=certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleRequest.SerializeToString,
                 response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleResponse.FromString,
                 _registered_method=True)
+        self.CreateSchedule = channel.unary_unary(
+                '/certflow.v1.IngestService/CreateSchedule',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.CreateScheduleRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.CreateScheduleResponse.FromString,
+                _registered_method=True)
+        self.ListSchedules = channel.unary_unary(
+                '/certflow.v1.IngestService/ListSchedules',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListSchedulesRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListSchedulesResponse.FromString,
+                _registered_method=True)
+        self.DisableSchedule = channel.unary_unary(
+                '/certflow.v1.IngestService/DisableSchedule',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.DisableScheduleRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DisableScheduleResponse.FromString,
+                _registered_method=True)
+        self.CreateWebhookEndpoint = channel.unary_unary(
+                '/certflow.v1.IngestService/CreateWebhookEndpoint',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.CreateWebhookEndpointRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.CreateWebhookEndpointResponse.FromString,
+                _registered_method=True)
+        self.ListWebhookEndpoints = channel.unary_unary(
+                '/certflow.v1.IngestService/ListWebhookEndpoints',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListWebhookEndpointsRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListWebhookEndpointsResponse.FromString,
+                _registered_method=True)
+        self.DisableWebhookEndpoint = channel.unary_unary(
+                '/certflow.v1.IngestService/DisableWebhookEndpoint',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.DisableWebhookEndpointRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DisableWebhookEndpointResponse.FromString,
+                _registered_method=True)
+        self.RotateWebhookSecret = channel.unary_unary(
+                '/certflow.v1.IngestService/RotateWebhookSecret',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.RotateWebhookSecretRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.RotateWebhookSecretResponse.FromString,
+                _registered_method=True)
+        self.ListWebhookDeliveries = channel.unary_unary(
+                '/certflow.v1.IngestService/ListWebhookDeliveries',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListWebhookDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.ReplayWebhookDeliveries = channel.unary_unary(
+                '/certflow.v1.IngestService/ReplayWebhookDeliveries',
+                request_serializer=certflow_dot_v1_dot_ingest__service__pb2.ReplayWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ReplayWebhookDeliveriesResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -264,6 +309,71 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSchedule(self, request, context):
+        """Scheduled batches (docs/lms.md#schedules): at each firing, the collected achievements of
+        a rule (or of every rule) become one batch. Idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchedules(self, request, context):
+        """Lists schedules, oldest first, paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableSchedule(self, request, context):
+        """Stops a schedule from firing; its batches stay. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateWebhookEndpoint(self, request, context):
+        """Outbound webhooks (docs/webhooks.md). The signing secret is in this response only.
+        Idempotent on request_id (a retry does not show the secret again).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookEndpoints(self, request, context):
+        """Lists endpoints, oldest first, paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableWebhookEndpoint(self, request, context):
+        """Stops deliveries to the endpoint; pending ones wait. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateWebhookSecret(self, request, context):
+        """A new secret (in this response only); the old one keeps signing beside it for a day.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookDeliveries(self, request, context):
+        """The endpoint's delivery log, oldest first, paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayWebhookDeliveries(self, request, context):
+        """Sends one failed delivery, or every failed one, again (same webhook-id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -351,6 +461,51 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.TestIssuanceRule,
                     request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleRequest.FromString,
                     response_serializer=certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleResponse.SerializeToString,
+            ),
+            'CreateSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSchedule,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.CreateScheduleRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.CreateScheduleResponse.SerializeToString,
+            ),
+            'ListSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchedules,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListSchedulesRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListSchedulesResponse.SerializeToString,
+            ),
+            'DisableSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableSchedule,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DisableScheduleRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.DisableScheduleResponse.SerializeToString,
+            ),
+            'CreateWebhookEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhookEndpoint,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.CreateWebhookEndpointRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.CreateWebhookEndpointResponse.SerializeToString,
+            ),
+            'ListWebhookEndpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookEndpoints,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListWebhookEndpointsRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListWebhookEndpointsResponse.SerializeToString,
+            ),
+            'DisableWebhookEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableWebhookEndpoint,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.DisableWebhookEndpointRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.DisableWebhookEndpointResponse.SerializeToString,
+            ),
+            'RotateWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateWebhookSecret,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.RotateWebhookSecretRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.RotateWebhookSecretResponse.SerializeToString,
+            ),
+            'ListWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeliveries,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ListWebhookDeliveriesRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.ListWebhookDeliveriesResponse.SerializeToString,
+            ),
+            'ReplayWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayWebhookDeliveries,
+                    request_deserializer=certflow_dot_v1_dot_ingest__service__pb2.ReplayWebhookDeliveriesRequest.FromString,
+                    response_serializer=certflow_dot_v1_dot_ingest__service__pb2.ReplayWebhookDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -813,6 +968,249 @@ class IngestService:
             '/certflow.v1.IngestService/TestIssuanceRule',
             certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleRequest.SerializeToString,
             certflow_dot_v1_dot_ingest__service__pb2.TestIssuanceRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/CreateSchedule',
+            certflow_dot_v1_dot_ingest__service__pb2.CreateScheduleRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.CreateScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/ListSchedules',
+            certflow_dot_v1_dot_ingest__service__pb2.ListSchedulesRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.ListSchedulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/DisableSchedule',
+            certflow_dot_v1_dot_ingest__service__pb2.DisableScheduleRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.DisableScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWebhookEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/CreateWebhookEndpoint',
+            certflow_dot_v1_dot_ingest__service__pb2.CreateWebhookEndpointRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.CreateWebhookEndpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookEndpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/ListWebhookEndpoints',
+            certflow_dot_v1_dot_ingest__service__pb2.ListWebhookEndpointsRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.ListWebhookEndpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableWebhookEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/DisableWebhookEndpoint',
+            certflow_dot_v1_dot_ingest__service__pb2.DisableWebhookEndpointRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.DisableWebhookEndpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/RotateWebhookSecret',
+            certflow_dot_v1_dot_ingest__service__pb2.RotateWebhookSecretRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.RotateWebhookSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/ListWebhookDeliveries',
+            certflow_dot_v1_dot_ingest__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.ListWebhookDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certflow.v1.IngestService/ReplayWebhookDeliveries',
+            certflow_dot_v1_dot_ingest__service__pb2.ReplayWebhookDeliveriesRequest.SerializeToString,
+            certflow_dot_v1_dot_ingest__service__pb2.ReplayWebhookDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

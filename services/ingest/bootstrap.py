@@ -35,6 +35,8 @@ from services.ingest.store import SqlIngestStore
 from services.ingest.tables import IngestOutbox
 from services.ingest.usecases import Ingest, IngestStore
 from services.ingest.webhook_dispatcher import start_webhooks
+from services.ingest.webhook_endpoints import WebhookEndpoints
+from services.ingest.webhook_store import SqlWebhookStore
 
 
 class Store(IngestStore, ProgressStore, BatchStore, Protocol):
@@ -117,6 +119,7 @@ async def serve(settings: IngestSettings) -> None:
         on_changed=hub.changed,
     )
     lms = lms_intake(settings, sessions, app.ingest)
+    schedules = scheduled_batches(settings, sessions, app.ingest)
     uploads = ThreadPoolExecutor(settings.upload_workers, thread_name_prefix="ingest-upload")
 
     async def stop_uploads() -> None:
@@ -139,6 +142,11 @@ async def serve(settings: IngestSettings) -> None:
             gas_per_transaction=settings.anchor_gas_per_transaction,
             base_fee=base_fee,
             lms=lms,
+            schedules=schedules,
+            webhooks=WebhookEndpoints(
+                SqlWebhookStore(sessions),
+                allow_http_loopback=settings.webhook_allow_http_loopback,
+            ),
             reports=BatchReports(store, clock=_utcnow),
         ),
         runtime.server,
@@ -147,7 +155,7 @@ async def serve(settings: IngestSettings) -> None:
     anchored = await bus.pull_subscription(js, ANCHORED_CONSUMER)
     deliveries = await bus.pull_subscription(js, DELIVERIES_CONSUMER)
     await start_lms_intake(runtime, settings, lms)
-    start_scheduler(runtime, settings, scheduled_batches(settings, sessions, app.ingest))
+    start_scheduler(runtime, settings, schedules)
     start_webhooks(runtime, settings, sessions)
     runtime.spawn(relay.run(runtime.stopping), "outbox-relay")
     runtime.spawn(app.anchored.run(anchored, runtime.stopping), "anchored-consumer")

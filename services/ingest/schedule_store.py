@@ -44,6 +44,11 @@ class SqlScheduleStore:
             )
             return [_schedule(r) for r in rows]
 
+    def schedule(self, schedule_id: str) -> Schedule | None:
+        with self._sessions() as session:
+            row = session.get(tables.ScheduleRow, schedule_id)
+            return _schedule(row) if row else None
+
     def enabled_schedules(self) -> list[Schedule]:
         s = tables.ScheduleRow
         with self._sessions() as session:

@@ -229,6 +229,8 @@ class ScheduleStore(Protocol):
 
     def schedules(self, *, offset: int, limit: int) -> list[Schedule]: ...
 
+    def schedule(self, schedule_id: str) -> Schedule | None: ...
+
     def enabled_schedules(self) -> list[Schedule]: ...
 
     def disable_schedule(self, schedule_id: str, now: datetime) -> Schedule | None: ...
@@ -304,10 +306,19 @@ class ScheduledBatches:
         cron: str = "",
         time_zone: str = "",
         run_at: datetime | None = None,
+        request_id: str = "",
     ) -> Schedule:
+        """Idempotent on request_id: the schedule's id is derived from it (AIP-155)."""
         kind = check_new_schedule(name=name, cron=cron, time_zone=time_zone, run_at=run_at)
+        schedule_id = (
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"certflow:schedule:{request_id}"))
+            if request_id
+            else self._new_id()
+        )
+        if request_id and (done := self._store.schedule(schedule_id)):
+            return done
         schedule = Schedule(
-            schedule_id=self._new_id(),
+            schedule_id=schedule_id,
             name=name,
             rule_id=rule_id,
             kind=kind,

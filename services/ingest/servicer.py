@@ -22,6 +22,7 @@ from certflow.platform.grpc_errors import translate_errors, translate_stream_err
 from certflow.platform.proto_time import to_timestamp
 from certflow.v1 import certificate_pb2, ingest_service_pb2, ingest_service_pb2_grpc
 from services.ingest.announcements import DeliveryTiming
+from services.ingest.automation_servicer import ScheduleRpcs, WebhookRpcs
 from services.ingest.batch_report import BatchReport, BatchReports
 from services.ingest.batch_watch import BatchWatchHub, watch_batch
 from services.ingest.gas_price import BaseFee
@@ -35,7 +36,9 @@ from services.ingest.lifecycle import BatchLifecycle, BatchQuery
 from services.ingest.lms import LmsIntake
 from services.ingest.lms_servicer import LmsRpcs
 from services.ingest.progress import BatchState, BatchStatus
+from services.ingest.schedules import ScheduledBatches
 from services.ingest.usecases import Ingest, IssuedCertificate, UploadPlan
+from services.ingest.webhook_endpoints import WebhookEndpoints
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,7 +57,9 @@ MAX_REQUEST_ID = 128
 MAX_BATCH_ID = 64  # ours are 36-character UUIDs
 
 
-class IngestServicer(LmsRpcs, ingest_service_pb2_grpc.IngestServiceServicer):
+class IngestServicer(
+    LmsRpcs, ScheduleRpcs, WebhookRpcs, ingest_service_pb2_grpc.IngestServiceServicer
+):
     def __init__(
         self,
         ingest: Ingest,
@@ -70,9 +75,15 @@ class IngestServicer(LmsRpcs, ingest_service_pb2_grpc.IngestServiceServicer):
         base_fee: Callable[[], Awaitable[BaseFee]] | None = None,
         reports: BatchReports,
         lms: LmsIntake | None = None,
+        schedules: ScheduledBatches | None = None,
+        webhooks: WebhookEndpoints | None = None,
     ) -> None:
         if lms is not None:
             self._lms = lms  # the LMS methods (lms_servicer.py)
+        if schedules is not None:
+            self._schedules = schedules  # automation_servicer.py
+        if webhooks is not None:
+            self._webhooks = webhooks
         self._ingest = ingest
         self._reports = reports
         self._max_rows = max_rows
