@@ -7,6 +7,7 @@ it. A one-off schedule made with `certflow schedules create --at` fires in the r
 service (its firing recorded, nothing collected so no batch)."""
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -41,8 +42,6 @@ class Receiver:
     url: str = ""
 
     async def handle(self, request: web.Request) -> web.Response:
-        import json
-
         body = await request.read()
         message_id = request.headers["webhook-id"]
         self.seen.append(message_id)
@@ -157,7 +156,7 @@ def test_a_batch_s_events_reach_a_receiver_signed_and_once(
     wait(lambda: len(receiver.of_type("certificate.delivered")) >= 1)
     assert receiver.bad == 0
 
-    certificates = set()
+    certificates: set[str] = set()
     for kind in ("certificate.issued", "certificate.anchored", "certificate.delivered"):
         for event in receiver.of_type(kind):
             data = event["data"]
