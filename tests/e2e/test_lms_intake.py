@@ -482,6 +482,7 @@ def test_the_cli_manages_sources_and_rules(lms: Lms, stack: LocalStack, tmp_path
     secret = created.json()["secret"]
     assert len(secret) >= 40
     listed = certflow("sources", "list", "--json", env=env)
+    assert listed.code == 0, listed.stderr
     assert "cli-lrs" in {s["name"] for s in listed.json()["sources"]}
     assert secret not in listed.stdout
     assert certflow("sources", "create", "cli-lrs", "--auth", "basic", env=env).code == 8
