@@ -222,8 +222,9 @@ def render_reissued(console: Console, document: JsonDocument) -> None:
     console.print(shown(f"batch {certificate['batch_id']}"))
     console.print(
         shown(
-            f"{document['replaced_certificate_id']} is revoked (superseded) once the new"
-            " certificate's revocation transaction is confirmed"
+            f"{document['replaced_certificate_id']} is revoked on chain in the next revocation"
+            f" window (superseded, or the reason it was revoked with before); its verification"
+            f" points at {certificate['certificate_id']}"
         )
     )
     console.print(shown_lines(json.dumps(certificate["document"], ensure_ascii=False, indent=2)))
