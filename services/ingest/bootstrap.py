@@ -28,6 +28,7 @@ from services.ingest.gas_price import AnchorBaseFee
 from services.ingest.lifecycle import BatchLifecycle, BatchStore
 from services.ingest.lms_http import lms_intake, start_lms_intake
 from services.ingest.progress import BatchProgress, DeliveryReport, ProgressStore
+from services.ingest.revocation_webhooks import REVOKED_CONSUMER, revoked_consumer
 from services.ingest.schedule_loop import scheduled_batches, start_scheduler
 from services.ingest.servicer import IngestServicer
 from services.ingest.settings import IngestSettings
@@ -154,10 +155,12 @@ async def serve(settings: IngestSettings) -> None:
     runtime.add_service(ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name)
     anchored = await bus.pull_subscription(js, ANCHORED_CONSUMER)
     deliveries = await bus.pull_subscription(js, DELIVERIES_CONSUMER)
+    revoked = await bus.pull_subscription(js, REVOKED_CONSUMER)
     await start_lms_intake(runtime, settings, lms)
     start_scheduler(runtime, settings, schedules)
     start_webhooks(runtime, settings, sessions)
     runtime.spawn(relay.run(runtime.stopping), "outbox-relay")
     runtime.spawn(app.anchored.run(anchored, runtime.stopping), "anchored-consumer")
     runtime.spawn(app.deliveries.run(deliveries, runtime.stopping), "deliveries-consumer")
+    runtime.spawn(revoked_consumer(sessions).run(revoked, runtime.stopping), "revoked-consumer")
     await runtime.run()

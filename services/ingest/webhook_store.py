@@ -134,13 +134,14 @@ def enqueue_certificates(
     batch_id: str,
     certificates: Sequence[Mapping[str, Any]],
     now: datetime,
+    key: str = "",
     **facts: Any,
 ) -> None:
     """certificate.* events: one delivery per batch and up to 1,000 certificates (each
-    `{"certificate_id": …, …}`), keyed by the certificates it names."""
+    `{"certificate_id": …, …}`), keyed by the certificates it names (and `key`)."""
     ordered = sorted(certificates, key=lambda c: str(c["certificate_id"]))
     for part in _chunks(ordered):
-        names = "\n".join(str(c["certificate_id"]) for c in part)
+        names = key + "\n" + "\n".join(str(c["certificate_id"]) for c in part)
         digest = hashlib.sha256(names.encode()).hexdigest()[:32]
         enqueue(
             session,

@@ -20,8 +20,10 @@ from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.document import IssuerProfile
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
+from certflow.v1 import certificate_pb2, events_pb2
 from services.ingest import tables
 from services.ingest.progress import AnchoredLeaf, DeliveryOutcome, DeliveryReport
+from services.ingest.revocation_webhooks import RevocationWebhooks, parse_revoked
 from services.ingest.store import SqlIngestStore
 from services.ingest.usecases import Ingest
 from services.ingest.webhook_dispatcher import WebhookDispatcher
@@ -252,3 +254,57 @@ def _certificates(sessions: sessionmaker[Session], batch_id: str) -> list[str]:
     c = tables.Certificate
     with sessions() as session:
         return sorted(session.scalars(select(c.id).where(c.batch_id == batch_id)))
+
+
+def revoked_event(window: str, certificate_ids: list[str], replaced_by: str = "") -> bytes:
+    event = events_pb2.CertificatesRevokedEvent(
+        revocation_window_id=window, chain_id=31337, transaction_hash="0x" + "ef" * 32
+    )
+    for certificate_id in certificate_ids:
+        event.certificates.add(
+            certificate_id=certificate_id,
+            reason=certificate_pb2.REVOCATION_REASON_WITHDRAWN,
+            reason_text="issued to the wrong cohort",
+            replaced_by_certificate_id=replaced_by,
+        ).revoke_time.GetCurrentTime()
+    return event.SerializeToString()
+
+
+async def test_certs_revoked_becomes_one_certificate_revoked_delivery(
+    sessions: sessionmaker[Session], receiver: tuple[Receiver, web.AppRunner, str]
+) -> None:
+    found, _, url = receiver
+    hooks = SqlWebhookStore(sessions)
+    endpoint, found.secret = WebhookEndpoints(hooks, allow_http_loopback=True).create(
+        url, ["certificate.revoked"]
+    )
+    batch_id = (
+        Ingest(SqlIngestStore(sessions), ISSUER, max_rows=10)
+        .upload_csv(CSV, request_id="r5", display_name="x")
+        .batch.batch_id
+    )
+    ids = _certificates(sessions, batch_id)
+    assert parse_revoked(b"\xff\x00garbage") is None
+    assert parse_revoked(revoked_event("", ids)) is None  # no window: not usable
+    event = parse_revoked(revoked_event("rw1", [ids[0], "not-ingests"]))
+    assert event is not None
+    announcer = RevocationWebhooks(sessions)
+    assert announcer.announce(event) == 1  # another issuer's certificate is left out
+    assert announcer.announce(event) == 1  # the event again (redelivered): no second delivery
+    # announced again naming its replacement: a new fact, a second delivery
+    renamed = parse_revoked(revoked_event("rw1", [ids[0]], replaced_by="cert-new"))
+    assert renamed is not None and announcer.announce(renamed) == 1
+    dispatcher = WebhookDispatcher(hooks, policy=FAST, allow_http_loopback=True)
+    await drain(dispatcher)
+    await dispatcher.close()
+    assert found.events() == ["certificate.revoked", "certificate.revoked"]
+    first, second = sorted(
+        (e["data"] for e in found.accepted.values()),
+        key=lambda d: d["certificates"][0]["replaced_by_certificate_id"],  # type: ignore[index]
+    )
+    assert first["batch_id"] == batch_id and first["revocation_window_id"] == "rw1"  # type: ignore[index]
+    (revoked,) = first["certificates"]  # type: ignore[index]
+    assert revoked["certificate_id"] == ids[0] and revoked["reason"] == "withdrawn"
+    assert revoked["reason_text"] == "issued to the wrong cohort"
+    assert second["certificates"][0]["replaced_by_certificate_id"] == "cert-new"  # type: ignore[index]
+    assert len(hooks.deliveries(endpoint.endpoint_id, state=None, offset=0, limit=10)) == 2
