@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from certflow.core.errors import DomainError, InvalidInput, NotFound
 from certflow.platform import bus
 from certflow.v1 import events_pb2
@@ -38,11 +40,16 @@ def _deliveries(message: Any) -> int:
 
 
 def reissue_revocation(data: bytes) -> RevocationRequest | None:
-    """The revocation a "certs.reissued" event asks for; None when it cannot be read."""
+    """The revocation a "certs.reissued" event asks for; None when it cannot be read or is not
+    a valid request (poison). Any other error is raised: a fault of ours, not the event's."""
     try:
         event = events_pb2.CertificateReissuedEvent.FromString(data)
-        if not event.replaced_by_certificate_id or len(event.replaced_by_certificate_id) > 36:
-            return None
+    except DecodeError:
+        return None
+    replacement = event.replaced_by_certificate_id
+    if not 0 < len(replacement) <= 36 or not replacement.isprintable():
+        return None  # (a NUL would fail the insert on PostgreSQL on every redelivery)
+    try:
         return checked_request(
             request_id=f"reissue:{event.replaced_by_certificate_id}",
             certificate_ids=[event.certificate_id],
@@ -51,7 +58,7 @@ def reissue_revocation(data: bytes) -> RevocationRequest | None:
             reason_text=event.reason_text,
             replaced_by=event.replaced_by_certificate_id,
         )
-    except (InvalidInput, Exception):
+    except InvalidInput:
         return None
 
 
@@ -77,7 +84,14 @@ class ReissuedConsumer:
                 await self.take(message)
 
     async def take(self, message: Any) -> None:
-        request = reissue_revocation(message.data)
+        try:
+            request = reissue_revocation(message.data)
+        except Exception as exc:
+            # not the event's fault: it comes back rather than losing the old one's revocation
+            self._failures += 1
+            log.error("certs.reissued: reading an event failed (%s); it comes back", exc)
+            await bus.settle(message.nak(delay=bus.retry_delay(self._failures)))
+            return
         if request is None:
             self.poison_messages += 1
             log.error("certs.reissued: unreadable message terminated (%d)", self.poison_messages)

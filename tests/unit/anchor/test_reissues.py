@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from certflow.v1 import events_pb2
 from services.anchor.reissues import MAX_WAITS, ReissuedConsumer, reissue_revocation
 from services.anchor.revocations import RevocationReason
@@ -64,8 +66,32 @@ async def test_an_old_certificate_not_placed_yet_comes_back_and_is_given_up_when
 
 async def test_unreadable_events_are_terminated() -> None:
     consumer = ReissuedConsumer(Records(), now=lambda: NOW)
-    for data in (b"\xff\xff", reissued("a", new=""), reissued("a", text="x" * 501)):
+    for data in (
+        b"\xff\xff",
+        reissued("a", new=""),
+        reissued("a", new="x\x00y"),
+        reissued("a", text="x" * 501),
+    ):
         message = Message(data)
         await consumer.take(message)
         assert message.settled == ["term"]
     assert reissue_revocation(reissued("a")) is not None
+
+
+async def test_a_fault_of_ours_while_reading_brings_the_event_back_not_terminated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # only an unreadable or invalid event is poison: any other failure (a bug, say) would
+    # otherwise drop the old certificate's revocation for good
+    def broken(**_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("services.anchor.reissues.checked_request", broken)
+    records = Records()
+    consumer = ReissuedConsumer(records, now=lambda: NOW)
+    message = Message(reissued("a"))
+    await consumer.take(message)
+    assert message.settled == ["nak"] and consumer.poison_messages == 0
+    monkeypatch.undo()
+    await consumer.take(message)  # fixed: it is revoked
+    assert message.settled == ["nak", "ack"] and "a" in records.revocations
