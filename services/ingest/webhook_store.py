@@ -82,14 +82,7 @@ def enqueue(
 ) -> int:
     """One delivery per enabled endpoint taking `event`; a fact enqueued again (a replayed
     event) finds its delivery there (unique endpoint + dedupe key) and adds nothing."""
-    e = tables.WebhookEndpoint
-    endpoints = [
-        endpoint_id
-        for endpoint_id, events in session.execute(
-            select(e.id, e.events).where(e.disabled_at.is_(None))
-        )
-        if event.value in json.loads(events)
-    ]
+    endpoints = _subscribed(session, event)
     if not endpoints:
         return 0
     body = json.dumps(
@@ -121,6 +114,18 @@ def enqueue(
         ],
     )
     return len(endpoints)
+
+
+def _subscribed(session: Session, event: WebhookEvent) -> list[str]:
+    """Enabled endpoints taking `event` (a handful: read whole)."""
+    e = tables.WebhookEndpoint
+    return [
+        endpoint_id
+        for endpoint_id, events in session.execute(
+            select(e.id, e.events).where(e.disabled_at.is_(None))
+        )
+        if event.value in json.loads(events)
+    ]
 
 
 def _chunks(items: Sequence[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
@@ -155,6 +160,8 @@ def enqueue_certificates(
 def enqueue_completed_batches(session: Session, batch_ids: Sequence[str], now: datetime) -> None:
     """batch.completed for each of these batches whose every certificate has its email outcome
     (or that accepted nothing), once per batch."""
+    if not _subscribed(session, WebhookEvent.BATCH_COMPLETED):
+        return  # the counts below read the batch's progress rows: only when someone listens
     p, b = tables.CertificateProgress, tables.Batch
     for batch_id in sorted(batch_ids):
         batch = session.get(b, batch_id)
