@@ -47,6 +47,7 @@ from services.ingest.usecases import (
     CertificateAnchoring,
     CertificateRecord,
     NewBatch,
+    StoredIntake,
     WriteRace,
 )
 from services.ingest.webhook_store import announce_anchored, announce_deliveries, announce_issued
@@ -669,8 +670,19 @@ class SqlIngestWrites:
                 skipped_count=extension.skipped_count,
                 held_back_count=extension.held_back_count,
                 resolved_count=extension.resolved_count,
+                request_id=extension.request_id,
+                content_sha256=extension.content_sha256,
             )
         )
+
+    def intake_for_request(self, batch_id: str, request_id: str) -> StoredIntake | None:
+        i = tables.BatchIntake
+        row = self._session.execute(
+            select(i.content_sha256, i.skipped_count, i.held_back_count, i.resolved_count).where(
+                i.batch_id == batch_id, i.request_id == request_id
+            )
+        ).first()
+        return None if row is None else StoredIntake(*row)
 
     def add_issue_request(self, request_id: str, certificate_id: str) -> None:
         self._session.add(tables.IssueRequest(request_id=request_id, certificate_id=certificate_id))

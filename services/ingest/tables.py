@@ -75,6 +75,8 @@ class BatchIntake(Base):
     reprocess, with what it did (the completion record's history of the batch)."""
 
     __tablename__ = "batch_intakes"
+    # a retried upload into a batch finds its first intake (NULLs never collide)
+    __table_args__ = (Index("uq_batch_intakes_request", "batch_id", "request_id", unique=True),)
 
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), primary_key=True)
     sequence: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -85,6 +87,8 @@ class BatchIntake(Base):
     skipped_count: Mapped[int] = mapped_column(Integer, default=0)
     held_back_count: Mapped[int] = mapped_column(Integer, default=0)
     resolved_count: Mapped[int] = mapped_column(Integer, default=0)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class BatchRowError(Base):

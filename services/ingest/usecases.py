@@ -162,6 +162,19 @@ class BatchExtension:
     messages: Sequence[OutboxMessage]
     trace_context: str
     created_at: datetime
+    # the caller's idempotency key and the upload_digest: a retry is answered, not applied again
+    request_id: str | None = None
+    content_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIntake:
+    """An earlier intake into a batch under the same request_id."""
+
+    content_sha256: str | None
+    skipped_count: int
+    held_back_count: int
+    resolved_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +278,10 @@ class IngestWrites(IngestReads, Protocol):
 
     def extend_batch(self, extension: BatchExtension) -> None:
         """Adds to a batch (locked first) and records the intake."""
+        ...
+
+    def intake_for_request(self, batch_id: str, request_id: str) -> StoredIntake | None:
+        """The batch's earlier intake under this request_id (read after lock_batch)."""
         ...
 
     def add_issue_request(self, request_id: str, certificate_id: str) -> None: ...
@@ -382,7 +399,14 @@ class Ingest:
         nothing) at the next check once `cancel` is set because the caller has gone. With
         `choice.batch_id` the rows join that batch (intake.py says how)."""
         if choice.batch_id:
-            return self._extend(data, cancel=cancel, options=options, timing=timing, choice=choice)
+            return self._extend(
+                data,
+                request_id=request_id,
+                cancel=cancel,
+                options=options,
+                timing=timing,
+                choice=choice,
+            )
         started = time.monotonic()
         digest = upload_digest(data, options, timing, choice.pilot_rows)
         if request_id and (previous := self._store.batch_for_request(request_id)):
@@ -485,6 +509,7 @@ class Ingest:
         self,
         data: bytes,
         *,
+        request_id: str,
         cancel: CancelSignal,
         options: IntakeOptions,
         timing: DeliveryTiming,
@@ -498,11 +523,16 @@ class Ingest:
         self._open_batch(batch_id)
         checked = self._check(data, cancel=cancel, options=options, choice=choice)
         intake_key = self._new_id()  # this intake's announcements apart from the batch's others
+        digest = upload_digest(data, options, timing, choice.pilot_rows)
         decided: list[IntakeDecision] = []
+        earlier: list[StoredIntake] = []
 
         def write() -> None:
             with self._store.transaction() as tx:
                 tx.lock_batch(batch_id)  # before reading: what another intake stored is seen
+                if request_id and (done := tx.intake_for_request(batch_id, request_id)):
+                    earlier[:] = [done]  # a retry: a pilot's rest must not take the next rows
+                    return
                 decision = self._decide(tx, checked, choice)
                 decided[:] = [decision]
                 messages = [
@@ -530,11 +560,15 @@ class Ingest:
                         messages=messages,
                         trace_context=json.dumps(headers) if headers else "",
                         created_at=self._clock(),
+                        request_id=request_id or None,
+                        content_sha256=digest,
                     )
                 )
             self._on_committed()
 
         _retrying(write)
+        if earlier:
+            return self._same_intake(batch_id, request_id, digest, earlier[0])
         (decision,) = decided
         batch_stored(
             batch_id,
@@ -911,6 +945,26 @@ class Ingest:
                 metadata={"batch_id": batch_id},
             )
         return self._result(batch_id)
+
+    def _same_intake(
+        self, batch_id: str, request_id: str, digest: str, earlier: StoredIntake
+    ) -> UploadResult:
+        """The answer to a repeated upload into a batch: what the first one did, if it was the
+        same upload."""
+        if earlier.content_sha256 is not None and earlier.content_sha256 != digest:
+            raise Conflict(
+                "REQUEST_ID_REUSED",
+                f"request_id {request_id!r} was already used for another upload into batch "
+                f"{batch_id} (a different file, or other reading options or pilot_rows); use a "
+                "new request_id for a new upload",
+                metadata={"batch_id": batch_id},
+            )
+        return replace(
+            self._result(batch_id),
+            skipped_count=earlier.skipped_count,
+            held_back_count=earlier.held_back_count,
+            resolved_count=earlier.resolved_count,
+        )
 
     def _result(self, batch_id: str) -> UploadResult:
         return UploadResult(

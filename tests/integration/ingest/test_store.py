@@ -17,6 +17,7 @@ from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from certflow.v1 import events_pb2
 from services.ingest import tables as ingest_tables
+from services.ingest.intake import IntakeChoice
 from services.ingest.progress import (
     AnchoredLeaf,
     BatchProgress,
@@ -236,3 +237,32 @@ def test_progress_lives_in_narrow_rows_whatever_event_comes_first(sessions) -> N
         )
     assert store.stored_windows([*ids, "not-ours"]) == {ids[0]: "w1", ids[1]: "w1"}
     assert read_anchor_proof(ingest.certificate(ids[1]).document).block_number == 12
+
+
+def test_a_retried_upload_into_a_batch_does_not_take_the_next_rows(sessions) -> None:
+    """A pilot of one row, then one more row twice under one request_id (a client retry):
+    the batch holds two certificates, not three; the request_id for another upload into the
+    batch is refused."""
+    ingest = make_ingest(sessions)
+    four = (
+        "name,email,title,completion_date\n"
+        + "".join(f"Person {n},p{n}@example.edu,BSc,2026-06-30\n" for n in range(4))
+    ).encode()
+    pilot = ingest.upload_csv(
+        four, request_id="", display_name="", choice=IntakeChoice(pilot_rows=1)
+    )
+    one_more = IntakeChoice(batch_id=pilot.batch.batch_id, pilot_rows=1)
+    first = ingest.upload_csv(four, request_id="one-more", display_name="", choice=one_more)
+    again = ingest.upload_csv(four, request_id="one-more", display_name="", choice=one_more)
+    assert first.batch.accepted_count == again.batch.accepted_count == 2
+    assert (again.skipped_count, again.held_back_count) == (1, 2)
+    assert count(sessions, ingest_tables.Certificate) == 2
+    with pytest.raises(Conflict) as refused:
+        ingest.upload_csv(
+            four,
+            request_id="one-more",
+            display_name="",
+            choice=IntakeChoice(batch_id=pilot.batch.batch_id),
+        )
+    assert refused.value.reason == "REQUEST_ID_REUSED"
+    assert count(sessions, ingest_tables.Certificate) == 2

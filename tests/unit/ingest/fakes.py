@@ -24,6 +24,7 @@ from services.ingest.usecases import (
     CertificateAnchoring,
     CertificateRecord,
     NewBatch,
+    StoredIntake,
     WriteRace,
 )
 
@@ -44,6 +45,8 @@ class FakeState:
     issue_requests: dict[str, str] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
     cancelled: dict[str, datetime] = field(default_factory=dict)  # batch id → when
+    # (batch id, request id) → what that upload into the batch did
+    intakes: dict[tuple[str, str], StoredIntake] = field(default_factory=dict)
 
 
 class FakeWrites:
@@ -97,7 +100,17 @@ class FakeWrites:
         if batch_id in self.state.cancelled:
             raise BatchClosed("BATCH_CANCELLED", "cancelled")
 
+    def intake_for_request(self, batch_id: str, request_id: str) -> StoredIntake | None:
+        return self.state.intakes.get((batch_id, request_id))
+
     def extend_batch(self, extension: BatchExtension) -> None:
+        if extension.request_id:
+            self.state.intakes[(extension.batch_id, extension.request_id)] = StoredIntake(
+                extension.content_sha256,
+                extension.skipped_count,
+                extension.held_back_count,
+                extension.resolved_count,
+            )
         batch = self.state.batches[extension.batch_id]
         kept = [e for e in batch.refused if e.row_number not in extension.replaced_lines]
         cells = {n: c for n, c in batch.refused_cells.items() if n not in extension.replaced_lines}

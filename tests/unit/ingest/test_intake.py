@@ -217,6 +217,31 @@ def test_a_request_id_retried_with_another_pilot_is_a_new_request() -> None:
     assert refused.value.reason == "REQUEST_ID_REUSED"
 
 
+def test_a_retried_upload_into_a_batch_is_answered_not_applied_again() -> None:
+    # a pilot of 1, then its rest with pilot_rows=1 sent twice (a client retry): the retry
+    # must not take the next row as if it were a new request
+    store = FakeIngestStore()
+    ingest = make_ingest(store)
+    pilot = ingest.upload_csv(
+        CSV, request_id="", display_name="", choice=IntakeChoice(pilot_rows=1)
+    )
+    more = IntakeChoice(batch_id=pilot.batch.batch_id, pilot_rows=1)
+    first = ingest.upload_csv(CSV, request_id="more-1", display_name="", choice=more)
+    outbox = len(store.state.outbox)
+    again = ingest.upload_csv(CSV, request_id="more-1", display_name="", choice=more)
+    assert first.batch.accepted_count == again.batch.accepted_count == 2
+    assert (again.skipped_count, again.held_back_count) == (
+        first.skipped_count,
+        first.held_back_count,
+    )
+    assert len(store.state.outbox) == outbox  # nothing announced again
+    with pytest.raises(Conflict) as refused:  # the same key for another upload
+        ingest.upload_csv(
+            CSV, request_id="more-1", display_name="", choice=replace(more, pilot_rows=0)
+        )
+    assert refused.value.reason == "REQUEST_ID_REUSED"
+
+
 def test_report_cells_neutralised_against_formulas_are_read_as_uploaded() -> None:
     neutralised = CsvRow(
         2,
