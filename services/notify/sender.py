@@ -13,10 +13,12 @@ ever).
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiosmtplib
+from aiosmtplib.typing import SMTPStatus
 
 from services.notify.outcome_policy import (
     Accepted,
@@ -152,8 +154,11 @@ class SmtpPool:
         encoding = "utf-8" if message.smtputf8 else "ascii"
         options = ["SMTPUTF8"] if message.smtputf8 else []
         sender = message.envelope_from or self._mail_from  # a VERP address names the delivery
-        await client.mail(sender, options=options, encoding=encoding)
-        await client.rcpt(message.recipient, encoding=encoding)
+        if _PLAIN_ADDRESS.fullmatch(sender) and _PLAIN_ADDRESS.fullmatch(message.recipient):
+            await _mail_and_rcpt(client, sender, message.recipient, options, encoding)
+        else:
+            await client.mail(sender, options=options, encoding=encoding)
+            await client.rcpt(message.recipient, encoding=encoding)
         stage.data_issued = True  # from here the relay may have the message
         await client.data(message.data)
 
@@ -167,6 +172,28 @@ class SmtpPool:
 
 class _Stage:
     data_issued = False
+
+
+# an address aiosmtplib's quote_address would send as it is: no space, quote, bracket,
+# separator or line break (rendering.wire_address guarantees it of every recipient)
+_ATOM = r"[^\s\x00-\x1f\x7f<>\"(),;:\\\[\]@]+"
+_PLAIN_ADDRESS = re.compile(f"{_ATOM}@{_ATOM}")
+
+
+async def _mail_and_rcpt(
+    client: aiosmtplib.SMTP, sender: str, recipient: str, options: list[str], encoding: str
+) -> None:
+    """MAIL and RCPT as client.mail and client.rcpt send them, answers judged alike, without
+    their email.utils.parseaddr of each address (a tenth of the send path's CPU)."""
+    extra = [option.encode("ascii") for option in options]
+    response = await client.execute_command(
+        b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *extra
+    )
+    if response.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
+    response = await client.execute_command(b"RCPT", b"TO:<" + recipient.encode(encoding) + b">")
+    if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+        raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
 
 
 def _describe(exc: BaseException) -> str:
