@@ -1,10 +1,11 @@
 """Outbound webhooks and schedules on the real stack (SQLite and PostgreSQL): a local HTTP
 receiver (aiohttp on 127.0.0.1) registered with `certflow webhooks create` gets
 certificate.issued, certificate.anchored, certificate.delivered and batch.completed for an
-uploaded batch, each verified with the documented Standard Webhooks scheme; its first answer
-(500) is retried with the same webhook-id and the event is taken once; the delivery log shows
-it. A one-off schedule made with `certflow schedules create --at` fires in the running
-service (its firing recorded, nothing collected so no batch)."""
+uploaded batch, then certificate.revoked when one is revoked through anchor, each verified
+with the documented Standard Webhooks scheme; its first answer (500) is retried with the same
+webhook-id and the event is taken once; the delivery log shows it. A one-off schedule made
+with `certflow schedules create --at` fires in the running service (its firing recorded,
+nothing collected so no batch)."""
 
 import asyncio
 import json
@@ -18,6 +19,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from certflow.v1 import anchor_service_pb2 as apb
+from certflow.v1 import certificate_pb2
 from devstack.client import StackClient
 from devstack.stack import SERVICES, LocalStack, StackOptions
 from services.ingest.webhooks import verify
@@ -67,7 +70,8 @@ class Receiver:
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
+def receiver(stack: LocalStack) -> Iterator[Receiver]:
+    """One per stack (backend): its events are that stack's alone."""
     found = Receiver()
     loop = asyncio.new_event_loop()
     started = threading.Event()
@@ -181,6 +185,26 @@ def test_a_batch_s_events_reach_a_receiver_signed_and_once(
     assert set(states) == set(receiver.events) and set(states.values()) == {"delivered"}
     retried = [d for d in log["deliveries"] if d["attempts"] == 2]
     assert len(retried) == 1 and retried[0]["response_code"] == 200
+
+    # a revocation through anchor reaches the receiver as certificate.revoked (certs.revoked)
+    victim = sorted(certificates)[0]
+    client.anchor.RevokeCertificates(
+        apb.RevokeCertificatesRequest(
+            request_id="webhooks-e2e-revoke",
+            certificate_ids=[victim],
+            reason=certificate_pb2.REVOCATION_REASON_WITHDRAWN,
+            reason_text="awarded to the wrong cohort",
+        ),
+        metadata=[("authorization", f"Bearer {stack.token}")],
+        timeout=30,
+    )
+    wait(lambda: bool(receiver.of_type("certificate.revoked")), timeout=90)
+    (revoked,) = receiver.of_type("certificate.revoked")
+    data = revoked["data"]
+    assert data["batch_id"] == batch_id and data["transaction_hash"]  # type: ignore[index]
+    assert [c["certificate_id"] for c in data["certificates"]] == [victim]  # type: ignore[index]
+    assert data["certificates"][0]["reason"] == "withdrawn"  # type: ignore[index]
+    assert receiver.bad == 0
 
 
 def test_a_one_off_schedule_fires_in_the_running_service(stack: LocalStack, tmp_path: Path) -> None:
