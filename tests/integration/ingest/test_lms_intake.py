@@ -29,7 +29,7 @@ from services.ingest.lms import (
     hmac_secret,
     signature_of,
 )
-from services.ingest.lms_store import SqlLmsStore
+from services.ingest.lms_store import SqlLmsStore, SqlLmsWrites
 from services.ingest.store import SqlIngestStore
 from services.ingest.usecases import Ingest, IssuedCertificate
 
@@ -344,3 +344,44 @@ def test_names_and_ids_with_a_nul_are_unknown_not_a_database_error(
         lms.disable_rule("r\x00")
     with pytest.raises(NotFound):
         lms.test_rule("r\x00", completed("a@example.edu"))
+
+
+def test_a_request_reads_each_actor_s_history_once(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read again for every statement, 500 statements of an actor with 5,000 stored records
+    took over a minute; the statements of the request itself still count (the third session
+    in the same request reaches an attended rule's minimum of three)."""
+    lms = intake(sessions)
+    workshop = "https://lms.example/workshop/3"
+    lms.create_rule(
+        IssuanceRule(str(uuid.uuid4()), RuleKind.ATTENDED, workshop, "Workshop", min_sessions=3),
+        request_id="",
+    )
+    source = SqlLmsStore(sessions).source_by_name("lrs")
+    assert source is not None
+    reads: list[str] = []
+    history = SqlLmsWrites.history
+
+    def counted(self: SqlLmsWrites, actor_key: str) -> list[Any]:
+        reads.append(actor_key)
+        return history(self, actor_key)
+
+    monkeypatch.setattr(SqlLmsWrites, "history", counted)
+
+    def attended(email: str) -> dict[str, Any]:
+        return {
+            "id": str(uuid.uuid4()),
+            "actor": {"mbox": f"mailto:{email}", "name": "Ada Lovelace"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/attended"},
+            "object": {"id": workshop},
+        }
+
+    body = [attended("ab@example.edu") for _ in range(3)] + [attended("cd@example.edu")]
+    body.append(json.loads(completed("cd@example.edu")))
+    assert lms.receive_statements(source, json.dumps(body).encode()).new == 5
+    assert sorted(reads) == ["mailto:ab@example.edu", "mailto:cd@example.edu"]
+    with sessions() as session:
+        a = tables.LmsAchievement
+        earned = set(session.execute(select(a.actor_key, a.status)))
+    assert earned == {("mailto:ab@example.edu", "issued"), ("mailto:cd@example.edu", "issued")}
