@@ -17,8 +17,9 @@ inserted in the same transaction as the batch; a second replica's upload of the 
 returns that batch (or is refused as another file under that id) and adds nothing.
 
 Missed firings (the service was down): on the next tick every firing due since the last one
-collapses into ONE catch-up batch, keyed by the latest due firing time; the earlier ones are
-not run separately (they would have found the same achievements).
+collapses into ONE catch-up batch, keyed by the latest due firing time (found looking back from
+now, so the work does not grow with the outage); the earlier ones are not run separately (they
+would have found the same achievements).
 
 Pure decisions here (no I/O, the clock passed in); `ScheduledBatches` runs them against a
 store and ingest's upload path.
@@ -42,9 +43,6 @@ log = logging.getLogger(__name__)
 
 # how far ahead a cron expression is searched for its next firing (Feb 29 on a Monday: 28 y)
 SEARCH_DAYS = 366 * 30
-# missed firings walked to find the latest due one; beyond, the catch-up is keyed by the last
-# one walked (a minute-by-minute schedule down for ~70 days)
-MAX_MISSED_WALK = 100_000
 MAX_CRON_LENGTH = 200
 
 
@@ -72,19 +70,26 @@ class CronExpression:
         return in_days and in_weekdays
 
 
+def _number(text: str) -> int:
+    # ASCII digits only: int() also reads "٣", "1_0" and "+5"
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(text)
+    return int(text)
+
+
 def _field(text: str, low: int, high: int, name: str) -> tuple[frozenset[int], bool]:
     values: set[int] = set()
     for part in text.split(","):
         base, _, step_text = part.partition("/")
         try:
-            step = int(step_text) if step_text else 1
+            step = _number(step_text) if step_text else 1
             if base == "*":
                 start, end = low, high
             elif "-" in base:
                 a, b = base.split("-", 1)
-                start, end = int(a), int(b)
+                start, end = _number(a), _number(b)
             else:
-                start = int(base)
+                start = _number(base)
                 end = high if step_text else start
         except ValueError:
             raise InvalidCron(f"{name}: {part!r} is not a number, range or step") from None
@@ -143,6 +148,24 @@ def next_firing(cron: CronExpression, zone: ZoneInfo, after: datetime) -> dateti
     raise InvalidCron("the expression never fires (e.g. 30 February)")
 
 
+def latest_firing(cron: CronExpression, zone: ZoneInfo, at: datetime) -> datetime | None:
+    """The last firing at or before `at` (aware), in UTC; None if none in SEARCH_DAYS. Wall
+    times are read latest first: a wall time's instant (_instant) never decreases as the wall
+    time grows, so the first one at or before `at` is the latest."""
+    start = at.astimezone(zone).date() + timedelta(days=1)
+    hours, minutes = sorted(cron.hours, reverse=True), sorted(cron.minutes, reverse=True)
+    for offset in range(SEARCH_DAYS):
+        day = start - timedelta(days=offset)
+        if not cron.matches_day(day):
+            continue
+        for hour in hours:
+            for minute in minutes:
+                instant = _instant(datetime(day.year, day.month, day.day, hour, minute), zone)
+                if instant <= at:
+                    return instant
+    return None
+
+
 class ScheduleKind(StrEnum):
     CRON = "cron"
     ONCE = "once"
@@ -171,14 +194,9 @@ def due_firing(schedule: Schedule, now: datetime) -> datetime | None:
             return schedule.run_at
         return None
     cron, zone = parse_cron(schedule.cron), ZoneInfo(schedule.time_zone)
-    due = next_firing(cron, zone, schedule.last_firing or schedule.created_at)
-    if due > now:
+    due = latest_firing(cron, zone, now)
+    if due is None or due <= (schedule.last_firing or schedule.created_at):
         return None
-    for _ in range(MAX_MISSED_WALK):
-        following = next_firing(cron, zone, due)
-        if following > now:
-            break
-        due = following
     return due
 
 
