@@ -25,12 +25,22 @@ def make_engine(url: str, *, pool_size: int = 5, sqlite_writer: bool = True) -> 
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 60, "isolation_level": None})
+        engine = create_engine(
+            url, connect_args={"timeout": 60, "isolation_level": None}, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         begin = "BEGIN IMMEDIATE" if sqlite_writer else "BEGIN"
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # a database error's message (logged, sometimes returned) never carries the statement's
+        # values: recipients' names and addresses, secrets' hashes
+        hide_parameters=True,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
