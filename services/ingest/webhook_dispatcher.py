@@ -169,9 +169,9 @@ class WebhookDispatcher:
                 now=now,
             )
         )
-        await asyncio.to_thread(
+        recorded = await asyncio.to_thread(
             self._store.record_attempt,
-            delivery.delivery_id,
+            claimed,
             delivered=delivered,
             next_attempt_at=retry_at,
             response_code=code,
@@ -179,6 +179,11 @@ class WebhookDispatcher:
             excerpt=body_excerpt,
             now=now,
         )
+        if not recorded:
+            log.info(
+                "webhook %s: lease lapsed, another sender's outcome stands", delivery.delivery_id
+            )
+            return
         if delivered:
             return
         log.info(

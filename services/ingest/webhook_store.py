@@ -54,6 +54,7 @@ class Claimed:
     delivery: Delivery
     url: str
     secrets: list[str]  # the current secret first; a rotated-out one while still valid
+    leased_until: datetime  # the claim's next_attempt_at: still there, the delivery is ours
 
 
 def _utc(moment: datetime) -> datetime:
@@ -392,12 +393,14 @@ class SqlWebhookStore:
                 until = _aware(endpoint.previous_secret_until)
                 if endpoint.previous_secret and until is not None and until > now:
                     secrets_.append(endpoint.previous_secret)
-                claimed.append(Claimed(_delivery(delivery), endpoint.url, secrets_))
+                claimed.append(
+                    Claimed(_delivery(delivery), endpoint.url, secrets_, _utc(now + lease))
+                )
         return claimed
 
     def record_attempt(
         self,
-        delivery_id: str,
+        claimed: Claimed,
         *,
         delivered: bool,
         next_attempt_at: datetime | None,
@@ -405,7 +408,10 @@ class SqlWebhookStore:
         error: str,
         excerpt: str,
         now: datetime,
-    ) -> None:
+    ) -> bool:
+        """The attempt's outcome, if the claim still holds the delivery (pending, its lease
+        unchanged); False: the lease lapsed and another dispatcher claimed it since (or it was
+        delivered), whose outcome stands."""
         d, e = tables.WebhookDelivery, tables.WebhookEndpoint
         state = (
             DeliveryState.DELIVERED
@@ -415,9 +421,13 @@ class SqlWebhookStore:
             else DeliveryState.FAILED
         )
         with self._sessions.begin() as session:
-            row = session.get(d, delivery_id)
-            if row is None:
-                return
+            row = session.get(d, claimed.delivery.delivery_id, with_for_update=True)
+            if (
+                row is None
+                or row.state != DeliveryState.PENDING.value
+                or _aware(row.next_attempt_at) != claimed.leased_until
+            ):
+                return False
             row.attempts += 1
             row.state = state.value
             row.last_attempt_at = _utc(now)
@@ -432,6 +442,7 @@ class SqlWebhookStore:
                     endpoint.failing_since = None
                 elif endpoint.failing_since is None:
                     endpoint.failing_since = _utc(now)
+        return True
 
     def failing_since(self, endpoint_id: str) -> datetime | None:
         with self._sessions() as session:

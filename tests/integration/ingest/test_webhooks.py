@@ -233,6 +233,48 @@ async def test_down_receiver_is_retried_given_up_replayed_and_finally_disabled(
     await disabling.close()
 
 
+async def test_a_lapsed_lease_s_late_answer_does_not_undo_the_next_sender_s(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Two replicas: A's lease lapses mid-send, B claims the delivery and it is delivered; A's
+    failure, recorded after, must not make it pending again (it would be sent a third time and
+    its delivered state lost) nor count against the endpoint."""
+    hooks = SqlWebhookStore(sessions)
+    endpoint, _ = WebhookEndpoints(hooks, allow_http_loopback=True).create(
+        "http://127.0.0.1:9/hooks", ["certificate.issued"]
+    )
+    Ingest(SqlIngestStore(sessions), ISSUER, max_rows=10).upload_csv(
+        CSV, request_id="r5", display_name="x"
+    )
+    t0 = datetime.now(UTC) + timedelta(seconds=1)
+    (a,) = hooks.claim_due(t0, timedelta(seconds=30), 10)
+    assert hooks.claim_due(t0 + timedelta(seconds=1), timedelta(seconds=30), 10) == []
+    (b,) = hooks.claim_due(t0 + timedelta(seconds=31), timedelta(seconds=30), 10)
+    assert b.delivery.delivery_id == a.delivery.delivery_id
+    later = t0 + timedelta(seconds=32)
+    assert hooks.record_attempt(
+        b,
+        delivered=True,
+        next_attempt_at=None,
+        response_code=200,
+        error="",
+        excerpt="ok",
+        now=later,
+    )
+    assert not hooks.record_attempt(
+        a,
+        delivered=False,
+        next_attempt_at=later + timedelta(minutes=1),
+        response_code=None,
+        error="TimeoutError",
+        excerpt="",
+        now=later,
+    )
+    (log,) = hooks.deliveries(endpoint.endpoint_id, state=None, offset=0, limit=10)
+    assert (log.state, log.attempts, log.response_code) == (DeliveryState.DELIVERED, 1, 200)
+    assert hooks.failing_since(endpoint.endpoint_id) is None
+
+
 async def test_addresses_are_checked_at_send_time(sessions: sessionmaker[Session]) -> None:
     """An endpoint created while http/loopback was allowed, sent by a dispatcher that does not
     allow it (production), is refused at send time without a connection."""
