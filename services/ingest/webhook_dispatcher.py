@@ -11,6 +11,7 @@ request has a total timeout.
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import logging
 import socket
@@ -40,7 +41,9 @@ log = logging.getLogger(__name__)
 
 
 class RefusedAddress(OSError):
-    pass
+    def __init__(self, why: str) -> None:
+        # aiohttp's connector error shows only strerror: without it the log read "[None]"
+        super().__init__(errno.EACCES, why)
 
 
 class SafeResolver(AbstractResolver):
@@ -156,7 +159,12 @@ class WebhookDispatcher:
         except InvalidInput as exc:
             error = f"refused: {exc.message}"
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
+            cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+            error = (
+                f"refused: {cause.strerror}"
+                if isinstance(cause, RefusedAddress)
+                else f"{type(exc).__name__}: {exc}"
+            )[:300]
         delivered = not error
         now = self._clock()
         retry_at = (

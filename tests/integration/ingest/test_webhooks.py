@@ -292,6 +292,36 @@ async def test_addresses_are_checked_at_send_time(sessions: sessionmaker[Session
     assert log.response_code is None and log.last_error.startswith("refused: an https:// URL")
 
 
+async def test_a_name_resolving_to_loopback_is_refused_before_connecting(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A name (not a literal) passes the URL check; the resolver refuses its loopback answer,
+    nothing connects, and the delivery log says why (it said '[None]')."""
+    connections = 0
+
+    async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        writer.close()
+
+    server = await asyncio.start_server(count, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    hooks = SqlWebhookStore(sessions)
+    endpoint, _ = WebhookEndpoints(hooks).create(f"https://localhost:{port}/hooks", [])
+    Ingest(SqlIngestStore(sessions), ISSUER, max_rows=10).upload_csv(
+        CSV, request_id="r6", display_name="x"
+    )
+    production = WebhookDispatcher(hooks, policy=FAST)
+    assert await production.run_once() == 1
+    await production.close()
+    server.close()
+    await server.wait_closed()
+    (log,) = hooks.deliveries(endpoint.endpoint_id, state=None, offset=0, limit=10)
+    assert connections == 0
+    assert log.response_code is None
+    assert "localhost resolves to" in log.last_error and "a loopback address" in log.last_error
+
+
 def _certificates(sessions: sessionmaker[Session], batch_id: str) -> list[str]:
     c = tables.Certificate
     with sessions() as session:
