@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.ingest import tables
@@ -299,25 +300,35 @@ class SqlWebhookStore:
         self._sessions = sessions
 
     def add_endpoint(self, endpoint: Endpoint, secret: str, request_id: str) -> Endpoint:
-        e = tables.WebhookEndpoint
-        with self._sessions.begin() as session:
-            if request_id and (
-                found := session.scalar(select(e).where(e.request_id == request_id))
-            ):
-                return _endpoint(found)
-            session.add(
-                e(
-                    id=endpoint.endpoint_id,
-                    url=endpoint.url,
-                    description=endpoint.description,
-                    events=json.dumps(sorted(v.value for v in endpoint.events)),
-                    secret=secret,
-                    request_id=request_id or None,
-                    created_at=_utc(endpoint.created_at),
-                    disabled_reason="",
+        """The endpoint stored, or the one stored earlier under request_id (a retry, or a twin
+        call racing this one: its insert collides and it answers with the stored one)."""
+        if request_id and (found := self._endpoint_for_request(request_id)):
+            return found
+        try:
+            with self._sessions.begin() as session:
+                session.add(
+                    tables.WebhookEndpoint(
+                        id=endpoint.endpoint_id,
+                        url=endpoint.url,
+                        description=endpoint.description,
+                        events=json.dumps(sorted(v.value for v in endpoint.events)),
+                        secret=secret,
+                        request_id=request_id or None,
+                        created_at=_utc(endpoint.created_at),
+                        disabled_reason="",
+                    )
                 )
-            )
+        except IntegrityError:
+            if request_id and (found := self._endpoint_for_request(request_id)):
+                return found
+            raise
         return endpoint
+
+    def _endpoint_for_request(self, request_id: str) -> Endpoint | None:
+        e = tables.WebhookEndpoint
+        with self._sessions() as session:
+            row = session.scalar(select(e).where(e.request_id == request_id))
+            return _endpoint(row) if row else None
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
         with self._sessions() as session:

@@ -322,6 +322,26 @@ async def test_a_name_resolving_to_loopback_is_refused_before_connecting(
     assert "localhost resolves to" in log.last_error and "a loopback address" in log.last_error
 
 
+def test_a_twin_create_racing_the_first_gets_the_stored_endpoint_and_no_secret(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client's retry reaching another replica while the first create is in flight: its
+    look-up finds nothing, its insert collides on request_id. It was an IntegrityError (a 500);
+    it is the stored endpoint, and no secret (the stored one was shown to the first caller)."""
+    hooks = SqlWebhookStore(sessions)
+    endpoints = WebhookEndpoints(hooks, allow_http_loopback=True)
+    first, secret = endpoints.create("http://127.0.0.1:9/hooks", [], request_id="twin")
+    assert secret
+    looked_up = hooks._endpoint_for_request
+    misses = iter([None])  # the twin's look-up ran before the first's insert committed
+    monkeypatch.setattr(
+        hooks, "_endpoint_for_request", lambda request_id: next(misses, looked_up(request_id))
+    )
+    twin, twin_secret = endpoints.create("http://127.0.0.1:9/hooks", [], request_id="twin")
+    assert (twin.endpoint_id, twin_secret) == (first.endpoint_id, "")
+    assert [e.endpoint_id for e in hooks.endpoints(offset=0, limit=10)] == [first.endpoint_id]
+
+
 def _certificates(sessions: sessionmaker[Session], batch_id: str) -> list[str]:
     c = tables.Certificate
     with sessions() as session:
