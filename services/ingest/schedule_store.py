@@ -21,20 +21,27 @@ class SqlScheduleStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def add_schedule(self, schedule: Schedule) -> None:
-        with self._sessions.begin() as session:
-            session.add(
-                tables.ScheduleRow(
-                    id=schedule.schedule_id,
-                    name=schedule.name,
-                    rule_id=schedule.rule_id or None,
-                    kind=schedule.kind.value,
-                    cron=schedule.cron,
-                    time_zone=schedule.time_zone,
-                    run_at=schedule.run_at,
-                    created_at=schedule.created_at,
+    def add_schedule(self, schedule: Schedule) -> Schedule:
+        """The schedule stored, or the one a twin call (same request_id: same id) stored first."""
+        try:
+            with self._sessions.begin() as session:
+                session.add(
+                    tables.ScheduleRow(
+                        id=schedule.schedule_id,
+                        name=schedule.name,
+                        rule_id=schedule.rule_id or None,
+                        kind=schedule.kind.value,
+                        cron=schedule.cron,
+                        time_zone=schedule.time_zone,
+                        run_at=schedule.run_at,
+                        created_at=schedule.created_at,
+                    )
                 )
-            )
+        except IntegrityError:
+            if stored := self.schedule(schedule.schedule_id):
+                return stored
+            raise
+        return schedule
 
     def schedules(self, *, offset: int, limit: int) -> list[Schedule]:
         s = tables.ScheduleRow

@@ -243,7 +243,9 @@ class CollectedAchievement:
 
 
 class ScheduleStore(Protocol):
-    def add_schedule(self, schedule: Schedule) -> None: ...
+    def add_schedule(self, schedule: Schedule) -> Schedule:
+        """The schedule stored, or the one stored first under its id (a twin create)."""
+        ...
 
     def schedules(self, *, offset: int, limit: int) -> list[Schedule]: ...
 
@@ -345,8 +347,7 @@ class ScheduledBatches:
             run_at=run_at.astimezone(UTC) if run_at else None,
             created_at=self._clock(),
         )
-        self._store.add_schedule(schedule)
-        return schedule
+        return self._store.add_schedule(schedule)
 
     def schedules(self, *, offset: int, limit: int) -> list[Schedule]:
         return self._store.schedules(offset=offset, limit=limit)

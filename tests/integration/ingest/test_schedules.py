@@ -176,3 +176,22 @@ def test_a_one_off_time_fires_once_and_a_disabled_schedule_never(
     assert [n for _, n in batches(sessions)] == [1]
     assert batches(sessions)[0][0].startswith(f"schedule:{once.schedule_id}:")
     assert a.fire_due() == [] and b.fire_due() == []
+
+
+def test_a_twin_create_racing_the_first_gets_the_stored_schedule(
+    url: str, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client's retry reaching another replica while the first CreateSchedule is in flight:
+    its look-up finds nothing and its insert collides on the id the request_id derives. It was
+    an IntegrityError (a 500); it is the stored schedule."""
+    clock = Clock()
+    a, b = replica(url, clock), replica(url, clock)
+    first = a.create(name="nightly", rule_id="", cron="0 2 * * *", time_zone="UTC", request_id="t")
+    store = b._store
+    looked_up = store.schedule
+    misses = iter([None])  # the twin's look-up ran before the first's insert committed
+    monkeypatch.setattr(store, "schedule", lambda i: next(misses, looked_up(i)))
+    clock.now = START + timedelta(minutes=1)
+    twin = b.create(name="nightly", rule_id="", cron="0 2 * * *", time_zone="UTC", request_id="t")
+    assert twin == first
+    assert [s.schedule_id for s in a.schedules(offset=0, limit=10)] == [first.schedule_id]
