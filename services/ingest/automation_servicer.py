@@ -20,8 +20,8 @@ MAX_REQUEST_ID = 128
 
 
 def _request_id(value: str) -> str:
-    if len(value) > MAX_REQUEST_ID:
-        raise invalid_field("request_id", f"at most {MAX_REQUEST_ID} characters")
+    if len(value) > MAX_REQUEST_ID or not value.isprintable():  # NUL: PostgreSQL's 500
+        raise invalid_field("request_id", f"at most {MAX_REQUEST_ID} printable characters")
     return value
 
 

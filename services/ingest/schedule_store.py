@@ -8,6 +8,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from certflow.core.errors import NotFound
 from services.ingest import tables
 from services.ingest.lms import AchievementStatus
 from services.ingest.schedules import CollectedAchievement, Schedule, ScheduleKind
@@ -25,6 +26,8 @@ class SqlScheduleStore:
         """The schedule stored, or the one a twin call (same request_id: same id) stored first."""
         try:
             with self._sessions.begin() as session:
+                if schedule.rule_id and not session.get(tables.IssuanceRuleRow, schedule.rule_id):
+                    raise NotFound("RULE_NOT_FOUND", f"no rule {schedule.rule_id!r}")
                 session.add(
                     tables.ScheduleRow(
                         id=schedule.schedule_id,

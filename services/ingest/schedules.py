@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # how far ahead a cron expression is searched for its next firing (Feb 29 on a Monday: 28 y)
 SEARCH_DAYS = 366 * 30
 MAX_CRON_LENGTH = 200
+MAX_ID = 36  # schedule and rule ids are UUIDs
 
 
 class InvalidCron(ValueError):
@@ -244,7 +245,8 @@ class CollectedAchievement:
 
 class ScheduleStore(Protocol):
     def add_schedule(self, schedule: Schedule) -> Schedule:
-        """The schedule stored, or the one stored first under its id (a twin create)."""
+        """The schedule stored, or the one stored first under its id (a twin create);
+        NotFound RULE_NOT_FOUND if its rule is not there."""
         ...
 
     def schedules(self, *, offset: int, limit: int) -> list[Schedule]: ...
@@ -330,6 +332,8 @@ class ScheduledBatches:
     ) -> Schedule:
         """Idempotent on request_id: the schedule's id is derived from it (AIP-155)."""
         kind = check_new_schedule(name=name, cron=cron, time_zone=time_zone, run_at=run_at)
+        if len(rule_id) > MAX_ID or not rule_id.isprintable():
+            raise invalid_field("rule_id", f"a rule id (at most {MAX_ID} characters) or empty")
         schedule_id = (
             str(uuid.uuid5(uuid.NAMESPACE_URL, f"certflow:schedule:{request_id}"))
             if request_id
@@ -353,7 +357,9 @@ class ScheduledBatches:
         return self._store.schedules(offset=offset, limit=limit)
 
     def disable(self, schedule_id: str) -> Schedule:
-        done = self._store.disable_schedule(schedule_id, self._clock())
+        # an id no schedule can have is not asked (PostgreSQL's text refuses NUL: a 500)
+        known = len(schedule_id) <= MAX_ID and schedule_id.isprintable()
+        done = self._store.disable_schedule(schedule_id, self._clock()) if known else None
         if done is None:
             raise NotFound("SCHEDULE_NOT_FOUND", f"no schedule {schedule_id!r}")
         return done

@@ -10,6 +10,7 @@ from services.ingest.webhook_store import Delivery, Endpoint, SqlWebhookStore
 from services.ingest.webhooks import DeliveryState, WebhookEvent, check_url, new_secret
 
 MAX_DESCRIPTION = 200
+MAX_ID = 64  # endpoint ids are UUIDs, delivery ids msg_ and 32 hex digits
 
 
 def _utcnow() -> datetime:
@@ -51,12 +52,14 @@ class WebhookEndpoints:
         return self._store.endpoints(offset=offset, limit=limit)
 
     def disable(self, endpoint_id: str) -> Endpoint:
+        _known(endpoint_id)
         return _found(
             self._store.disable_endpoint(endpoint_id, "disabled by request", self._clock()),
             endpoint_id,
         )
 
     def rotate_secret(self, endpoint_id: str) -> tuple[Endpoint, str]:
+        _known(endpoint_id)
         secret = new_secret()
         until = self._clock() + self._overlap
         return _found(self._store.rotate_secret(endpoint_id, secret, until), endpoint_id), secret
@@ -64,13 +67,24 @@ class WebhookEndpoints:
     def deliveries(
         self, endpoint_id: str, *, state: DeliveryState | None, offset: int, limit: int
     ) -> list[Delivery]:
+        _known(endpoint_id)
         _found(self._store.endpoint(endpoint_id), endpoint_id)
         return self._store.deliveries(endpoint_id, state=state, offset=offset, limit=limit)
 
     def replay(self, endpoint_id: str, delivery_id: str = "") -> int:
         """One failed delivery (or every failed one) sent again, same webhook-id."""
+        _known(endpoint_id)
+        if len(delivery_id) > MAX_ID or not delivery_id.isprintable():
+            raise invalid_field("delivery_id", f"a delivery id (at most {MAX_ID} characters)")
         _found(self._store.endpoint(endpoint_id), endpoint_id)
         return self._store.replay(endpoint_id, delivery_id, self._clock())
+
+
+def _known(endpoint_id: str) -> None:
+    """An id no endpoint can have is not asked of the database (PostgreSQL's text refuses NUL:
+    it was a 500)."""
+    if len(endpoint_id) > MAX_ID or not endpoint_id.isprintable():
+        _found(None, endpoint_id)
 
 
 def _found(endpoint: Endpoint | None, endpoint_id: str) -> Endpoint:

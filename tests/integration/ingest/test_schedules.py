@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.document import IssuerProfile
+from certflow.core.errors import InvalidInput, NotFound
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from services.ingest import tables
@@ -195,3 +196,19 @@ def test_a_twin_create_racing_the_first_gets_the_stored_schedule(
     twin = b.create(name="nightly", rule_id="", cron="0 2 * * *", time_zone="UTC", request_id="t")
     assert twin == first
     assert [s.schedule_id for s in a.schedules(offset=0, limit=10)] == [first.schedule_id]
+
+
+def test_a_bad_or_unknown_rule_id_and_a_nul_id_are_refused_not_500s(
+    url: str, sessions: sessionmaker[Session]
+) -> None:
+    """An unknown rule was the foreign key's IntegrityError, a long one PostgreSQL's DataError
+    and a NUL in an id its 'cannot contain NUL': 500s. Now clear errors and nothing stored."""
+    a = replica(url, Clock())
+    with pytest.raises(NotFound, match="no rule"):
+        a.create(name="n", rule_id=str(uuid.uuid4()), cron="0 2 * * *", time_zone="UTC")
+    for bad in ("r" * 37, "r\x00"):
+        with pytest.raises(InvalidInput, match="rule id"):
+            a.create(name="n", rule_id=bad, cron="0 2 * * *", time_zone="UTC")
+    with pytest.raises(NotFound):
+        a.disable("s\x00")
+    assert a.schedules(offset=0, limit=10) == []

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.anchoring import AnchoredWindowFacts
 from certflow.core.document import IssuerProfile
+from certflow.core.errors import InvalidInput, NotFound
 from certflow.platform.db.engine import make_engine, make_session_factory
 from certflow.platform.db.migrate import upgrade
 from certflow.v1 import certificate_pb2, events_pb2
@@ -340,6 +341,24 @@ def test_a_twin_create_racing_the_first_gets_the_stored_endpoint_and_no_secret(
     twin, twin_secret = endpoints.create("http://127.0.0.1:9/hooks", [], request_id="twin")
     assert (twin.endpoint_id, twin_secret) == (first.endpoint_id, "")
     assert [e.endpoint_id for e in hooks.endpoints(offset=0, limit=10)] == [first.endpoint_id]
+
+
+def test_a_nul_in_an_endpoint_or_delivery_id_is_refused_not_a_500(
+    sessions: sessionmaker[Session],
+) -> None:
+    """PostgreSQL's text cannot hold NUL: these were DataErrors (500s)."""
+    endpoints = WebhookEndpoints(SqlWebhookStore(sessions), allow_http_loopback=True)
+    endpoint, _ = endpoints.create("http://127.0.0.1:9/hooks", [])
+    for call in (
+        lambda: endpoints.disable("e\x00"),
+        lambda: endpoints.rotate_secret("e\x00"),
+        lambda: endpoints.deliveries("e\x00", state=None, offset=0, limit=1),
+        lambda: endpoints.replay("e\x00"),
+    ):
+        with pytest.raises(NotFound, match="no webhook endpoint"):
+            call()
+    with pytest.raises(InvalidInput, match="delivery id"):
+        endpoints.replay(endpoint.endpoint_id, "msg_\x00")
 
 
 def _certificates(sessions: sessionmaker[Session], batch_id: str) -> list[str]:
