@@ -2,7 +2,7 @@
 requests become `ScheduledBatches` / `WebhookEndpoints` calls, results become messages."""
 
 import asyncio
-from datetime import UTC
+from datetime import UTC, datetime
 
 import grpc
 
@@ -23,6 +23,15 @@ def _request_id(value: str) -> str:
     if len(value) > MAX_REQUEST_ID or not value.isprintable():  # NUL: PostgreSQL's 500
         raise invalid_field("request_id", f"at most {MAX_REQUEST_ID} printable characters")
     return value
+
+
+def run_at_of(wanted: pb.Schedule) -> datetime | None:
+    if not wanted.HasField("run_time"):
+        return None
+    try:
+        return wanted.run_time.ToDatetime(tzinfo=UTC)
+    except ValueError:  # seconds or nanos out of Timestamp's range: was an INTERNAL
+        raise invalid_field("schedule.run_time", "a time from year 1 to 9999") from None
 
 
 def schedule_message(schedule: Schedule) -> pb.Schedule:
@@ -85,7 +94,7 @@ class ScheduleRpcs:
         self, request: pb.CreateScheduleRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateScheduleResponse:
         wanted = request.schedule
-        run_at = wanted.run_time.ToDatetime(tzinfo=UTC) if wanted.HasField("run_time") else None
+        run_at = run_at_of(wanted)
         created = await asyncio.to_thread(
             self._schedules.create,
             name=wanted.name.strip(),

@@ -163,3 +163,18 @@ def test_the_firing_key_is_the_schedule_and_the_utc_time() -> None:
     key = firing_request_id("s1", datetime(2026, 3, 29, 3, 0, tzinfo=PARIS))
     assert key == "schedule:s1:20260329T010000Z"
     assert len(firing_request_id("0" * 36, utc(2026, 1, 1))) <= 128
+
+
+def test_a_run_time_out_of_timestamp_s_range_is_invalid_argument() -> None:
+    """ToDatetime's ValueError reached the servicer's catch-all: an INTERNAL."""
+    from certflow.v1 import ingest_service_pb2 as pb
+    from services.ingest.automation_servicer import run_at_of
+
+    wanted = pb.Schedule()
+    assert run_at_of(wanted) is None
+    wanted.run_time.seconds = 1_790_000_000
+    assert run_at_of(wanted) == datetime.fromtimestamp(1_790_000_000, UTC)
+    for seconds in (10**12, -(10**12)):
+        wanted.run_time.seconds = seconds
+        with pytest.raises(InvalidInput, match="year 1 to 9999"):
+            run_at_of(wanted)
