@@ -56,7 +56,16 @@ def parse_revoked(data: bytes) -> RevokedEvent | None:
         return None
     revoked = []
     for c in event.certificates:
-        if not c.certificate_id:
+        # an id PostgreSQL cannot hold (NUL) or a time past datetime's range would fail every
+        # redelivery (a nak loop): poison
+        ids = (c.certificate_id, c.batch_id, c.replaced_by_certificate_id)
+        if not c.certificate_id or not all(i.isprintable() for i in ids):
+            return None
+        try:
+            revoke_time = (
+                c.revoke_time.ToDatetime(tzinfo=UTC) if c.HasField("revoke_time") else None
+            )
+        except ValueError:
             return None
         reason = (
             certificate_pb2.RevocationReason.Name(c.reason)
@@ -71,9 +80,7 @@ def parse_revoked(data: bytes) -> RevokedEvent | None:
                 batch_id=c.batch_id,
                 reason=reason,
                 reason_text=c.reason_text,
-                revoke_time=c.revoke_time.ToDatetime(tzinfo=UTC)
-                if c.HasField("revoke_time")
-                else None,
+                revoke_time=revoke_time,
                 replaced_by=c.replaced_by_certificate_id,
             )
         )

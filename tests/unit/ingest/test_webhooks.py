@@ -133,3 +133,25 @@ def test_accepted_urls() -> None:
     assert check_url("http://127.0.0.1:8080/in", allow_http_loopback=True)[2] == 8080
     with pytest.raises(InvalidInput):  # dev http is for loopback only
         check_url("http://hooks.example.com/in", allow_http_loopback=True)
+
+
+def test_a_revoked_event_with_an_unstorable_id_or_time_is_poison() -> None:
+    """A NUL in an id failed PostgreSQL on every redelivery and an out-of-range revoke time
+    raised out of the parser: both looped instead of being terminated."""
+    from certflow.v1 import events_pb2
+    from services.ingest.revocation_webhooks import parse_revoked
+
+    def event(certificate_id: str = "c1", replaced_by: str = "", seconds: int = 0) -> bytes:
+        e = events_pb2.CertificatesRevokedEvent(revocation_window_id="w1", chain_id=1)
+        c = e.certificates.add(
+            certificate_id=certificate_id, replaced_by_certificate_id=replaced_by
+        )
+        if seconds:
+            c.revoke_time.seconds = seconds
+        return e.SerializeToString()
+
+    parsed = parse_revoked(event(seconds=1_790_000_000))
+    assert parsed is not None and parsed.certificates[0].certificate_id == "c1"
+    assert parse_revoked(event("c\x00")) is None
+    assert parse_revoked(event(replaced_by="n\x00")) is None
+    assert parse_revoked(event(seconds=10**12)) is None
