@@ -37,6 +37,9 @@ class SkippingCancelledIntake:
     def store_recipients(self, recipients: Sequence[RecipientContent]) -> int:
         return self._inner.store_recipients(recipients)
 
+    def remember_batch_trace(self, batch_id: str, trace_context: str) -> None:
+        self._inner.remember_batch_trace(batch_id, trace_context)
+
     def store_anchored(self, window: AnchoredWindow, *, now: datetime) -> AnchoredStored:
         self._catch_up()  # blocks: the intake calls this in a worker thread
         skipped = self._cancelled.among(window.paths)

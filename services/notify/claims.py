@@ -94,6 +94,10 @@ class DeliveryStore(Protocol):
         stored."""
         ...
 
+    def batch_traces(self, batch_ids: Sequence[str]) -> dict[str, str]:
+        """The trace context (JSON) each of these batches' recipients came in, where known."""
+        ...
+
     def release(self, token: str, delivery_ids: Sequence[str], *, now: datetime) -> int:
         """Gives back deliveries this claim did not try: due at once, attempts untouched."""
         ...

@@ -7,6 +7,7 @@ certificates are not all ready (content not arrived, no Merkle path yet) comes b
 """
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -16,7 +17,7 @@ from opentelemetry import trace
 
 from certflow.platform import bus
 from certflow.platform.anchored_event import MalformedAnchoredEvent, read_anchored_event
-from certflow.platform.telemetry import extract_context
+from certflow.platform.telemetry import extract_context, inject_context
 from certflow.v1 import events_pb2
 from services.notify.intake import (
     AnchoredTaken,
@@ -106,6 +107,10 @@ class IntakeConsumers:
             ) as span:
                 await asyncio.to_thread(take_recipients, self._store, recipients)
                 recipients_stored(batch_id, span)
+                if headers := inject_context():  # for the replica that sends: any replica
+                    await asyncio.to_thread(
+                        self._store.remember_batch_trace, batch_id, json.dumps(headers)
+                    )
         except Exception as exc:
             await self._write_failed(message, f"storing recipients of batch {batch_id}", exc)
             return

@@ -72,6 +72,10 @@ class IntakeStore(Protocol):
         """Upserts content rows by certificate id; returns how many were written."""
         ...
 
+    def remember_batch_trace(self, batch_id: str, trace_context: str) -> None:
+        """Keeps the first trace context seen for a batch (telemetry, observability.py)."""
+        ...
+
     def store_anchored(self, window: AnchoredWindow, *, now: datetime) -> AnchoredStored:
         """In one transaction: the proof on the content rows present and their deliveries
         (unique per certificate and kind); names the certificates without content."""

@@ -91,6 +91,7 @@ from services.notify.revocation_notices import (
 _DELIVERIES = cast(Table, tables.Delivery.__table__)
 _CONTENT = cast(Table, tables.NotifyCertificate.__table__)
 _PROOFS = cast(Table, tables.NotifyProof.__table__)
+_BATCH_TRACES = cast(Table, tables.NotifyBatchTrace.__table__)
 _REDRIVES = cast(Table, tables.DeliveryRedrive.__table__)
 _OUTBOX = cast(Table, tables.NotifyOutbox.__table__)
 _SLOTS = cast(Table, tables.DomainSlot.__table__)
@@ -152,6 +153,22 @@ class Deliveries:
         with self._writing() as session:
             session.connection().execute(_upsert_content(session), rows)
         return len(rows)
+
+    def remember_batch_trace(self, batch_id: str, trace_context: str) -> None:
+        with self._writing() as session:
+            session.execute(
+                _insert_ignoring_duplicates(session, _BATCH_TRACES, returning=False),
+                [{"batch_id": batch_id, "trace_context": trace_context}],
+            )
+
+    def batch_traces(self, batch_ids: Sequence[str]) -> dict[str, str]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(_BATCH_TRACES.c.batch_id, _BATCH_TRACES.c.trace_context).where(
+                    _BATCH_TRACES.c.batch_id.in_(list(batch_ids))
+                )
+            )
+            return {batch_id: context for batch_id, context in rows}
 
     def store_anchored(self, window: AnchoredWindow, *, now: datetime) -> AnchoredStored:
         """In one transaction: the proof of every certificate with content that has none yet,

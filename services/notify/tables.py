@@ -177,6 +177,16 @@ class NotifyRevocation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class NotifyBatchTrace(Base):
+    """The trace a batch's recipients came in (W3C trace context, JSON), so whichever replica
+    sends its emails links its spans to the batch's trace — after a restart too."""
+
+    __tablename__ = "notify_batch_traces"
+
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trace_context: Mapped[str] = mapped_column(String(512))
+
+
 class NotifyOutbox(OutboxColumns, Base):
     """ "certs.deliveries" events, written in the transaction that records the outcomes."""
 

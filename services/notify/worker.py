@@ -27,7 +27,7 @@ from certflow.platform import metrics
 from certflow.platform.rate_limit import TokenBucket
 from services.notify.branding import InvalidBranding
 from services.notify.claims import Claim, ClaimedDelivery, DeliveryStore, Outcome
-from services.notify.observability import batch_links
+from services.notify.observability import batch_links, unknown_batches
 from services.notify.outcome_policy import (
     RetryPolicy,
     SenderRefused,
@@ -134,6 +134,18 @@ class Notifier:
         """New deliveries were stored: the sender loops look for them at once."""
         self._wakeup.set()
 
+    async def _stored_traces(self, batch_ids: list[str]) -> dict[str, str]:
+        """Stored trace contexts of the batches this replica did not see arrive (telemetry
+        only: a failed read links nothing and sends as usual)."""
+        unknown = unknown_batches(batch_ids)
+        if not unknown:
+            return {}
+        try:
+            return await asyncio.to_thread(self._deliveries.batch_traces, unknown)
+        except Exception as exc:
+            log.debug("batch traces not read (%s)", exc)
+            return {}
+
     async def send(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             if not await self._relay_ready(stopping):
@@ -144,7 +156,7 @@ class Notifier:
                 batch_ids = sorted({d.batch_id for d in claim.deliveries if d.batch_id})
                 with tracer.start_as_current_span(
                     "notify.send_emails",
-                    links=batch_links(batch_ids),
+                    links=batch_links(batch_ids, await self._stored_traces(batch_ids)),
                     attributes={
                         "certflow.count": len(claim.deliveries),
                         "certflow.batch_ids": batch_ids[:100],

@@ -70,6 +70,7 @@ class InMemoryStore:
 
     content: dict[str, RecipientContent] = field(default_factory=dict)
     proofs: dict[str, tuple[AnchoredWindow, bytes]] = field(default_factory=dict)
+    batch_trace_contexts: dict[str, str] = field(default_factory=dict)
     rows: dict[str, Row] = field(default_factory=dict)  # by delivery id
     outbox: list[OutboxMessage] = field(default_factory=list)
     redrives: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -88,6 +89,14 @@ class InMemoryStore:
         self._check()
         self.content.update((r.certificate_id, r) for r in recipients)
         return len({r.certificate_id for r in recipients})
+
+    def remember_batch_trace(self, batch_id: str, trace_context: str) -> None:
+        self._check()
+        self.batch_trace_contexts.setdefault(batch_id, trace_context)
+
+    def batch_traces(self, batch_ids: Sequence[str]) -> dict[str, str]:
+        self._check()
+        return {b: c for b, c in self.batch_trace_contexts.items() if b in set(batch_ids)}
 
     def store_anchored(self, window: AnchoredWindow, *, now: datetime) -> AnchoredStored:
         self._check()
