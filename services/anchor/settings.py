@@ -45,8 +45,8 @@ class AnchorSettings(CommonSettings):
     # Pending revocations close into one bulkRevoke transaction at this many leaves (each
     # costs ~24,200 gas: 500 stay well under a 30M block, more than 1,000 would not fit) or
     # this age, whichever comes first.
-    revocation_window_max_leaves: int = Field(500, ge=1, le=1_000)
-    revocation_window_max_age_seconds: float = Field(2.0, ge=0)
+    revocation_window_max_leaves: int = Field(default=500, ge=1, le=1_000)
+    revocation_window_max_age_seconds: float = Field(default=2.0, ge=0)
 
     @model_validator(mode="after")
     def _one_signer(self) -> "AnchorSettings":
