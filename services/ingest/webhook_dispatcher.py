@@ -160,11 +160,12 @@ class WebhookDispatcher:
             error = f"refused: {exc.message}"
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
-            error = (
-                f"refused: {cause.strerror}"
-                if isinstance(cause, RefusedAddress)
-                else f"{type(exc).__name__}: {exc}"
-            )[:300]
+            if isinstance(cause, RefusedAddress):
+                error = f"refused: {cause.strerror}"
+            elif isinstance(exc, TimeoutError) and not str(exc):  # it says nothing itself
+                error = f"TimeoutError: no whole answer within {self._timeout.total} s"
+            else:
+                error = f"{type(exc).__name__}: {exc}"[:300]
         delivered = not error
         now = self._clock()
         retry_at = (

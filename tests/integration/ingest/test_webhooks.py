@@ -323,6 +323,38 @@ async def test_a_name_resolving_to_loopback_is_refused_before_connecting(
     assert "localhost resolves to" in log.last_error and "a loopback address" in log.last_error
 
 
+async def test_a_receiver_that_never_answers_is_a_timed_out_attempt_that_says_so(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The log read 'TimeoutError: ' (aiohttp's timeout carries no text)."""
+    release = asyncio.Event()
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()  # reads nothing, answers nothing
+        writer.close()
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    hooks = SqlWebhookStore(sessions)
+    endpoint, _ = WebhookEndpoints(hooks, allow_http_loopback=True).create(
+        f"http://127.0.0.1:{port}/hooks", ["certificate.issued"]
+    )
+    Ingest(SqlIngestStore(sessions), ISSUER, max_rows=10).upload_csv(
+        CSV, request_id="r7", display_name="x"
+    )
+    dispatcher = WebhookDispatcher(
+        hooks, policy=FAST, allow_http_loopback=True, timeout_seconds=0.3
+    )
+    assert await dispatcher.run_once() == 1
+    await dispatcher.close()
+    release.set()
+    server.close()
+    await server.wait_closed()
+    (log,) = hooks.deliveries(endpoint.endpoint_id, state=None, offset=0, limit=10)
+    assert (log.state, log.response_code) == (DeliveryState.PENDING, None)
+    assert log.last_error == "TimeoutError: no whole answer within 0.3 s"
+
+
 def test_a_twin_create_racing_the_first_gets_the_stored_endpoint_and_no_secret(
     sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
