@@ -32,6 +32,7 @@ from services.ingest.webhooks import (
     check_url,
     excerpt,
     next_attempt,
+    printable,
     refused_address,
     should_disable,
     signature_header,
@@ -166,6 +167,7 @@ class WebhookDispatcher:
                 error = f"TimeoutError: no whole answer within {self._timeout.total} s"
             else:
                 error = f"{type(exc).__name__}: {exc}"[:300]
+        error = printable(error)  # an exception's text may quote the receiver's bytes
         delivered = not error
         now = self._clock()
         retry_at = (

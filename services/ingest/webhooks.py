@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -180,5 +181,14 @@ def refused_address(
     return None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """A receiver's bytes as the delivery log keeps them: control characters (NUL above all:
+    PostgreSQL's text refuses it, and the attempt would never be recorded) become U+FFFD."""
+    return _CONTROL.sub("\ufffd", text)
+
+
 def excerpt(body: bytes) -> str:
-    return body[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
+    return printable(body[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS])

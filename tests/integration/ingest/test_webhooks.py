@@ -355,6 +355,37 @@ async def test_a_receiver_that_never_answers_is_a_timed_out_attempt_that_says_so
     assert log.last_error == "TimeoutError: no whole answer within 0.3 s"
 
 
+async def test_an_answer_with_a_nul_byte_is_logged_and_the_delivery_settled(
+    sessions: sessionmaker[Session],
+) -> None:
+    """On PostgreSQL the excerpt's NUL failed record_attempt: the delivery stayed leased and was
+    posted again after every lease, never recorded, never given up."""
+
+    async def nul(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\nok\x00bye")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(nul, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    hooks = SqlWebhookStore(sessions)
+    endpoint, _ = WebhookEndpoints(hooks, allow_http_loopback=True).create(
+        f"http://127.0.0.1:{port}/hooks", ["certificate.issued"]
+    )
+    Ingest(SqlIngestStore(sessions), ISSUER, max_rows=10).upload_csv(
+        CSV, request_id="r8", display_name="x"
+    )
+    dispatcher = WebhookDispatcher(hooks, policy=FAST, allow_http_loopback=True)
+    assert await dispatcher.run_once() == 1
+    await dispatcher.close()
+    server.close()
+    await server.wait_closed()
+    (log,) = hooks.deliveries(endpoint.endpoint_id, state=None, offset=0, limit=10)
+    assert (log.state, log.response_code) == (DeliveryState.DELIVERED, 200)
+    assert log.response_excerpt == "ok\ufffdbye"
+
+
 def test_a_twin_create_racing_the_first_gets_the_stored_endpoint_and_no_secret(
     sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -155,3 +155,12 @@ def test_a_revoked_event_with_an_unstorable_id_or_time_is_poison() -> None:
     assert parse_revoked(event("c\x00")) is None
     assert parse_revoked(event(replaced_by="n\x00")) is None
     assert parse_revoked(event(seconds=10**12)) is None
+
+
+def test_the_excerpt_keeps_no_control_character() -> None:
+    """A receiver's NUL made the delivery log's write fail on PostgreSQL (text cannot hold it):
+    the attempt was never recorded and the delivery was sent again after every lease, for ever."""
+    from services.ingest.webhooks import excerpt
+
+    assert excerpt(b"ok\x00\x1b[31m\xff\r\nnext") == "ok\ufffd\ufffd[31m\ufffd\ufffd\ufffdnext"
+    assert excerpt("é".encode() * 500) == "é" * 200
