@@ -113,8 +113,20 @@ class SqlScheduleStore:
         a, c = tables.LmsAchievement, tables.Certificate
         settled = 0
         with self._sessions.begin() as session:
+            # the batch's own certificates in one read by batch (indexed); only an achievement
+            # it has none for (an ALREADY_ISSUED row) is looked up across every batch
+            mine: dict[tuple[str, str, object], str] = {}
+            for row in session.execute(
+                select(c.id, c.recipient_email, c.title, c.completion_date)
+                .where(c.batch_id == batch_id)
+                .order_by(c.created_at)
+            ):
+                mine.setdefault(
+                    (row.recipient_email.lower(), row.title, row.completion_date), row.id
+                )
             for item in achievements:
-                certificate_id = session.scalar(
+                key = (item.recipient_email.lower(), item.title, item.completion_date)
+                certificate_id = mine.get(key) or session.scalar(
                     select(c.id)
                     .where(
                         func.lower(c.recipient_email) == item.recipient_email.lower(),

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from certflow.core.document import IssuerProfile
@@ -212,3 +212,30 @@ def test_a_bad_or_unknown_rule_id_and_a_nul_id_are_refused_not_500s(
     with pytest.raises(NotFound):
         a.disable("s\x00")
     assert a.schedules(offset=0, limit=10) == []
+
+
+def test_a_firing_settles_its_batch_s_achievements_in_one_read_of_its_certificates(
+    url: str, sessions: sessionmaker[Session]
+) -> None:
+    """Each achievement looked its certificate up by lower(email), title and date — no index
+    serves that, so every one scanned the whole certificates table (10,000 achievements in a
+    firing: 10,000 scans). The batch's own certificates are read once, by batch."""
+    clock = Clock()
+    a = replica(url, clock)
+    rule_id = collect(sessions, *(f"p{i}@example.edu" for i in range(30)))
+    a.create(name="nightly", rule_id=rule_id, cron="0 2 * * *", time_zone="UTC")
+    clock.now = datetime(2026, 11, 2, 2, 0, 30, tzinfo=UTC)
+    reads: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM certificates" in statement:
+            reads.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        (fired,) = a.fire_due()
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert fired.batch_id is not None and fired.achievements == 30
+    assert statuses(sessions) == {"issued": 30}
+    assert len(reads) <= 3, reads
