@@ -166,7 +166,10 @@ def enqueue_completed_batches(session: Session, batch_ids: Sequence[str], now: d
         return  # the counts below read the batch's progress rows: only when someone listens
     p, b = tables.CertificateProgress, tables.Batch
     for batch_id in sorted(batch_ids):
-        batch = session.get(b, batch_id)
+        # under the batch row's lock (taken in id order): of two transactions storing a batch's
+        # last outcomes at once, the later counts with the earlier's rows committed
+        # (READ COMMITTED reads afresh per statement); without it neither saw the batch complete
+        batch = session.get(b, batch_id, with_for_update=True, populate_existing=True)
         if batch is None:
             continue
         anchored, delivered, failed, bounced, suppressed = session.execute(

@@ -6,6 +6,7 @@ delivery is replayed with the same id; an endpoint failing for long is disabled.
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from services.ingest.store import SqlIngestStore
 from services.ingest.usecases import Ingest
 from services.ingest.webhook_dispatcher import WebhookDispatcher
 from services.ingest.webhook_endpoints import WebhookEndpoints
-from services.ingest.webhook_store import SqlWebhookStore
+from services.ingest.webhook_store import SqlWebhookStore, enqueue_completed_batches
 from services.ingest.webhooks import DeliveryState, RetryPolicy, verify
 
 ISSUER = IssuerProfile(id="https://uni.example.edu", name="Example University")
@@ -384,6 +385,47 @@ async def test_an_answer_with_a_nul_byte_is_logged_and_the_delivery_settled(
     (log,) = hooks.deliveries(endpoint.endpoint_id, state=None, offset=0, limit=10)
     assert (log.state, log.response_code) == (DeliveryState.DELIVERED, 200)
     assert log.response_excerpt == "ok\ufffdbye"
+
+
+def test_two_replicas_recording_a_batch_s_last_two_outcomes_at_once_announce_it_completed(
+    sessions: sessionmaker[Session],
+) -> None:
+    """PostgreSQL, READ COMMITTED: each transaction counted the batch's outcomes without the
+    other's (not yet committed) row, so neither saw the batch complete and batch.completed was
+    never written. The count now runs under the batch row's lock: the later one sees both."""
+    hooks = SqlWebhookStore(sessions)
+    endpoint, _ = WebhookEndpoints(hooks, allow_http_loopback=True).create(
+        "http://127.0.0.1:9/hooks", ["batch.completed"]
+    )
+    store = SqlIngestStore(sessions)
+    ingest = Ingest(store, ISSUER, max_rows=10)
+    batch_id = ingest.upload_csv(CSV, request_id="r9", display_name="x").batch.batch_id
+    first, second = _certificates(sessions, batch_id)
+    now = datetime.now(UTC)
+    replica_a = sessions()
+    replica_a.begin()
+    replica_a.add(
+        tables.CertificateProgress(
+            certificate_id=first,
+            batch_id=batch_id,
+            delivery_outcome=DeliveryOutcome.SENT.value,
+            delivery_updated_at=now,
+            delivery_attempts=1,
+        )
+    )
+    replica_a.flush()
+    enqueue_completed_batches(replica_a, [batch_id], now)  # the second is not in yet
+    replica_b = threading.Thread(
+        target=store.store_deliveries,
+        args=([DeliveryReport(second, DeliveryOutcome.SENT, now, 1)],),
+    )
+    replica_b.start()
+    replica_b.join(timeout=1.0)  # the old code finished here, having counted without A's row
+    replica_a.commit()
+    replica_a.close()
+    replica_b.join()
+    completed = hooks.deliveries(endpoint.endpoint_id, state=None, offset=0, limit=10)
+    assert [d.event_type.value for d in completed] == ["batch.completed"]
 
 
 def test_a_twin_create_racing_the_first_gets_the_stored_endpoint_and_no_secret(
