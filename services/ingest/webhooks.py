@@ -166,8 +166,10 @@ def refused_address(
 ) -> str | None:
     """Why a resolved address must not be connected to, or None. Checked at send time on every
     address the name resolves to (DNS rebinding: the answer at creation proves nothing)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # IPv4-mapped, and 6to4 (2002::/16), which a host with a 6to4 tunnel sends straight to
+        # the IPv4 address it embeds: judged as that address
+        address = address.ipv4_mapped or address.sixtofour or address
     if address.is_loopback:
         return None if allow_loopback else "a loopback address"
     if address in METADATA_ADDRESSES:

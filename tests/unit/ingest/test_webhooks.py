@@ -93,6 +93,14 @@ def test_short_test_settings_scale_the_same_schedule() -> None:
         ("0.0.0.0", "unicast"),
         ("224.0.0.1", "unicast"),
         ("240.0.0.1", "unicast"),
+        ("::", "unicast"),
+        ("::ffff:169.254.169.254", "link-local"),
+        ("::127.0.0.1", "unicast"),  # IPv4-compatible (deprecated)
+        ("64:ff9b::a9fe:a9fe", "unicast"),  # NAT64 of the metadata address
+        # 6to4 embeds an IPv4 address a host with a 6to4 tunnel sends to directly
+        ("2002:a9fe:a9fe::", "link-local"),
+        ("2002:a00:1::", "private"),
+        ("2002:5db8:d822::", None),
     ],
 )
 def test_addresses(address: str, refused: str | None) -> None:
