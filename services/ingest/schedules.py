@@ -369,9 +369,16 @@ class ScheduledBatches:
         now = self._clock()
         fired = []
         for schedule in self._store.enabled_schedules():
-            firing = due_firing(schedule, now)
-            if firing is not None:
-                fired.append(self._fire(schedule, firing))
+            try:
+                firing = due_firing(schedule, now)
+                if firing is not None:
+                    fired.append(self._fire(schedule, firing))
+            except Exception:
+                # one schedule's fault (a stored expression or zone this version no longer
+                # reads, a failed upload) must not hold every other one
+                log.exception(
+                    "schedule %s could not fire; the next tick tries again", schedule.schedule_id
+                )
         return fired
 
     def _fire(self, schedule: Schedule, firing: datetime) -> Firing:

@@ -239,3 +239,22 @@ def test_a_firing_settles_its_batch_s_achievements_in_one_read_of_its_certificat
     assert fired.batch_id is not None and fired.achievements == 30
     assert statuses(sessions) == {"issued": 30}
     assert len(reads) <= 3, reads
+
+
+def test_a_schedule_that_cannot_be_read_does_not_hold_the_others(
+    url: str, sessions: sessionmaker[Session]
+) -> None:
+    """A stored expression this version refuses (or a zone gone from tzdata) raised out of
+    fire_due at every tick, and no other schedule ever fired."""
+    clock = Clock()
+    a = replica(url, clock)
+    collect(sessions, "ada@example.edu")
+    broken = a.create(name="a-broken", rule_id="", cron="0 1 * * *", time_zone="UTC")
+    fine = a.create(name="b-fine", rule_id="", cron="0 2 * * *", time_zone="UTC")
+    with sessions.begin() as session:
+        row = session.get(tables.ScheduleRow, broken.schedule_id)
+        assert row is not None
+        row.cron = "MON * * * *"
+    clock.now = datetime(2026, 11, 2, 2, 0, 30, tzinfo=UTC)
+    (fired,) = a.fire_due()
+    assert fired.schedule_id == fine.schedule_id and fired.batch_id is not None
