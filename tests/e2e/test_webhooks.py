@@ -150,8 +150,14 @@ def test_a_batch_s_events_reach_a_receiver_signed_and_once(
     document = created.json()
     receiver.secret = document["secret"]
     endpoint_id = document["endpoint"]["endpoint_id"]
-    refused = certflow("webhooks", "create", "http://10.0.0.1/hooks", env=env)
+    # a private address (https, so it is the address that is refused, not the scheme)
+    refused = certflow("webhooks", "create", "https://10.0.0.1/hooks", env=env)
+    assert refused.code == 4 and "private" in refused.stderr, refused.stderr
+    refused = certflow("webhooks", "create", "http://hooks.example.com/hooks", env=env)
     assert refused.code == 4 and "https" in refused.stderr
+    listed = certflow("webhooks", "list", "--json", env=env)
+    assert listed.code == 0 and endpoint_id in listed.stdout
+    assert receiver.secret not in listed.stdout  # shown once, at creation
 
     upload = client.upload_csv(CSV, request_id="webhooks-e2e", display_name="June")
     batch_id = upload.batch.batch_id
