@@ -15,6 +15,7 @@ from certflow.core.transactions import MinedTransaction
 from certflow.platform.bus import SUBJECT_REVOKED
 from certflow.platform.db.batching import chunked
 from services.anchor import tables as t
+from services.anchor import window_rows
 from services.anchor.anchored_events import AnchoredMessage
 from services.anchor.fees import Fees
 from services.anchor.revocations import (
@@ -302,32 +303,17 @@ class SqlRevocations:
     def reset_revocation_to_built(
         self, window_id: str, *, outcome: str = "abandoned", reason: str = ""
     ) -> None:
-        with self._sessions.begin() as session:
-            window = session.get(t.RevocationWindow, window_id, with_for_update=True)
-            if window is not None and window.state == WindowState.SUBMITTED:
-                window.state = WindowState.BUILT
-                window.raw_transaction = None
-                window.transaction_hash = None
-                window.nonce = None
-                window.waiting_reason = reason[:200]
-                session.execute(
-                    update(t.RevocationTransaction)
-                    .where(
-                        t.RevocationTransaction.window_id == window_id,
-                        t.RevocationTransaction.state == _PENDING,
-                    )
-                    .values(state=outcome)
-                    .execution_options(synchronize_session=False)
-                )
+        window_rows.reset_to_built(
+            self._sessions,
+            t.RevocationWindow,
+            t.RevocationTransaction,
+            window_id,
+            outcome=outcome,
+            reason=reason,
+        )
 
     def set_revocation_waiting_reason(self, window_id: str, reason: str) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(t.RevocationWindow)
-                .where(t.RevocationWindow.id == window_id)
-                .values(waiting_reason=reason[:200])
-                .execution_options(synchronize_session=False)
-            )
+        window_rows.set_waiting_reason(self._sessions, t.RevocationWindow, window_id, reason)
 
     def record_revocation_confirmed(
         self,

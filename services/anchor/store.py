@@ -14,6 +14,7 @@ from certflow.core.transactions import MinedTransaction
 from certflow.platform.bus import SUBJECT_ANCHORED
 from certflow.platform.db.batching import chunked
 from services.anchor import tables as t
+from services.anchor import window_rows
 from services.anchor.anchored_events import AnchoredMessage
 from services.anchor.fees import Fees
 from services.anchor.submission import WindowState
@@ -141,32 +142,17 @@ class AnchorStore:
     def reset_to_built(
         self, window_id: str, *, outcome: str = "abandoned", reason: str = ""
     ) -> None:
-        with self._sessions.begin() as session:
-            window = session.get(t.AnchorWindow, window_id, with_for_update=True)
-            if window is not None and window.state == WindowState.SUBMITTED:
-                window.state = WindowState.BUILT
-                window.raw_transaction = None
-                window.transaction_hash = None
-                window.nonce = None
-                window.waiting_reason = reason[:200]
-                session.execute(
-                    update(t.AnchorTransaction)
-                    .where(
-                        t.AnchorTransaction.window_id == window_id,
-                        t.AnchorTransaction.state == _PENDING,
-                    )
-                    .values(state=outcome)
-                    .execution_options(synchronize_session=False)
-                )
+        window_rows.reset_to_built(
+            self._sessions,
+            t.AnchorWindow,
+            t.AnchorTransaction,
+            window_id,
+            outcome=outcome,
+            reason=reason,
+        )
 
     def set_waiting_reason(self, window_id: str, reason: str) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(t.AnchorWindow)
-                .where(t.AnchorWindow.id == window_id)
-                .values(waiting_reason=reason[:200])
-                .execution_options(synchronize_session=False)
-            )
+        window_rows.set_waiting_reason(self._sessions, t.AnchorWindow, window_id, reason)
 
     def window_leaves(self, window_id: str) -> list[tuple[str, bytes]]:
         with self._sessions() as session:
